@@ -1,0 +1,38 @@
+#pragma once
+// The engine: the one place that wires inputs -> plan -> method -> output. Every rank calls
+// run_merge together; an error on any rank becomes the same AgreedError on all of them.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "mpimerge/engine/job.hpp"
+#include "mpimerge/engine/log.hpp"
+#include "mpimerge/methods/method.hpp"
+
+namespace mpimerge::mpi {
+class Comm;
+}
+
+namespace mpimerge {
+
+struct PhaseTiming {
+  std::string name;       // read, select, merge, write
+  double seconds = 0;     // slowest rank
+  std::uint64_t bytes = 0;  // summed over ranks
+};
+
+struct MergeSummary {
+  std::string method;
+  int ranks = 1;
+  std::size_t tensors = 0, merged_tensors = 0, copied_tensors = 0;
+  std::uint64_t parameters = 0;  // merged elements per model
+  int analysis_passes = 0;
+  std::vector<PhaseTiming> phases;
+  std::vector<MethodFinding> findings;
+  std::uint64_t reduction_bytes_per_rank = 0;  // payload of collectives, the largest over ranks
+  double seconds = 0;
+};
+
+MergeSummary run_merge(const MergeJob& job, const mpi::Comm& comm, const Log& log);
+
+}  // namespace mpimerge

@@ -1,0 +1,23 @@
+#pragma once
+// Everything one merge needs to know, as the CLI (or a job file) gives it.
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "mpimerge/dtype.hpp"
+#include "mpimerge/methods/options.hpp"
+
+namespace mpimerge {
+
+struct MergeJob {
+  std::optional<std::string> base;
+  std::vector<std::string> models;
+  std::string output;
+  MethodOptions method;
+  std::optional<DType> out_dtype;  // default: the base's dtype of each tensor
+  bool overwrite = false;
+  bool quiet = false;
+  std::string report_path;  // empty: no JSON report
+};
+
+}  // namespace mpimerge

@@ -1,0 +1,40 @@
+#pragma once
+// The merge plan: which tensors the output holds, what happens to each, and the shape the method
+// sees. Built identically on every rank from the inputs' metadata, before any data moves.
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "mpimerge/methods/method.hpp"
+#include "mpimerge/storage/checkpoint.hpp"
+
+namespace mpimerge {
+
+enum class TensorAction { merge, copy_from_base };
+
+struct PlannedTensor {
+  TensorInfo output;                      // name, output dtype, shape
+  std::vector<std::size_t> input_index;   // this tensor's index in each input's tensor list
+  std::vector<DType> input_dtype;         // its dtype in each input
+  TensorAction action = TensorAction::merge;
+  ComputeType compute = ComputeType::f32;
+  std::size_t merged_index = 0;           // index into MergeShape::tensors (merged tensors only)
+};
+
+struct InputSet {
+  std::vector<storage::CheckpointReader*> readers;  // the base first when has_base
+  bool has_base = false;
+  std::string label(std::size_t input) const;  // "base (path)" / "model 2 (path)"
+};
+
+struct MergePlan {
+  std::vector<PlannedTensor> tensors;  // in the order of the first input
+  MergeShape shape;
+  std::vector<TensorInfo> output_tensors() const;
+};
+
+// Checks that every input has the same tensor names and shapes (listing every difference) and
+// that non-float tensors are of one dtype; throws InputError otherwise.
+MergePlan plan_merge(const InputSet& inputs, std::optional<DType> out_dtype);
+
+}  // namespace mpimerge

@@ -1,0 +1,24 @@
+#pragma once
+// Splits a rank's rows of one tensor into collective transfers of at most kMaxTransferBytes,
+// making the same number of calls on every rank (ranks with fewer rows pass empty ranges).
+#include <algorithm>
+#include <cstdint>
+
+#include "mpimerge/storage/checkpoint.hpp"
+#include "mpimerge/tensor.hpp"
+
+namespace mpimerge {
+
+template <class F>
+void for_each_transfer(std::uint64_t tensor_rows, RowRange mine, std::uint64_t row_bytes, int ranks,
+                       F&& transfer, std::uint64_t max_bytes = storage::kMaxTransferBytes) {
+  const std::uint64_t most_rows = owned_rows(tensor_rows, 0, ranks).count();  // rank 0 has the most
+  const std::uint64_t rows_per_call = std::max<std::uint64_t>(1, max_bytes / std::max<std::uint64_t>(1, row_bytes));
+  const std::uint64_t calls = (most_rows + rows_per_call - 1) / rows_per_call;
+  for (std::uint64_t c = 0; c < calls; ++c) {
+    const std::uint64_t begin = std::min(mine.end, mine.begin + c * rows_per_call);
+    transfer(RowRange{begin, std::min(mine.end, begin + rows_per_call)});
+  }
+}
+
+}  // namespace mpimerge

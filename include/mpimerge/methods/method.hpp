@@ -1,0 +1,96 @@
+#pragma once
+// What a merge method is: pure arithmetic over the blocks of a rank's slices, plus the few global
+// numbers it asks for through Reductions. It sees no MPI, no file and no other rank's data.
+//
+// The engine drives a method like this, on every rank in lock step:
+//   start(shape)
+//   while (needs_pass()) { analyze(block) for every block of every tensor; finish_pass(reductions); }
+//   merge(block, out) for every block of every tensor
+// A block is a run of consecutive elements of one tensor on this rank, already converted to the
+// tensor's compute type (float, or double for float64 tensors). Blocks come in any order and any
+// size, so a method must not depend on how the rows are split between ranks.
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "mpimerge/reductions.hpp"
+#include "mpimerge/dtype.hpp"
+
+namespace mpimerge {
+
+template <class T>
+struct Block {
+  std::size_t tensor = 0;            // index into MergeShape::tensors
+  std::uint64_t first_element = 0;   // flat index in the tensor of element 0 of this block
+  std::span<const T> base;           // empty when the merge has no base
+  std::span<const std::span<const T>> models;  // one per model, in the order given
+  std::size_t size() const { return models.empty() ? base.size() : models[0].size(); }
+};
+
+struct MergedTensor {
+  std::string name;
+  std::vector<std::uint64_t> shape;
+  std::uint64_t elements = 0;
+  ComputeType compute = ComputeType::f32;
+};
+
+// What a method knows before it sees data: the tensors it merges (non-float tensors are copied by
+// the engine and never reach a method) and the number of models.
+struct MergeShape {
+  std::vector<MergedTensor> tensors;
+  std::size_t models = 0;
+  bool has_base = false;
+  std::uint64_t total_elements() const;
+  bool any_float64() const;
+};
+
+// One line of what a method found, for the progress log and the report ("task 0: threshold ...").
+struct MethodFinding {
+  std::string key;
+  double value = 0;
+};
+
+class MergeMethod {
+ public:
+  virtual ~MergeMethod() = default;
+  virtual std::string_view name() const = 0;
+  virtual bool needs_base() const { return true; }
+
+  virtual void start(const MergeShape& shape) { shape_ = shape; }
+  virtual bool needs_pass() const { return false; }
+  virtual void analyze(const Block<float>&) {}
+  virtual void analyze(const Block<double>&) {}
+  virtual void finish_pass(Reductions&) {}
+
+  virtual void merge(const Block<float>& in, std::span<float> out) = 0;
+  virtual void merge(const Block<double>& in, std::span<double> out) = 0;
+
+  // Global statistics the method computed (thresholds, kept fractions), identical on all ranks.
+  virtual std::vector<MethodFinding> findings() const { return {}; }
+
+ protected:
+  MergeShape shape_;
+};
+
+// Implements the float and double entry points with one template in Derived:
+//   template <class T> void analyze_block(const Block<T>&);
+//   template <class T> void merge_block(const Block<T>&, std::span<T>);
+template <class Derived>
+class MethodTemplate : public MergeMethod {
+ public:
+  void analyze(const Block<float>& b) override { self().analyze_block(b); }
+  void analyze(const Block<double>& b) override { self().analyze_block(b); }
+  void merge(const Block<float>& b, std::span<float> out) override { self().merge_block(b, out); }
+  void merge(const Block<double>& b, std::span<double> out) override { self().merge_block(b, out); }
+
+ protected:
+  template <class T>
+  void analyze_block(const Block<T>&) {}
+
+ private:
+  Derived& self() { return static_cast<Derived&>(*this); }
+};
+
+}  // namespace mpimerge

@@ -1,0 +1,93 @@
+#pragma once
+// The thin RAII layer over MPI. Nothing outside src/mpi and the storage backends touches MPI.
+#include <mpi.h>
+
+#include <cstdint>
+#include <exception>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "mpimerge/reductions.hpp"
+
+namespace mpimerge::mpi {
+
+// MPI_Init_thread on construction, MPI_Finalize on destruction.
+class Environment {
+ public:
+  Environment(int& argc, char**& argv);
+  ~Environment();
+  Environment(const Environment&) = delete;
+  Environment& operator=(const Environment&) = delete;
+};
+
+// What a rank has sent through collectives, for the reports and the benchmark.
+struct TrafficStats {
+  std::uint64_t collectives = 0;
+  std::uint64_t bytes = 0;  // payload bytes this rank contributed
+};
+
+class Comm {
+ public:
+  static Comm world();
+  int rank() const { return rank_; }
+  int size() const { return size_; }
+  bool is_root() const { return rank_ == 0; }
+  MPI_Comm native() const { return comm_; }  // for the storage backends' MPI-IO handles
+
+  void barrier() const;
+  void sum(std::span<std::int64_t> values) const;
+  void sum(std::span<double> values) const;  // order of addition depends on the MPI library
+  void max(std::span<double> values) const;
+  void min(std::span<double> values) const;
+  void max(std::span<std::uint64_t> values) const;
+  double max(double value) const;
+  std::uint64_t sum(std::uint64_t value) const;
+  bool all(bool value) const;
+  void broadcast(std::string& text, int root = 0) const;
+  void broadcast(std::vector<std::uint8_t>& bytes, int root = 0) const;
+
+  // Every rank calls this at the same point with the exception it caught, or nullptr. When any rank
+  // failed, every rank throws AgreedError with the message and exit code of the lowest failing
+  // rank; otherwise it returns. Call it before each collective phase so no rank waits forever.
+  void agree(std::exception_ptr local_error) const;
+
+  // For errors inside collective transfers, where other ranks may already wait in the same call and
+  // cannot be asked to agree: prints the message (with this rank) and ends every rank.
+  [[noreturn]] void abort(const std::string& message) const;
+
+  const TrafficStats& traffic() const { return traffic_; }
+
+ private:
+  explicit Comm(MPI_Comm comm);
+  void count(std::size_t bytes) const;
+  MPI_Comm comm_;
+  int rank_ = 0, size_ = 1;
+  mutable TrafficStats traffic_;
+};
+
+// Runs f on this rank, then agrees with all ranks on whether anyone failed.
+template <class F>
+void run_agreed(const Comm& comm, F&& f) {
+  std::exception_ptr error;
+  try {
+    f();
+  } catch (...) {
+    error = std::current_exception();
+  }
+  comm.agree(error);
+}
+
+// The Reductions that methods see, carried out across the communicator.
+class CommReductions final : public Reductions {
+ public:
+  explicit CommReductions(const Comm& comm) : comm_(comm) {}
+  void sum(std::span<std::int64_t> values) override { comm_.sum(values); }
+  void max(std::span<double> values) override { comm_.max(values); }
+  void min(std::span<double> values) override { comm_.min(values); }
+
+ private:
+  const Comm& comm_;
+};
+
+}  // namespace mpimerge::mpi

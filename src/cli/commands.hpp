@@ -1,0 +1,30 @@
+#pragma once
+// The program's subcommands. Each turns its arguments into a job, runs it and prints; the work
+// itself lives in the library.
+#include <string>
+#include <vector>
+
+#include <boost/program_options.hpp>
+
+#include "mpimerge/mpi/comm.hpp"
+
+namespace mpimerge::cli {
+
+using Args = std::vector<std::string>;
+
+struct Command {
+  const char* name;
+  const char* summary;
+  int (*run)(const Args& args, const mpi::Comm& comm);
+};
+
+int merge_command(const Args& args, const mpi::Comm& comm);
+int generate_command(const Args& args, const mpi::Comm& comm);
+
+// Parses args against the options, turning Boost's errors into UsageError. Returns false (after
+// printing the help on rank 0) when --help was given.
+bool parse_or_help(const std::string& usage, const boost::program_options::options_description& options,
+                   const Args& args, boost::program_options::variables_map& values, const mpi::Comm& comm,
+                   const boost::program_options::positional_options_description* positional = nullptr);
+
+}  // namespace mpimerge::cli

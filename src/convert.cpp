@@ -1,0 +1,103 @@
+#include "mpimerge/convert.hpp"
+
+#include <cstring>
+#include <string>
+
+#include "mpimerge/error.hpp"
+#include "mpimerge/float_bits.hpp"
+
+namespace mpimerge {
+namespace {
+
+template <class Raw>
+Raw load(const std::uint8_t* p) {
+  Raw v;
+  std::memcpy(&v, p, sizeof v);  // unaligned-safe; compiles to a plain load
+  return v;
+}
+
+template <class Raw>
+void store(std::uint8_t* p, Raw v) {
+  std::memcpy(p, &v, sizeof v);
+}
+
+// The float that a 16-bit encoder rounds from: the value itself, or a double rounded to odd.
+inline float narrow(float x) { return x; }
+inline float narrow(double x) { return bits::f64_to_f32_round_to_odd(x); }
+
+[[noreturn]] void not_float(DType dtype) {
+  throw Error("internal: cannot convert " + std::string(dtype_name(dtype)) + " elements to a float");
+}
+
+}  // namespace
+
+template <class T>
+void decode(DType dtype, std::span<const std::uint8_t> raw, std::span<T> out) {
+  const std::uint8_t* p = raw.data();
+  const std::size_t n = out.size();
+  switch (dtype) {
+    case DType::f32:
+      for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<T>(load<float>(p + 4 * i));
+      return;
+    case DType::f64:
+      for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<T>(load<double>(p + 8 * i));
+      return;
+    case DType::bf16:
+      for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<T>(bits::bf16_to_f32(load<std::uint16_t>(p + 2 * i)));
+      return;
+    case DType::f16:
+      for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<T>(bits::f16_to_f32(load<std::uint16_t>(p + 2 * i)));
+      return;
+    default: not_float(dtype);
+  }
+}
+
+template <class T>
+void encode(std::span<const T> in, DType dtype, std::span<std::uint8_t> raw) {
+  std::uint8_t* p = raw.data();
+  const std::size_t n = in.size();
+  switch (dtype) {
+    case DType::f32:
+      for (std::size_t i = 0; i < n; ++i) store(p + 4 * i, static_cast<float>(in[i]));
+      return;
+    case DType::f64:
+      for (std::size_t i = 0; i < n; ++i) store(p + 8 * i, static_cast<double>(in[i]));
+      return;
+    case DType::bf16:
+      for (std::size_t i = 0; i < n; ++i) store(p + 2 * i, bits::f32_to_bf16(narrow(in[i])));
+      return;
+    case DType::f16:
+      for (std::size_t i = 0; i < n; ++i) store(p + 2 * i, bits::f32_to_f16(narrow(in[i])));
+      return;
+    default: not_float(dtype);
+  }
+}
+
+std::uint64_t count_nonfinite(DType dtype, std::span<const std::uint8_t> raw) {
+  std::uint64_t bad = 0;
+  const std::uint8_t* p = raw.data();
+  switch (dtype) {
+    case DType::f32:
+      for (std::size_t i = 0; i < raw.size() / 4; ++i) bad += (load<std::uint32_t>(p + 4 * i) & 0x7F800000u) == 0x7F800000u;
+      break;
+    case DType::f64:
+      for (std::size_t i = 0; i < raw.size() / 8; ++i)
+        bad += (load<std::uint64_t>(p + 8 * i) & 0x7FF0000000000000ull) == 0x7FF0000000000000ull;
+      break;
+    case DType::bf16:
+      for (std::size_t i = 0; i < raw.size() / 2; ++i) bad += (load<std::uint16_t>(p + 2 * i) & 0x7F80u) == 0x7F80u;
+      break;
+    case DType::f16:
+      for (std::size_t i = 0; i < raw.size() / 2; ++i) bad += (load<std::uint16_t>(p + 2 * i) & 0x7C00u) == 0x7C00u;
+      break;
+    default: break;
+  }
+  return bad;
+}
+
+template void decode<float>(DType, std::span<const std::uint8_t>, std::span<float>);
+template void decode<double>(DType, std::span<const std::uint8_t>, std::span<double>);
+template void encode<float>(std::span<const float>, DType, std::span<std::uint8_t>);
+template void encode<double>(std::span<const double>, DType, std::span<std::uint8_t>);
+
+}  // namespace mpimerge

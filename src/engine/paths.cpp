@@ -1,0 +1,77 @@
+#include "engine/paths.hpp"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "mpimerge/error.hpp"
+
+namespace mpimerge {
+namespace fs = std::filesystem;
+namespace {
+
+void check_input(const std::string& path, const std::string& role) {
+  std::error_code ec;
+  if (!fs::exists(path, ec)) throw UsageError(role + " '" + path + "' does not exist");
+  if (fs::is_directory(path, ec)) throw UsageError(role + " '" + path + "' is a directory, expected a file");
+  if (!std::ifstream(path, std::ios::binary)) throw UsageError(role + " '" + path + "' cannot be read");
+}
+
+bool same_file(const std::string& a, const std::string& b) {
+  std::error_code ec;
+  return fs::equivalent(a, b, ec) && !ec;
+}
+
+}  // namespace
+
+void check_job_paths(const MergeJob& job) {
+  std::vector<std::pair<std::string, std::string>> inputs;  // role, path
+  if (job.base) inputs.emplace_back("base", *job.base);
+  for (std::size_t i = 0; i < job.models.size(); ++i)
+    inputs.emplace_back("model " + std::to_string(i + 1), job.models[i]);
+  for (const auto& [role, path] : inputs) check_input(path, role);
+  for (std::size_t i = 0; i < inputs.size(); ++i)
+    for (std::size_t j = i + 1; j < inputs.size(); ++j)
+      if (same_file(inputs[i].second, inputs[j].second))
+        throw UsageError(inputs[j].first + " '" + inputs[j].second + "' is the same file as " +
+                         inputs[i].first + " '" + inputs[i].second + "'");
+
+  if (job.output.empty()) throw UsageError("no output given (--output)");
+  for (const auto& [role, path] : inputs)
+    if (same_file(path, job.output))
+      throw UsageError("output '" + job.output + "' is the " + role + " input");
+  std::error_code ec;
+  const fs::path parent = fs::absolute(job.output, ec).parent_path();
+  if (!fs::is_directory(parent, ec))
+    throw UsageError("output directory '" + parent.string() + "' does not exist");
+  if (fs::exists(job.output, ec) && !job.overwrite)
+    throw UsageError("output '" + job.output + "' exists (pass --overwrite to replace it)");
+}
+
+PendingOutput::PendingOutput(std::string final_path, const mpi::Comm& comm)
+    : final_path_(std::move(final_path)), temp_path_(final_path_ + ".partial"), comm_(comm) {}
+
+PendingOutput::~PendingOutput() {
+  if (!committed_ && comm_.is_root()) std::remove(temp_path_.c_str());
+}
+
+void PendingOutput::commit() {
+  comm_.barrier();  // every rank has closed its handles on the temporary file
+  mpi::run_agreed(comm_, [&] {
+    if (!comm_.is_root()) return;
+    std::error_code ec;
+    fs::rename(temp_path_, final_path_, ec);
+    if (ec) throw Error("cannot move " + temp_path_ + " to " + final_path_ + ": " + ec.message());
+    // Make the rename itself durable: sync the directory that holds the output.
+    const fs::path dir = fs::absolute(final_path_).parent_path();
+    if (FILE* d = std::fopen(dir.c_str(), "r")) {
+      ::fsync(fileno(d));
+      std::fclose(d);
+    }
+  });
+  committed_ = true;
+}
+
+}  // namespace mpimerge

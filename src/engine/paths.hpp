@@ -1,0 +1,35 @@
+#pragma once
+// Checks on the job's paths, made on every rank before any file is opened, and the temporary
+// name the output is written under until it is complete.
+#include <string>
+
+#include "mpimerge/engine/job.hpp"
+#include "mpimerge/mpi/comm.hpp"
+
+namespace mpimerge {
+
+// Throws UsageError for a missing or unreadable input, an input given twice, an output that exists
+// (without --overwrite), is an input, or lies in a missing directory.
+void check_job_paths(const MergeJob& job);
+
+// The output file while it is written: `<output>.partial` beside the final path, so the rename
+// that completes it stays on one file system. Rank 0 renames it into place on commit(); if the
+// merge fails first, rank 0 removes it.
+class PendingOutput {
+ public:
+  PendingOutput(std::string final_path, const mpi::Comm& comm);
+  ~PendingOutput();
+  PendingOutput(const PendingOutput&) = delete;
+  PendingOutput& operator=(const PendingOutput&) = delete;
+
+  const std::string& path() const { return temp_path_; }
+  // Collective, after the writer has finished on every rank.
+  void commit();
+
+ private:
+  std::string final_path_, temp_path_;
+  const mpi::Comm& comm_;
+  bool committed_ = false;
+};
+
+}  // namespace mpimerge

@@ -1,0 +1,156 @@
+#include "mpimerge/mpi/comm.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+
+#include "mpimerge/error.hpp"
+
+namespace mpimerge::mpi {
+namespace {
+
+void check(int code, const char* what) {
+  if (code == MPI_SUCCESS) return;
+  char text[MPI_MAX_ERROR_STRING];
+  int length = 0;
+  MPI_Error_string(code, text, &length);
+  throw Error(std::string(what) + " failed: " + std::string(text, static_cast<std::size_t>(length)));
+}
+
+// MPI counts are int: reduce very long spans in pieces.
+constexpr std::size_t kMaxCount = 1u << 28;
+
+template <class T>
+void allreduce_in_place(MPI_Comm comm, std::span<T> values, MPI_Datatype type, MPI_Op op) {
+  for (std::size_t offset = 0; offset < values.size(); offset += kMaxCount) {
+    const std::size_t n = std::min(kMaxCount, values.size() - offset);
+    check(MPI_Allreduce(MPI_IN_PLACE, values.data() + offset, static_cast<int>(n), type, op, comm),
+          "MPI_Allreduce");
+  }
+}
+
+}  // namespace
+
+Environment::Environment(int& argc, char**& argv) {
+  int provided = 0;
+  check(MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided), "MPI_Init_thread");
+}
+
+Environment::~Environment() {
+  int finalized = 0;
+  MPI_Finalized(&finalized);
+  if (!finalized) MPI_Finalize();
+}
+
+Comm::Comm(MPI_Comm comm) : comm_(comm) {
+  MPI_Comm_rank(comm_, &rank_);
+  MPI_Comm_size(comm_, &size_);
+}
+
+Comm Comm::world() { return Comm(MPI_COMM_WORLD); }
+
+void Comm::count(std::size_t bytes) const {
+  ++traffic_.collectives;
+  traffic_.bytes += bytes;
+}
+
+void Comm::barrier() const {
+  count(0);
+  check(MPI_Barrier(comm_), "MPI_Barrier");
+}
+
+void Comm::sum(std::span<std::int64_t> values) const {
+  count(values.size_bytes());
+  allreduce_in_place(comm_, values, MPI_INT64_T, MPI_SUM);
+}
+
+void Comm::sum(std::span<double> values) const {
+  count(values.size_bytes());
+  allreduce_in_place(comm_, values, MPI_DOUBLE, MPI_SUM);
+}
+
+void Comm::max(std::span<double> values) const {
+  count(values.size_bytes());
+  allreduce_in_place(comm_, values, MPI_DOUBLE, MPI_MAX);
+}
+
+void Comm::min(std::span<double> values) const {
+  count(values.size_bytes());
+  allreduce_in_place(comm_, values, MPI_DOUBLE, MPI_MIN);
+}
+
+void Comm::max(std::span<std::uint64_t> values) const {
+  count(values.size_bytes());
+  allreduce_in_place(comm_, values, MPI_UINT64_T, MPI_MAX);
+}
+
+double Comm::max(double value) const {
+  max(std::span<double>(&value, 1));
+  return value;
+}
+
+std::uint64_t Comm::sum(std::uint64_t value) const {
+  std::int64_t v = static_cast<std::int64_t>(value);
+  sum(std::span<std::int64_t>(&v, 1));
+  return static_cast<std::uint64_t>(v);
+}
+
+bool Comm::all(bool value) const {
+  int v = value ? 1 : 0;
+  count(sizeof v);
+  check(MPI_Allreduce(MPI_IN_PLACE, &v, 1, MPI_INT, MPI_LAND, comm_), "MPI_Allreduce");
+  return v != 0;
+}
+
+void Comm::broadcast(std::vector<std::uint8_t>& bytes, int root) const {
+  std::uint64_t n = bytes.size();
+  count(sizeof n + (rank_ == root ? n : 0));
+  check(MPI_Bcast(&n, 1, MPI_UINT64_T, root, comm_), "MPI_Bcast");
+  bytes.resize(n);
+  for (std::uint64_t offset = 0; offset < n; offset += kMaxCount) {
+    const auto chunk = static_cast<int>(std::min<std::uint64_t>(kMaxCount, n - offset));
+    check(MPI_Bcast(bytes.data() + offset, chunk, MPI_BYTE, root, comm_), "MPI_Bcast");
+  }
+}
+
+void Comm::broadcast(std::string& text, int root) const {
+  std::vector<std::uint8_t> bytes(text.begin(), text.end());
+  broadcast(bytes, root);
+  text.assign(bytes.begin(), bytes.end());
+}
+
+void Comm::abort(const std::string& message) const {
+  std::fprintf(stderr, "mpimerge: error (rank %d, aborting all ranks): %s\n", rank_, message.c_str());
+  std::fflush(stderr);
+  MPI_Abort(comm_, static_cast<int>(ExitCode::failure));
+  std::abort();  // MPI_Abort does not return
+}
+
+void Comm::agree(std::exception_ptr local_error) const {
+  int first_failed = local_error ? rank_ : size_;
+  count(sizeof first_failed);
+  check(MPI_Allreduce(MPI_IN_PLACE, &first_failed, 1, MPI_INT, MPI_MIN, comm_), "MPI_Allreduce");
+  if (first_failed == size_) return;
+
+  std::string message;
+  int code = static_cast<int>(ExitCode::failure);
+  if (rank_ == first_failed) {
+    try {
+      std::rethrow_exception(local_error);
+    } catch (const Error& e) {
+      message = e.what();
+      code = static_cast<int>(e.code());
+    } catch (const std::bad_alloc&) {
+      message = "out of memory";
+    } catch (const std::exception& e) {
+      message = e.what();
+    } catch (...) {
+      message = "unknown error";
+    }
+  }
+  broadcast(message, first_failed);
+  check(MPI_Bcast(&code, 1, MPI_INT, first_failed, comm_), "MPI_Bcast");
+  throw AgreedError(message, static_cast<ExitCode>(code), first_failed);
+}
+
+}  // namespace mpimerge::mpi

@@ -1,0 +1,19 @@
+#pragma once
+// The HDF5 backend: one dataset per tensor, read and written with the MPI-IO driver and collective
+// transfers. See docs/checkpoint-format.md.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "mpimerge/storage/checkpoint.hpp"
+
+namespace mpimerge::storage::hdf5 {
+
+bool looks_like_hdf5(const std::string& path);  // the HDF5 signature at offset 0
+
+std::unique_ptr<CheckpointReader> open_hdf5(const std::string& path, const mpi::Comm& comm);
+std::unique_ptr<CheckpointWriter> create_hdf5(const std::string& path,
+                                              const std::vector<TensorInfo>& tensors,
+                                              const mpi::Comm& comm);
+
+}  // namespace mpimerge::storage::hdf5

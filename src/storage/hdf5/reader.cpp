@@ -1,0 +1,86 @@
+#include <cstring>
+#include <fstream>
+
+#include "mpimerge/error.hpp"
+#include "storage/hdf5/hdf5_checkpoint.hpp"
+#include "storage/hdf5/parallel.hpp"
+#include "storage/hdf5/types.hpp"
+
+namespace mpimerge::storage::hdf5 {
+namespace {
+
+herr_t collect_dataset(hid_t, const char* name, const H5O_info_t* info, void* data) {
+  if (info->type == H5O_TYPE_DATASET) static_cast<std::vector<std::string>*>(data)->push_back(name);
+  return 0;
+}
+
+class Hdf5Reader final : public CheckpointReader {
+ public:
+  Hdf5Reader(const std::string& path, const mpi::Comm& comm) : path_(path) {
+    silence_hdf5_errors();
+    PropertyList fapl = parallel_file_access(comm);
+    file_ = FileHandle(H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl.get()),
+                       path + ": not a readable HDF5 file");
+    std::vector<std::string> names;
+    check(H5Ovisit2(file_.get(), H5_INDEX_NAME, H5_ITER_INC, collect_dataset, &names, H5O_INFO_BASIC),
+          path + ": cannot list datasets");
+    for (const auto& name : names) open_dataset(name);
+    transfer_ = collective_transfer();
+  }
+
+  const std::string& path() const override { return path_; }
+  const std::vector<TensorInfo>& tensors() const override { return tensors_; }
+
+  void read_rows(std::size_t index, RowRange rows, std::span<std::uint8_t> out) override {
+    const TensorInfo& t = tensors_[index];
+    RowSelection s = select_rows(datasets_[index].get(), t, rows);
+    check(H5Dread(datasets_[index].get(), memory_types_[index].get(), s.memory.get(), s.file.get(),
+                  transfer_.get(), out.data()),
+          path_ + ": cannot read rows " + std::to_string(rows.begin) + ".." +
+              std::to_string(rows.end) + " of tensor '" + t.name + "'");
+  }
+
+ private:
+  void open_dataset(const std::string& name) {
+    DatasetHandle d(H5Dopen2(file_.get(), name.c_str(), H5P_DEFAULT),
+                    path_ + ": cannot open dataset '" + name + "'");
+    TypeHandle type(H5Dget_type(d.get()), "H5Dget_type");
+    std::string unsupported;
+    const std::optional<DType> dtype = dtype_of(type.get(), unsupported);
+    if (!dtype)
+      throw InputError(path_ + ": tensor '" + name + "' has an unsupported type: " + unsupported);
+    SpaceHandle space(H5Dget_space(d.get()), "H5Dget_space");
+    if (H5Sget_simple_extent_type(space.get()) == H5S_NULL)
+      throw InputError(path_ + ": tensor '" + name + "' has no dataspace (H5S_NULL)");
+    const int rank = H5Sget_simple_extent_ndims(space.get());
+    std::vector<hsize_t> dims(static_cast<std::size_t>(std::max(rank, 0)));
+    check(H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr), "H5Sget_simple_extent_dims");
+    tensors_.push_back({name, *dtype, std::vector<std::uint64_t>(dims.begin(), dims.end())});
+    // Read into the little-endian layout the program computes on; when the file's type already is
+    // that layout (the normal case), HDF5 moves raw bytes and the transfer stays collective.
+    memory_types_.push_back(hdf5_type_for(*dtype));
+    datasets_.push_back(std::move(d));
+  }
+
+  std::string path_;
+  FileHandle file_;  // declared first: closed after the datasets
+  std::vector<TensorInfo> tensors_;
+  std::vector<DatasetHandle> datasets_;
+  std::vector<TypeHandle> memory_types_;
+  PropertyList transfer_;
+};
+
+}  // namespace
+
+bool looks_like_hdf5(const std::string& path) {
+  static constexpr char kSignature[8] = {'\x89', 'H', 'D', 'F', '\r', '\n', '\x1a', '\n'};
+  std::ifstream in(path, std::ios::binary);
+  char head[8] = {};
+  return in.read(head, sizeof head) && std::memcmp(head, kSignature, sizeof head) == 0;
+}
+
+std::unique_ptr<CheckpointReader> open_hdf5(const std::string& path, const mpi::Comm& comm) {
+  return std::make_unique<Hdf5Reader>(path, comm);
+}
+
+}  // namespace mpimerge::storage::hdf5

@@ -1,0 +1,98 @@
+#include "storage/hdf5/types.hpp"
+
+#include "mpimerge/error.hpp"
+
+namespace mpimerge::storage::hdf5 {
+namespace {
+
+struct FloatFields {
+  std::size_t sign, exponent_pos, exponent_size, mantissa_pos, mantissa_size, bias;
+};
+constexpr FloatFields kBFloat16{15, 7, 8, 0, 7, 127};
+constexpr FloatFields kFloat16{15, 10, 5, 0, 10, 15};
+
+TypeHandle custom_float16(const FloatFields& f) {
+  TypeHandle t(H5Tcopy(H5T_IEEE_F32LE), "H5Tcopy");
+  // Shrink the fields before the size, as HDF5 requires that they fit at every step.
+  check(H5Tset_fields(t.get(), f.sign, f.exponent_pos, f.exponent_size, f.mantissa_pos, f.mantissa_size),
+        "H5Tset_fields");
+  check(H5Tset_size(t.get(), 2), "H5Tset_size");
+  check(H5Tset_ebias(t.get(), f.bias), "H5Tset_ebias");
+  return t;
+}
+
+std::optional<DType> float_dtype(hid_t type, std::size_t size, std::string& unsupported) {
+  size_t spos = 0, epos = 0, esize = 0, mpos = 0, msize = 0;
+  check(H5Tget_fields(type, &spos, &epos, &esize, &mpos, &msize), "H5Tget_fields");
+  const size_t bias = H5Tget_ebias(type);
+  auto is = [&](std::size_t s, const FloatFields& f) {
+    return size == s && spos == f.sign && epos == f.exponent_pos && esize == f.exponent_size &&
+           mpos == f.mantissa_pos && msize == f.mantissa_size && bias == f.bias;
+  };
+  if (is(4, {31, 23, 8, 0, 23, 127})) return DType::f32;
+  if (is(8, {63, 52, 11, 0, 52, 1023})) return DType::f64;
+  if (is(2, kBFloat16)) return DType::bf16;
+  if (is(2, kFloat16)) return DType::f16;
+  unsupported = std::to_string(size * 8) + "-bit float with " + std::to_string(esize) +
+                " exponent and " + std::to_string(msize) + " mantissa bits";
+  return std::nullopt;
+}
+
+std::optional<DType> integer_dtype(hid_t type, std::size_t size, std::string& unsupported) {
+  const bool is_signed = H5Tget_sign(type) == H5T_SGN_2;
+  switch (size) {
+    case 1: return is_signed ? DType::i8 : DType::u8;
+    case 2: return is_signed ? DType::i16 : DType::u16;
+    case 4: return is_signed ? DType::i32 : DType::u32;
+    case 8: return is_signed ? DType::i64 : DType::u64;
+    default: unsupported = std::to_string(size * 8) + "-bit integer"; return std::nullopt;
+  }
+}
+
+}  // namespace
+
+std::optional<DType> dtype_of(hid_t type, std::string& unsupported) {
+  const H5T_class_t type_class = H5Tget_class(type);
+  const std::size_t size = H5Tget_size(type);
+  switch (type_class) {
+    case H5T_FLOAT: return float_dtype(type, size, unsupported);
+    case H5T_INTEGER: return integer_dtype(type, size, unsupported);
+    case H5T_ENUM:
+      // numpy/h5py store bool as an enum over int8 with FALSE = 0 and TRUE = 1.
+      if (size == 1 && H5Tget_nmembers(type) == 2) return DType::boolean;
+      unsupported = "enum";
+      return std::nullopt;
+    default:
+      unsupported = "non-numeric type (class " + std::to_string(static_cast<int>(type_class)) + ")";
+      return std::nullopt;
+  }
+}
+
+TypeHandle hdf5_type_for(DType dtype) {
+  switch (dtype) {
+    case DType::f32: return TypeHandle(H5Tcopy(H5T_IEEE_F32LE), "H5Tcopy");
+    case DType::f64: return TypeHandle(H5Tcopy(H5T_IEEE_F64LE), "H5Tcopy");
+    case DType::bf16: return custom_float16(kBFloat16);
+    case DType::f16: return custom_float16(kFloat16);
+    case DType::i8: return TypeHandle(H5Tcopy(H5T_STD_I8LE), "H5Tcopy");
+    case DType::i16: return TypeHandle(H5Tcopy(H5T_STD_I16LE), "H5Tcopy");
+    case DType::i32: return TypeHandle(H5Tcopy(H5T_STD_I32LE), "H5Tcopy");
+    case DType::i64: return TypeHandle(H5Tcopy(H5T_STD_I64LE), "H5Tcopy");
+    case DType::u8: return TypeHandle(H5Tcopy(H5T_STD_U8LE), "H5Tcopy");
+    case DType::u16: return TypeHandle(H5Tcopy(H5T_STD_U16LE), "H5Tcopy");
+    case DType::u32: return TypeHandle(H5Tcopy(H5T_STD_U32LE), "H5Tcopy");
+    case DType::u64: return TypeHandle(H5Tcopy(H5T_STD_U64LE), "H5Tcopy");
+    case DType::boolean: {
+      TypeHandle t(H5Tenum_create(H5T_NATIVE_INT8), "H5Tenum_create");
+      const std::int8_t no = 0, yes = 1;
+      check(H5Tenum_insert(t.get(), "FALSE", &no), "H5Tenum_insert");
+      check(H5Tenum_insert(t.get(), "TRUE", &yes), "H5Tenum_insert");
+      return t;
+    }
+    case DType::f8_e4m3:
+    case DType::f8_e5m2: break;
+  }
+  throw InputError("HDF5 checkpoints cannot hold " + std::string(dtype_name(dtype)) + " tensors");
+}
+
+}  // namespace mpimerge::storage::hdf5

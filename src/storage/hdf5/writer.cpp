@@ -1,0 +1,92 @@
+#include "mpimerge/error.hpp"
+#include "storage/hdf5/hdf5_checkpoint.hpp"
+#include "storage/hdf5/parallel.hpp"
+#include "storage/hdf5/types.hpp"
+
+namespace mpimerge::storage::hdf5 {
+namespace {
+
+// Objects of at least 1 MiB start on 1 MiB boundaries, the common parallel file-system stripe.
+constexpr hsize_t kAlignment = hsize_t{1} << 20;
+
+class Hdf5Writer final : public CheckpointWriter {
+ public:
+  Hdf5Writer(const std::string& path, const std::vector<TensorInfo>& tensors, const mpi::Comm& comm)
+      : path_(path), tensors_(tensors) {
+    silence_hdf5_errors();
+    PropertyList fapl = parallel_file_access(comm);
+    check(H5Pset_alignment(fapl.get(), kAlignment, kAlignment), "H5Pset_alignment");
+    file_ = FileHandle(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()),
+                       path + ": cannot create HDF5 file");
+    for (const TensorInfo& t : tensors_) {
+      create_parent_groups(t.name);
+      create_dataset(t);
+    }
+    transfer_ = collective_transfer();
+  }
+
+  const std::vector<TensorInfo>& tensors() const override { return tensors_; }
+
+  void write_rows(std::size_t index, RowRange rows, std::span<const std::uint8_t> data) override {
+    const TensorInfo& t = tensors_[index];
+    RowSelection s = select_rows(datasets_[index].get(), t, rows);
+    check(H5Dwrite(datasets_[index].get(), types_[index].get(), s.memory.get(), s.file.get(),
+                   transfer_.get(), data.data()),
+          path_ + ": cannot write tensor '" + t.name + "'");
+  }
+
+  void finish() override {
+    for (auto& d : datasets_) d.close(path_ + ": cannot close a dataset");
+    check(H5Fflush(file_.get(), H5F_SCOPE_GLOBAL), path_ + ": cannot flush");
+    file_.close(path_ + ": cannot close");
+  }
+
+ private:
+  // Nested names ("encoder/layer.0/weight") live in groups, created without timestamps.
+  void create_parent_groups(const std::string& name) {
+    for (std::size_t slash = name.find('/'); slash != std::string::npos; slash = name.find('/', slash + 1)) {
+      const std::string group = name.substr(0, slash);
+      if (H5Lexists(file_.get(), group.c_str(), H5P_DEFAULT) > 0) continue;
+      PropertyList gcpl(H5Pcreate(H5P_GROUP_CREATE), "H5Pcreate(group)");
+      check(H5Pset_obj_track_times(gcpl.get(), 0), "H5Pset_obj_track_times");
+      Handle<H5Gclose> g(H5Gcreate2(file_.get(), group.c_str(), H5P_DEFAULT, gcpl.get(), H5P_DEFAULT),
+                         path_ + ": cannot create group '" + group + "'");
+    }
+  }
+
+  void create_dataset(const TensorInfo& t) {
+    std::vector<hsize_t> dims(t.shape.begin(), t.shape.end());
+    SpaceHandle space(t.shape.empty() ? H5Screate(H5S_SCALAR)
+                                      : H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr),
+                      "H5Screate");
+    PropertyList dcpl(H5Pcreate(H5P_DATASET_CREATE), "H5Pcreate(dataset)");
+    check(H5Pset_layout(dcpl.get(), H5D_CONTIGUOUS), "H5Pset_layout");
+    // Every byte is written by some rank: skip the fill pass. No timestamps, so that the same
+    // inputs give the same bytes.
+    check(H5Pset_fill_time(dcpl.get(), H5D_FILL_TIME_NEVER), "H5Pset_fill_time");
+    check(H5Pset_alloc_time(dcpl.get(), H5D_ALLOC_TIME_EARLY), "H5Pset_alloc_time");
+    check(H5Pset_obj_track_times(dcpl.get(), 0), "H5Pset_obj_track_times");
+    TypeHandle type = hdf5_type_for(t.dtype);
+    datasets_.emplace_back(H5Dcreate2(file_.get(), t.name.c_str(), type.get(), space.get(), H5P_DEFAULT,
+                                      dcpl.get(), H5P_DEFAULT),
+                           path_ + ": cannot create dataset '" + t.name + "'");
+    types_.push_back(std::move(type));
+  }
+
+  std::string path_;
+  std::vector<TensorInfo> tensors_;
+  FileHandle file_;  // declared before the datasets: closed after them
+  std::vector<DatasetHandle> datasets_;
+  std::vector<TypeHandle> types_;
+  PropertyList transfer_;
+};
+
+}  // namespace
+
+std::unique_ptr<CheckpointWriter> create_hdf5(const std::string& path,
+                                              const std::vector<TensorInfo>& tensors,
+                                              const mpi::Comm& comm) {
+  return std::make_unique<Hdf5Writer>(path, tensors, comm);
+}
+
+}  // namespace mpimerge::storage::hdf5

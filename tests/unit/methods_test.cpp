@@ -1,0 +1,187 @@
+// The methods on one process (LocalReductions) against the serial formulas in tests/support,
+// fed in blocks of several sizes: the result must not depend on how the data is cut.
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "mpimerge/error.hpp"
+#include "mpimerge/methods/registry.hpp"
+#include "support/serial_ties.hpp"
+
+namespace mpimerge {
+namespace {
+
+using testing::OracleTensor;
+
+struct RandomModel {
+  std::vector<OracleTensor<float>> f32;
+  std::vector<OracleTensor<double>> f64;
+  MergeShape shape;
+};
+
+RandomModel random_model(std::size_t models, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::uniform_int_distribution<int> step(-3, 3);  // few values: ties and exact cancellations
+  RandomModel m;
+  m.shape.models = models;
+  m.shape.has_base = true;
+  auto fill = [&](auto& tensor, std::size_t n) {
+    tensor.base.resize(n);
+    for (auto& x : tensor.base) x = step(rng) * 0.5f;
+    tensor.models.assign(models, tensor.base);
+    for (auto& model : tensor.models)
+      for (auto& x : model) x += step(rng) * 0.125f;
+  };
+  for (std::size_t n : {1000, 37, 1, 513}) {
+    m.f32.emplace_back();
+    fill(m.f32.back(), n);
+    m.shape.tensors.push_back({"f32." + std::to_string(n), {n}, n, ComputeType::f32});
+  }
+  m.f64.emplace_back();
+  fill(m.f64.back(), 301);
+  m.shape.tensors.push_back({"f64", {301}, 301, ComputeType::f64});
+  return m;
+}
+
+// Drives a method over the model in blocks of block_size, tensor by tensor.
+template <class T>
+void for_blocks(const OracleTensor<T>& t, std::size_t index, std::size_t block_size, auto&& visit) {
+  std::vector<std::span<const T>> models(t.models.size());
+  for (std::size_t at = 0; at < t.base.size(); at += block_size) {
+    const std::size_t n = std::min(block_size, t.base.size() - at);
+    for (std::size_t m = 0; m < models.size(); ++m) models[m] = std::span<const T>(t.models[m]).subspan(at, n);
+    Block<T> block;
+    block.tensor = index;
+    block.first_element = at;
+    block.base = std::span<const T>(t.base).subspan(at, n);
+    block.models = models;
+    visit(block, at);
+  }
+}
+
+void run_method(MergeMethod& method, const RandomModel& m, std::size_t block_size,
+                std::vector<std::vector<float>>& out32, std::vector<std::vector<double>>& out64) {
+  method.start(m.shape);
+  LocalReductions local;
+  auto analyze = [&](const auto& block, std::size_t) { method.analyze(block); };
+  while (method.needs_pass()) {
+    for (std::size_t t = 0; t < m.f32.size(); ++t) for_blocks(m.f32[t], t, block_size, analyze);
+    for (std::size_t t = 0; t < m.f64.size(); ++t) for_blocks(m.f64[t], m.f32.size() + t, block_size, analyze);
+    method.finish_pass(local);
+  }
+  out32.clear();
+  out64.clear();
+  for (std::size_t t = 0; t < m.f32.size(); ++t) {
+    out32.emplace_back(m.f32[t].base.size());
+    for_blocks(m.f32[t], t, block_size, [&](const Block<float>& b, std::size_t at) {
+      method.merge(b, std::span<float>(out32.back()).subspan(at, b.size()));
+    });
+  }
+  for (std::size_t t = 0; t < m.f64.size(); ++t) {
+    out64.emplace_back(m.f64[t].base.size());
+    for_blocks(m.f64[t], m.f32.size() + t, block_size, [&](const Block<double>& b, std::size_t at) {
+      method.merge(b, std::span<double>(out64.back()).subspan(at, b.size()));
+    });
+  }
+}
+
+struct TiesCase {
+  double density;
+  TrimScope scope;
+  DisjointMerge merge;
+  double lambda;
+};
+
+class TiesAgainstSerial : public ::testing::TestWithParam<TiesCase> {};
+
+TEST_P(TiesAgainstSerial, BitIdenticalForEveryBlockSize) {
+  const TiesCase c = GetParam();
+  const RandomModel m = random_model(3, 11);
+  testing::OracleTies oracle;
+  oracle.density = c.density;
+  oracle.lambda = c.lambda;
+  oracle.scope = c.scope == TrimScope::model ? testing::OracleScope::model : testing::OracleScope::tensor;
+  oracle.merge = c.merge == DisjointMerge::mean ? testing::OracleMerge::mean
+                 : c.merge == DisjointMerge::sum ? testing::OracleMerge::sum
+                                                 : testing::OracleMerge::max;
+  std::vector<std::vector<float>> want32, got32;
+  std::vector<std::vector<double>> want64, got64;
+  oracle.run(m.f32, m.f64, want32, want64);
+
+  MethodOptions options;
+  options.density = c.density;
+  options.lambda = c.lambda;
+  options.trim_scope = c.scope;
+  options.disjoint_merge = c.merge;
+  for (std::size_t block_size : {1, 7, 64, 4096}) {
+    auto method = make_method(options);
+    run_method(*method, m, block_size, got32, got64);
+    EXPECT_EQ(got32, want32) << "block size " << block_size;
+    EXPECT_EQ(got64, want64) << "block size " << block_size;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Cases, TiesAgainstSerial,
+                         ::testing::Values(TiesCase{0.2, TrimScope::model, DisjointMerge::mean, 1.0},
+                                           TiesCase{0.5, TrimScope::model, DisjointMerge::sum, 0.7},
+                                           TiesCase{0.1, TrimScope::model, DisjointMerge::max, 1.0},
+                                           TiesCase{0.2, TrimScope::tensor, DisjointMerge::mean, 1.0},
+                                           TiesCase{0.9, TrimScope::tensor, DisjointMerge::max, 1.3},
+                                           TiesCase{1.0, TrimScope::model, DisjointMerge::mean, 1.0}));
+
+TEST(TaskArithmetic, IsBasePlusLambdaTimesTheSumOfTaskVectors) {
+  const RandomModel m = random_model(3, 5);
+  MethodOptions options;
+  options.method = "task_arithmetic";
+  options.lambda = 0.4;
+  auto method = make_method(options);
+  std::vector<std::vector<float>> out32;
+  std::vector<std::vector<double>> out64;
+  run_method(*method, m, 64, out32, out64);
+  for (std::size_t t = 0; t < m.f32.size(); ++t)
+    for (std::size_t i = 0; i < m.f32[t].base.size(); ++i) {
+      float sum = 0;
+      for (const auto& model : m.f32[t].models) sum += model[i] - m.f32[t].base[i];
+      ASSERT_EQ(out32[t][i], m.f32[t].base[i] + 0.4f * sum);
+    }
+}
+
+TEST(Average, IsTheWeightedMeanOfTheModels) {
+  const RandomModel m = random_model(3, 6);
+  MethodOptions options;
+  options.method = "average";
+  options.weights = {1.0, 2.0, 0.5};
+  auto method = make_method(options);
+  std::vector<std::vector<float>> out32;
+  std::vector<std::vector<double>> out64;
+  run_method(*method, m, 64, out32, out64);
+  for (std::size_t i = 0; i < m.f64[0].base.size(); ++i) {
+    const auto& models = m.f64[0].models;
+    const double want = (1.0 * models[0][i] + 2.0 * models[1][i] + 0.5 * models[2][i]) / 3.5;
+    ASSERT_DOUBLE_EQ(out64[0][i], want);
+  }
+}
+
+TEST(Average, RefusesWeightsThatDoNotFit) {
+  const RandomModel m = random_model(3, 6);
+  MethodOptions options;
+  options.method = "average";
+  options.weights = {1.0, -1.0};
+  EXPECT_THROW(make_method(options)->start(m.shape), UsageError);
+  options.weights = {1.0, -1.0, 0.0};
+  EXPECT_THROW(make_method(options)->start(m.shape), UsageError);
+}
+
+TEST(Registry, UnknownMethodNamesTheKnownOnes) {
+  MethodOptions options;
+  options.method = "soup";
+  try {
+    make_method(options);
+    FAIL();
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("ties, task_arithmetic, average"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace mpimerge
