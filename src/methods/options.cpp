@@ -3,12 +3,13 @@
 #include <cmath>
 
 #include "mpimerge/error.hpp"
+#include "mpimerge/util/format.hpp"
 
 namespace mpimerge {
 
 double parse_density(double value) {
   if (!(value > 0.0) || value > 100.0 || std::isnan(value))
-    throw UsageError("density " + std::to_string(value) +
+    throw UsageError("density " + format_number(value) +
                      " is out of range: give a fraction in (0, 1] or a percentage in (1, 100]");
   // The paper's code (topk_values_mask): `if K > 1: K /= 100`, in double precision.
   return value > 1.0 ? value / 100.0 : value;

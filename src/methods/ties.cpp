@@ -39,11 +39,9 @@ void TiesMerge::start(const MergeShape& shape) {
 template <class T>
 std::span<const std::span<T>> TiesMerge::trimmed_task_vectors(const Block<T>& block) {
   auto tau = scratch_.of<T>().arrays(block.models.size(), block.size());
-  for (std::size_t t = 0; t < tau.size(); ++t) {
-    ties::task_vector<T>(block.models[t], block.base, tau[t]);
-    if (phase_ != Phase::select)
-      ties::trim<T>(tau[t], threshold_keys_[problem(t, block.tensor)], wide_keys_);
-  }
+  for (std::size_t t = 0; t < tau.size(); ++t)
+    ties::trimmed_task_vector<T>(block.models[t], block.base, threshold_keys_[problem(t, block.tensor)],
+                                 wide_keys_, tau[t]);
   return tau;
 }
 
@@ -54,8 +52,7 @@ void TiesMerge::analyze_block(const Block<T>& block) {
     for (std::size_t t = 0; t < block.models.size(); ++t) {
       const std::size_t p = problem(t, block.tensor);
       if (!selection_->active(p)) continue;
-      for (std::size_t i = 0; i < keys.size(); ++i)
-        keys[i] = ties::key_of<T>(block.models[t][i] - block.base[i], wide_keys_);
+      ties::task_vector_keys<T>(block.models[t], block.base, wide_keys_, keys);
       selection_->count(p, keys);
     }
     return;
@@ -63,10 +60,13 @@ void TiesMerge::analyze_block(const Block<T>& block) {
   auto trimmed = trimmed_task_vectors(block);
   auto gamma = scratch_.of<T>().extra(block.size());
   ties::elected_sign_before_fallback<T>(trimmed, gamma);
+  std::int64_t positive = 0, negative = 0;
   for (T g : gamma) {
-    positive_signs_ += g > T(0);
-    negative_signs_ += g < T(0);
+    positive += g > T(0);
+    negative += g < T(0);
   }
+  positive_signs_ += positive;
+  negative_signs_ += negative;
 }
 
 void TiesMerge::finish_pass(Reductions& reductions) {
@@ -89,10 +89,11 @@ void TiesMerge::finish_pass(Reductions& reductions) {
 template <class T>
 void TiesMerge::merge_block(const Block<T>& block, std::span<T> out) {
   auto trimmed = trimmed_task_vectors(block);
-  auto gamma = scratch_.of<T>().extra(block.size());
-  ties::elected_sign_before_fallback<T>(trimmed, gamma);
-  ties::apply_zero_sign_fallback<T>(gamma, majority_sign_);
-  ties::disjoint_merge<T>(trimmed, gamma, options_.disjoint_merge, out);
+  auto gamma = scratch_.of<T>().extra(3 * block.size());
+  ties::elected_sign_before_fallback<T>(trimmed, gamma.first(block.size()));
+  ties::apply_zero_sign_fallback<T>(gamma.first(block.size()), majority_sign_);
+  ties::disjoint_merge<T>(trimmed, gamma.first(block.size()), options_.disjoint_merge, out,
+                          gamma.subspan(block.size()));
   ties::add_scaled_to_base<T>(block.base, static_cast<T>(options_.lambda), out);
 }
 

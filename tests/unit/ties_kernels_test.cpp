@@ -65,23 +65,26 @@ TEST(TiesKernels, KthRankFollowsTopkValuesMask) {
 TEST(TiesKernels, ZeroElectedSignSelectsNegativeEntriesAndMaxGivesZero) {
   std::vector<float> a = {0.5f, 0.0f}, b = {-0.5f, 0.0f};
   std::vector<std::span<float>> tasks = {a, b};
-  std::vector<float> gamma(2), out(2);
+  std::vector<float> gamma(2), out(2), work(4);
   ties::elected_sign_before_fallback<float>(tasks, gamma);
   EXPECT_EQ(gamma, (std::vector<float>{0.f, 0.f}));
   ties::apply_zero_sign_fallback<float>(gamma, 0);
-  ties::disjoint_merge<float>(tasks, gamma, DisjointMerge::mean, out);
+  ties::disjoint_merge<float>(tasks, gamma, DisjointMerge::mean, out, work);
   EXPECT_EQ(out[0], -0.5f);  // the reference picks Tensor < 0 where the sign is 0
-  ties::disjoint_merge<float>(tasks, gamma, DisjointMerge::max, out);
+  ties::disjoint_merge<float>(tasks, gamma, DisjointMerge::max, out, work);
   EXPECT_EQ(out[0], 0.0f);
   ties::apply_zero_sign_fallback<float>(gamma, 1);
-  ties::disjoint_merge<float>(tasks, gamma, DisjointMerge::mean, out);
+  ties::disjoint_merge<float>(tasks, gamma, DisjointMerge::mean, out, work);
   EXPECT_EQ(out[0], 0.5f);
 }
 
 TEST(TiesKernels, TrimKeepsEveryTieAtTheThreshold) {
-  std::vector<float> tau = {0.1f, -0.2f, 0.2f, 0.3f, -0.05f};
-  ties::trim<float>(tau, bits::magnitude_key(0.2f), false);
-  EXPECT_EQ(tau, (std::vector<float>{0.f, -0.2f, 0.2f, 0.3f, 0.f}));
+  const std::vector<float> model = {0.1f, -0.2f, 0.2f, 0.3f, -0.05f}, base(5, 0.0f);
+  std::vector<float> tau(5);
+  for (bool wide : {false, true}) {
+    ties::trimmed_task_vector<float>(model, base, wide ? bits::magnitude_key(0.2) : bits::magnitude_key(0.2f), wide, tau);
+    EXPECT_EQ(tau, (std::vector<float>{0.f, -0.2f, 0.2f, 0.3f, 0.f}));
+  }
 }
 
 }  // namespace

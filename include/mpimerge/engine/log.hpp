@@ -4,6 +4,8 @@
 #include <iosfwd>
 #include <string>
 
+#include "mpimerge/util/format.hpp"
+
 namespace mpimerge {
 
 class Log {
@@ -16,10 +18,5 @@ class Log {
   bool enabled_;
   std::ostream& out_;
 };
-
-std::string format_bytes(std::uint64_t bytes);         // "1.23 GB", decimal units
-std::string format_seconds(double seconds);            // "0.123 s"
-std::string format_rate(std::uint64_t bytes, double seconds);  // "2.31 GB/s"
-std::string format_number(double value);               // shortest round-trip form
 
 }  // namespace mpimerge

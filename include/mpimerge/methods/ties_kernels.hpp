@@ -3,6 +3,9 @@
 // task. These follow the paper's code, prateeky2806/ties-merging src/utils/merge_utils.py:
 // topk_values_mask (trim), resolve_sign with "mass" and resolve_zero_signs("majority") (elect),
 // and disjoint_merge (mean, sum, max).
+//
+// Loops run over tasks outside and elements inside, so that each inner loop is a branch-free,
+// vectorisable sweep over one contiguous array; sums still add in task order, element by element.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -28,61 +31,86 @@ std::uint64_t key_of(T x, bool wide_keys) {
   }
 }
 
-// tau = model - base, the task vector (in the compute type).
+// keys[i] = key_of(model[i] - base[i]): the task vector's magnitude keys, for selection.
 template <class T>
-void task_vector(std::span<const T> model, std::span<const T> base, std::span<T> tau) {
-  for (std::size_t i = 0; i < tau.size(); ++i) tau[i] = model[i] - base[i];
+void task_vector_keys(std::span<const T> model, std::span<const T> base, bool wide_keys,
+                      std::span<std::uint64_t> keys) {
+  if (sizeof(T) == 4 && !wide_keys) {
+    for (std::size_t i = 0; i < keys.size(); ++i)
+      keys[i] = std::bit_cast<std::uint32_t>(static_cast<float>(model[i] - base[i])) & 0x7FFFFFFFu;
+  } else {
+    for (std::size_t i = 0; i < keys.size(); ++i) keys[i] = key_of<T>(model[i] - base[i], wide_keys);
+  }
 }
 
-// Trim: zero every entry whose magnitude key is below the threshold key (ties are kept).
+// tau = model - base, with every entry whose magnitude key is below the threshold key set to 0
+// (ties at the threshold are kept).
 template <class T>
-void trim(std::span<T> tau, std::uint64_t threshold_key, bool wide_keys) {
-  for (auto& x : tau)
-    if (key_of(x, wide_keys) < threshold_key) x = T(0);
+void trimmed_task_vector(std::span<const T> model, std::span<const T> base, std::uint64_t threshold_key,
+                         bool wide_keys, std::span<T> tau) {
+  if (sizeof(T) == 4 && !wide_keys) {
+    const auto threshold = static_cast<std::uint32_t>(threshold_key);
+    for (std::size_t i = 0; i < tau.size(); ++i) {
+      const T x = model[i] - base[i];
+      tau[i] = (std::bit_cast<std::uint32_t>(static_cast<float>(x)) & 0x7FFFFFFFu) < threshold ? T(0) : x;
+    }
+  } else {
+    for (std::size_t i = 0; i < tau.size(); ++i) {
+      const T x = model[i] - base[i];
+      tau[i] = key_of<T>(x, wide_keys) < threshold_key ? T(0) : x;
+    }
+  }
 }
 
-// sign(sum_t trimmed_t), summed in task order; 0 where the sum is 0.
+// gamma = sign(sum_t trimmed_t), summed in task order; 0 where the sum is 0.
 template <class T>
 void elected_sign_before_fallback(std::span<const std::span<T>> trimmed, std::span<T> gamma) {
-  for (std::size_t i = 0; i < gamma.size(); ++i) {
-    T sum = T(0);
-    for (const auto& task : trimmed) sum += task[i];
-    gamma[i] = sum > T(0) ? T(1) : (sum < T(0) ? T(-1) : T(0));
-  }
+  std::fill(gamma.begin(), gamma.end(), T(0));
+  for (const auto& task : trimmed)
+    for (std::size_t i = 0; i < gamma.size(); ++i) gamma[i] += task[i];
+  for (auto& g : gamma) g = g > T(0) ? T(1) : (g < T(0) ? T(-1) : T(0));
 }
 
 // resolve_zero_signs(..., "majority"): zero signs take sign(sum of all elected signs over the
 // whole model), which the caller has reduced globally; when that is 0 too they stay 0.
 template <class T>
 void apply_zero_sign_fallback(std::span<T> gamma, int majority_sign) {
-  for (auto& g : gamma)
-    if (g == T(0)) g = static_cast<T>(majority_sign);
+  const T fallback = static_cast<T>(majority_sign);
+  for (auto& g : gamma) g = g == T(0) ? fallback : g;
 }
 
 // disjoint_merge: the entries that agree with gamma (x > 0 where gamma > 0, else x < 0, so a zero
 // gamma selects the negative entries, as the reference does), combined by mean (divided by
-// their count, at least 1), sum, or max magnitude times gamma.
+// their count, at least 1), sum, or max magnitude times gamma. `work` is scratch of twice out's size.
 template <class T>
-void disjoint_merge(std::span<const std::span<T>> trimmed, std::span<const T> gamma,
-                    DisjointMerge how, std::span<T> out) {
-  for (std::size_t i = 0; i < out.size(); ++i) {
-    const bool positive = gamma[i] > T(0);
-    T sum = T(0), largest = T(0);
-    unsigned count = 0;
-    for (const auto& task : trimmed) {
-      const T x = task[i];
-      if (positive ? x > T(0) : x < T(0)) {
-        sum += x;
-        largest = std::max(largest, std::abs(x));
-        ++count;
+void disjoint_merge(std::span<const std::span<T>> trimmed, std::span<const T> gamma, DisjointMerge how,
+                    std::span<T> out, std::span<T> work) {
+  const std::size_t n = out.size();
+  // direction = +1 where gamma > 0, else -1: x agrees exactly when x * direction > 0 (exact, and
+  // free of branches, so the loops below vectorise).
+  std::span<T> direction = work.first(n);
+  for (std::size_t i = 0; i < n; ++i) direction[i] = gamma[i] > T(0) ? T(1) : T(-1);
+  std::fill(out.begin(), out.end(), T(0));
+  if (how == DisjointMerge::max) {
+    for (const auto& task : trimmed)
+      for (std::size_t i = 0; i < n; ++i) {
+        const T x = task[i];
+        out[i] = std::max(out[i], x * direction[i] > T(0) ? std::abs(x) : T(0));
       }
-    }
-    switch (how) {
-      case DisjointMerge::mean: out[i] = sum / static_cast<T>(std::max(count, 1u)); break;
-      case DisjointMerge::sum: out[i] = sum; break;
-      case DisjointMerge::max: out[i] = largest * gamma[i]; break;
-    }
+    for (std::size_t i = 0; i < n; ++i) out[i] *= gamma[i];
+    return;
   }
+  std::span<T> count = work.subspan(n, n);
+  std::fill(count.begin(), count.end(), T(0));
+  for (const auto& task : trimmed)
+    for (std::size_t i = 0; i < n; ++i) {
+      const T x = task[i];
+      const bool agrees = x * direction[i] > T(0);
+      out[i] += agrees ? x : T(0);
+      count[i] += agrees ? T(1) : T(0);
+    }
+  if (how == DisjointMerge::mean)
+    for (std::size_t i = 0; i < n; ++i) out[i] /= std::max(count[i], T(1));
 }
 
 // theta = theta_base + lambda * tau_merged, in place over the merged task vector.

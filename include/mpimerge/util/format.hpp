@@ -1,0 +1,13 @@
+#pragma once
+// Numbers as the progress lines, reports and error messages print them.
+#include <cstdint>
+#include <string>
+
+namespace mpimerge {
+
+std::string format_bytes(std::uint64_t bytes);                 // "1.23 GB", decimal units
+std::string format_seconds(double seconds);                    // "0.123 s"
+std::string format_rate(std::uint64_t bytes, double seconds);  // "2.31 GB/s"
+std::string format_number(double value);                       // shortest round-trip form: "0.2"
+
+}  // namespace mpimerge

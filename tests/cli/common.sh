@@ -1,0 +1,28 @@
+# Sourced by the CLI tests: how to run the program under mpirun, and small assertions.
+set -euo pipefail
+MPIMERGE=${MPIMERGE:?path to the mpimerge binary}
+RANKS=${RANKS:-2}
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+
+# run RANKS ARGS...: runs mpimerge under mpirun with a hang guard; sets STATUS, OUT, ERR.
+run() {
+  local ranks=$1; shift
+  set +e
+  timeout 120 mpirun -n "$ranks" --oversubscribe "$MPIMERGE" "$@" >"$WORK/out" 2>"$WORK/err"
+  STATUS=$?
+  set -e
+  OUT=$(cat "$WORK/out"); ERR=$(grep -v '^-\{5,\}\|^mpirun\|^$\|Primary job\|non-zero exit\|Process name\|Exit code\|^ *\[' "$WORK/err" || true)
+  if [ "$STATUS" = 124 ]; then fail "mpimerge $* hung (timeout)"; fi
+}
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+expect_status() { [ "$STATUS" = "$1" ] || fail "expected exit $1, got $STATUS: $ERR"; }
+expect_err() { grep -qF -- "$1" <<<"$ERR" || fail "stderr lacks '$1': $ERR"; }
+expect_out() { grep -qF -- "$1" <<<"$OUT" || fail "stdout lacks '$1': $OUT"; }
+expect_one_error_line() {
+  local n
+  n=$(grep -c '^mpimerge: error:' <<<"$ERR" || true)
+  [ "$n" = 1 ] || fail "expected one error line, got $n: $ERR"
+}
