@@ -58,7 +58,18 @@ TEST(Hdf5Checkpoint, TheSameTensorsGiveTheSameBytes) {
   if (world().is_root()) {
     std::ifstream a(dir.file("p.h5"), std::ios::binary), b(dir.file("q.h5"), std::ios::binary);
     const std::string sa((std::istreambuf_iterator<char>(a)), {}), sb((std::istreambuf_iterator<char>(b)), {});
-    EXPECT_EQ(sa, sb);
+    ASSERT_EQ(sa.size(), sb.size());
+    std::size_t differing = 0, first = sa.size();
+    for (std::size_t i = 0; i < sa.size(); ++i)
+      if (sa[i] != sb[i]) {
+        ++differing;
+        first = std::min(first, i);
+      }
+    EXPECT_EQ(differing, 0u) << "first difference at byte " << first << " of " << sa.size();
+    if (differing) {
+      std::ofstream(std::string("/tmp/same-bytes-p.h5"), std::ios::binary) << sa;
+      std::ofstream(std::string("/tmp/same-bytes-q.h5"), std::ios::binary) << sb;
+    }
   }
 }
 

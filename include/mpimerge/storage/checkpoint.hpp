@@ -38,7 +38,7 @@ class CheckpointWriter {
   virtual ~CheckpointWriter() = default;
   virtual const std::vector<TensorInfo>& tensors() const = 0;
   virtual void write_rows(std::size_t index, RowRange rows, std::span<const std::uint8_t> data) = 0;
-  // Flushes and closes. The file is complete only after every rank has returned from finish().
+  // Flushes and closes; returns on each rank only once every rank's data is in the file.
   virtual void finish() = 0;
 };
 

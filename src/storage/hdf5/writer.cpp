@@ -1,3 +1,6 @@
+#include <map>
+#include <set>
+
 #include "mpimerge/error.hpp"
 #include "storage/hdf5/hdf5_checkpoint.hpp"
 #include "storage/hdf5/parallel.hpp"
@@ -9,14 +12,45 @@ namespace {
 // Objects of at least 1 MiB start on 1 MiB boundaries, the common parallel file-system stripe.
 constexpr hsize_t kAlignment = hsize_t{1} << 20;
 
+// The bytes each group's local heap needs for its members' names (NUL-terminated, 8-byte aligned,
+// after the empty name at offset 0). Sizing the heaps up front keeps HDF5 from moving a heap as it
+// grows: a moved heap leaves its old block in the file, holding whatever the metadata cache had
+// flushed there, and the same inputs would no longer give the same bytes.
+std::map<std::string, std::size_t> name_heap_sizes(const std::vector<TensorInfo>& tensors) {
+  std::map<std::string, std::set<std::string>> members;  // group -> direct member names
+  members[""];
+  for (const TensorInfo& t : tensors) {
+    std::string group;
+    std::size_t start = 0;
+    for (std::size_t slash = t.name.find('/'); slash != std::string::npos; slash = t.name.find('/', start)) {
+      members[group].insert(t.name.substr(start, slash - start));
+      group = t.name.substr(0, slash);
+      start = slash + 1;
+    }
+    members[group].insert(t.name.substr(start));
+  }
+  std::map<std::string, std::size_t> bytes;
+  for (const auto& [group, names] : members) {
+    std::size_t total = 8;
+    for (const auto& name : names) total += (name.size() + 1 + 7) / 8 * 8;
+    bytes[group] = total + 32;  // HDF5 grows a heap that would be left with less than a free block
+  }
+  return bytes;
+}
+
 class Hdf5Writer final : public CheckpointWriter {
  public:
   Hdf5Writer(const std::string& path, const std::vector<TensorInfo>& tensors, const mpi::Comm& comm)
-      : path_(path), tensors_(tensors) {
+      : path_(path), tensors_(tensors), comm_(comm) {
     silence_hdf5_errors();
     PropertyList fapl = parallel_file_access(comm);
     check(H5Pset_alignment(fapl.get(), kAlignment, kAlignment), "H5Pset_alignment");
-    file_ = FileHandle(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()),
+    check(H5Pset_small_data_block_size(fapl.get(), 0), "H5Pset_small_data_block_size");
+    check(H5Pset_meta_block_size(fapl.get(), 0), "H5Pset_meta_block_size");
+    group_heap_bytes_ = name_heap_sizes(tensors);
+    PropertyList fcpl(H5Pcreate(H5P_FILE_CREATE), "H5Pcreate(file create)");
+    check(H5Pset_local_heap_size_hint(fcpl.get(), group_heap_bytes_[""]), "H5Pset_local_heap_size_hint");
+    file_ = FileHandle(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, fcpl.get(), fapl.get()),
                        path + ": cannot create HDF5 file");
     for (const TensorInfo& t : tensors_) {
       create_parent_groups(t.name);
@@ -39,6 +73,9 @@ class Hdf5Writer final : public CheckpointWriter {
     for (auto& d : datasets_) d.close(path_ + ": cannot close a dataset");
     check(H5Fflush(file_.get(), H5F_SCOPE_GLOBAL), path_ + ": cannot flush");
     file_.close(path_ + ": cannot close");
+    // A collective close need not synchronise: without this a rank could read the file before
+    // another rank's last bytes have landed (seen under load at 4 ranks).
+    comm_.barrier();
   }
 
  private:
@@ -49,6 +86,7 @@ class Hdf5Writer final : public CheckpointWriter {
       if (H5Lexists(file_.get(), group.c_str(), H5P_DEFAULT) > 0) continue;
       PropertyList gcpl(H5Pcreate(H5P_GROUP_CREATE), "H5Pcreate(group)");
       check(H5Pset_obj_track_times(gcpl.get(), 0), "H5Pset_obj_track_times");
+      check(H5Pset_local_heap_size_hint(gcpl.get(), group_heap_bytes_[group]), "H5Pset_local_heap_size_hint");
       Handle<H5Gclose> g(H5Gcreate2(file_.get(), group.c_str(), H5P_DEFAULT, gcpl.get(), H5P_DEFAULT),
                          path_ + ": cannot create group '" + group + "'");
     }
@@ -75,6 +113,8 @@ class Hdf5Writer final : public CheckpointWriter {
 
   std::string path_;
   std::vector<TensorInfo> tensors_;
+  std::map<std::string, std::size_t> group_heap_bytes_;  // by group path, "" for the root
+  const mpi::Comm& comm_;
   FileHandle file_;  // declared before the datasets: closed after them
   std::vector<DatasetHandle> datasets_;
   std::vector<TypeHandle> types_;
