@@ -52,7 +52,8 @@ def quantize(values, dtype):
     return values.astype(np.float32)
 
 
-def write_h5(path, tensors):
+def write_h5(path, tensors, chunked=False):
+    """chunked: f32 matrices chunked and gzip-compressed (any layout HDF5 reads must be read)."""
     with h5py.File(path, "w") as f:
         for name, (dtype, values) in tensors.items():
             if dtype == "bf16":
@@ -61,6 +62,8 @@ def write_h5(path, tensors):
                 dset = h5py.h5d.create(f.id, name.encode(), tid, space,
                                        lcpl=_intermediate_groups())
                 dset.write(h5py.h5s.ALL, h5py.h5s.ALL, to_bf16_bits(values), mtype=tid)
+            elif chunked and dtype == "f32" and values.ndim == 2 and values.shape[0] > 7:
+                f.create_dataset(name, data=values, chunks=(7, values.shape[1]), compression="gzip")
             else:
                 f.create_dataset(name, data=values.astype(np.float16 if dtype == "f16" else np.float32))
 
@@ -141,8 +144,8 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         paths = [os.path.join(tmp, "base.h5")] + [os.path.join(tmp, f"ft{i}.h5") for i in range(3)]
         write_h5(paths[0], base)
-        for p, m in zip(paths[1:], models):
-            write_h5(p, m)
+        for i, (p, m) in enumerate(zip(paths[1:], models)):
+            write_h5(p, m, chunked=i == 1)
         for density, scope in ((0.2, "model"), (30, "tensor"), (1.0, "model")):
             out = os.path.join(tmp, f"merged-{scope}-{density}.h5")
             cmd = ["timeout", "120", "mpirun", "-n", RANKS, "--oversubscribe", MPIMERGE, "merge", "--quiet",
