@@ -4,6 +4,7 @@
 #include "mpimerge/engine/engine.hpp"
 #include "mpimerge/error.hpp"
 #include "mpimerge/methods/registry.hpp"
+#include "mpimerge/util/memory.hpp"
 
 namespace mpimerge::cli {
 namespace po = boost::program_options;
@@ -34,6 +35,7 @@ MergeJob job_from(const po::variables_map& v) {
       throw UsageError("--out-dtype '" + name + "': expected float32, float64, float16 or bfloat16");
     job.out_dtype = dtype;
   }
+  if (v.count("memory-budget")) job.memory_budget = parse_memory_size(v["memory-budget"].as<std::string>());
   job.overwrite = v.count("overwrite") > 0;
   job.quiet = v.count("quiet") > 0;
   if (v.count("report")) job.report_path = v["report"].as<std::string>();
@@ -61,6 +63,9 @@ int merge_command(const Args& args, const mpi::Comm& comm) {
       ("weight", po::value<std::vector<double>>()->value_name("W")->composing(),
        "average: weight of each model, repeated in model order (default: equal)")
       ("out-dtype", po::value<std::string>()->value_name("T"), "dtype of merged tensors: float32, float64, float16, bfloat16 (default: the base's)")
+      ("memory-budget", po::value<std::string>()->value_name("SIZE"),
+       "memory per rank for tensor slices, e.g. 4G (default: 70% of the node's memory shared by its ranks); "
+       "a merge that does not fit streams its inputs in groups")
       ("overwrite", "replace an existing output")
       ("report", po::value<std::string>()->value_name("PATH"), "write a JSON report of the merge")
       ("quiet,q", "print nothing but errors");

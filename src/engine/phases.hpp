@@ -1,5 +1,6 @@
 #pragma once
-// Times the engine's phases (slowest rank, bytes summed over ranks) and prints one line for each.
+// Accumulates the engine's phase times and bytes on each rank (a streaming merge enters the same
+// phase once per group and pass), then combines them: the slowest rank's time, bytes summed.
 #include <chrono>
 #include <cstdint>
 #include <exception>
@@ -11,46 +12,46 @@
 
 namespace mpimerge {
 
-struct PhaseNote {
-  std::uint64_t bytes = 0;  // moved by this rank
-  std::string detail;       // appended to the log line
-};
-
 class PhaseClock {
  public:
-  PhaseClock(const mpi::Comm& comm, const Log& log) : comm_(comm), log_(log) {}
+  PhaseClock(const mpi::Comm& comm, std::vector<std::string> names);
 
-  // Rank-local work whose errors f already agrees on (mpi::run_agreed inside).
+  // Rank-local work whose errors f agrees on itself (mpi::run_agreed inside). f returns the bytes
+  // it moved on this rank.
   template <class F>
   void local(const std::string& name, F&& f) {
-    PhaseNote note;
     const auto start = std::chrono::steady_clock::now();
-    f(note);
-    record(name, start, note);
+    const std::uint64_t bytes = f();
+    add(name, start, bytes);
   }
 
   // Collective transfers: another rank may be waiting inside one, so an error cannot be agreed
   // on; it ends the whole job with its message instead.
   template <class F>
   void collective(const std::string& name, F&& f) {
-    PhaseNote note;
     const auto start = std::chrono::steady_clock::now();
+    std::uint64_t bytes = 0;
     try {
-      f(note);
+      bytes = f();
     } catch (const std::exception& e) {
       comm_.abort(e.what());
     }
-    record(name, start, note);
+    add(name, start, bytes);
   }
 
-  const std::vector<PhaseTiming>& timings() const { return timings_; }
+  // Collective: every rank's totals so far, combined.
+  std::vector<PhaseTiming> combined() const;
 
  private:
-  void record(const std::string& name, std::chrono::steady_clock::time_point start, const PhaseNote& note);
+  void add(const std::string& name, std::chrono::steady_clock::time_point start, std::uint64_t bytes);
 
   const mpi::Comm& comm_;
-  const Log& log_;
-  std::vector<PhaseTiming> timings_;
+  std::vector<std::string> names_;
+  std::vector<double> seconds_;
+  std::vector<std::uint64_t> bytes_;
 };
+
+// "read    4.92 GB in 1.230 s (4.00 GB/s)"
+std::string phase_line(const PhaseTiming& timing);
 
 }  // namespace mpimerge

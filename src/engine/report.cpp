@@ -25,6 +25,10 @@ void write_report(const std::string& path, const MergeJob& job, const MergeSumma
   report["tensors"] = {{"total", summary.tensors}, {"merged", summary.merged_tensors}, {"copied", summary.copied_tensors}};
   report["parameters_per_model"] = summary.parameters;
   report["analysis_passes"] = summary.analysis_passes;
+  report["memory"] = {{"budget_per_rank", summary.memory_budget},
+                      {"groups", summary.groups},
+                      {"reads_of_the_inputs", summary.data_reads},
+                      {"peak_rss_per_rank", summary.peak_rss}};
   for (const auto& f : summary.findings) report["findings"][f.key] = f.value;
   for (const auto& p : summary.phases) report["phases"][p.name] = {{"seconds", p.seconds}, {"bytes", p.bytes}};
   report["reduction_bytes_per_rank"] = summary.reduction_bytes_per_rank;

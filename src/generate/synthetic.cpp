@@ -101,7 +101,7 @@ std::vector<std::string> write_synthetic_set(const std::string& dir, const Llama
       const TensorInfo& info = tensors[t];
       const RowRange mine = owned_rows(info.rows(), comm.rank(), comm.size());
       const std::uint64_t row_elements = info.row_elements();
-      for_each_transfer(info.rows(), mine, row_elements * dtype_size(dtype), comm.size(), [&](RowRange part) {
+      for_each_transfer(most_rows_per_rank(info.rows(), comm.size()), mine, row_elements * dtype_size(dtype), [&](RowRange part) {
         values.resize(part.count() * row_elements);
         raw.resize(values.size() * dtype_size(dtype));
         synthetic_values(spec, info, model, part.begin * row_elements, values);

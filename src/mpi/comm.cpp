@@ -95,6 +95,28 @@ std::uint64_t Comm::sum(std::uint64_t value) const {
   return static_cast<std::uint64_t>(v);
 }
 
+std::uint64_t Comm::min(std::uint64_t value) const {
+  count(sizeof value);
+  check(MPI_Allreduce(MPI_IN_PLACE, &value, 1, MPI_UINT64_T, MPI_MIN, comm_), "MPI_Allreduce");
+  return value;
+}
+
+std::vector<std::uint64_t> Comm::allgather(std::uint64_t value) const {
+  std::vector<std::uint64_t> all(static_cast<std::size_t>(size_));
+  count(sizeof value);
+  check(MPI_Allgather(&value, 1, MPI_UINT64_T, all.data(), 1, MPI_UINT64_T, comm_), "MPI_Allgather");
+  return all;
+}
+
+int Comm::ranks_on_node() const {
+  MPI_Comm node = MPI_COMM_NULL;
+  check(MPI_Comm_split_type(comm_, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &node), "MPI_Comm_split_type");
+  int size = 1;
+  MPI_Comm_size(node, &size);
+  MPI_Comm_free(&node);
+  return size;
+}
+
 bool Comm::all(bool value) const {
   int v = value ? 1 : 0;
   count(sizeof v);

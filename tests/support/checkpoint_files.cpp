@@ -67,7 +67,7 @@ void write_checkpoint(const std::string& path, const std::vector<TensorInfo>& te
     const TensorInfo& info = tensors[t];
     const std::uint64_t row_bytes = info.row_elements() * dtype_size(info.dtype);
     const RowRange mine = owned_rows(info.rows(), comm.rank(), comm.size());
-    for_each_transfer(info.rows(), mine, row_bytes, comm.size(), [&](RowRange part) {
+    for_each_transfer(most_rows_per_rank(info.rows(), comm.size()), mine, row_bytes, [&](RowRange part) {
       writer->write_rows(t, part, std::span<const std::uint8_t>(data[t]).subspan(part.begin * row_bytes, part.count() * row_bytes));
     });
   }

@@ -27,6 +27,10 @@ struct MergeSummary {
   std::size_t tensors = 0, merged_tensors = 0, copied_tensors = 0;
   std::uint64_t parameters = 0;  // merged elements per model
   int analysis_passes = 0;
+  std::uint64_t memory_budget = 0;     // per rank, the smallest over ranks
+  std::size_t groups = 1;              // > 1: the slices did not fit and were streamed
+  int data_reads = 1;                  // how many times each input byte was read
+  std::vector<std::uint64_t> peak_rss; // per rank, bytes
   std::vector<PhaseTiming> phases;
   std::vector<MethodFinding> findings;
   std::uint64_t reduction_bytes_per_rank = 0;  // payload of collectives, the largest over ranks

@@ -1,5 +1,6 @@
 #pragma once
 // Everything one merge needs to know, as the CLI (or a job file) gives it.
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -15,6 +16,7 @@ struct MergeJob {
   std::string output;
   MethodOptions method;
   std::optional<DType> out_dtype;  // default: the base's dtype of each tensor
+  std::optional<std::uint64_t> memory_budget;  // bytes per rank; default: a share of the node's memory
   bool overwrite = false;
   bool quiet = false;
   std::string report_path;  // empty: no JSON report

@@ -1,6 +1,7 @@
 #pragma once
-// Splits a rank's rows of one tensor into collective transfers of at most kMaxTransferBytes,
-// making the same number of calls on every rank (ranks with fewer rows pass empty ranges).
+// Splits a rank's rows into collective transfers of at most kMaxTransferBytes, making the same
+// number of calls on every rank: the count comes from the most rows any rank holds (rank 0's
+// share, which every rank can compute), and ranks with fewer rows pass empty ranges.
 #include <algorithm>
 #include <cstdint>
 
@@ -10,9 +11,8 @@
 namespace mpimerge {
 
 template <class F>
-void for_each_transfer(std::uint64_t tensor_rows, RowRange mine, std::uint64_t row_bytes, int ranks,
-                       F&& transfer, std::uint64_t max_bytes = storage::kMaxTransferBytes) {
-  const std::uint64_t most_rows = owned_rows(tensor_rows, 0, ranks).count();  // rank 0 has the most
+void for_each_transfer(std::uint64_t most_rows, RowRange mine, std::uint64_t row_bytes, F&& transfer,
+                       std::uint64_t max_bytes = storage::kMaxTransferBytes) {
   const std::uint64_t rows_per_call = std::max<std::uint64_t>(1, max_bytes / std::max<std::uint64_t>(1, row_bytes));
   const std::uint64_t calls = (most_rows + rows_per_call - 1) / rows_per_call;
   for (std::uint64_t c = 0; c < calls; ++c) {
@@ -20,5 +20,8 @@ void for_each_transfer(std::uint64_t tensor_rows, RowRange mine, std::uint64_t r
     transfer(RowRange{begin, std::min(mine.end, begin + rows_per_call)});
   }
 }
+
+// The most rows any rank owns of a tensor with this many rows.
+inline std::uint64_t most_rows_per_rank(std::uint64_t rows, int ranks) { return owned_rows(rows, 0, ranks).count(); }
 
 }  // namespace mpimerge

@@ -43,6 +43,10 @@ class Comm {
   void max(std::span<std::uint64_t> values) const;
   double max(double value) const;
   std::uint64_t sum(std::uint64_t value) const;
+  std::uint64_t min(std::uint64_t value) const;
+  std::vector<std::uint64_t> allgather(std::uint64_t value) const;
+  // How many ranks of this communicator share this rank's node (its memory).
+  int ranks_on_node() const;
   bool all(bool value) const;
   void broadcast(std::string& text, int root = 0) const;
   void broadcast(std::vector<std::uint8_t>& bytes, int root = 0) const;

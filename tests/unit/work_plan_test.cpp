@@ -1,0 +1,73 @@
+// Cutting the merge into groups that fit a memory budget.
+#include "mpimerge/engine/work_plan.hpp"
+
+#include <gtest/gtest.h>
+
+#include "mpimerge/error.hpp"
+
+namespace mpimerge {
+namespace {
+
+MergePlan plan_of(const std::vector<TensorInfo>& tensors, std::size_t inputs) {
+  MergePlan plan;
+  for (const auto& t : tensors) {
+    PlannedTensor p;
+    p.output = t;
+    p.input_dtype.assign(inputs, t.dtype);
+    p.input_index.assign(inputs, 0);
+    plan.tensors.push_back(p);
+  }
+  return plan;
+}
+
+const std::vector<TensorInfo> kTensors = {
+    {"embed", DType::bf16, {100, 8}},  // 16 bytes a row and input; 5 inputs + output: 96 bytes a row
+    {"norm", DType::f32, {8}},         // 1-D: a row is one element, 24 bytes with everything
+    {"empty", DType::f32, {0, 3}},
+    {"w", DType::bf16, {7, 8}},
+};
+
+TEST(WorkPlan, EverythingInOneGroupWhenItFits) {
+  const WorkPlan work = make_work_plan(plan_of(kTensors, 5), 2, 1 << 20);
+  ASSERT_EQ(work.groups.size(), 1u);
+  EXPECT_FALSE(work.streaming());
+  EXPECT_EQ(work.groups[0].size(), 4u);  // one unit per tensor, the empty one included
+  EXPECT_EQ(bytes_per_row(plan_of(kTensors, 5).tensors[0]), 96u);
+}
+
+TEST(WorkPlan, ChunksAndGroupsStayWithinTheBudgetAndCoverEveryRowOnce) {
+  const MergePlan plan = plan_of(kTensors, 5);
+  for (int ranks : {1, 2, 3, 4}) {
+    for (std::uint64_t budget : {96u, 200u, 1000u, 5000u}) {
+      const WorkPlan work = make_work_plan(plan, ranks, budget);
+      std::vector<std::vector<int>> covered(kTensors.size());
+      for (std::size_t t = 0; t < kTensors.size(); ++t) covered[t].assign(kTensors[t].rows(), 0);
+      for (const auto& group : work.groups) {
+        std::uint64_t rank0_bytes = 0;
+        for (const WorkUnit& unit : group) {
+          rank0_bytes += work.rows(plan, unit, 0, ranks).count() * bytes_per_row(plan.tensors[unit.tensor]);
+          for (int r = 0; r < ranks; ++r) {
+            const RowRange rows = work.rows(plan, unit, r, ranks);
+            EXPECT_LE(rows.count(), work.rows(plan, unit, 0, ranks).count());
+            for (auto row = rows.begin; row < rows.end; ++row) ++covered[unit.tensor][row];
+          }
+        }
+        EXPECT_LE(rank0_bytes, budget) << ranks << " ranks, budget " << budget;
+      }
+      for (const auto& rows : covered)
+        for (int c : rows) ASSERT_EQ(c, 1) << ranks << " ranks, budget " << budget;
+    }
+  }
+}
+
+TEST(WorkPlan, ABudgetBelowOneRowIsRefusedNamingTheTensor) {
+  try {
+    make_work_plan(plan_of(kTensors, 5), 2, 50);
+    FAIL();
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("one row of tensor 'embed'"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace mpimerge
