@@ -8,6 +8,7 @@
 #include "engine/paths.hpp"
 #include "engine/phases.hpp"
 #include "engine/report.hpp"
+#include "engine/sample_pass.hpp"
 #include "mpimerge/engine/plan.hpp"
 #include "mpimerge/engine/transfers.hpp"
 #include "mpimerge/engine/work_plan.hpp"
@@ -78,17 +79,23 @@ void check_slices(const MergePlan& plan, const InputSet& inputs, const GroupSlic
   }
 }
 
-// The merged (or copied) bytes of this rank's rows of every unit of the loaded group.
-std::vector<std::vector<std::uint8_t>> merge_group(const MergePlan& plan, const InputSet& inputs,
-                                                   const GroupSlices& slices, MergeMethod& method) {
-  std::vector<std::vector<std::uint8_t>> out(slices.units());
+// The merged (or copied) bytes of this rank's rows of every unit of the loaded group, in arena.
+std::vector<std::span<std::uint8_t>> merge_group(const MergePlan& plan, const InputSet& inputs,
+                                                 const GroupSlices& slices, MergeMethod& method, ByteArena& arena) {
+  std::vector<std::span<std::uint8_t>> out(slices.units());
+  std::vector<std::uint64_t> offsets(slices.units());
+  std::uint64_t total = 0;
+  for (std::size_t u = 0; u < slices.units(); ++u) {
+    offsets[u] = total;
+    total += (slices.elements(u) * dtype_size(plan.tensors[slices.unit(u).tensor].output.dtype) + 63) / 64 * 64;
+  }
+  const std::span<std::uint8_t> space = arena.take(total);
   for (std::size_t u = 0; u < slices.units(); ++u) {
     const PlannedTensor& tensor = plan.tensors[slices.unit(u).tensor];
+    out[u] = space.subspan(offsets[u], slices.elements(u) * dtype_size(tensor.output.dtype));
     if (tensor.action == TensorAction::copy_from_base) {
       const auto raw = slices.raw(0, u);
-      out[u].assign(raw.begin(), raw.end());
-    } else {
-      out[u].resize(slices.elements(u) * dtype_size(tensor.output.dtype));
+      std::copy(raw.begin(), raw.end(), out[u].begin());
     }
   }
   std::vector<float> f32(kBlockElements);
@@ -100,13 +107,13 @@ std::vector<std::vector<std::uint8_t>> merge_group(const MergePlan& plan, const 
     else merged = std::span<T>(f32.data(), block.size());
     method.merge(block, merged);
     const DType dtype = plan.tensors[slices.unit(u).tensor].output.dtype;
-    encode<T>(merged, dtype, std::span<std::uint8_t>(out[u]).subspan(offset * dtype_size(dtype), block.size() * dtype_size(dtype)));
+    encode<T>(merged, dtype, out[u].subspan(offset * dtype_size(dtype), block.size() * dtype_size(dtype)));
   });
   return out;
 }
 
 std::uint64_t write_group(const MergePlan& plan, const WorkPlan& work, const GroupSlices& slices,
-                          const std::vector<std::vector<std::uint8_t>>& out, storage::CheckpointWriter& writer,
+                          const std::vector<std::span<std::uint8_t>>& out, storage::CheckpointWriter& writer,
                           const mpi::Comm& comm) {
   std::uint64_t bytes = 0;
   for (std::size_t u = 0; u < slices.units(); ++u) {
@@ -116,7 +123,7 @@ std::uint64_t write_group(const MergePlan& plan, const WorkPlan& work, const Gro
     const RowRange mine = slices.rows(u);
     for_each_transfer(work.rows(plan, unit, 0, comm.size()).count(), RowRange{0, mine.count()}, row_bytes, [&](RowRange part) {
       writer.write_rows(unit.tensor, RowRange{mine.begin + part.begin, mine.begin + part.end},
-                        std::span<const std::uint8_t>(out[u]).subspan(part.begin * row_bytes, part.count() * row_bytes));
+                        out[u].subspan(part.begin * row_bytes, part.count() * row_bytes));
     });
     bytes += out[u].size();
   }
@@ -149,14 +156,18 @@ class MergeRun {
   void analysis_passes(MergeSummary& summary) {
     mpi::CommReductions reductions(comm_);
     while (method_.needs_pass()) {
-      for (std::size_t g = 0; g < work_.groups.size(); ++g) {
-        load(g);
-        phases_.local("select", [&] {
-          mpi::run_agreed(comm_, [&] {
-            for_each_block(plan_, slices_, inputs_, [&](const auto& block, std::size_t, std::uint64_t) { method_.analyze(block); });
+      if (method_.pass_kind() == PassKind::sample) {
+        sample_pass();
+      } else {
+        for (std::size_t g = 0; g < work_.groups.size(); ++g) {
+          load(g);
+          phases_.local("select", [&] {
+            mpi::run_agreed(comm_, [&] {
+              for_each_block(plan_, slices_, inputs_, [&](const auto& block, std::size_t, std::uint64_t) { method_.analyze(block); });
+            });
+            return std::uint64_t{0};
           });
-          return std::uint64_t{0};
-        });
+        }
       }
       // finish_pass reduces first and fails, if at all, identically on every rank.
       phases_.local("select", [&] {
@@ -173,9 +184,9 @@ class MergeRun {
   void merge_and_write(storage::CheckpointWriter& writer) {
     for (std::size_t g = 0; g < work_.groups.size(); ++g) {
       load(g);
-      std::vector<std::vector<std::uint8_t>> merged;
+      std::vector<std::span<std::uint8_t>> merged;
       phases_.local("merge", [&] {
-        mpi::run_agreed(comm_, [&] { merged = merge_group(plan_, inputs_, slices_, method_); });
+        mpi::run_agreed(comm_, [&] { merged = merge_group(plan_, inputs_, slices_, method_, output_arena_); });
         return std::uint64_t{0};
       });
       phases_.collective("write", [&] { return write_group(plan_, work_, slices_, merged, writer, comm_); });
@@ -190,6 +201,23 @@ class MergeRun {
   int data_reads() const { return reads_; }
 
  private:
+  // Reads the sampled windows (collective, so an error aborts) and analyzes them (agreed).
+  void sample_pass() {
+    std::exception_ptr error;
+    phases_.collective("select", [&] {
+      for_each_sampled_block(plan_, work_, inputs_, method_, comm_, [&](const auto& block, std::size_t, std::uint64_t) {
+        if (error) return;
+        try {
+          method_.analyze(block);
+        } catch (...) {
+          error = std::current_exception();
+        }
+      });
+      return std::uint64_t{0};
+    });
+    comm_.agree(error);
+  }
+
   void load(std::size_t g) {
     if (slices_.loaded_group() == g) return;
     if (g == 0) ++reads_;
@@ -211,6 +239,7 @@ class MergeRun {
   const mpi::Comm& comm_;
   const Log& log_;
   GroupSlices slices_;
+  ByteArena output_arena_;
   PhaseClock phases_;
   std::vector<bool> checked_;
   int reads_ = 0;
@@ -241,8 +270,10 @@ MergeSummary run_merge(const MergeJob& job, const mpi::Comm& comm, const Log& lo
   summary.memory_budget = memory_budget(job, comm);
   mpi::run_agreed(comm, [&] {
     plan = plan_merge(inputs.set, job.out_dtype);
+    // An eighth of the budget for what a method keeps beyond the slices (selection candidates).
+    plan.shape.method_memory = summary.memory_budget / 8;
     method->start(plan.shape);
-    work = make_work_plan(plan, comm.size(), summary.memory_budget);
+    work = make_work_plan(plan, comm.size(), summary.memory_budget - plan.shape.method_memory);
   });
   summary.tensors = plan.tensors.size();
   summary.merged_tensors = plan.shape.tensors.size();

@@ -8,6 +8,7 @@
 #include "mpimerge/engine/plan.hpp"
 #include "mpimerge/engine/work_plan.hpp"
 #include "mpimerge/mpi/comm.hpp"
+#include "mpimerge/util/byte_arena.hpp"
 
 namespace mpimerge {
 
@@ -36,7 +37,8 @@ class GroupSlices {
   std::size_t group_ = static_cast<std::size_t>(-1);
   std::vector<WorkUnit> units_;
   std::vector<RowRange> rows_;
-  std::vector<std::vector<std::vector<std::uint8_t>>> data_;  // [input][unit]
+  std::vector<ByteArena> arenas_;                                // per input, reused by every group
+  std::vector<std::vector<std::span<std::uint8_t>>> data_;      // [input][unit], inside the arenas
   std::uint64_t bytes_read_ = 0;
 };
 

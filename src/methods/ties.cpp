@@ -1,5 +1,6 @@
 #include "mpimerge/methods/ties.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include "mpimerge/methods/ties_kernels.hpp"
@@ -14,26 +15,121 @@ std::uint64_t kth_smallest_rank(std::uint64_t d, double density) {
 }
 }  // namespace ties
 
+namespace {
+
+// Sample sizes per problem: about 1/128 of the keys, within bounds that keep the pivots tight
+// (the window between them shrinks as 1/sqrt(sample)) and the sample cheap.
+std::uint64_t sample_target(std::uint64_t keys, std::uint64_t at_least, std::uint64_t at_most) {
+  return std::clamp<std::uint64_t>(keys / 128, at_least, at_most);
+}
+
+}  // namespace
+
 TiesMerge::TiesMerge(const MethodOptions& options) : options_(options) {}
 
 std::size_t TiesMerge::problem(std::size_t task, std::size_t tensor) const {
   return options_.trim_scope == TrimScope::model ? task : tensor * shape_.models + task;
 }
 
+double TiesMerge::sample_fraction(std::size_t tensor) const {
+  const std::uint64_t keys =
+      options_.trim_scope == TrimScope::model ? shape_.total_elements() : shape_.tensors[tensor].elements;
+  if (keys == 0) return 0.0;
+  const std::uint64_t target = options_.trim_scope == TrimScope::model ? sample_target(keys, 1 << 16, 1 << 24)
+                                                                        : sample_target(keys, 1 << 12, 1 << 22);
+  return std::min(1.0, static_cast<double>(target) / static_cast<double>(keys));
+}
+
 void TiesMerge::start(const MergeShape& shape) {
   MergeMethod::start(shape);
   wide_keys_ = shape.any_float64();
-  std::vector<std::uint64_t> k;
+  std::vector<std::uint64_t> k, n;
   if (options_.trim_scope == TrimScope::model) {
+    n.assign(shape.models, shape.total_elements());
     k.assign(shape.models, ties::kth_smallest_rank(shape.total_elements(), options_.density));
   } else {
     for (const auto& t : shape.tensors)
-      for (std::size_t m = 0; m < shape.models; ++m)
+      for (std::size_t m = 0; m < shape.models; ++m) {
+        n.push_back(t.elements);
         k.push_back(ties::kth_smallest_rank(t.elements, options_.density));
+      }
   }
-  selection_.emplace(std::move(k), wide_keys_ ? 63u : 31u);
-  phase_ = selection_->done() ? Phase::count_signs : Phase::select;
-  if (phase_ == Phase::count_signs) threshold_keys_.assign(selection_->problems(), 0);
+  // Half of the method's memory for candidate keys, half for parameters whose sign waits. When
+  // either runs out the method stays exact and spends passes instead (radix, sign count).
+  const std::uint64_t memory = shape.method_memory != 0 ? shape.method_memory : std::uint64_t{64} << 20;
+  undecided_limit_ = memory / 2 / (sizeof(std::uint32_t) + sizeof(double) * std::max<std::size_t>(1, shape.models));
+  threshold_keys_.assign(k.size(), 0);
+  kept_below_.assign(k.size(), 0);
+  const bool any_cut = std::any_of(k.begin(), k.end(), [](std::uint64_t x) { return x != 0; });
+  sampled_.emplace(std::move(k), std::move(n), wide_keys_ ? 63u : 31u, memory / 2 / sizeof(std::uint64_t));
+  phase_ = any_cut ? Phase::sample : Phase::count_signs;
+}
+
+template <class T>
+void TiesMerge::sample_block(const Block<T>& block) {
+  auto keys = scratch_.key_buffer(block.size());
+  for (std::size_t t = 0; t < block.models.size(); ++t) {
+    ties::task_vector_keys<T>(block.models[t], block.base, wide_keys_, keys);
+    sampled_->add_sample(problem(t, block.tensor), keys);
+  }
+}
+
+// Classifies every entry against its problem's pivots and counts the elected sign of every
+// parameter whose trim is decided: an entry below the low pivot is cut, above the high pivot kept,
+// and one at or between the pivots (not yet decided) matters only if it is nonzero.
+template <class T>
+void TiesMerge::count_block(const Block<T>& block) {
+  const std::size_t n = block.size(), tasks = block.models.size();
+  auto tau = scratch_.of<T>().arrays(2 * tasks, n);  // [0, tasks): tau; [tasks, 2 tasks): trimmed
+  undecided_flags_.assign(n, 0);
+  for (std::size_t t = 0; t < tasks; ++t) {
+    const std::size_t p = problem(t, block.tensor);
+    if (!sampled_->needs_selection(p)) {  // no cut: every entry is kept
+      ties::task_vector<T>(block.models[t], block.base, tau[t]);
+      std::copy(tau[t].begin(), tau[t].end(), tau[tasks + t].begin());
+      continue;
+    }
+    const std::uint64_t low = sampled_->low_pivot(p), high = sampled_->high_pivot(p);
+    ties::PivotCounts counts;
+    ties::classify_task_vector<T>(block.models[t], block.base, low, high, wide_keys_, tau[t], tau[tasks + t],
+                                  undecided_flags_, counts);
+    sampled_->add_counts(p, {counts.below, counts.at_low, counts.at_high, counts.between});
+    if (counts.between != 0)
+      for (T x : tau[t]) {
+        const std::uint64_t key = ties::key_of<T>(x, wide_keys_);
+        if (key > low && key < high) sampled_->add_candidate(p, key);
+      }
+  }
+  const auto trimmed = tau.subspan(tasks);
+  auto sums = scratch_.of<T>().extra(n);
+  ties::elected_sign_before_fallback<T>(trimmed, sums);
+  std::int64_t positive = 0, negative = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    positive += (sums[i] > T(0)) & !undecided_flags_[i];
+    negative += (sums[i] < T(0)) & !undecided_flags_[i];
+  }
+  positive_signs_ += positive;
+  negative_signs_ += negative;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (!undecided_flags_[i]) continue;
+    if (undecided_tensor_.size() >= undecided_limit_) {
+      undecided_overflow_ = true;
+      break;
+    }
+    undecided_tensor_.push_back(static_cast<std::uint32_t>(block.tensor));
+    for (std::size_t t = 0; t < tasks; ++t) undecided_tau_.push_back(static_cast<double>(tau[t][i]));
+  }
+}
+
+template <class T>
+void TiesMerge::radix_block(const Block<T>& block) {
+  auto keys = scratch_.key_buffer(block.size());
+  for (std::size_t t = 0; t < block.models.size(); ++t) {
+    const std::size_t p = problem(t, block.tensor);
+    if (!radix_->active(p)) continue;
+    ties::task_vector_keys<T>(block.models[t], block.base, wide_keys_, keys);
+    radix_->count(p, keys);
+  }
 }
 
 template <class T>
@@ -46,17 +142,7 @@ std::span<const std::span<T>> TiesMerge::trimmed_task_vectors(const Block<T>& bl
 }
 
 template <class T>
-void TiesMerge::analyze_block(const Block<T>& block) {
-  if (phase_ == Phase::select) {
-    auto keys = scratch_.key_buffer(block.size());
-    for (std::size_t t = 0; t < block.models.size(); ++t) {
-      const std::size_t p = problem(t, block.tensor);
-      if (!selection_->active(p)) continue;
-      ties::task_vector_keys<T>(block.models[t], block.base, wide_keys_, keys);
-      selection_->count(p, keys);
-    }
-    return;
-  }
+void TiesMerge::count_signs_block(const Block<T>& block) {
   auto trimmed = trimmed_task_vectors(block);
   auto gamma = scratch_.of<T>().extra(block.size());
   ties::elected_sign_before_fallback<T>(trimmed, gamma);
@@ -69,21 +155,113 @@ void TiesMerge::analyze_block(const Block<T>& block) {
   negative_signs_ += negative;
 }
 
-void TiesMerge::finish_pass(Reductions& reductions) {
-  if (phase_ == Phase::select) {
-    selection_->finish_pass(reductions);
-    if (!selection_->done()) return;
-    threshold_keys_.resize(selection_->problems());
-    for (std::size_t p = 0; p < threshold_keys_.size(); ++p) threshold_keys_[p] = selection_->kth_key(p);
+template <class T>
+void TiesMerge::analyze_block(const Block<T>& block) {
+  switch (phase_) {
+    case Phase::sample: sample_block(block); break;
+    case Phase::count: count_block(block); break;
+    case Phase::radix: radix_block(block); break;
+    case Phase::count_signs: count_signs_block(block); break;
+    case Phase::merge: break;
+  }
+}
+
+// The sign a kept-aside parameter elects, with the same arithmetic as elected_sign_before_fallback.
+template <class T>
+int TiesMerge::elected_sign(std::span<const double> tau, std::size_t tensor) const {
+  T sum = T(0);
+  for (std::size_t t = 0; t < tau.size(); ++t) {
+    const T x = static_cast<T>(tau[t]);  // exact: it was a T
+    sum += ties::key_of<T>(x, wide_keys_) < threshold_keys_[problem(t, tensor)] ? T(0) : x;
+  }
+  return sum > T(0) ? 1 : (sum < T(0) ? -1 : 0);
+}
+
+void TiesMerge::finish_count(Reductions& reductions) {
+  sampled_->finish_count(reductions);
+  std::vector<std::uint64_t> missed(sampled_->problems(), 0);
+  bool any_missed = false;
+  for (std::size_t p = 0; p < sampled_->problems(); ++p) {
+    if (!sampled_->needs_selection(p)) continue;
+    if (sampled_->failed(p)) {
+      missed[p] = ties::kth_smallest_rank(options_.trim_scope == TrimScope::model
+                                              ? shape_.total_elements()
+                                              : shape_.tensors[p / shape_.models].elements,
+                                          options_.density);
+      any_missed = true;
+    } else {
+      threshold_keys_[p] = sampled_->kth_key(p);
+      kept_below_[p] = sampled_->count_below(p);
+    }
+  }
+  if (any_missed) {  // the sample misled: find those thresholds the slow way, then count signs
+    radix_.emplace(std::move(missed), wide_keys_ ? 63u : 31u);
+    positive_signs_ = negative_signs_ = 0;
+    release_undecided();
+    phase_ = Phase::radix;
+    return;
+  }
+  if (!undecided_overflow_)
+    for (std::size_t u = 0; u < undecided_tensor_.size(); ++u) {
+      const std::uint32_t tensor = undecided_tensor_[u];
+      const std::span<const double> tau(undecided_tau_.data() + u * shape_.models, shape_.models);
+      count_sign(shape_.tensors[tensor].compute == ComputeType::f64 ? elected_sign<double>(tau, tensor)
+                                                                     : elected_sign<float>(tau, tensor));
+    }
+  release_undecided();
+  std::int64_t totals[3] = {positive_signs_, negative_signs_, undecided_overflow_ ? 1 : 0};
+  reductions.sum(totals);
+  if (totals[2] != 0) {  // some rank could not keep every undecided parameter: count in a pass
+    positive_signs_ = negative_signs_ = 0;
     phase_ = Phase::count_signs;
     return;
   }
-  std::int64_t counts[2] = {positive_signs_, negative_signs_};
-  reductions.sum(counts);
-  positive_signs_ = counts[0];
-  negative_signs_ = counts[1];
-  majority_sign_ = counts[0] > counts[1] ? 1 : (counts[0] < counts[1] ? -1 : 0);
+  positive_signs_ = totals[0];
+  negative_signs_ = totals[1];
+  majority_sign_ = totals[0] > totals[1] ? 1 : (totals[0] < totals[1] ? -1 : 0);
   phase_ = Phase::merge;
+}
+
+void TiesMerge::release_undecided() {
+  std::vector<std::uint32_t>().swap(undecided_tensor_);
+  std::vector<double>().swap(undecided_tau_);
+}
+
+void TiesMerge::take_thresholds_from_radix() {
+  for (std::size_t p = 0; p < radix_->problems(); ++p) {
+    if (!sampled_->failed(p)) continue;
+    threshold_keys_[p] = radix_->kth_key(p);
+    kept_below_[p] = radix_->count_below(p);
+  }
+}
+
+void TiesMerge::finish_pass(Reductions& reductions) {
+  switch (phase_) {
+    case Phase::sample:
+      sampled_->finish_sample(reductions);
+      phase_ = Phase::count;
+      return;
+    case Phase::count:
+      finish_count(reductions);
+      return;
+    case Phase::radix:
+      ++fallback_passes_;
+      radix_->finish_pass(reductions);
+      if (!radix_->done()) return;
+      take_thresholds_from_radix();
+      phase_ = Phase::count_signs;
+      return;
+    case Phase::count_signs: {
+      std::int64_t counts[2] = {positive_signs_, negative_signs_};
+      reductions.sum(counts);
+      positive_signs_ = counts[0];
+      negative_signs_ = counts[1];
+      majority_sign_ = counts[0] > counts[1] ? 1 : (counts[0] < counts[1] ? -1 : 0);
+      phase_ = Phase::merge;
+      return;
+    }
+    case Phase::merge: return;
+  }
 }
 
 template <class T>
@@ -101,13 +279,12 @@ std::vector<MethodFinding> TiesMerge::findings() const {
   std::vector<MethodFinding> out;
   const std::size_t n = shape_.models;
   std::vector<std::uint64_t> kept(n, 0), total(n, 0);
-  for (std::size_t p = 0; p < selection_->problems(); ++p) {
+  for (std::size_t p = 0; p < threshold_keys_.size(); ++p) {
     const std::size_t task = p % n;
-    const std::uint64_t elements = options_.trim_scope == TrimScope::model
-                                       ? shape_.total_elements()
-                                       : shape_.tensors[p / n].elements;
+    const std::uint64_t elements = options_.trim_scope == TrimScope::model ? shape_.total_elements()
+                                                                            : shape_.tensors[p / n].elements;
     total[task] += elements;
-    kept[task] += elements - selection_->count_below(p);
+    kept[task] += elements - kept_below_[p];
   }
   for (std::size_t t = 0; t < n; ++t) {
     const std::string task = "task " + std::to_string(t);
@@ -122,6 +299,7 @@ std::vector<MethodFinding> TiesMerge::findings() const {
   out.push_back({"positive elected signs", static_cast<double>(positive_signs_)});
   out.push_back({"negative elected signs", static_cast<double>(negative_signs_)});
   out.push_back({"zero-sum sign fallback", static_cast<double>(majority_sign_)});
+  out.push_back({"selection fallback passes", static_cast<double>(fallback_passes_)});
   return out;
 }
 

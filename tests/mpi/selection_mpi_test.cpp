@@ -5,7 +5,8 @@
 #include <random>
 
 #include "mpimerge/float_bits.hpp"
-#include "mpimerge/selection.hpp"
+#include "mpimerge/selection/radix.hpp"
+#include "mpimerge/selection/sampled.hpp"
 #include "mpimerge/tensor.hpp"
 #include "support/world.hpp"
 
@@ -52,6 +53,33 @@ TEST(DistributedSelection, EqualsSortingTheWholeArray) {
         EXPECT_EQ(selection.count_below(p), static_cast<std::uint64_t>(std::lower_bound(sorted.begin(), sorted.end(), kth) - sorted.begin()));
         EXPECT_EQ(selection.count_equal(p), static_cast<std::uint64_t>(std::count(sorted.begin(), sorted.end(), kth)));
       }
+    }
+  }
+}
+
+TEST(DistributedSampledSelection, EqualsSortingWhateverTheRanksSample) {
+  const auto& comm = world();
+  for (bool few_values : {false, true}) {
+    const auto keys = global_keys(60000, 9, false, few_values);
+    std::vector<std::uint64_t> k = {1, 30000, 48000, 60000};
+    SampledSelection selection(k, std::vector<std::uint64_t>(k.size(), keys.size()), 31, 1 << 20);
+    mpi::CommReductions reductions(comm);
+    const RowRange mine = owned_rows(keys.size(), comm.rank(), comm.size());
+    const auto local = std::span(keys).subspan(mine.begin, mine.count());
+    std::vector<std::uint64_t> sample;  // every 97th of this rank's keys: depends on the split
+    for (std::size_t i = 0; i < local.size(); i += 97) sample.push_back(local[i]);
+    for (std::size_t p = 0; p < k.size(); ++p) selection.add_sample(p, sample);
+    selection.finish_sample(reductions);
+    for (std::size_t p = 0; p < k.size(); ++p) selection.count(p, local);
+    selection.finish_count(reductions);
+    auto sorted = keys;
+    std::sort(sorted.begin(), sorted.end());
+    for (std::size_t p = 0; p < k.size(); ++p) {
+      ASSERT_FALSE(selection.failed(p)) << p;
+      const std::uint64_t kth = sorted[k[p] - 1];
+      EXPECT_EQ(selection.kth_key(p), kth);
+      EXPECT_EQ(selection.count_below(p), static_cast<std::uint64_t>(std::lower_bound(sorted.begin(), sorted.end(), kth) - sorted.begin()));
+      EXPECT_EQ(selection.count_equal(p), static_cast<std::uint64_t>(std::count(sorted.begin(), sorted.end(), kth)));
     }
   }
 }

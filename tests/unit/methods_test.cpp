@@ -19,9 +19,11 @@ struct RandomModel {
   MergeShape shape;
 };
 
-RandomModel random_model(std::size_t models, std::uint64_t seed) {
+// Deltas from few values (ties at the thresholds, exact cancellations) or continuous ones.
+RandomModel random_model(std::size_t models, std::uint64_t seed, bool continuous = false) {
   std::mt19937_64 rng(seed);
-  std::uniform_int_distribution<int> step(-3, 3);  // few values: ties and exact cancellations
+  std::uniform_int_distribution<int> step(-3, 3);
+  std::normal_distribution<float> normal(0.0f, 0.01f);
   RandomModel m;
   m.shape.models = models;
   m.shape.has_base = true;
@@ -30,7 +32,7 @@ RandomModel random_model(std::size_t models, std::uint64_t seed) {
     for (auto& x : tensor.base) x = step(rng) * 0.5f;
     tensor.models.assign(models, tensor.base);
     for (auto& model : tensor.models)
-      for (auto& x : model) x += step(rng) * 0.125f;
+      for (auto& x : model) x += continuous ? normal(rng) : step(rng) * 0.125f;
   };
   for (std::size_t n : {1000, 37, 1, 513}) {
     m.f32.emplace_back();
@@ -59,14 +61,30 @@ void for_blocks(const OracleTensor<T>& t, std::size_t index, std::size_t block_s
   }
 }
 
+// What a sample pass shows the method: everything, a misleading block (task vectors of 1000, far
+// above every real one), or nothing. None of it may change the result.
+enum class Sampling { everything, misleading, nothing };
+
 void run_method(MergeMethod& method, const RandomModel& m, std::size_t block_size,
-                std::vector<std::vector<float>>& out32, std::vector<std::vector<double>>& out64) {
-  method.start(m.shape);
+                std::vector<std::vector<float>>& out32, std::vector<std::vector<double>>& out64,
+                Sampling sampling = Sampling::everything, std::uint64_t method_memory = 0) {
+  MergeShape shape = m.shape;
+  shape.method_memory = method_memory;
+  method.start(shape);
   LocalReductions local;
   auto analyze = [&](const auto& block, std::size_t) { method.analyze(block); };
   while (method.needs_pass()) {
-    for (std::size_t t = 0; t < m.f32.size(); ++t) for_blocks(m.f32[t], t, block_size, analyze);
-    for (std::size_t t = 0; t < m.f64.size(); ++t) for_blocks(m.f64[t], m.f32.size() + t, block_size, analyze);
+    if (method.pass_kind() == PassKind::sample && sampling != Sampling::everything) {
+      if (sampling == Sampling::misleading) {
+        testing::OracleTensor<float> fake;
+        fake.base.assign(64, 0.0f);
+        fake.models.assign(m.shape.models, std::vector<float>(64, 1000.0f));
+        for_blocks(fake, 0, block_size, analyze);
+      }
+    } else {
+      for (std::size_t t = 0; t < m.f32.size(); ++t) for_blocks(m.f32[t], t, block_size, analyze);
+      for (std::size_t t = 0; t < m.f64.size(); ++t) for_blocks(m.f64[t], m.f32.size() + t, block_size, analyze);
+    }
     method.finish_pass(local);
   }
   out32.clear();
@@ -96,7 +114,9 @@ class TiesAgainstSerial : public ::testing::TestWithParam<TiesCase> {};
 
 TEST_P(TiesAgainstSerial, BitIdenticalForEveryBlockSize) {
   const TiesCase c = GetParam();
-  const RandomModel m = random_model(3, 11);
+  for (bool continuous : {false, true}) {
+  SCOPED_TRACE(continuous ? "continuous deltas" : "deltas with ties");
+  const RandomModel m = random_model(3, 11, continuous);
   testing::OracleTies oracle;
   oracle.density = c.density;
   oracle.lambda = c.lambda;
@@ -119,6 +139,33 @@ TEST_P(TiesAgainstSerial, BitIdenticalForEveryBlockSize) {
     EXPECT_EQ(got32, want32) << "block size " << block_size;
     EXPECT_EQ(got64, want64) << "block size " << block_size;
   }
+  // Misleading or missing samples (the fallback to radix passes) and too little memory for the
+  // candidates and undecided signs (more passes) give the same result.
+  for (Sampling sampling : {Sampling::everything, Sampling::misleading, Sampling::nothing})
+    for (std::uint64_t memory : {std::uint64_t{0}, std::uint64_t{256}}) {
+      auto method = make_method(options);
+      run_method(*method, m, 64, got32, got64, sampling, memory);
+      EXPECT_EQ(got32, want32) << "sampling " << static_cast<int>(sampling) << ", memory " << memory;
+      EXPECT_EQ(got64, want64) << "sampling " << static_cast<int>(sampling) << ", memory " << memory;
+    }
+  }
+}
+
+TEST(TiesPasses, AGoodSampleNeedsOneCountingPassAndABadOneFallsBack) {
+  const RandomModel m = random_model(3, 11, true);
+  MethodOptions options;
+  std::vector<std::vector<float>> out32;
+  std::vector<std::vector<double>> out64;
+  auto passes = [&](Sampling sampling, std::uint64_t memory) {
+    auto method = make_method(options);
+    run_method(*method, m, 64, out32, out64, sampling, memory);
+    for (const auto& f : method->findings())
+      if (f.key == "selection fallback passes") return static_cast<int>(f.value);
+    return -1;
+  };
+  EXPECT_EQ(passes(Sampling::everything, 0), 0);
+  EXPECT_EQ(passes(Sampling::misleading, 0), 4);    // radix over float64 keys: 63 bits in 16-bit digits
+  EXPECT_EQ(passes(Sampling::everything, 256), 4);  // too little memory for the candidates
 }
 
 INSTANTIATE_TEST_SUITE_P(Cases, TiesAgainstSerial,

@@ -1,5 +1,5 @@
 // Radix selection on one process (LocalReductions) against std::sort.
-#include "mpimerge/selection.hpp"
+#include "mpimerge/selection/radix.hpp"
 
 #include <gtest/gtest.h>
 

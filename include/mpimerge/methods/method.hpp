@@ -4,7 +4,11 @@
 //
 // The engine drives a method like this, on every rank in lock step:
 //   start(shape)
-//   while (needs_pass()) { analyze(block) for every block of every tensor; finish_pass(reductions); }
+//   while (needs_pass()) {
+//     analyze(block) for every block of every tensor (a full pass), or only for blocks of a
+//       sample of rows, about sample_fraction(tensor) of each tensor (pass_kind() == sample);
+//     finish_pass(reductions);
+//   }
 //   merge(block, out) for every block of every tensor
 // A block is a run of consecutive elements of one tensor on this rank, already converted to the
 // tensor's compute type (float, or double for float64 tensors). Blocks come in any order and any
@@ -42,6 +46,7 @@ struct MergeShape {
   std::vector<MergedTensor> tensors;
   std::size_t models = 0;
   bool has_base = false;
+  std::uint64_t method_memory = 0;  // bytes per rank the method may hold beyond the slices
   std::uint64_t total_elements() const;
   bool any_float64() const;
 };
@@ -52,6 +57,8 @@ struct MethodFinding {
   double value = 0;
 };
 
+enum class PassKind { full, sample };
+
 class MergeMethod {
  public:
   virtual ~MergeMethod() = default;
@@ -60,6 +67,8 @@ class MergeMethod {
 
   virtual void start(const MergeShape& shape) { shape_ = shape; }
   virtual bool needs_pass() const { return false; }
+  virtual PassKind pass_kind() const { return PassKind::full; }
+  virtual double sample_fraction(std::size_t /*tensor*/) const { return 1.0; }
   virtual void analyze(const Block<float>&) {}
   virtual void analyze(const Block<double>&) {}
   virtual void finish_pass(Reductions&) {}

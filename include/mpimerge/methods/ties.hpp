@@ -2,8 +2,14 @@
 // TIES-Merging, paper-exact: trim each task vector to its top density share of magnitudes (over
 // the whole model, or per tensor), elect a sign per parameter, average the agreeing entries.
 //
-// Passes: radix selection of every task's threshold (2 passes for float32 models), then one pass
-// that counts the elected signs over the whole model for the zero-sum fallback, then the merge.
+// Passes (docs/methods.md, "Distributed"):
+//   sample  a few rows of every tensor: pivots that bracket each task's threshold;
+//   count   every entry classified against the pivots (SampledSelection); at the same time the
+//           elected sign of every parameter whose trim is already decided is counted, and the few
+//           parameters with an entry at or between the pivots are kept aside;
+//   merge   after the exact thresholds are known and the kept-aside signs are counted.
+// Exactness never rests on the sample: if a threshold falls outside its pivots, radix selection
+// over the data finds it (two more passes for float32), then one pass counts the signs.
 #include <memory>
 #include <optional>
 #include <vector>
@@ -11,7 +17,8 @@
 #include "mpimerge/methods/method.hpp"
 #include "mpimerge/methods/options.hpp"
 #include "mpimerge/methods/scratch.hpp"
-#include "mpimerge/selection.hpp"
+#include "mpimerge/selection/radix.hpp"
+#include "mpimerge/selection/sampled.hpp"
 
 namespace mpimerge {
 
@@ -22,6 +29,8 @@ class TiesMerge final : public MethodTemplate<TiesMerge> {
 
   void start(const MergeShape& shape) override;
   bool needs_pass() const override { return phase_ != Phase::merge; }
+  PassKind pass_kind() const override { return phase_ == Phase::sample ? PassKind::sample : PassKind::full; }
+  double sample_fraction(std::size_t tensor) const override;
   void finish_pass(Reductions& reductions) override;
   std::vector<MethodFinding> findings() const override;
 
@@ -31,20 +40,44 @@ class TiesMerge final : public MethodTemplate<TiesMerge> {
   void merge_block(const Block<T>& block, std::span<T> out);
 
  private:
-  enum class Phase { select, count_signs, merge };
+  enum class Phase { sample, count, radix, count_signs, merge };
   std::size_t problem(std::size_t task, std::size_t tensor) const;
-  // Computes every task's trimmed task vector for the block into scratch; returns one span each.
+  template <class T>
+  void sample_block(const Block<T>& block);
+  template <class T>
+  void count_block(const Block<T>& block);
+  template <class T>
+  void radix_block(const Block<T>& block);
+  template <class T>
+  void count_signs_block(const Block<T>& block);
+  // Every task's trimmed task vector for the block, into scratch.
   template <class T>
   std::span<const std::span<T>> trimmed_task_vectors(const Block<T>& block);
+  template <class T>
+  int elected_sign(std::span<const double> tau, std::size_t tensor) const;
+
+  void finish_count(Reductions& reductions);
+  void take_thresholds_from_radix();
+  void release_undecided();
+  void count_sign(int sign) { (sign > 0 ? positive_signs_ : negative_signs_) += sign != 0; }
 
   MethodOptions options_;
-  Phase phase_ = Phase::select;
+  Phase phase_ = Phase::sample;
   bool wide_keys_ = false;
-  std::optional<RadixSelection> selection_;
-  std::vector<std::uint64_t> threshold_keys_;  // per problem
+  std::optional<SampledSelection> sampled_;
+  std::optional<RadixSelection> radix_;  // the fallback, for the problems the sample missed
+  std::vector<std::uint64_t> threshold_keys_, kept_below_;  // per problem: threshold, keys below it
+  // Parameters whose elected sign waits for the exact thresholds: their tensor and task-vector
+  // entries (exact copies of the compute-type values, models at a time).
+  std::vector<std::uint32_t> undecided_tensor_;
+  std::vector<double> undecided_tau_;
+  std::uint64_t undecided_limit_ = 0;
+  bool undecided_overflow_ = false;
   std::int64_t positive_signs_ = 0, negative_signs_ = 0;
   int majority_sign_ = 0;
+  int fallback_passes_ = 0;
   MethodScratch scratch_;
+  std::vector<std::uint8_t> undecided_flags_;
 };
 
 }  // namespace mpimerge

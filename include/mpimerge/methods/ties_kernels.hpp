@@ -31,6 +31,12 @@ std::uint64_t key_of(T x, bool wide_keys) {
   }
 }
 
+// tau = model - base, the task vector (in the compute type).
+template <class T>
+void task_vector(std::span<const T> model, std::span<const T> base, std::span<T> tau) {
+  for (std::size_t i = 0; i < tau.size(); ++i) tau[i] = model[i] - base[i];
+}
+
 // keys[i] = key_of(model[i] - base[i]): the task vector's magnitude keys, for selection.
 template <class T>
 void task_vector_keys(std::span<const T> model, std::span<const T> base, bool wide_keys,
@@ -60,6 +66,53 @@ void trimmed_task_vector(std::span<const T> model, std::span<const T> base, std:
       tau[i] = key_of<T>(x, wide_keys) < threshold_key ? T(0) : x;
     }
   }
+}
+
+// The counting pass's inner loop for one task (see TiesMerge): tau = model - base; trimmed = tau
+// where its key lies above the high pivot, else 0; undecided[i] set where the key lies at or
+// between the pivots and tau is nonzero; and the counts against the pivots. One branch-free sweep.
+struct PivotCounts {
+  std::uint64_t below = 0, at_low = 0, at_high = 0, between = 0;
+};
+
+template <class T>
+void classify_task_vector(std::span<const T> model, std::span<const T> base, std::uint64_t low, std::uint64_t high,
+                          bool wide_keys, std::span<T> tau, std::span<T> trimmed, std::span<std::uint8_t> undecided,
+                          PivotCounts& counts) {
+  const std::size_t n = tau.size();
+  std::uint32_t below = 0, at_low = 0, at_high = 0, between = 0;  // a block has < 2^32 elements
+  if (sizeof(T) == 4 && !wide_keys) {
+    const auto lo = static_cast<std::uint32_t>(low), hi = static_cast<std::uint32_t>(high);
+    const std::uint32_t distinct = lo != hi;
+    for (std::size_t i = 0; i < n; ++i) {
+      const T x = model[i] - base[i];
+      const std::uint32_t key = std::bit_cast<std::uint32_t>(static_cast<float>(x)) & 0x7FFFFFFFu;
+      below += key < lo;
+      at_low += key == lo;
+      at_high += (key == hi) & distinct;
+      between += (key > lo) & (key < hi);
+      tau[i] = x;
+      trimmed[i] = key > hi ? x : T(0);
+      undecided[i] |= static_cast<std::uint8_t>((key >= lo) & (key <= hi) & (x != T(0)));
+    }
+  } else {
+    const std::uint32_t distinct = low != high;
+    for (std::size_t i = 0; i < n; ++i) {
+      const T x = model[i] - base[i];
+      const std::uint64_t key = key_of<T>(x, wide_keys);
+      below += key < low;
+      at_low += key == low;
+      at_high += (key == high) & distinct;
+      between += (key > low) & (key < high);
+      tau[i] = x;
+      trimmed[i] = key > high ? x : T(0);
+      undecided[i] |= static_cast<std::uint8_t>((key >= low) & (key <= high) & (x != T(0)));
+    }
+  }
+  counts.below += below;
+  counts.at_low += at_low;
+  counts.at_high += at_high;
+  counts.between += between;
 }
 
 // gamma = sign(sum_t trimmed_t), summed in task order; 0 where the sum is 0.

@@ -1,4 +1,4 @@
-#include "mpimerge/selection.hpp"
+#include "mpimerge/selection/radix.hpp"
 
 #include <algorithm>
 #include <bit>

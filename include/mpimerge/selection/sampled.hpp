@@ -1,0 +1,82 @@
+#pragma once
+// Distributed exact selection in one pass over the data, after a small sample (the approach of
+// Huebschle-Schneider & Sanders, "Communication-efficient algorithms for top-k selection",
+// arXiv:1502.03942, made exact):
+//   1. sample: every rank feeds a few of its keys; radix selection over the sample alone picks two
+//      pivots per problem that bracket rank k with high probability;
+//   2. count: one pass over all keys classifies each against the pivots: below the low pivot
+//      (counted), equal to a pivot (counted), strictly between (kept as a candidate), above
+//      (counted). Comparisons only: no scattered histogram updates;
+//   3. finish: integer sums tell where rank k lies; when it lies at a pivot or among the
+//      candidates, radix selection over the candidates alone gives the exact key. Otherwise the
+//      problem is marked failed and the caller falls back to RadixSelection over the data.
+// The sample only steers the work: answers, and the counts below and at the answer, are exact and
+// the same at any rank count as with RadixSelection. Keys equal to a pivot are never stored, so a
+// spike of equal keys (unchanged parameters: |tau| = 0) costs no memory.
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "mpimerge/reductions.hpp"
+
+namespace mpimerge {
+
+class SampledSelection {
+ public:
+  // k[p]: 1-based rank sought in problem p (0: no cut, done at once); n[p]: its number of keys.
+  // max_candidates: per rank, over all problems; a problem whose candidates would exceed it fails.
+  SampledSelection(std::vector<std::uint64_t> k, std::vector<std::uint64_t> n, unsigned key_bits,
+                   std::uint64_t max_candidates);
+
+  std::size_t problems() const { return problems_.size(); }
+  bool needs_selection(std::size_t p) const { return problems_[p].k != 0; }
+
+  // 1. Sample keys (any subset of the problem's keys; more is better, none is allowed).
+  void add_sample(std::size_t p, std::span<const std::uint64_t> keys);
+  void finish_sample(Reductions& reductions);
+
+  // 2. Every key of every problem, once.
+  enum class Class : std::uint8_t { below, low, between, high, above };
+  std::uint64_t low_pivot(std::size_t p) const { return problems_[p].low; }
+  std::uint64_t high_pivot(std::size_t p) const { return problems_[p].high; }
+  Class classify(std::size_t p, std::uint64_t key) const {
+    const Problem& q = problems_[p];
+    if (key < q.low) return Class::below;
+    if (key == q.low) return Class::low;
+    if (key < q.high) return Class::between;
+    return key == q.high ? Class::high : Class::above;
+  }
+  void count(std::size_t p, std::span<const std::uint64_t> keys);
+  // The same, in two parts, for callers that classify keys in their own fused loops: counts of
+  // keys below, at the low pivot, at the high pivot; then each key strictly between, one by one.
+  struct Counts {
+    std::uint64_t below = 0, at_low = 0, at_high = 0, between = 0;
+  };
+  void add_counts(std::size_t p, const Counts& counts);
+  void add_candidate(std::size_t p, std::uint64_t key);
+  void finish_count(Reductions& reductions);
+
+  // 3. After finish_count: either failed (fall back), or the exact answer.
+  bool failed(std::size_t p) const { return problems_[p].failed; }
+  std::uint64_t kth_key(std::size_t p) const { return problems_[p].answer; }
+  std::uint64_t count_below(std::size_t p) const { return problems_[p].answer_below; }
+  std::uint64_t count_equal(std::size_t p) const { return problems_[p].answer_equal; }
+  std::uint64_t candidates_held() const { return candidates_held_; }
+
+ private:
+  struct Problem {
+    std::uint64_t k = 0, n = 0;
+    std::vector<std::uint64_t> sample, candidates;
+    std::uint64_t low = 0, high = ~std::uint64_t{0};
+    std::uint64_t below = 0, at_low = 0, at_high = 0;  // this rank's counts
+    bool overflow = false, failed = false;
+    std::uint64_t answer = 0, answer_below = 0, answer_equal = 0;
+  };
+  void choose_pivots(Reductions& reductions);
+
+  std::vector<Problem> problems_;
+  unsigned key_bits_;
+  std::uint64_t max_candidates_, candidates_held_ = 0;
+};
+
+}  // namespace mpimerge

@@ -1,0 +1,117 @@
+// Sampled selection on one process against sorting: exact whenever it does not report failure,
+// and failing (never wrong) when the sample misleads or the candidates do not fit.
+#include "mpimerge/selection/sampled.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <random>
+
+#include "mpimerge/float_bits.hpp"
+
+namespace mpimerge {
+namespace {
+
+struct Sorted {
+  std::uint64_t kth, below, equal;
+};
+
+Sorted by_sorting(std::vector<std::uint64_t> keys, std::uint64_t k) {
+  std::sort(keys.begin(), keys.end());
+  const std::uint64_t kth = keys[k - 1];
+  const auto lo = std::lower_bound(keys.begin(), keys.end(), kth);
+  return {kth, static_cast<std::uint64_t>(lo - keys.begin()),
+          static_cast<std::uint64_t>(std::upper_bound(keys.begin(), keys.end(), kth) - lo)};
+}
+
+std::vector<std::uint64_t> keys_of(std::size_t n, std::uint64_t seed, double zero_share) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<float> normal(0.0f, 0.01f);
+  std::uniform_real_distribution<double> unit(0, 1);
+  std::vector<std::uint64_t> keys(n);
+  for (auto& k : keys) k = bits::magnitude_key(unit(rng) < zero_share ? 0.0f : normal(rng));
+  return keys;
+}
+
+// Runs both phases; the sample is every `stride`-th key starting at `offset`.
+SampledSelection run(const std::vector<std::uint64_t>& keys, std::uint64_t k, std::size_t stride, std::size_t offset,
+                     std::uint64_t max_candidates = 1 << 20) {
+  SampledSelection s({k}, {keys.size()}, 31, max_candidates);
+  std::vector<std::uint64_t> sample;
+  for (std::size_t i = offset; i < keys.size(); i += stride) sample.push_back(keys[i]);
+  LocalReductions local;
+  s.add_sample(0, sample);
+  s.finish_sample(local);
+  s.count(0, keys);
+  s.finish_count(local);
+  return s;
+}
+
+TEST(SampledSelection, ExactWithARepresentativeSample) {
+  for (double zeros : {0.0, 0.5, 0.9}) {
+    const auto keys = keys_of(200000, 3, zeros);
+    for (std::uint64_t k : {1ul, 1000ul, 100000ul, 160000ul, 199999ul, 200000ul}) {
+      const SampledSelection s = run(keys, k, 64, 5);
+      ASSERT_FALSE(s.failed(0)) << "zeros " << zeros << " k " << k;
+      const Sorted want = by_sorting(keys, k);
+      EXPECT_EQ(s.kth_key(0), want.kth) << "zeros " << zeros << " k " << k;
+      EXPECT_EQ(s.count_below(0), want.below);
+      EXPECT_EQ(s.count_equal(0), want.equal);
+    }
+  }
+}
+
+TEST(SampledSelection, FewCandidatesAndNoneForASpikeOfEqualKeys) {
+  const auto keys = keys_of(200000, 4, 0.0);
+  SampledSelection s({160000}, {keys.size()}, 31, 1 << 20);
+  std::vector<std::uint64_t> sample;
+  for (std::size_t i = 0; i < keys.size(); i += 16) sample.push_back(keys[i]);
+  LocalReductions local;
+  s.add_sample(0, sample);
+  s.finish_sample(local);
+  s.count(0, keys);
+  EXPECT_LT(s.candidates_held(), keys.size() / 10);
+  // 90% zeros and k among them: both pivots are 0, nothing is stored.
+  const auto spike = keys_of(200000, 5, 0.9);
+  SampledSelection z({100000}, {spike.size()}, 31, 1 << 20);
+  z.add_sample(0, spike);
+  z.finish_sample(local);
+  z.count(0, spike);
+  EXPECT_EQ(z.candidates_held(), 0u);
+  z.finish_count(local);
+  EXPECT_EQ(z.kth_key(0), 0u);
+}
+
+TEST(SampledSelection, AMisleadingSampleFailsInsteadOfAnsweringWrong) {
+  auto keys = keys_of(100000, 6, 0.0);
+  std::sort(keys.begin(), keys.end());  // the sample below then sees only the smallest keys
+  SampledSelection s({90000}, {keys.size()}, 31, 1 << 20);
+  LocalReductions local;
+  s.add_sample(0, std::span(keys).first(1000));
+  s.finish_sample(local);
+  s.count(0, keys);
+  s.finish_count(local);
+  EXPECT_TRUE(s.failed(0));
+}
+
+TEST(SampledSelection, TooManyCandidatesFails) {
+  const auto keys = keys_of(100000, 7, 0.0);
+  EXPECT_TRUE(run(keys, 50000, 10000, 0, 10).failed(0));  // 10 sampled keys: a wide window
+  EXPECT_FALSE(run(keys, 50000, 10000, 0, 1 << 20).failed(0));
+}
+
+TEST(SampledSelection, NoCutAndNoSample) {
+  const auto keys = keys_of(1000, 8, 0.0);
+  SampledSelection s({0, 500}, {keys.size(), keys.size()}, 31, 1 << 20);
+  LocalReductions local;
+  s.finish_sample(local);  // no sample at all: the window is everything
+  s.count(0, keys);
+  s.count(1, keys);
+  s.finish_count(local);
+  EXPECT_FALSE(s.needs_selection(0));
+  EXPECT_FALSE(s.failed(1));
+  EXPECT_EQ(s.kth_key(1), by_sorting(keys, 500).kth);
+}
+
+}  // namespace
+}  // namespace mpimerge
