@@ -17,10 +17,10 @@ std::uint64_t kth_smallest_rank(std::uint64_t d, double density) {
 
 namespace {
 
-// Sample sizes per problem: about 1/128 of the keys, within bounds that keep the pivots tight
+// Sample sizes per problem: about 1/64 of the keys, within bounds that keep the pivots tight
 // (the window between them shrinks as 1/sqrt(sample)) and the sample cheap.
 std::uint64_t sample_target(std::uint64_t keys, std::uint64_t at_least, std::uint64_t at_most) {
-  return std::clamp<std::uint64_t>(keys / 128, at_least, at_most);
+  return std::clamp<std::uint64_t>(keys / 64, at_least, at_most);
 }
 
 }  // namespace
@@ -57,7 +57,7 @@ void TiesMerge::start(const MergeShape& shape) {
   // Half of the method's memory for candidate keys, half for parameters whose sign waits. When
   // either runs out the method stays exact and spends passes instead (radix, sign count).
   const std::uint64_t memory = shape.method_memory != 0 ? shape.method_memory : std::uint64_t{64} << 20;
-  undecided_limit_ = memory / 2 / (sizeof(std::uint32_t) + sizeof(double) * std::max<std::size_t>(1, shape.models));
+  signs_.emplace(memory / 2);
   threshold_keys_.assign(k.size(), 0);
   kept_below_.assign(k.size(), 0);
   const bool any_cut = std::any_of(k.begin(), k.end(), [](std::uint64_t x) { return x != 0; });
@@ -74,16 +74,17 @@ void TiesMerge::sample_block(const Block<T>& block) {
   }
 }
 
-// Classifies every entry against its problem's pivots and counts the elected sign of every
-// parameter whose trim is decided: an entry below the low pivot is cut, above the high pivot kept,
-// and one at or between the pivots (not yet decided) matters only if it is nonzero.
+// Classifies every entry against its problem's pivots (SampledSelection counts and candidates)
+// and tallies the elected signs (SignTally): with the provisional trim, in which every undecided
+// entry is cut, a parameter without undecided entries already has its final sign.
 template <class T>
 void TiesMerge::count_block(const Block<T>& block) {
   const std::size_t n = block.size(), tasks = block.models.size();
   auto tau = scratch_.of<T>().arrays(2 * tasks, n);  // [0, tasks): tau; [tasks, 2 tasks): trimmed
-  undecided_flags_.assign(n, 0);
+  undecided_flags_.assign(tasks * n, 0);
   for (std::size_t t = 0; t < tasks; ++t) {
     const std::size_t p = problem(t, block.tensor);
+    const std::span<std::uint32_t> flags(undecided_flags_.data() + t * n, n);
     if (!sampled_->needs_selection(p)) {  // no cut: every entry is kept
       ties::task_vector<T>(block.models[t], block.base, tau[t]);
       std::copy(tau[t].begin(), tau[t].end(), tau[tasks + t].begin());
@@ -91,33 +92,61 @@ void TiesMerge::count_block(const Block<T>& block) {
     }
     const std::uint64_t low = sampled_->low_pivot(p), high = sampled_->high_pivot(p);
     ties::PivotCounts counts;
-    ties::classify_task_vector<T>(block.models[t], block.base, low, high, wide_keys_, tau[t], tau[tasks + t],
-                                  undecided_flags_, counts);
+    auto take = [&](std::uint64_t key) { sampled_->add_candidate(p, key); };
+    if (sizeof(T) == 4 && !wide_keys_) {
+      narrow_keys_.resize(n);
+      const std::span<std::uint32_t> keys(narrow_keys_);
+      ties::classify_task_vector<T, std::uint32_t>(block.models[t], block.base, low, high, wide_keys_, tau[t],
+                                                   tau[tasks + t], flags, keys, counts);
+      if (counts.between != 0) ties::keys_between<std::uint32_t>(keys, low, high, take);
+    } else {
+      const auto keys = scratch_.key_buffer(n);
+      wide_flags_.resize(n);
+      ties::classify_task_vector<T, std::uint64_t>(block.models[t], block.base, low, high, wide_keys_, tau[t],
+                                                   tau[tasks + t], std::span<std::uint64_t>(wide_flags_), keys, counts);
+      std::copy(wide_flags_.begin(), wide_flags_.end(), flags.begin());
+      if (counts.between != 0) ties::keys_between<std::uint64_t>(keys, low, high, take);
+    }
     sampled_->add_counts(p, {counts.below, counts.at_low, counts.at_high, counts.between});
-    if (counts.between != 0)
-      for (T x : tau[t]) {
-        const std::uint64_t key = ties::key_of<T>(x, wide_keys_);
-        if (key > low && key < high) sampled_->add_candidate(p, key);
-      }
   }
   const auto trimmed = tau.subspan(tasks);
   auto sums = scratch_.of<T>().extra(n);
-  ties::elected_sign_before_fallback<T>(trimmed, sums);
-  std::int64_t positive = 0, negative = 0;
+  ties::elected_sign_before_fallback<T>(trimmed, sums);  // signs, overwriting the sums
+  undecided_per_element_.assign(n, 0);
+  for (std::size_t t = 0; t < tasks; ++t)
+    for (std::size_t i = 0; i < n; ++i) undecided_per_element_[i] += undecided_flags_[t * n + i];
+  std::int64_t positive = 0, negative = 0, undecided = 0;
   for (std::size_t i = 0; i < n; ++i) {
-    positive += (sums[i] > T(0)) & !undecided_flags_[i];
-    negative += (sums[i] < T(0)) & !undecided_flags_[i];
+    const bool decided = undecided_per_element_[i] == 0;
+    positive += (sums[i] > T(0)) & decided;
+    negative += (sums[i] < T(0)) & decided;
+    undecided += !decided;
   }
-  positive_signs_ += positive;
-  negative_signs_ += negative;
+  signs_->add_decided(positive, negative);
+  if (undecided != 0) tally_undecided<T>(block, tau.first(tasks), trimmed, sums);
+}
+
+// The parameters of a block with undecided entries: one undecided entry is tallied by its key
+// with the sign it gives kept and cut; several keep the parameter whole.
+template <class T>
+void TiesMerge::tally_undecided(const Block<T>& block, std::span<const std::span<T>> tau,
+                                std::span<const std::span<T>> trimmed, std::span<const T> signs_if_cut) {
+  const std::size_t n = block.size(), tasks = tau.size();
+  std::vector<T> entries(tasks);
   for (std::size_t i = 0; i < n; ++i) {
-    if (!undecided_flags_[i]) continue;
-    if (undecided_tensor_.size() >= undecided_limit_) {
-      undecided_overflow_ = true;
-      break;
+    if (undecided_per_element_[i] == 0) continue;
+    if (undecided_per_element_[i] == 1) {
+      std::size_t which = 0;
+      while (!undecided_flags_[which * n + i]) ++which;
+      T sum = T(0);  // the ordered sum of elected_sign_before_fallback, with that entry kept
+      for (std::size_t t = 0; t < tasks; ++t) sum += t == which ? tau[t][i] : trimmed[t][i];
+      const int if_kept = sum > T(0) ? 1 : (sum < T(0) ? -1 : 0);
+      signs_->add_single(problem(which, block.tensor), ties::key_of<T>(tau[which][i], wide_keys_), if_kept,
+                         static_cast<int>(signs_if_cut[i]));
+    } else {
+      for (std::size_t t = 0; t < tasks; ++t) entries[t] = tau[t][i];
+      signs_->add_multiple(static_cast<std::uint32_t>(block.tensor), std::span<const T>(entries));
     }
-    undecided_tensor_.push_back(static_cast<std::uint32_t>(block.tensor));
-    for (std::size_t t = 0; t < tasks; ++t) undecided_tau_.push_back(static_cast<double>(tau[t][i]));
   }
 }
 
@@ -168,14 +197,13 @@ void TiesMerge::analyze_block(const Block<T>& block) {
 
 // The sign a kept-aside parameter elects, with the same arithmetic as elected_sign_before_fallback.
 template <class T>
-int TiesMerge::elected_sign(std::span<const double> tau, std::size_t tensor) const {
+int TiesMerge::elected_sign(std::span<const T> tau, std::size_t tensor) const {
   T sum = T(0);
-  for (std::size_t t = 0; t < tau.size(); ++t) {
-    const T x = static_cast<T>(tau[t]);  // exact: it was a T
-    sum += ties::key_of<T>(x, wide_keys_) < threshold_keys_[problem(t, tensor)] ? T(0) : x;
-  }
+  for (std::size_t t = 0; t < tau.size(); ++t)
+    sum += ties::key_of<T>(tau[t], wide_keys_) < threshold_keys_[problem(t, tensor)] ? T(0) : tau[t];
   return sum > T(0) ? 1 : (sum < T(0) ? -1 : 0);
 }
+
 
 void TiesMerge::finish_count(Reductions& reductions) {
   sampled_->finish_count(reductions);
@@ -196,23 +224,19 @@ void TiesMerge::finish_count(Reductions& reductions) {
   }
   if (any_missed) {  // the sample misled: find those thresholds the slow way, then count signs
     radix_.emplace(std::move(missed), wide_keys_ ? 63u : 31u);
-    positive_signs_ = negative_signs_ = 0;
-    release_undecided();
+    signs_.reset();
     phase_ = Phase::radix;
     return;
   }
-  if (!undecided_overflow_)
-    for (std::size_t u = 0; u < undecided_tensor_.size(); ++u) {
-      const std::uint32_t tensor = undecided_tensor_[u];
-      const std::span<const double> tau(undecided_tau_.data() + u * shape_.models, shape_.models);
-      count_sign(shape_.tensors[tensor].compute == ComputeType::f64 ? elected_sign<double>(tau, tensor)
-                                                                     : elected_sign<float>(tau, tensor));
-    }
-  release_undecided();
-  std::int64_t totals[3] = {positive_signs_, negative_signs_, undecided_overflow_ ? 1 : 0};
+  signs_->resolve(threshold_keys_, shape_.models,
+                  [&](std::uint32_t tensor, std::span<const float> tau) { return elected_sign<float>(tau, tensor); },
+                  [&](std::uint32_t tensor, std::span<const double> tau) { return elected_sign<double>(tau, tensor); });
+  std::int64_t totals[4] = {signs_->positive(), signs_->negative(), signs_->overflowed() ? 1 : 0,
+                            static_cast<std::int64_t>(signs_->undecided())};
+  signs_.reset();
   reductions.sum(totals);
-  if (totals[2] != 0) {  // some rank could not keep every undecided parameter: count in a pass
-    positive_signs_ = negative_signs_ = 0;
+  undecided_count_ = static_cast<std::uint64_t>(totals[3]);
+  if (totals[2] != 0) {  // some rank could not tally every undecided parameter: count in a pass
     phase_ = Phase::count_signs;
     return;
   }
@@ -220,11 +244,6 @@ void TiesMerge::finish_count(Reductions& reductions) {
   negative_signs_ = totals[1];
   majority_sign_ = totals[0] > totals[1] ? 1 : (totals[0] < totals[1] ? -1 : 0);
   phase_ = Phase::merge;
-}
-
-void TiesMerge::release_undecided() {
-  std::vector<std::uint32_t>().swap(undecided_tensor_);
-  std::vector<double>().swap(undecided_tau_);
 }
 
 void TiesMerge::take_thresholds_from_radix() {
@@ -300,6 +319,7 @@ std::vector<MethodFinding> TiesMerge::findings() const {
   out.push_back({"negative elected signs", static_cast<double>(negative_signs_)});
   out.push_back({"zero-sum sign fallback", static_cast<double>(majority_sign_)});
   out.push_back({"selection fallback passes", static_cast<double>(fallback_passes_)});
+  out.push_back({"parameters whose sign waited for the thresholds", static_cast<double>(undecided_count_)});
   return out;
 }
 

@@ -11,7 +11,7 @@ namespace {
 // Pivots sit this many standard deviations of the sample rank either side of k's expected place.
 // Sampled keys come in runs of neighbouring rows, which are correlated, so the margin is generous;
 // a miss costs a fallback pass, never a wrong answer.
-constexpr double kMarginSigmas = 8.0;
+constexpr double kMarginSigmas = 5.0;
 constexpr double kMarginMinimum = 16.0;
 
 }  // namespace

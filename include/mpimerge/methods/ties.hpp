@@ -17,6 +17,7 @@
 #include "mpimerge/methods/method.hpp"
 #include "mpimerge/methods/options.hpp"
 #include "mpimerge/methods/scratch.hpp"
+#include "mpimerge/methods/sign_tally.hpp"
 #include "mpimerge/selection/radix.hpp"
 #include "mpimerge/selection/sampled.hpp"
 
@@ -54,12 +55,13 @@ class TiesMerge final : public MethodTemplate<TiesMerge> {
   template <class T>
   std::span<const std::span<T>> trimmed_task_vectors(const Block<T>& block);
   template <class T>
-  int elected_sign(std::span<const double> tau, std::size_t tensor) const;
+  int elected_sign(std::span<const T> tau, std::size_t tensor) const;
 
   void finish_count(Reductions& reductions);
   void take_thresholds_from_radix();
-  void release_undecided();
-  void count_sign(int sign) { (sign > 0 ? positive_signs_ : negative_signs_) += sign != 0; }
+  template <class T>
+  void tally_undecided(const Block<T>& block, std::span<const std::span<T>> tau, std::span<const std::span<T>> trimmed,
+                       std::span<const T> provisional_sums);
 
   MethodOptions options_;
   Phase phase_ = Phase::sample;
@@ -67,17 +69,16 @@ class TiesMerge final : public MethodTemplate<TiesMerge> {
   std::optional<SampledSelection> sampled_;
   std::optional<RadixSelection> radix_;  // the fallback, for the problems the sample missed
   std::vector<std::uint64_t> threshold_keys_, kept_below_;  // per problem: threshold, keys below it
-  // Parameters whose elected sign waits for the exact thresholds: their tensor and task-vector
-  // entries (exact copies of the compute-type values, models at a time).
-  std::vector<std::uint32_t> undecided_tensor_;
-  std::vector<double> undecided_tau_;
-  std::uint64_t undecided_limit_ = 0;
-  bool undecided_overflow_ = false;
+  std::optional<SignTally> signs_;  // the counting pass's elected signs
+  std::uint64_t undecided_count_ = 0;  // parameters whose sign waited for the thresholds
   std::int64_t positive_signs_ = 0, negative_signs_ = 0;
   int majority_sign_ = 0;
   int fallback_passes_ = 0;
   MethodScratch scratch_;
-  std::vector<std::uint8_t> undecided_flags_;
+  std::vector<std::uint32_t> undecided_flags_;  // per task and element of a block
+  std::vector<std::uint32_t> undecided_per_element_;
+  std::vector<std::uint64_t> wide_flags_;
+  std::vector<std::uint32_t> narrow_keys_;
 };
 
 }  // namespace mpimerge

@@ -10,11 +10,19 @@
 #include <cmath>
 #include <cstdint>
 #include <span>
+#include <type_traits>
 
 #include "mpimerge/float_bits.hpp"
 #include "mpimerge/methods/options.hpp"
 
 namespace mpimerge::ties {
+
+// x where keep is true, else +0, without a branch: the loops below stay vectorisable.
+template <class T>
+inline T keep_if(bool keep, T x) {
+  using Bits = std::conditional_t<sizeof(T) == 8, std::uint64_t, std::uint32_t>;
+  return std::bit_cast<T>(std::bit_cast<Bits>(x) & (Bits{0} - static_cast<Bits>(keep)));
+}
 
 // topk_values_mask keeps the entries with |tau| >= the k-th smallest |tau|, where
 // k = d - int(d * density). Returns that k (1-based); 0 when nothing is cut (density 1).
@@ -34,7 +42,10 @@ std::uint64_t key_of(T x, bool wide_keys) {
 // tau = model - base, the task vector (in the compute type).
 template <class T>
 void task_vector(std::span<const T> model, std::span<const T> base, std::span<T> tau) {
-  for (std::size_t i = 0; i < tau.size(); ++i) tau[i] = model[i] - base[i];
+  const T* __restrict m = model.data();
+  const T* __restrict b = base.data();
+  T* __restrict out = tau.data();
+  for (std::size_t i = 0; i < tau.size(); ++i) out[i] = m[i] - b[i];
 }
 
 // keys[i] = key_of(model[i] - base[i]): the task vector's magnitude keys, for selection.
@@ -54,74 +65,94 @@ void task_vector_keys(std::span<const T> model, std::span<const T> base, bool wi
 template <class T>
 void trimmed_task_vector(std::span<const T> model, std::span<const T> base, std::uint64_t threshold_key,
                          bool wide_keys, std::span<T> tau) {
+  const T* __restrict m = model.data();
+  const T* __restrict b = base.data();
+  T* __restrict out = tau.data();
+  const std::size_t n = tau.size();
   if (sizeof(T) == 4 && !wide_keys) {
     const auto threshold = static_cast<std::uint32_t>(threshold_key);
-    for (std::size_t i = 0; i < tau.size(); ++i) {
-      const T x = model[i] - base[i];
-      tau[i] = (std::bit_cast<std::uint32_t>(static_cast<float>(x)) & 0x7FFFFFFFu) < threshold ? T(0) : x;
+    for (std::size_t i = 0; i < n; ++i) {
+      const T x = m[i] - b[i];
+      out[i] = keep_if((std::bit_cast<std::uint32_t>(static_cast<float>(x)) & 0x7FFFFFFFu) >= threshold, x);
     }
   } else {
-    for (std::size_t i = 0; i < tau.size(); ++i) {
-      const T x = model[i] - base[i];
-      tau[i] = key_of<T>(x, wide_keys) < threshold_key ? T(0) : x;
+    for (std::size_t i = 0; i < n; ++i) {
+      const T x = m[i] - b[i];
+      out[i] = keep_if(key_of<T>(x, wide_keys) >= threshold_key, x);
     }
   }
 }
 
-// The counting pass's inner loop for one task (see TiesMerge): tau = model - base; trimmed = tau
-// where its key lies above the high pivot, else 0; undecided[i] set where the key lies at or
-// between the pivots and tau is nonzero; and the counts against the pivots. One branch-free sweep.
+// The counting pass's inner loop for one task (see TiesMerge): tau = model - base; the provisional
+// trim keeps keys at or above the high pivot (the threshold, once found, is no higher) and cuts
+// the rest; undecided[i] marks a nonzero entry at the low pivot or between the pivots, whose fate
+// waits for the threshold; and the counts against the pivots. One branch-free sweep.
 struct PivotCounts {
   std::uint64_t below = 0, at_low = 0, at_high = 0, between = 0;
 };
 
-template <class T>
+template <class T, class Key>
 void classify_task_vector(std::span<const T> model, std::span<const T> base, std::uint64_t low, std::uint64_t high,
-                          bool wide_keys, std::span<T> tau, std::span<T> trimmed, std::span<std::uint8_t> undecided,
-                          PivotCounts& counts) {
+                          bool wide_keys, std::span<T> tau, std::span<T> trimmed, std::span<Key> undecided,
+                          std::span<Key> keys, PivotCounts& counts) {
+  // Simple loops of one element width each, over restrict pointers, so that every one vectorises.
   const std::size_t n = tau.size();
-  std::uint32_t below = 0, at_low = 0, at_high = 0, between = 0;  // a block has < 2^32 elements
-  if (sizeof(T) == 4 && !wide_keys) {
-    const auto lo = static_cast<std::uint32_t>(low), hi = static_cast<std::uint32_t>(high);
-    const std::uint32_t distinct = lo != hi;
-    for (std::size_t i = 0; i < n; ++i) {
-      const T x = model[i] - base[i];
-      const std::uint32_t key = std::bit_cast<std::uint32_t>(static_cast<float>(x)) & 0x7FFFFFFFu;
-      below += key < lo;
-      at_low += key == lo;
-      at_high += (key == hi) & distinct;
-      between += (key > lo) & (key < hi);
-      tau[i] = x;
-      trimmed[i] = key > hi ? x : T(0);
-      undecided[i] |= static_cast<std::uint8_t>((key >= lo) & (key <= hi) & (x != T(0)));
-    }
+  const T* __restrict m = model.data();
+  const T* __restrict b = base.data();
+  T* __restrict t = tau.data();
+  T* __restrict kept = trimmed.data();
+  Key* __restrict k = keys.data();
+  Key* __restrict u = undecided.data();
+  for (std::size_t i = 0; i < n; ++i) t[i] = m[i] - b[i];
+  if constexpr (sizeof(Key) == 4) {
+    for (std::size_t i = 0; i < n; ++i) k[i] = std::bit_cast<std::uint32_t>(static_cast<float>(t[i])) & 0x7FFFFFFFu;
   } else {
-    const std::uint32_t distinct = low != high;
-    for (std::size_t i = 0; i < n; ++i) {
-      const T x = model[i] - base[i];
-      const std::uint64_t key = key_of<T>(x, wide_keys);
-      below += key < low;
-      at_low += key == low;
-      at_high += (key == high) & distinct;
-      between += (key > low) & (key < high);
-      tau[i] = x;
-      trimmed[i] = key > high ? x : T(0);
-      undecided[i] |= static_cast<std::uint8_t>((key >= low) & (key <= high) & (x != T(0)));
-    }
+    for (std::size_t i = 0; i < n; ++i) k[i] = key_of<T>(t[i], wide_keys);
   }
+  const Key lo = static_cast<Key>(low), hi = static_cast<Key>(high);
+  Key below = 0, at_low = 0, at_high = 0, between = 0;  // a block has < 2^32 elements
+  for (std::size_t i = 0; i < n; ++i) {
+    below += k[i] < lo;
+    at_low += k[i] == lo;
+    at_high += k[i] == hi;
+    between += (k[i] > lo) & (k[i] < hi);
+  }
+  if (lo == hi) at_high = 0;  // counted as at_low
+  for (std::size_t i = 0; i < n; ++i) kept[i] = keep_if(k[i] >= hi, t[i]);
+  for (std::size_t i = 0; i < n; ++i) u[i] = static_cast<Key>((k[i] >= lo) & (k[i] < hi)) & static_cast<Key>(t[i] != T(0));
   counts.below += below;
   counts.at_low += at_low;
   counts.at_high += at_high;
   counts.between += between;
 }
 
+// Calls take(key) for every key strictly between the pivots, scanning 64 keys at a time with a
+// branch-free test so that the rare hits cost a branch and the many misses do not.
+template <class Key, class Take>
+void keys_between(std::span<const Key> keys, std::uint64_t low, std::uint64_t high, Take&& take) {
+  const Key lo = static_cast<Key>(low), hi = static_cast<Key>(high);
+  constexpr std::size_t kChunk = 64;
+  for (std::size_t at = 0; at < keys.size(); at += kChunk) {
+    const std::size_t end = std::min(keys.size(), at + kChunk);
+    unsigned hits = 0;
+    for (std::size_t i = at; i < end; ++i) hits |= (keys[i] > lo) & (keys[i] < hi);
+    if (!hits) continue;
+    for (std::size_t i = at; i < end; ++i)
+      if (keys[i] > lo && keys[i] < hi) take(static_cast<std::uint64_t>(keys[i]));
+  }
+}
+
 // gamma = sign(sum_t trimmed_t), summed in task order; 0 where the sum is 0.
 template <class T>
 void elected_sign_before_fallback(std::span<const std::span<T>> trimmed, std::span<T> gamma) {
-  std::fill(gamma.begin(), gamma.end(), T(0));
-  for (const auto& task : trimmed)
-    for (std::size_t i = 0; i < gamma.size(); ++i) gamma[i] += task[i];
-  for (auto& g : gamma) g = g > T(0) ? T(1) : (g < T(0) ? T(-1) : T(0));
+  T* __restrict g = gamma.data();
+  const std::size_t n = gamma.size();
+  std::fill(g, g + n, T(0));
+  for (const auto& task : trimmed) {
+    const T* __restrict x = task.data();
+    for (std::size_t i = 0; i < n; ++i) g[i] += x[i];
+  }
+  for (std::size_t i = 0; i < n; ++i) g[i] = keep_if(g[i] > T(0), T(1)) - keep_if(g[i] < T(0), T(1));
 }
 
 // resolve_zero_signs(..., "majority"): zero signs take sign(sum of all elected signs over the
@@ -141,35 +172,39 @@ void disjoint_merge(std::span<const std::span<T>> trimmed, std::span<const T> ga
   const std::size_t n = out.size();
   // direction = +1 where gamma > 0, else -1: x agrees exactly when x * direction > 0 (exact, and
   // free of branches, so the loops below vectorise).
-  std::span<T> direction = work.first(n);
-  for (std::size_t i = 0; i < n; ++i) direction[i] = gamma[i] > T(0) ? T(1) : T(-1);
+  T* __restrict direction = work.data();
+  T* __restrict count = work.data() + n;
+  T* __restrict result = out.data();
+  const T* __restrict g = gamma.data();
+  for (std::size_t i = 0; i < n; ++i) direction[i] = g[i] > T(0) ? T(1) : T(-1);
   std::fill(out.begin(), out.end(), T(0));
   if (how == DisjointMerge::max) {
-    for (const auto& task : trimmed)
-      for (std::size_t i = 0; i < n; ++i) {
-        const T x = task[i];
-        out[i] = std::max(out[i], x * direction[i] > T(0) ? std::abs(x) : T(0));
-      }
-    for (std::size_t i = 0; i < n; ++i) out[i] *= gamma[i];
+    for (const auto& task : trimmed) {
+      const T* __restrict x = task.data();
+      for (std::size_t i = 0; i < n; ++i) result[i] = std::max(result[i], keep_if(x[i] * direction[i] > T(0), std::abs(x[i])));
+    }
+    for (std::size_t i = 0; i < n; ++i) result[i] *= g[i];
     return;
   }
-  std::span<T> count = work.subspan(n, n);
-  std::fill(count.begin(), count.end(), T(0));
-  for (const auto& task : trimmed)
+  std::fill(count, count + n, T(0));
+  for (const auto& task : trimmed) {
+    const T* __restrict x = task.data();
     for (std::size_t i = 0; i < n; ++i) {
-      const T x = task[i];
-      const bool agrees = x * direction[i] > T(0);
-      out[i] += agrees ? x : T(0);
-      count[i] += agrees ? T(1) : T(0);
+      const bool agrees = x[i] * direction[i] > T(0);
+      result[i] += keep_if(agrees, x[i]);
+      count[i] += keep_if(agrees, T(1));
     }
+  }
   if (how == DisjointMerge::mean)
-    for (std::size_t i = 0; i < n; ++i) out[i] /= std::max(count[i], T(1));
+    for (std::size_t i = 0; i < n; ++i) result[i] /= std::max(count[i], T(1));
 }
 
 // theta = theta_base + lambda * tau_merged, in place over the merged task vector.
 template <class T>
 void add_scaled_to_base(std::span<const T> base, T lambda, std::span<T> merged) {
-  for (std::size_t i = 0; i < merged.size(); ++i) merged[i] = base[i] + lambda * merged[i];
+  const T* __restrict b = base.data();
+  T* __restrict m = merged.data();
+  for (std::size_t i = 0; i < merged.size(); ++i) m[i] = b[i] + lambda * m[i];
 }
 
 }  // namespace mpimerge::ties
