@@ -5,6 +5,7 @@
 
 #include "mpimerge/error.hpp"
 #include "mpimerge/float_bits.hpp"
+#include "mpimerge/util/vector_clones.hpp"
 
 namespace mpimerge {
 namespace {
@@ -32,7 +33,7 @@ inline float narrow(double x) { return bits::f64_to_f32_round_to_odd(x); }
 }  // namespace
 
 template <class T>
-void decode(DType dtype, std::span<const std::uint8_t> raw, std::span<T> out) {
+MPIMERGE_VECTOR_CLONES void decode(DType dtype, std::span<const std::uint8_t> raw, std::span<T> out) {
   const std::uint8_t* p = raw.data();
   const std::size_t n = out.size();
   switch (dtype) {
@@ -53,7 +54,7 @@ void decode(DType dtype, std::span<const std::uint8_t> raw, std::span<T> out) {
 }
 
 template <class T>
-void encode(std::span<const T> in, DType dtype, std::span<std::uint8_t> raw) {
+MPIMERGE_VECTOR_CLONES void encode(std::span<const T> in, DType dtype, std::span<std::uint8_t> raw) {
   std::uint8_t* p = raw.data();
   const std::size_t n = in.size();
   switch (dtype) {
@@ -73,7 +74,7 @@ void encode(std::span<const T> in, DType dtype, std::span<std::uint8_t> raw) {
   }
 }
 
-std::uint64_t count_nonfinite(DType dtype, std::span<const std::uint8_t> raw) {
+MPIMERGE_VECTOR_CLONES std::uint64_t count_nonfinite(DType dtype, std::span<const std::uint8_t> raw) {
   std::uint64_t bad = 0;
   const std::uint8_t* p = raw.data();
   switch (dtype) {

@@ -1,11 +1,12 @@
 #include "mpimerge/methods/linear.hpp"
 
 #include "mpimerge/error.hpp"
+#include "mpimerge/util/vector_clones.hpp"
 
 namespace mpimerge {
 
 template <class T>
-void TaskArithmeticMerge::merge_block(const Block<T>& block, std::span<T> out) {
+MPIMERGE_VECTOR_CLONES void TaskArithmeticMerge::merge_block(const Block<T>& block, std::span<T> out) {
   const T lambda = static_cast<T>(lambda_);
   for (std::size_t i = 0; i < out.size(); ++i) {
     T sum = T(0);
@@ -26,7 +27,7 @@ void AverageMerge::start(const MergeShape& shape) {
 }
 
 template <class T>
-void AverageMerge::merge_block(const Block<T>& block, std::span<T> out) {
+MPIMERGE_VECTOR_CLONES void AverageMerge::merge_block(const Block<T>& block, std::span<T> out) {
   const T total = static_cast<T>(weight_sum_);
   for (std::size_t i = 0; i < out.size(); ++i) {
     T sum = T(0);

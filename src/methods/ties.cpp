@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "mpimerge/methods/ties_kernels.hpp"
+#include "mpimerge/util/vector_clones.hpp"
 
 namespace mpimerge {
 
@@ -66,7 +67,7 @@ void TiesMerge::start(const MergeShape& shape) {
 }
 
 template <class T>
-void TiesMerge::sample_block(const Block<T>& block) {
+MPIMERGE_VECTOR_CLONES void TiesMerge::sample_block(const Block<T>& block) {
   auto keys = scratch_.key_buffer(block.size());
   for (std::size_t t = 0; t < block.models.size(); ++t) {
     ties::task_vector_keys<T>(block.models[t], block.base, wide_keys_, keys);
@@ -78,7 +79,7 @@ void TiesMerge::sample_block(const Block<T>& block) {
 // and tallies the elected signs (SignTally): with the provisional trim, in which every undecided
 // entry is cut, a parameter without undecided entries already has its final sign.
 template <class T>
-void TiesMerge::count_block(const Block<T>& block) {
+MPIMERGE_VECTOR_CLONES void TiesMerge::count_block(const Block<T>& block) {
   const std::size_t n = block.size(), tasks = block.models.size();
   auto tau = scratch_.of<T>().arrays(2 * tasks, n);  // [0, tasks): tau; [tasks, 2 tasks): trimmed
   undecided_flags_.assign(tasks * n, 0);
@@ -171,7 +172,7 @@ std::span<const std::span<T>> TiesMerge::trimmed_task_vectors(const Block<T>& bl
 }
 
 template <class T>
-void TiesMerge::count_signs_block(const Block<T>& block) {
+MPIMERGE_VECTOR_CLONES void TiesMerge::count_signs_block(const Block<T>& block) {
   auto trimmed = trimmed_task_vectors(block);
   auto gamma = scratch_.of<T>().extra(block.size());
   ties::elected_sign_before_fallback<T>(trimmed, gamma);
@@ -284,7 +285,7 @@ void TiesMerge::finish_pass(Reductions& reductions) {
 }
 
 template <class T>
-void TiesMerge::merge_block(const Block<T>& block, std::span<T> out) {
+MPIMERGE_VECTOR_CLONES void TiesMerge::merge_block(const Block<T>& block, std::span<T> out) {
   auto trimmed = trimmed_task_vectors(block);
   auto gamma = scratch_.of<T>().extra(3 * block.size());
   ties::elected_sign_before_fallback<T>(trimmed, gamma.first(block.size()));

@@ -14,6 +14,7 @@
 
 #include "mpimerge/float_bits.hpp"
 #include "mpimerge/methods/options.hpp"
+#include "mpimerge/util/vector_clones.hpp"
 
 namespace mpimerge::ties {
 
@@ -41,7 +42,7 @@ std::uint64_t key_of(T x, bool wide_keys) {
 
 // tau = model - base, the task vector (in the compute type).
 template <class T>
-void task_vector(std::span<const T> model, std::span<const T> base, std::span<T> tau) {
+MPIMERGE_VECTOR_CLONES void task_vector(std::span<const T> model, std::span<const T> base, std::span<T> tau) {
   const T* __restrict m = model.data();
   const T* __restrict b = base.data();
   T* __restrict out = tau.data();
@@ -50,7 +51,7 @@ void task_vector(std::span<const T> model, std::span<const T> base, std::span<T>
 
 // keys[i] = key_of(model[i] - base[i]): the task vector's magnitude keys, for selection.
 template <class T>
-void task_vector_keys(std::span<const T> model, std::span<const T> base, bool wide_keys,
+MPIMERGE_VECTOR_CLONES void task_vector_keys(std::span<const T> model, std::span<const T> base, bool wide_keys,
                       std::span<std::uint64_t> keys) {
   if (sizeof(T) == 4 && !wide_keys) {
     for (std::size_t i = 0; i < keys.size(); ++i)
@@ -63,7 +64,7 @@ void task_vector_keys(std::span<const T> model, std::span<const T> base, bool wi
 // tau = model - base, with every entry whose magnitude key is below the threshold key set to 0
 // (ties at the threshold are kept).
 template <class T>
-void trimmed_task_vector(std::span<const T> model, std::span<const T> base, std::uint64_t threshold_key,
+MPIMERGE_VECTOR_CLONES void trimmed_task_vector(std::span<const T> model, std::span<const T> base, std::uint64_t threshold_key,
                          bool wide_keys, std::span<T> tau) {
   const T* __restrict m = model.data();
   const T* __restrict b = base.data();
@@ -92,7 +93,7 @@ struct PivotCounts {
 };
 
 template <class T, class Key>
-void classify_task_vector(std::span<const T> model, std::span<const T> base, std::uint64_t low, std::uint64_t high,
+MPIMERGE_VECTOR_CLONES void classify_task_vector(std::span<const T> model, std::span<const T> base, std::uint64_t low, std::uint64_t high,
                           bool wide_keys, std::span<T> tau, std::span<T> trimmed, std::span<Key> undecided,
                           std::span<Key> keys, PivotCounts& counts) {
   // Simple loops of one element width each, over restrict pointers, so that every one vectorises.
@@ -129,7 +130,7 @@ void classify_task_vector(std::span<const T> model, std::span<const T> base, std
 // Calls take(key) for every key strictly between the pivots, scanning 64 keys at a time with a
 // branch-free test so that the rare hits cost a branch and the many misses do not.
 template <class Key, class Take>
-void keys_between(std::span<const Key> keys, std::uint64_t low, std::uint64_t high, Take&& take) {
+MPIMERGE_VECTOR_CLONES void keys_between(std::span<const Key> keys, std::uint64_t low, std::uint64_t high, Take&& take) {
   const Key lo = static_cast<Key>(low), hi = static_cast<Key>(high);
   constexpr std::size_t kChunk = 64;
   for (std::size_t at = 0; at < keys.size(); at += kChunk) {
@@ -144,7 +145,7 @@ void keys_between(std::span<const Key> keys, std::uint64_t low, std::uint64_t hi
 
 // gamma = sign(sum_t trimmed_t), summed in task order; 0 where the sum is 0.
 template <class T>
-void elected_sign_before_fallback(std::span<const std::span<T>> trimmed, std::span<T> gamma) {
+MPIMERGE_VECTOR_CLONES void elected_sign_before_fallback(std::span<const std::span<T>> trimmed, std::span<T> gamma) {
   T* __restrict g = gamma.data();
   const std::size_t n = gamma.size();
   std::fill(g, g + n, T(0));
@@ -158,7 +159,7 @@ void elected_sign_before_fallback(std::span<const std::span<T>> trimmed, std::sp
 // resolve_zero_signs(..., "majority"): zero signs take sign(sum of all elected signs over the
 // whole model), which the caller has reduced globally; when that is 0 too they stay 0.
 template <class T>
-void apply_zero_sign_fallback(std::span<T> gamma, int majority_sign) {
+MPIMERGE_VECTOR_CLONES void apply_zero_sign_fallback(std::span<T> gamma, int majority_sign) {
   const T fallback = static_cast<T>(majority_sign);
   for (auto& g : gamma) g = g == T(0) ? fallback : g;
 }
@@ -167,7 +168,7 @@ void apply_zero_sign_fallback(std::span<T> gamma, int majority_sign) {
 // gamma selects the negative entries, as the reference does), combined by mean (divided by
 // their count, at least 1), sum, or max magnitude times gamma. `work` is scratch of twice out's size.
 template <class T>
-void disjoint_merge(std::span<const std::span<T>> trimmed, std::span<const T> gamma, DisjointMerge how,
+MPIMERGE_VECTOR_CLONES void disjoint_merge(std::span<const std::span<T>> trimmed, std::span<const T> gamma, DisjointMerge how,
                     std::span<T> out, std::span<T> work) {
   const std::size_t n = out.size();
   // direction = +1 where gamma > 0, else -1: x agrees exactly when x * direction > 0 (exact, and
@@ -201,7 +202,7 @@ void disjoint_merge(std::span<const std::span<T>> trimmed, std::span<const T> ga
 
 // theta = theta_base + lambda * tau_merged, in place over the merged task vector.
 template <class T>
-void add_scaled_to_base(std::span<const T> base, T lambda, std::span<T> merged) {
+MPIMERGE_VECTOR_CLONES void add_scaled_to_base(std::span<const T> base, T lambda, std::span<T> merged) {
   const T* __restrict b = base.data();
   T* __restrict m = merged.data();
   for (std::size_t i = 0; i < merged.size(); ++i) m[i] = b[i] + lambda * m[i];
