@@ -20,6 +20,9 @@ struct Command {
 
 int merge_command(const Args& args, const mpi::Comm& comm);
 int generate_command(const Args& args, const mpi::Comm& comm);
+int convert_command(const Args& args, const mpi::Comm& comm);
+int inspect_command(const Args& args, const mpi::Comm& comm);
+int diff_command(const Args& args, const mpi::Comm& comm);
 
 // Parses args against the options, turning Boost's errors into UsageError. Returns false (after
 // printing the help on rank 0) when --help was given.

@@ -4,6 +4,7 @@
 #include "mpimerge/engine/engine.hpp"
 #include "mpimerge/error.hpp"
 #include "mpimerge/methods/registry.hpp"
+#include "mpimerge/storage/checkpoint.hpp"
 #include "mpimerge/util/memory.hpp"
 
 namespace mpimerge::cli {
@@ -21,6 +22,8 @@ MergeJob job_from(const po::variables_map& v) {
   if (v.count("base")) job.base = v["base"].as<std::string>();
   if (v.count("model")) job.models = v["model"].as<std::vector<std::string>>();
   job.output = v["output"].as<std::string>();
+  job.output_format = v["output-format"].as<std::string>();
+  job.shard_bytes = storage::parse_byte_size(v["shard-size"].as<std::string>());
   job.method.method = v["method"].as<std::string>();
   job.method.density = parse_density(v["density"].as<double>());
   job.method.lambda = v["lambda"].as<double>();
@@ -47,10 +50,14 @@ MergeJob job_from(const po::variables_map& v) {
 int merge_command(const Args& args, const mpi::Comm& comm) {
   po::options_description options("Options");
   options.add_options()
-      ("base", po::value<std::string>()->value_name("PATH"), "the pre-trained checkpoint the models were fine-tuned from")
+      ("base", po::value<std::string>()->value_name("PATH"), "the pre-trained checkpoint the models were fine-tuned from (HDF5, .safetensors or a Hugging Face directory)")
       ("model", po::value<std::vector<std::string>>()->value_name("PATH")->composing(),
        "a fine-tuned checkpoint; repeat for each model, in order")
-      ("output,o", po::value<std::string>()->value_name("PATH")->required(), "where to write the merged checkpoint (.h5)")
+      ("output,o", po::value<std::string>()->value_name("PATH")->required(),
+       "where to write the merged checkpoint: a .h5 file, a .safetensors file, or a directory (DIR/) for a Hugging Face checkpoint")
+      ("output-format", po::value<std::string>()->value_name("F")->default_value(""), "hdf5 or safetensors (default: from --output)")
+      ("shard-size", po::value<std::string>()->value_name("SIZE")->default_value("5GB"),
+       "Hugging Face directory output: largest shard, in bytes (5GB = 5e9, 2GiB = 2^31)")
       ("method", po::value<std::string>()->value_name("NAME")->default_value("ties"), ("merge method:" + method_list()).c_str())
       ("density", po::value<double>()->value_name("K")->default_value(0.2, "0.2"),
        "ties: share of each task vector kept by the trim, a fraction in (0, 1] or a percentage in (1, 100]")

@@ -254,12 +254,12 @@ MergeSummary run_merge(const MergeJob& job, const mpi::Comm& comm, const Log& lo
   summary.ranks = comm.size();
 
   std::unique_ptr<MergeMethod> method;
-  storage::Format format{};
+  storage::OutputSpec output;
   mpi::run_agreed(comm, [&] {
     method = make_method(job.method);
     if (job.models.empty()) throw UsageError("no models given (--model)");
     if (method->needs_base() && !job.base) throw UsageError(job.method.method + " needs a base model (--base)");
-    format = storage::output_format_for(job.output);
+    output = output_spec_for(job);
     check_job_paths(job);
   });
   log.line(describe_job(job, comm.size()));
@@ -289,7 +289,7 @@ MergeSummary run_merge(const MergeJob& job, const mpi::Comm& comm, const Log& lo
 
   PendingOutput pending(job.output, comm);  // declared before the writer: removed after it closes
   std::unique_ptr<storage::CheckpointWriter> writer;
-  mpi::run_agreed(comm, [&] { writer = storage::create_checkpoint(pending.path(), format, plan.output_tensors(), comm); });
+  mpi::run_agreed(comm, [&] { writer = storage::create_checkpoint(pending.path(), output, plan.output_tensors(), comm); });
 
   MergeRun run(plan, work, inputs.set, *method, comm, log);
   run.analysis_passes(summary);

@@ -15,8 +15,14 @@ namespace {
 void check_input(const std::string& path, const std::string& role) {
   std::error_code ec;
   if (!fs::exists(path, ec)) throw UsageError(role + " '" + path + "' does not exist");
-  if (fs::is_directory(path, ec)) throw UsageError(role + " '" + path + "' is a directory, expected a file");
+  if (fs::is_directory(path, ec)) return;  // a Hugging Face directory: its backend checks what it holds
   if (!std::ifstream(path, std::ios::binary)) throw UsageError(role + " '" + path + "' cannot be read");
+}
+
+// "merged/" and "merged" name the same output.
+std::string without_trailing_slashes(std::string path) {
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
+  return path;
 }
 
 bool same_file(const std::string& a, const std::string& b) {
@@ -39,22 +45,36 @@ void check_job_paths(const MergeJob& job) {
                          inputs[i].first + " '" + inputs[i].second + "'");
 
   if (job.output.empty()) throw UsageError("no output given (--output)");
+  const std::string output = without_trailing_slashes(job.output);
   for (const auto& [role, path] : inputs)
-    if (same_file(path, job.output))
+    if (same_file(path, output))
       throw UsageError("output '" + job.output + "' is the " + role + " input");
   std::error_code ec;
-  const fs::path parent = fs::absolute(job.output, ec).parent_path();
+  const fs::path parent = fs::absolute(output, ec).parent_path();
   if (!fs::is_directory(parent, ec))
     throw UsageError("output directory '" + parent.string() + "' does not exist");
   if (fs::exists(job.output, ec) && !job.overwrite)
     throw UsageError("output '" + job.output + "' exists (pass --overwrite to replace it)");
 }
 
+storage::OutputSpec output_spec_for(const MergeJob& job) {
+  storage::OutputSpec spec;
+  spec.format = storage::output_format_for(job.output, job.output_format);
+  spec.shard_bytes = job.shard_bytes;
+  if (spec.format == storage::Format::hf_directory) {
+    const std::string& reference = job.base ? *job.base : job.models.front();
+    spec.model_files_from = storage::model_directory_of(reference);
+    spec.config_dtype = job.out_dtype;
+  }
+  return spec;
+}
+
 PendingOutput::PendingOutput(std::string final_path, const mpi::Comm& comm)
-    : final_path_(std::move(final_path)), temp_path_(final_path_ + ".partial"), comm_(comm) {}
+    : final_path_(without_trailing_slashes(std::move(final_path))), temp_path_(final_path_ + ".partial"), comm_(comm) {}
 
 PendingOutput::~PendingOutput() {
-  if (!committed_ && comm_.is_root()) std::remove(temp_path_.c_str());
+  std::error_code ec;
+  if (!committed_ && comm_.is_root()) fs::remove_all(temp_path_, ec);  // a file, or a directory of shards
 }
 
 void PendingOutput::commit() {
@@ -62,8 +82,18 @@ void PendingOutput::commit() {
   mpi::run_agreed(comm_, [&] {
     if (!comm_.is_root()) return;
     std::error_code ec;
+    // rename() replaces a file at once, but not a directory that holds files: an old output
+    // directory (with --overwrite) is moved aside first and removed once the new one is in place.
+    const std::string aside = final_path_ + ".replaced";
+    const bool replace_directory = fs::is_directory(final_path_, ec);
+    if (replace_directory) {
+      fs::remove_all(aside, ec);
+      fs::rename(final_path_, aside, ec);
+      if (ec) throw Error("cannot move the old " + final_path_ + " aside: " + ec.message());
+    }
     fs::rename(temp_path_, final_path_, ec);
     if (ec) throw Error("cannot move " + temp_path_ + " to " + final_path_ + ": " + ec.message());
+    if (replace_directory) fs::remove_all(aside, ec);
     // Make the rename itself durable: sync the directory that holds the output.
     const fs::path dir = fs::absolute(final_path_).parent_path();
     if (FILE* d = std::fopen(dir.c_str(), "r")) {

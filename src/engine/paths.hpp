@@ -5,6 +5,7 @@
 
 #include "mpimerge/engine/job.hpp"
 #include "mpimerge/mpi/comm.hpp"
+#include "mpimerge/storage/checkpoint.hpp"
 
 namespace mpimerge {
 
@@ -12,8 +13,13 @@ namespace mpimerge {
 // (without --overwrite), is an input, or lies in a missing directory.
 void check_job_paths(const MergeJob& job);
 
-// The output file while it is written: `<output>.partial` beside the final path, so the rename
-// that completes it stays on one file system. Rank 0 renames it into place on commit(); if the
+// How the output is written: its format (from --output-format or the path), the shard size, and
+// for a Hugging Face directory the base's (else the first model's) directory to copy config and
+// tokenizer files from, with config.json's dtype set to --out-dtype when given.
+storage::OutputSpec output_spec_for(const MergeJob& job);
+
+// The output (a file, or a Hugging Face directory) while it is written: `<output>.partial` beside
+// the final path, so the rename that completes it stays on one file system. Rank 0 renames it into place on commit(); if the
 // merge fails first, rank 0 removes it.
 class PendingOutput {
  public:

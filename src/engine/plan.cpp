@@ -31,10 +31,12 @@ std::vector<TensorInfo> MergePlan::output_tensors() const {
   return out;
 }
 
-MergePlan plan_merge(const InputSet& inputs, std::optional<DType> out_dtype) {
+namespace {
+
+// The plan, and every reason the inputs cannot be merged (empty when they can).
+MergePlan build_plan(const InputSet& inputs, std::optional<DType> out_dtype, std::vector<std::string>& problems) {
   const auto& reference = inputs.readers.front()->tensors();
   const std::string reference_label = inputs.label(0);
-  std::vector<std::string> problems;
 
   // name -> index, per input
   std::vector<std::unordered_map<std::string, std::size_t>> index(inputs.readers.size());
@@ -87,8 +89,22 @@ MergePlan plan_merge(const InputSet& inputs, std::optional<DType> out_dtype) {
     }
     plan.tensors.push_back(std::move(p));
   }
+  return plan;
+}
+
+}  // namespace
+
+MergePlan plan_merge(const InputSet& inputs, std::optional<DType> out_dtype) {
+  std::vector<std::string> problems;
+  MergePlan plan = build_plan(inputs, out_dtype, problems);
   if (!problems.empty()) throw InputError("the inputs cannot be merged: " + join_problems(problems));
   return plan;
+}
+
+std::vector<std::string> merge_problems(const InputSet& inputs) {
+  std::vector<std::string> problems;
+  build_plan(inputs, std::nullopt, problems);
+  return problems;
 }
 
 }  // namespace mpimerge

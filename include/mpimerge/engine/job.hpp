@@ -14,6 +14,8 @@ struct MergeJob {
   std::optional<std::string> base;
   std::vector<std::string> models;
   std::string output;
+  std::string output_format;                  // "", "hdf5" or "safetensors" (see storage::output_format_for)
+  std::uint64_t shard_bytes = 5'000'000'000;  // Hugging Face directory outputs: largest shard
   MethodOptions method;
   std::optional<DType> out_dtype;  // default: the base's dtype of each tensor
   std::optional<std::uint64_t> memory_budget;  // bytes per rank; default: a share of the node's memory

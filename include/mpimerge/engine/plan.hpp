@@ -37,4 +37,8 @@ struct MergePlan {
 // that non-float tensors are of one dtype; throws InputError otherwise.
 MergePlan plan_merge(const InputSet& inputs, std::optional<DType> out_dtype);
 
+// Every difference plan_merge would refuse, listed whole (for `mpimerge inspect`); empty when the
+// inputs can be merged.
+std::vector<std::string> merge_problems(const InputSet& inputs);
+
 }  // namespace mpimerge

@@ -8,6 +8,7 @@
 // calls on every rank (see for_each_transfer in engine/transfers.hpp).
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -31,6 +32,8 @@ class CheckpointReader {
   virtual const std::vector<TensorInfo>& tensors() const = 0;
   // Reads rows of tensors()[index] as raw little-endian elements of the tensor's dtype.
   virtual void read_rows(std::size_t index, RowRange rows, std::span<std::uint8_t> out) = 0;
+  // What the checkpoint is, for people: "HDF5 file", "Hugging Face directory, 2 shards".
+  virtual std::string describe() const { return "checkpoint"; }
 };
 
 class CheckpointWriter {
@@ -42,17 +45,46 @@ class CheckpointWriter {
   virtual void finish() = 0;
 };
 
-enum class Format { hdf5 };
+enum class Format {
+  hdf5,              // one HDF5 file
+  safetensors_file,  // one .safetensors file
+  hf_directory,      // a Hugging Face directory: shards, index, config and tokenizer files
+};
 
-// Finds the format from the path (and, for files, the content). Collective.
+// How to write an output beyond its tensors.
+struct OutputSpec {
+  Format format = Format::hdf5;
+  std::uint64_t shard_bytes = 5'000'000'000;  // hf_directory: Hugging Face's default "5GB"
+  std::string model_files_from;               // hf_directory: copy config/tokenizer files from here
+  std::optional<DType> config_dtype;          // hf_directory: set config.json's dtype to this
+};
+
+// Finds the format from the path (and, for files, the content): an HDF5 file, a .safetensors
+// file, or a Hugging Face directory (or its model.safetensors.index.json). Collective.
 std::unique_ptr<CheckpointReader> open_checkpoint(const std::string& path, const mpi::Comm& comm);
 
 // Creates a checkpoint holding exactly these tensors (contents written later). Collective.
-std::unique_ptr<CheckpointWriter> create_checkpoint(const std::string& path, Format format,
+std::unique_ptr<CheckpointWriter> create_checkpoint(const std::string& path, const OutputSpec& spec,
                                                     const std::vector<TensorInfo>& tensors,
                                                     const mpi::Comm& comm);
+inline std::unique_ptr<CheckpointWriter> create_checkpoint(const std::string& path, Format format,
+                                                           const std::vector<TensorInfo>& tensors,
+                                                           const mpi::Comm& comm) {
+  return create_checkpoint(path, OutputSpec{format, 5'000'000'000, {}, {}}, tensors, comm);
+}
 
-// The format an output path asks for (by its extension).
-Format output_format_for(const std::string& path);
+// The format an output path asks for: requested is "", "hdf5" or "safetensors" (--output-format).
+// Without a request: .h5/.hdf5 is HDF5, .safetensors one safetensors file, and a path ending in
+// '/', an existing directory or a name without extension a Hugging Face directory. With
+// "safetensors", a path not ending in .safetensors is a directory. Throws UsageError otherwise.
+Format output_format_for(const std::string& path, const std::string& requested = "");
+
+// The Hugging Face directory an input path belongs to (the directory itself, the directory of its
+// index, or of a .safetensors file with a config.json beside it), or "" when there is none.
+std::string model_directory_of(const std::string& input_path);
+
+// "5GB" = 5e9 bytes, "500MB", "40KB", "2GiB" = 2^31, "1000" bytes, as Hugging Face parses
+// max_shard_size. Throws UsageError naming the text.
+std::uint64_t parse_byte_size(const std::string& text);
 
 }  // namespace mpimerge::storage

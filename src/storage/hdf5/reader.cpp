@@ -22,14 +22,22 @@ class Hdf5Reader final : public CheckpointReader {
     file_ = FileHandle(H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl.get()),
                        path + ": not a readable HDF5 file");
     std::vector<std::string> names;
-    check(H5Ovisit2(file_.get(), H5_INDEX_NAME, H5_ITER_INC, collect_dataset, &names, H5O_INFO_BASIC),
-          path + ": cannot list datasets");
+    // In creation order where the file tracks it (mpimerge's files, h5py's with track_order=True),
+    // otherwise by name.
+    if (!tracks_creation_order() ||
+        H5Ovisit2(file_.get(), H5_INDEX_CRT_ORDER, H5_ITER_INC, collect_dataset, &names, H5O_INFO_BASIC) < 0) {
+      hdf5_error_detail();  // clears the stack of a failed attempt
+      names.clear();
+      check(H5Ovisit2(file_.get(), H5_INDEX_NAME, H5_ITER_INC, collect_dataset, &names, H5O_INFO_BASIC),
+            path + ": cannot list datasets");
+    }
     for (const auto& name : names) open_dataset(name);
     transfer_ = collective_transfer();
   }
 
   const std::string& path() const override { return path_; }
   const std::vector<TensorInfo>& tensors() const override { return tensors_; }
+  std::string describe() const override { return "HDF5 file"; }
 
   void read_rows(std::size_t index, RowRange rows, std::span<std::uint8_t> out) override {
     const TensorInfo& t = tensors_[index];
@@ -41,6 +49,13 @@ class Hdf5Reader final : public CheckpointReader {
   }
 
  private:
+  bool tracks_creation_order() const {
+    Handle<H5Gclose> root(H5Gopen2(file_.get(), "/", H5P_DEFAULT), path_ + ": cannot open the root group");
+    PropertyList gcpl(H5Gget_create_plist(root.get()), path_ + ": H5Gget_create_plist");
+    unsigned flags = 0;
+    return H5Pget_link_creation_order(gcpl.get(), &flags) >= 0 && (flags & H5P_CRT_ORDER_TRACKED);
+  }
+
   void open_dataset(const std::string& name) {
     DatasetHandle d(H5Dopen2(file_.get(), name.c_str(), H5P_DEFAULT),
                     path_ + ": cannot open dataset '" + name + "'");

@@ -10,13 +10,18 @@ struct FloatFields {
 };
 constexpr FloatFields kBFloat16{15, 7, 8, 0, 7, 127};
 constexpr FloatFields kFloat16{15, 10, 5, 0, 10, 15};
+// The two 8-bit floats of Micikevicius et al., "FP8 formats for deep learning" (2022), as
+// safetensors names them. HDF5 reads them with IEEE rules (E4M3's 0x7F is NaN there as in the
+// paper, but E4M3 has no infinity); mpimerge never converts them, it copies their bits.
+constexpr FloatFields kFloat8E4M3{7, 3, 4, 0, 3, 7};
+constexpr FloatFields kFloat8E5M2{7, 2, 5, 0, 2, 15};
 
-TypeHandle custom_float16(const FloatFields& f) {
+TypeHandle custom_float(const FloatFields& f, std::size_t size) {
   TypeHandle t(H5Tcopy(H5T_IEEE_F32LE), "H5Tcopy");
   // Shrink the fields before the size, as HDF5 requires that they fit at every step.
   check(H5Tset_fields(t.get(), f.sign, f.exponent_pos, f.exponent_size, f.mantissa_pos, f.mantissa_size),
         "H5Tset_fields");
-  check(H5Tset_size(t.get(), 2), "H5Tset_size");
+  check(H5Tset_size(t.get(), size), "H5Tset_size");
   check(H5Tset_ebias(t.get(), f.bias), "H5Tset_ebias");
   return t;
 }
@@ -33,6 +38,8 @@ std::optional<DType> float_dtype(hid_t type, std::size_t size, std::string& unsu
   if (is(8, {63, 52, 11, 0, 52, 1023})) return DType::f64;
   if (is(2, kBFloat16)) return DType::bf16;
   if (is(2, kFloat16)) return DType::f16;
+  if (is(1, kFloat8E4M3)) return DType::f8_e4m3;
+  if (is(1, kFloat8E5M2)) return DType::f8_e5m2;
   unsupported = std::to_string(size * 8) + "-bit float with " + std::to_string(esize) +
                 " exponent and " + std::to_string(msize) + " mantissa bits";
   return std::nullopt;
@@ -72,8 +79,10 @@ TypeHandle hdf5_type_for(DType dtype) {
   switch (dtype) {
     case DType::f32: return TypeHandle(H5Tcopy(H5T_IEEE_F32LE), "H5Tcopy");
     case DType::f64: return TypeHandle(H5Tcopy(H5T_IEEE_F64LE), "H5Tcopy");
-    case DType::bf16: return custom_float16(kBFloat16);
-    case DType::f16: return custom_float16(kFloat16);
+    case DType::bf16: return custom_float(kBFloat16, 2);
+    case DType::f16: return custom_float(kFloat16, 2);
+    case DType::f8_e4m3: return custom_float(kFloat8E4M3, 1);
+    case DType::f8_e5m2: return custom_float(kFloat8E5M2, 1);
     case DType::i8: return TypeHandle(H5Tcopy(H5T_STD_I8LE), "H5Tcopy");
     case DType::i16: return TypeHandle(H5Tcopy(H5T_STD_I16LE), "H5Tcopy");
     case DType::i32: return TypeHandle(H5Tcopy(H5T_STD_I32LE), "H5Tcopy");
@@ -89,8 +98,6 @@ TypeHandle hdf5_type_for(DType dtype) {
       check(H5Tenum_insert(t.get(), "TRUE", &yes), "H5Tenum_insert");
       return t;
     }
-    case DType::f8_e4m3:
-    case DType::f8_e5m2: break;
   }
   throw InputError("HDF5 checkpoints cannot hold " + std::string(dtype_name(dtype)) + " tensors");
 }

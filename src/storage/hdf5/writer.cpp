@@ -38,6 +38,13 @@ std::map<std::string, std::size_t> name_heap_sizes(const std::vector<TensorInfo>
   return bytes;
 }
 
+// Groups remember the order their members were created in, so that a checkpoint keeps the order
+// of the tensors it was written with (a Hugging Face checkpoint's, through a conversion) and
+// readers (mpimerge, h5py) list them in that order.
+void track_creation_order(hid_t plist) {
+  check(H5Pset_link_creation_order(plist, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED), "H5Pset_link_creation_order");
+}
+
 class Hdf5Writer final : public CheckpointWriter {
  public:
   Hdf5Writer(const std::string& path, const std::vector<TensorInfo>& tensors, const mpi::Comm& comm)
@@ -50,6 +57,7 @@ class Hdf5Writer final : public CheckpointWriter {
     group_heap_bytes_ = name_heap_sizes(tensors);
     PropertyList fcpl(H5Pcreate(H5P_FILE_CREATE), "H5Pcreate(file create)");
     check(H5Pset_local_heap_size_hint(fcpl.get(), group_heap_bytes_[""]), "H5Pset_local_heap_size_hint");
+    track_creation_order(fcpl.get());
     file_ = FileHandle(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, fcpl.get(), fapl.get()),
                        path + ": cannot create HDF5 file");
     for (const TensorInfo& t : tensors_) {
@@ -87,6 +95,7 @@ class Hdf5Writer final : public CheckpointWriter {
       PropertyList gcpl(H5Pcreate(H5P_GROUP_CREATE), "H5Pcreate(group)");
       check(H5Pset_obj_track_times(gcpl.get(), 0), "H5Pset_obj_track_times");
       check(H5Pset_local_heap_size_hint(gcpl.get(), group_heap_bytes_[group]), "H5Pset_local_heap_size_hint");
+      track_creation_order(gcpl.get());
       Handle<H5Gclose> g(H5Gcreate2(file_.get(), group.c_str(), H5P_DEFAULT, gcpl.get(), H5P_DEFAULT),
                          path_ + ": cannot create group '" + group + "'");
     }

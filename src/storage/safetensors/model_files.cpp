@@ -1,0 +1,89 @@
+#include "storage/safetensors/model_files.hpp"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "mpimerge/error.hpp"
+
+namespace mpimerge::storage::safetensors {
+namespace fs = std::filesystem;
+namespace {
+
+std::string_view torch_name(DType dtype) {
+  switch (dtype) {
+    case DType::f32: return "float32";
+    case DType::f64: return "float64";
+    case DType::f16: return "float16";
+    case DType::bf16: return "bfloat16";
+    default: return "";
+  }
+}
+
+bool starts_with(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
+bool ends_with(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+
+std::string read_text(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (!in) throw Error(path.string() + ": cannot read");
+  return text.str();
+}
+
+}  // namespace
+
+bool is_model_file(std::string_view name) {
+  static constexpr std::string_view kNames[] = {
+      "config.json",           "generation_config.json", "special_tokens_map.json", "added_tokens.json",
+      "vocab.json",            "vocab.txt",              "merges.txt",              "chat_template.json",
+      "chat_template.jinja",   "preprocessor_config.json", "processor_config.json",
+  };
+  if (std::find(std::begin(kNames), std::end(kNames), name) != std::end(kNames)) return true;
+  // tokenizer.json, tokenizer_config.json, tokenizer.model, and sentencepiece models (spiece.model).
+  return starts_with(name, "tokenizer") || ends_with(name, ".model");
+}
+
+std::string config_with_dtype(std::string_view config_text, DType dtype, std::string_view path) {
+  nlohmann::ordered_json config;
+  try {
+    config = nlohmann::ordered_json::parse(config_text.begin(), config_text.end());
+  } catch (const nlohmann::json::exception& e) {
+    throw InputError(std::string(path) + ": not valid JSON: " + e.what());
+  }
+  if (!config.is_object()) throw InputError(std::string(path) + ": not a JSON object");
+  for (const char* key : {"torch_dtype", "dtype"})
+    if (config.contains(key)) config[key] = torch_name(dtype);
+  return config.dump(2) + "\n";
+}
+
+std::vector<std::string> copy_model_files(const std::string& from_dir, const std::string& to_dir,
+                                          std::optional<DType> dtype) {
+  std::vector<std::string> names;
+  for (const auto& entry : fs::directory_iterator(from_dir))
+    if (entry.is_regular_file() && is_model_file(entry.path().filename().string()))
+      names.push_back(entry.path().filename().string());
+  std::sort(names.begin(), names.end());
+  for (const std::string& name : names) {
+    const fs::path from = fs::path(from_dir) / name, to = fs::path(to_dir) / name;
+    if (name == "config.json" && dtype && !torch_name(*dtype).empty()) {
+      const std::string text = config_with_dtype(read_text(from), *dtype, from.string());
+      std::ofstream out(to, std::ios::binary);
+      out << text;
+      if (!out) throw Error(to.string() + ": cannot write");
+      continue;
+    }
+    // The content only: the copy gets the output's own permissions, not a read-only source's.
+    std::ofstream out(to, std::ios::binary);
+    out << read_text(from);
+    if (!out) throw Error(to.string() + ": cannot write");
+  }
+  return names;
+}
+
+}  // namespace mpimerge::storage::safetensors

@@ -1,0 +1,171 @@
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+#include "mpimerge/error.hpp"
+#include "mpimerge/mpi/file.hpp"
+#include "storage/safetensors/header.hpp"
+#include "storage/safetensors/index.hpp"
+#include "storage/safetensors/root_read.hpp"
+#include "storage/safetensors/safetensors_checkpoint.hpp"
+
+namespace mpimerge::storage::safetensors {
+namespace fs = std::filesystem;
+namespace {
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// What rank 0 sends for one shard: the file's size (8 bytes, little-endian), then its first bytes:
+// the 8-byte length and, when that length is plausible, the JSON.
+std::vector<std::uint8_t> read_header_bytes(const std::string& path) {
+  std::error_code ec;
+  const std::uint64_t size = fs::file_size(path, ec);
+  std::ifstream in(path, std::ios::binary);
+  if (ec || !in) throw InputError(path + ": cannot be read" + (ec ? ": " + ec.message() : ""));
+  std::vector<std::uint8_t> out(8);
+  for (int i = 0; i < 8; ++i) out[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(size >> (8 * i));
+  std::vector<std::uint8_t> prefix(std::min<std::uint64_t>(size, 8));
+  in.read(reinterpret_cast<char*>(prefix.data()), static_cast<std::streamsize>(prefix.size()));
+  std::uint64_t n = 0;
+  for (std::size_t i = prefix.size(); i-- > 0;) n = (n << 8) | prefix[i];
+  if (prefix.size() == 8 && n <= kMaxHeaderBytes && n <= size - 8) {
+    prefix.resize(8 + n);
+    in.read(reinterpret_cast<char*>(prefix.data() + 8), static_cast<std::streamsize>(n));
+  }
+  if (!in) throw InputError(path + ": cannot read the header");
+  out.insert(out.end(), prefix.begin(), prefix.end());
+  return out;
+}
+
+std::string read_text_file(const std::string& path) {
+  std::error_code ec;
+  const std::uint64_t size = fs::file_size(path, ec);
+  if (ec) throw InputError(path + ": cannot be read: " + ec.message());
+  if (size > kMaxIndexBytes)
+    throw InputError(path + ": " + std::to_string(size) + " bytes, larger than an index can be");
+  std::ifstream in(path, std::ios::binary);
+  std::string text(size, '\0');
+  if (!in.read(text.data(), static_cast<std::streamsize>(size))) throw InputError(path + ": cannot be read");
+  return text;
+}
+
+// Where the checkpoint's files are: a single file, or a directory's shards listed by its index.
+struct Location {
+  std::string index_path;          // "" for a single file
+  std::vector<std::string> files;  // full paths of the shard files
+};
+
+Location locate(const std::string& path) {
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) {
+    const fs::path index = fs::path(path) / kIndexFileName, single = fs::path(path) / kSingleFileName;
+    if (fs::exists(index, ec)) return {index.string(), {}};
+    if (fs::exists(single, ec)) return {"", {single.string()}};
+    throw InputError(path + ": a directory without " + kSingleFileName + " or " + kIndexFileName);
+  }
+  if (ends_with(path, ".index.json")) return {path, {}};
+  return {"", {path}};
+}
+
+class SafetensorsReader final : public CheckpointReader {
+ public:
+  SafetensorsReader(const std::string& path, const mpi::Comm& comm) : path_(path) {
+    Location where = locate(path);
+    std::optional<ShardIndex> index;
+    if (!where.index_path.empty()) {
+      const auto text = read_on_root(comm, [&] {
+        const std::string s = read_text_file(where.index_path);
+        return std::vector<std::uint8_t>(s.begin(), s.end());
+      });
+      index = parse_index(std::string_view(reinterpret_cast<const char*>(text.data()), text.size()), where.index_path);
+      const fs::path dir = fs::path(where.index_path).parent_path();
+      for (const std::string& file : index->shard_files()) where.files.push_back((dir / file).string());
+      if (where.files.empty()) throw InputError(where.index_path + ": weight_map lists no tensors");
+    }
+    for (const std::string& file : where.files) {
+      const auto bytes = read_on_root(comm, [&] {
+        if (index && !fs::exists(file)) throw InputError(file + ": named in " + where.index_path + " but missing");
+        return read_header_bytes(file);
+      });
+      std::uint64_t size = 0;
+      for (int i = 7; i >= 0; --i) size = (size << 8) | bytes[static_cast<std::size_t>(i)];
+      shards_.push_back({file, parse_header(std::span(bytes).subspan(8), size, file), {}});
+    }
+    if (index) check_index(*index, where.index_path);
+    for (std::size_t s = 0; s < shards_.size(); ++s)
+      for (std::size_t t = 0; t < shards_[s].header.tensors.size(); ++t) {
+        tensors_.push_back(shards_[s].header.tensors[t].info);
+        locations_.push_back({s, t});
+      }
+    describe_ = index ? "Hugging Face directory, " + std::to_string(shards_.size()) +
+                            (shards_.size() == 1 ? " shard" : " shards") + " listed in " + kIndexFileName
+                      : (where.files[0] != path ? "Hugging Face directory, one " + std::string(kSingleFileName)
+                                                : "safetensors file");
+    for (Shard& shard : shards_) shard.file = mpi::File::open_read(comm, shard.path);
+  }
+
+  const std::string& path() const override { return path_; }
+  const std::vector<TensorInfo>& tensors() const override { return tensors_; }
+  std::string describe() const override { return describe_; }
+
+  void read_rows(std::size_t index, RowRange rows, std::span<std::uint8_t> out) override {
+    const auto [s, t] = locations_[index];
+    Shard& shard = shards_[s];
+    const TensorEntry& entry = shard.header.tensors[t];
+    const std::uint64_t row_bytes = entry.info.row_elements() * dtype_size(entry.info.dtype);
+    shard.file.read_at_all(shard.header.data_start() + entry.begin + rows.begin * row_bytes,
+                           out.subspan(0, rows.count() * row_bytes));
+  }
+
+ private:
+  struct Shard {
+    std::string path;
+    Header header;
+    mpi::File file;
+  };
+
+  // The index must name, for every tensor, the shard that holds it, and every shard's tensors.
+  void check_index(const ShardIndex& index, const std::string& index_path) const {
+    std::map<std::string, std::string> holder;  // tensor -> shard file name
+    for (const Shard& shard : shards_)
+      for (const TensorEntry& t : shard.header.tensors) {
+        const std::string file = fs::path(shard.path).filename().string();
+        const auto [at, inserted] = holder.emplace(t.info.name, file);
+        if (!inserted)
+          throw InputError(index_path + ": tensor '" + t.info.name + "' is held by two shards, " + at->second +
+                           " and " + file);
+      }
+    std::map<std::string, std::string> listed(index.weight_map.begin(), index.weight_map.end());
+    for (const auto& [tensor, file] : index.weight_map) {
+      const auto at = holder.find(tensor);
+      if (at == holder.end() || at->second != file)
+        throw InputError(index_path + ": weight_map puts tensor '" + tensor + "' in " + file +
+                         ", which does not hold it" + (at == holder.end() ? "" : " (" + at->second + " does)"));
+    }
+    for (const auto& [tensor, file] : holder)
+      if (!listed.count(tensor))
+        throw InputError(index_path + ": shard " + file + " holds tensor '" + tensor + "', which weight_map does not list");
+  }
+
+  std::string path_, describe_;
+  std::vector<Shard> shards_;
+  std::vector<TensorInfo> tensors_;
+  std::vector<std::pair<std::size_t, std::size_t>> locations_;  // per tensor: shard, entry
+};
+
+}  // namespace
+
+bool looks_like_safetensors(const std::string& path) {
+  std::error_code ec;
+  if (fs::is_directory(path, ec))
+    return fs::exists(fs::path(path) / kIndexFileName, ec) || fs::exists(fs::path(path) / kSingleFileName, ec);
+  return ends_with(path, ".safetensors") || ends_with(path, ".safetensors.index.json");
+}
+
+std::unique_ptr<CheckpointReader> open_safetensors(const std::string& path, const mpi::Comm& comm) {
+  return std::make_unique<SafetensorsReader>(path, comm);
+}
+
+}  // namespace mpimerge::storage::safetensors

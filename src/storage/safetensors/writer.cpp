@@ -1,0 +1,88 @@
+#include <filesystem>
+#include <fstream>
+
+#include "mpimerge/error.hpp"
+#include "mpimerge/mpi/file.hpp"
+#include "storage/safetensors/index.hpp"
+#include "storage/safetensors/layout.hpp"
+#include "storage/safetensors/model_files.hpp"
+#include "storage/safetensors/safetensors_checkpoint.hpp"
+
+namespace mpimerge::storage::safetensors {
+namespace fs = std::filesystem;
+namespace {
+
+void write_text(const fs::path& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary);
+  out << text;
+  out.close();
+  if (!out) throw Error(path.string() + ": cannot write");
+}
+
+// Every rank knows every file's layout up front, so the writing needs no coordination beyond the
+// collective calls: rank 0 writes the headers (and the index and model files), every rank writes
+// its rows of every tensor at their known offsets.
+class SafetensorsWriter final : public CheckpointWriter {
+ public:
+  SafetensorsWriter(const std::string& path, const OutputSpec& spec, const std::vector<TensorInfo>& tensors,
+                    const mpi::Comm& comm)
+      : tensors_(tensors), comm_(comm) {
+    const bool directory = spec.format == Format::hf_directory;
+    const fs::path dir = directory ? fs::path(path) : fs::path(path).parent_path();
+    layout_ = plan_files(tensors, spec.shard_bytes, directory ? "" : fs::path(path).filename().string());
+    // Files beside the shards first: their errors can still be agreed on, before any collective I/O.
+    mpi::run_agreed(comm, [&] {
+      if (!comm.is_root()) return;
+      if (directory) {
+        fs::create_directories(dir);
+        if (layout_.files.size() > 1) write_text(dir / kIndexFileName, index_text());
+        if (!spec.model_files_from.empty()) copy_model_files(spec.model_files_from, dir.string(), spec.config_dtype);
+      }
+    });
+    for (const ShardFile& shard : layout_.files) {
+      files_.push_back(mpi::File::create(comm, (dir / shard.name).string()));
+      files_.back().set_size(shard.size);  // also cuts what a stale file held beyond it
+      files_.back().write_at_all(0, comm.is_root() ? std::span<const std::uint8_t>(shard.header)
+                                                   : std::span<const std::uint8_t>());
+    }
+  }
+
+  const std::vector<TensorInfo>& tensors() const override { return tensors_; }
+
+  void write_rows(std::size_t index, RowRange rows, std::span<const std::uint8_t> data) override {
+    const TensorInfo& t = tensors_[index];
+    const std::uint64_t row_bytes = t.row_elements() * dtype_size(t.dtype);
+    files_[layout_.file_of[index]].write_at_all(layout_.offset_of[index] + rows.begin * row_bytes,
+                                                data.subspan(0, rows.count() * row_bytes));
+  }
+
+  void finish() override {
+    for (mpi::File& f : files_) {
+      f.sync();
+      f.close();
+    }
+    comm_.barrier();  // every rank's bytes are in the files before anyone reads them
+  }
+
+ private:
+  std::string index_text() const {
+    std::vector<std::pair<std::string, std::string>> weight_map;
+    for (std::size_t i = 0; i < tensors_.size(); ++i)
+      weight_map.emplace_back(tensors_[i].name, layout_.files[layout_.file_of[i]].name);
+    return index_json(weight_map, layout_.total_size, layout_.total_parameters);
+  }
+
+  std::vector<TensorInfo> tensors_;
+  const mpi::Comm& comm_;
+  FileLayout layout_;
+  std::vector<mpi::File> files_;
+};
+
+}  // namespace
+
+std::unique_ptr<CheckpointWriter> create_safetensors(const std::string& path, const OutputSpec& spec,
+                                                     const std::vector<TensorInfo>& tensors, const mpi::Comm& comm) {
+  return std::make_unique<SafetensorsWriter>(path, spec, tensors, comm);
+}
+
+}  // namespace mpimerge::storage::safetensors
