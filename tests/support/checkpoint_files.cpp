@@ -62,7 +62,14 @@ CheckpointSet random_checkpoint_set(const SetOptions& options) {
 
 void write_checkpoint(const std::string& path, const std::vector<TensorInfo>& tensors,
                       const RawCheckpoint& data, const mpi::Comm& comm) {
-  auto writer = storage::create_checkpoint(path, storage::output_format_for(path), tensors, comm);
+  storage::OutputSpec spec;
+  spec.format = storage::output_format_for(path);
+  write_checkpoint(path, spec, tensors, data, comm);
+}
+
+void write_checkpoint(const std::string& path, const storage::OutputSpec& spec, const std::vector<TensorInfo>& tensors,
+                      const RawCheckpoint& data, const mpi::Comm& comm) {
+  auto writer = storage::create_checkpoint(path, spec, tensors, comm);
   for (std::size_t t = 0; t < tensors.size(); ++t) {
     const TensorInfo& info = tensors[t];
     const std::uint64_t row_bytes = info.row_elements() * dtype_size(info.dtype);

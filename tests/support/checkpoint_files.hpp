@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "mpimerge/mpi/comm.hpp"
+#include "mpimerge/storage/checkpoint.hpp"
 #include "mpimerge/tensor.hpp"
 
 namespace mpimerge::testing {
@@ -32,8 +33,11 @@ struct SetOptions {
 // values with many exact zeros, so thresholds fall on ties and sums cancel exactly.
 CheckpointSet random_checkpoint_set(const SetOptions& options);
 
-// Collective: every rank writes its own rows of every tensor.
+// Collective: every rank writes its own rows of every tensor (in the format the path asks for, or
+// as spec says).
 void write_checkpoint(const std::string& path, const std::vector<TensorInfo>& tensors,
+                      const RawCheckpoint& data, const mpi::Comm& comm);
+void write_checkpoint(const std::string& path, const storage::OutputSpec& spec, const std::vector<TensorInfo>& tensors,
                       const RawCheckpoint& data, const mpi::Comm& comm);
 
 // Collective: every rank reads every tensor whole.

@@ -111,7 +111,8 @@ std::optional<std::vector<std::uint64_t>> unsigned_list(const Json& value) {
 
 TensorEntry parse_entry(const std::string& name, const Json& value, std::uint64_t data_bytes, std::string_view path) {
   if (name.empty()) fail(path, "a tensor has an empty name");
-  if (name.find('\0') != std::string::npos) fail_tensor(path, name, "the name contains a NUL character");
+  if (const auto nul = name.find('\0'); nul != std::string::npos)
+    fail_tensor(path, name.substr(0, nul) + "\\u0000" + name.substr(nul + 1), "the name contains a NUL character");
   if (!value.is_object()) fail_tensor(path, name, "expected an object with dtype, shape and data_offsets");
   for (const auto& [field, _] : value.items())
     if (field != "dtype" && field != "shape" && field != "data_offsets")
