@@ -113,7 +113,7 @@ DiffReport diff_checkpoints(const std::string& a, const std::string& b, const mp
 std::string format_diff(const DiffReport& report, double tolerance, bool tensor_lines) {
   std::string out;
   std::size_t width = 6;
-  for (const auto& t : report.tensors) width = std::max(width, t.name.size());
+  for (const auto& t : report.tensors) width = std::max(width, t.name.size() + 1);
   if (tensor_lines) {
     out += padded("tensor", width) + "  " + padded("max|a-b|", 14) + padded("rel_l2", 14) + padded("cosine", 20) +
            "differing\n";

@@ -47,7 +47,7 @@ std::string format_inspect(const InspectReport& report, bool tensor_lines) {
     out += c.path + ": " + c.kind + "\n";
     if (tensor_lines) {
       std::size_t width = 6;
-      for (const TensorInfo& t : c.tensors) width = std::max(width, t.name.size());
+      for (const TensorInfo& t : c.tensors) width = std::max(width, t.name.size() + 1);
       out += "  " + padded("tensor", width) + "  " + padded("dtype", 7) + padded("shape", 20) + "bytes\n";
       for (const TensorInfo& t : c.tensors)
         out += "  " + padded(t.name, width) + "  " + padded(std::string(dtype_name(t.dtype)), 7) +
