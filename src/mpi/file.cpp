@@ -77,6 +77,8 @@ void File::read_at_all(std::uint64_t offset, std::span<std::uint8_t> out) {
     check(MPI_File_read_at_all(handle_, static_cast<MPI_Offset>(offset + begin), out.data() + begin,
                                static_cast<int>(n), MPI_BYTE, &status),
           path_ + ": cannot read " + std::to_string(n) + " bytes at offset " + std::to_string(offset + begin));
+    // Where the MPI library reports the count (OMPIO's collective reads report the requested one),
+    // a short read means the file shrank after its header was checked.
     int got = 0;
     MPI_Get_count(&status, MPI_BYTE, &got);
     if (static_cast<std::uint64_t>(got) != n)

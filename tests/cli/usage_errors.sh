@@ -40,9 +40,9 @@ expect_status 2; expect_one_error_line; expect_err "exists (pass --overwrite"
 
 run "$RANKS" merge --help
 expect_status 0
-for option in --base --model --output --method --density --lambda --trim-scope --disjoint-merge --weight --out-dtype --overwrite --report --quiet; do
+for option in --base --model --output --output-format --shard-size --method --density --lambda --trim-scope --disjoint-merge --weight --out-dtype --overwrite --report --quiet; do
   expect_out "$option"
 done
 run "$RANKS" --help
-expect_status 0; expect_out "merge"; expect_out "generate"
+expect_status 0; expect_out "merge"; expect_out "generate"; expect_out "convert"; expect_out "inspect"; expect_out "diff"
 echo "usage errors: ok at $RANKS ranks"

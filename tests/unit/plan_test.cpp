@@ -70,5 +70,16 @@ TEST(Plan, ListsEveryDifferenceNotJustTheFirst) {
   }
 }
 
+TEST(Plan, MergeProblemsListsEveryDifferenceWhole) {
+  auto other = kBase;
+  other[0].shape = {2, 4};
+  other.push_back({"extra", DType::f32, {1}});
+  MetadataOnly a("a", kBase), b("b", kBase), c("c", other);
+  EXPECT_TRUE(merge_problems(InputSet{{&a, &b}, false}).empty());
+  EXPECT_EQ(merge_problems(InputSet{{&a, &b, &c}, false}),
+            (std::vector<std::string>{"model 3 (c) has tensor 'extra' that model 1 (a) lacks",
+                                      "tensor 'a.weight' has shape [2, 4] in model 3 (c) but [4, 2] in model 1 (a)"}));
+}
+
 }  // namespace
 }  // namespace mpimerge
