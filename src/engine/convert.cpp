@@ -37,25 +37,29 @@ ConvertSummary run_convert(const ConvertJob& job, const mpi::Comm& comm, const L
 
   ConvertSummary summary;
   summary.tensors = tensors.size();
-  PhaseClock phases(comm, log);
-  phases.collective("copy", [&](PhaseNote& note) {
+  PhaseClock phases(comm, {"copy"});
+  phases.collective("copy", [&] {
+    std::uint64_t bytes = 0;
     std::vector<std::uint8_t> buffer;
     for (std::size_t t = 0; t < tensors.size(); ++t) {
       const TensorInfo& info = tensors[t];
       const std::uint64_t row_bytes = info.row_elements() * dtype_size(info.dtype);
       const RowRange mine = owned_rows(info.rows(), comm.rank(), comm.size());
-      for_each_transfer(info.rows(), mine, row_bytes, comm.size(), [&](RowRange part) {
+      for_each_transfer(most_rows_per_rank(info.rows(), comm.size()), mine, row_bytes, [&](RowRange part) {
         buffer.resize(part.count() * row_bytes);
         reader->read_rows(t, part, buffer);
         writer->write_rows(t, part, buffer);
-        note.bytes += buffer.size();
+        bytes += buffer.size();
       });
     }
     writer->finish();
+    return bytes;
   });
   pending.commit();
-  summary.bytes = phases.timings().back().bytes;
+  const PhaseTiming copy = phases.combined().front();
+  summary.bytes = copy.bytes;
   summary.seconds = comm.max(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  log.line(phase_line(copy));
   log.line("done    " + job.output + " in " + format_seconds(summary.seconds));
   return summary;
 }

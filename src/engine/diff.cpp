@@ -26,7 +26,7 @@ std::vector<std::uint8_t> read_slice(storage::CheckpointReader& reader, std::siz
                                      RowRange mine, int ranks) {
   const std::uint64_t row_bytes = info.row_elements() * dtype_size(info.dtype);
   std::vector<std::uint8_t> data(mine.count() * row_bytes);
-  for_each_transfer(info.rows(), mine, row_bytes, ranks, [&](RowRange part) {
+  for_each_transfer(most_rows_per_rank(info.rows(), ranks), mine, row_bytes, [&](RowRange part) {
     reader.read_rows(index, part,
                      std::span<std::uint8_t>(data).subspan((part.begin - mine.begin) * row_bytes, part.count() * row_bytes));
   });

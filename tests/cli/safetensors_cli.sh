@@ -43,6 +43,13 @@ for f in generation_config.json tokenizer.json tokenizer_config.json; do
   cmp "$WORK/merged/$f" "$L/base/$f" || fail "$f not copied"
 done
 
+# Streamed under a small memory budget (inputs read again each pass, output written group by
+# group), the same bytes.
+run "$RANKS" merge --base "$L/base" "${models[@]}" --out-dtype float32 --memory-budget 40KB --output "$WORK/streamed/"
+expect_status 0; expect_out "stream  the slices exceed the memory budget"
+run "$RANKS" diff "$WORK/streamed" "$WORK/merged"
+expect_status 0; expect_out "summary: 21 tensors compared, 21 identical, 0 above tolerance 0"
+
 # An existing output needs --overwrite; with it, the old directory is replaced whole.
 run "$RANKS" merge --base "$L/base" "${models[@]}" --output "$WORK/merged/"
 expect_status 2; expect_one_error_line; expect_err "output '$WORK/merged/' exists (pass --overwrite to replace it)"
