@@ -5,7 +5,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config
   openmpi-bin libopenmpi-dev libhdf5-openmpi-dev hdf5-tools
-  libeigen3-dev libboost-program-options-dev nlohmann-json3-dev libyaml-cpp-dev
+  libeigen3-dev libboost-program-options-dev nlohmann-json3-dev libyaml-cpp-dev libxxhash-dev
   googletest libgtest-dev
   python3 python3-numpy python3-h5py
 )

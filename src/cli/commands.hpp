@@ -23,6 +23,10 @@ int generate_command(const Args& args, const mpi::Comm& comm);
 int convert_command(const Args& args, const mpi::Comm& comm);
 int inspect_command(const Args& args, const mpi::Comm& comm);
 int diff_command(const Args& args, const mpi::Comm& comm);
+int verify_command(const Args& args, const mpi::Comm& comm);
+
+// "mpimerge merge --base ..." as typed, for reports.
+std::string command_line(const Args& args);
 
 // Parses args against the options, turning Boost's errors into UsageError. Returns false (after
 // printing the help on rank 0) when --help was given.

@@ -2,6 +2,7 @@
 
 #include "cli/commands.hpp"
 #include "mpimerge/engine/engine.hpp"
+#include "mpimerge/engine/progress.hpp"
 #include "mpimerge/error.hpp"
 #include "mpimerge/methods/registry.hpp"
 #include "mpimerge/storage/checkpoint.hpp"
@@ -42,6 +43,9 @@ MergeJob job_from(const po::variables_map& v) {
   job.overwrite = v.count("overwrite") > 0;
   job.quiet = v.count("quiet") > 0;
   if (v.count("report")) job.report_path = v["report"].as<std::string>();
+  job.report = v.count("no-report") == 0;
+  job.progress = v["progress"].as<std::string>();
+  Progress::style_for(true, false, job.progress);  // refuses an unknown style here, on every rank
   return job;
 }
 
@@ -74,13 +78,19 @@ int merge_command(const Args& args, const mpi::Comm& comm) {
        "memory per rank for tensor slices, e.g. 4G (default: 70% of the node's memory shared by its ranks); "
        "a merge that does not fit streams its inputs in groups")
       ("overwrite", "replace an existing output")
-      ("report", po::value<std::string>()->value_name("PATH"), "write a JSON report of the merge")
+      ("report", po::value<std::string>()->value_name("PATH"),
+       "where to write the JSON report of the merge (default: OUTPUT.report.json beside the output)")
+      ("no-report", "write no report")
+      ("progress", po::value<std::string>()->value_name("STYLE")->default_value("auto"),
+       "progress of long phases: bar, lines (a line every 15 s, for logs), none, or auto: a bar on a terminal "
+       "outside Slurm, else lines")
       ("quiet,q", "print nothing but errors");
   po::variables_map values;
   if (!parse_or_help("usage: mpirun -n RANKS mpimerge merge --base BASE --model A --model B ... --output OUT [options]",
                      options, args, values, comm))
     return 0;
-  const MergeJob job = job_from(values);
+  MergeJob job = job_from(values);
+  job.command_line = command_line(args);
   const Log log(comm.is_root(), job.quiet, std::cout);
   run_merge(job, comm, log);
   return 0;

@@ -6,6 +6,12 @@
 namespace mpimerge::cli {
 namespace po = boost::program_options;
 
+std::string command_line(const Args& args) {
+  std::string text = "mpimerge merge";
+  for (const auto& a : args) text += " " + (a.find_first_of(" \t'\"") == std::string::npos ? a : "'" + a + "'");
+  return text;
+}
+
 bool parse_or_help(const std::string& usage, const po::options_description& options, const Args& args,
                    po::variables_map& values, const mpi::Comm& comm,
                    const po::positional_options_description* positional) {

@@ -84,6 +84,11 @@ void Comm::max(std::span<std::uint64_t> values) const {
   allreduce_in_place(comm_, values, MPI_UINT64_T, MPI_MAX);
 }
 
+void Comm::sum(std::span<std::uint64_t> values) const {
+  count(values.size_bytes());
+  allreduce_in_place(comm_, values, MPI_UINT64_T, MPI_SUM);
+}
+
 double Comm::max(double value) const {
   max(std::span<double>(&value, 1));
   return value;

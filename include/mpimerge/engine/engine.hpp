@@ -31,6 +31,15 @@ struct MergeSummary {
   std::size_t groups = 1;              // > 1: the slices did not fit and were streamed
   int data_reads = 1;                  // how many times each input byte was read
   std::vector<std::uint64_t> peak_rss; // per rank, bytes
+  std::uint64_t bytes_read = 0, bytes_written = 0;  // summed over ranks
+  struct InputChecksum {
+    std::string path;
+    std::uint64_t checksum = 0;  // over every tensor (checksum.hpp), in any order
+  };
+  std::vector<InputChecksum> inputs;
+  std::vector<std::pair<std::string, std::uint64_t>> output_checksums;  // per output tensor
+  std::string output;                                                   // final path
+  std::string report_path;                                              // where the report went, if any
   std::vector<PhaseTiming> phases;
   std::vector<MethodFinding> findings;
   std::uint64_t reduction_bytes_per_rank = 0;  // payload of collectives, the largest over ranks
@@ -38,5 +47,8 @@ struct MergeSummary {
 };
 
 MergeSummary run_merge(const MergeJob& job, const mpi::Comm& comm, const Log& log);
+
+// The report's path for a job: --report, else "<output>.report.json" beside the output.
+std::string report_path_for(const MergeJob& job);
 
 }  // namespace mpimerge

@@ -21,7 +21,10 @@ struct MergeJob {
   std::optional<std::uint64_t> memory_budget;  // bytes per rank; default: a share of the node's memory
   bool overwrite = false;
   bool quiet = false;
-  std::string report_path;  // empty: no JSON report
+  std::string progress = "auto";  // auto, bar, lines, none
+  std::string report_path;  // empty: beside the output, "<output>.report.json"
+  bool report = true;       // false: no JSON report
+  std::string command_line; // as the user typed it, for the report
 };
 
 }  // namespace mpimerge

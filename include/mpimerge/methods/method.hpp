@@ -9,7 +9,7 @@
 //       sample of rows, about sample_fraction(tensor) of each tensor (pass_kind() == sample);
 //     finish_pass(reductions);
 //   }
-//   merge(block, out) for every block of every tensor
+//   merge(block, out) for every block of every tensor; finish_merge(reductions)
 // A block is a run of consecutive elements of one tensor on this rank, already converted to the
 // tensor's compute type (float, or double for float64 tensors). Blocks come in any order and any
 // size, so a method must not depend on how the rows are split between ranks.
@@ -75,6 +75,9 @@ class MergeMethod {
 
   virtual void merge(const Block<float>& in, std::span<float> out) = 0;
   virtual void merge(const Block<double>& in, std::span<double> out) = 0;
+  // After every block is merged, on every rank: statistics of the merge itself (no rank-local
+  // failures here; see finish_pass).
+  virtual void finish_merge(Reductions&) {}
 
   // Global statistics the method computed (thresholds, kept fractions), identical on all ranks.
   virtual std::vector<MethodFinding> findings() const { return {}; }

@@ -41,6 +41,7 @@ class Comm {
   void max(std::span<double> values) const;
   void min(std::span<double> values) const;
   void max(std::span<std::uint64_t> values) const;
+  void sum(std::span<std::uint64_t> values) const;  // wrapping: checksums add modulo 2^64
   double max(double value) const;
   std::uint64_t sum(std::uint64_t value) const;
   std::uint64_t min(std::uint64_t value) const;

@@ -32,6 +32,8 @@ class CheckpointReader {
   virtual const std::vector<TensorInfo>& tensors() const = 0;
   // Reads rows of tensors()[index] as raw little-endian elements of the tensor's dtype.
   virtual void read_rows(std::size_t index, RowRange rows, std::span<std::uint8_t> out) = 0;
+  // The checksum the file records for tensors()[index] (set_checksums), if it records one.
+  virtual std::optional<std::uint64_t> stored_checksum(std::size_t /*index*/) const { return std::nullopt; }
   // What the checkpoint is, for people: "HDF5 file", "Hugging Face directory, 2 shards".
   virtual std::string describe() const { return "checkpoint"; }
 };
@@ -41,6 +43,10 @@ class CheckpointWriter {
   virtual ~CheckpointWriter() = default;
   virtual const std::vector<TensorInfo>& tensors() const = 0;
   virtual void write_rows(std::size_t index, RowRange rows, std::span<const std::uint8_t> data) = 0;
+  // Records each tensor's content checksum (see checksum.hpp) in the file where the format has a
+  // place for it (HDF5: a dataset attribute); collective, before finish(). Formats without one
+  // ignore it: the report beside the output holds the checksums too.
+  virtual void set_checksums(std::span<const std::uint64_t> /*per tensor*/) {}
   // Flushes and closes; returns on each rank only once every rank's data is in the file.
   virtual void finish() = 0;
 };

@@ -9,7 +9,10 @@
 
 namespace mpimerge::storage::hdf5 {
 
-bool looks_like_hdf5(const std::string& path);  // the HDF5 signature at offset 0
+bool looks_like_hdf5(const std::string& path);
+
+// The dataset attribute that holds a tensor's checksum (checksum.hpp) as 16 hex digits.
+inline constexpr const char* kChecksumAttribute = "mpimerge_checksum";  // the HDF5 signature at offset 0
 
 std::unique_ptr<CheckpointReader> open_hdf5(const std::string& path, const mpi::Comm& comm);
 std::unique_ptr<CheckpointWriter> create_hdf5(const std::string& path,

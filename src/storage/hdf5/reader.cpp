@@ -1,6 +1,7 @@
 #include <cstring>
 #include <fstream>
 
+#include "mpimerge/checksum.hpp"
 #include "mpimerge/error.hpp"
 #include "storage/hdf5/hdf5_checkpoint.hpp"
 #include "storage/hdf5/parallel.hpp"
@@ -74,14 +75,32 @@ class Hdf5Reader final : public CheckpointReader {
     // Read into the little-endian layout the program computes on; when the file's type already is
     // that layout (the normal case), HDF5 moves raw bytes and the transfer stays collective.
     memory_types_.push_back(hdf5_type_for(*dtype));
+    checksums_.push_back(read_checksum(d.get()));
     datasets_.push_back(std::move(d));
   }
+
+  // The checksum attribute, if the file has one on this dataset.
+  std::optional<std::uint64_t> read_checksum(hid_t dataset) {
+    if (H5Aexists(dataset, kChecksumAttribute) <= 0) return std::nullopt;
+    AttributeHandle a(H5Aopen(dataset, kChecksumAttribute, H5P_DEFAULT), "H5Aopen");
+    TypeHandle text(H5Tcopy(H5T_C_S1), "H5Tcopy");
+    check(H5Tset_size(text.get(), 16), "H5Tset_size");
+    std::string hex(16, '\0');
+    check(H5Aread(a.get(), text.get(), hex.data()), path_ + ": cannot read a checksum attribute");
+    return parse_checksum_hex(hex);
+  }
+
+ public:
+  std::optional<std::uint64_t> stored_checksum(std::size_t index) const override { return checksums_[index]; }
+
+ private:
 
   std::string path_;
   FileHandle file_;  // declared first: closed after the datasets
   std::vector<TensorInfo> tensors_;
   std::vector<DatasetHandle> datasets_;
   std::vector<TypeHandle> memory_types_;
+  std::vector<std::optional<std::uint64_t>> checksums_;
   PropertyList transfer_;
 };
 

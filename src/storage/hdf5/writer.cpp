@@ -1,6 +1,7 @@
 #include <map>
 #include <set>
 
+#include "mpimerge/checksum.hpp"
 #include "mpimerge/error.hpp"
 #include "storage/hdf5/hdf5_checkpoint.hpp"
 #include "storage/hdf5/parallel.hpp"
@@ -75,6 +76,19 @@ class Hdf5Writer final : public CheckpointWriter {
     check(H5Dwrite(datasets_[index].get(), types_[index].get(), s.memory.get(), s.file.get(),
                    transfer_.get(), data.data()),
           path_ + ": cannot write tensor '" + t.name + "'");
+  }
+
+  // A 16-character hex string attribute, "mpimerge_checksum", on every dataset.
+  void set_checksums(std::span<const std::uint64_t> checksums) override {
+    TypeHandle text(H5Tcopy(H5T_C_S1), "H5Tcopy");
+    check(H5Tset_size(text.get(), 16), "H5Tset_size");
+    SpaceHandle scalar(H5Screate(H5S_SCALAR), "H5Screate");
+    for (std::size_t i = 0; i < datasets_.size() && i < checksums.size(); ++i) {
+      const std::string hex = checksum_hex(checksums[i]);
+      AttributeHandle a(H5Acreate2(datasets_[i].get(), kChecksumAttribute, text.get(), scalar.get(), H5P_DEFAULT, H5P_DEFAULT),
+                        path_ + ": cannot add a checksum to '" + tensors_[i].name + "'");
+      check(H5Awrite(a.get(), text.get(), hex.data()), path_ + ": cannot write the checksum of '" + tensors_[i].name + "'");
+    }
   }
 
   void finish() override {

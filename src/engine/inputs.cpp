@@ -1,0 +1,56 @@
+#include "engine/inputs.hpp"
+
+#include "mpimerge/convert.hpp"
+#include "mpimerge/error.hpp"
+#include "mpimerge/util/memory.hpp"
+
+namespace mpimerge {
+namespace {
+constexpr std::uint64_t kFixedOverhead = std::uint64_t{256} << 20;
+}
+
+OpenInputs open_inputs(const std::optional<std::string>& base, const std::vector<std::string>& models,
+                       const mpi::Comm& comm) {
+  OpenInputs inputs;
+  inputs.set.has_base = base.has_value();
+  std::vector<std::string> paths;
+  if (base) paths.push_back(*base);
+  paths.insert(paths.end(), models.begin(), models.end());
+  for (const std::string& path : paths) {
+    mpi::run_agreed(comm, [&] { inputs.owned.push_back(storage::open_checkpoint(path, comm)); });
+    inputs.set.readers.push_back(inputs.owned.back().get());
+  }
+  return inputs;
+}
+
+std::uint64_t memory_budget(std::optional<std::uint64_t> requested, const mpi::Comm& comm) {
+  std::uint64_t budget = 0;
+  if (requested) {
+    budget = *requested;
+  } else {
+    const std::uint64_t share = usable_memory_bytes() / 10 * 7 / static_cast<std::uint64_t>(comm.ranks_on_node());
+    budget = share > 2 * kFixedOverhead ? share - kFixedOverhead : share / 2;
+  }
+  return comm.min(budget);
+}
+
+void check_slices(const MergePlan& plan, const InputSet& inputs, const GroupSlices& slices) {
+  for (std::size_t u = 0; u < slices.units(); ++u) {
+    const PlannedTensor& tensor = plan.tensors[slices.unit(u).tensor];
+    for (std::size_t i = 0; i < inputs.readers.size(); ++i) {
+      if (tensor.action == TensorAction::merge) {
+        if (const auto bad = count_nonfinite(tensor.input_dtype[i], slices.raw(i, u)))
+          throw InputError(inputs.label(i) + ": tensor '" + tensor.output.name + "' holds " +
+                           std::to_string(bad) + " NaN or infinite values in rows " +
+                           std::to_string(slices.rows(u).begin) + ".." + std::to_string(slices.rows(u).end));
+      } else if (i > 0) {
+        const auto a = slices.raw(0, u), b = slices.raw(i, u);
+        if (!std::equal(a.begin(), a.end(), b.begin(), b.end()))
+          throw InputError("tensor '" + tensor.output.name + "' (" + std::string(dtype_name(tensor.output.dtype)) +
+                           ", not merged) differs between " + inputs.label(0) + " and " + inputs.label(i));
+      }
+    }
+  }
+}
+
+}  // namespace mpimerge

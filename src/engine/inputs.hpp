@@ -1,0 +1,32 @@
+#pragma once
+// Opening the inputs of a merge, the memory budget it runs under, and the checks on input slices.
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/group_slices.hpp"
+#include "mpimerge/engine/plan.hpp"
+#include "mpimerge/mpi/comm.hpp"
+
+namespace mpimerge {
+
+struct OpenInputs {
+  std::vector<std::unique_ptr<storage::CheckpointReader>> owned;
+  InputSet set;
+};
+
+// Collective; each open agreed on by every rank.
+OpenInputs open_inputs(const std::optional<std::string>& base, const std::vector<std::string>& models,
+                       const mpi::Comm& comm);
+
+// Per rank: the given budget, or 70% of the memory this process may use shared by the ranks on
+// its node, less a fixed allowance for MPI, HDF5 and the program. The smallest over all ranks
+// holds everywhere, so that every rank forms the same groups.
+std::uint64_t memory_budget(std::optional<std::uint64_t> requested, const mpi::Comm& comm);
+
+// Refuses NaN and infinity in merged inputs, and copied (non-float) tensors on which the models
+// disagree with the base.
+void check_slices(const MergePlan& plan, const InputSet& inputs, const GroupSlices& slices);
+
+}  // namespace mpimerge

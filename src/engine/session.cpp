@@ -1,0 +1,230 @@
+#include "engine/session.hpp"
+
+#include <chrono>
+
+#include "engine/block_loop.hpp"
+#include "engine/inputs.hpp"
+#include "engine/sample_pass.hpp"
+#include "mpimerge/checksum.hpp"
+#include "mpimerge/engine/transfers.hpp"
+
+namespace mpimerge {
+namespace {
+
+// Runs f, adding the seconds it took on this rank to `seconds`.
+template <class F>
+void timed(double& seconds, F&& f) {
+  const auto start = std::chrono::steady_clock::now();
+  f();
+  seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+std::vector<MergeTarget*> needing(std::span<MergeTarget* const> targets, PassKind kind) {
+  std::vector<MergeTarget*> out;
+  for (MergeTarget* t : targets)
+    if (t->method->needs_pass() && t->method->pass_kind() == kind) out.push_back(t);
+  return out;
+}
+
+}  // namespace
+
+MergeSession::MergeSession(const MergePlan& plan, const WorkPlan& work, const InputSet& inputs,
+                           const mpi::Comm& comm, Progress& progress)
+    : plan_(plan), work_(work), inputs_(inputs), comm_(comm), progress_(progress), slices_(plan, work, inputs, comm),
+      phases_(comm, {"read", "select", "merge", "write"}), checked_(work.groups.size(), false),
+      input_checksums_(inputs.readers.size(), std::vector<std::uint64_t>(plan.tensors.size(), 0)) {}
+
+std::uint64_t MergeSession::rank0_bytes(std::size_t group, bool inputs) const {
+  std::uint64_t bytes = 0;
+  for (const WorkUnit& unit : work_.groups[group]) {
+    const PlannedTensor& t = plan_.tensors[unit.tensor];
+    const std::uint64_t rows = work_.rows(plan_, unit, 0, comm_.size()).count() * t.output.row_elements();
+    if (inputs)
+      for (DType d : t.input_dtype) bytes += rows * dtype_size(d);
+    else
+      bytes += rows * dtype_size(t.output.dtype);
+  }
+  return bytes;
+}
+
+void MergeSession::load(std::size_t g) {
+  if (slices_.loaded_group() == g) return;
+  if (g == 0) ++reads_;
+  const std::uint64_t before = slices_.bytes_read();
+  phases_.collective("read", [&] {
+    slices_.load(g);
+    return slices_.bytes_read() - before;
+  });
+  if (checked_[g]) return;
+  // First time this group is read: check it, and fold it into the inputs' checksums.
+  mpi::run_agreed(comm_, [&] { check_slices(plan_, inputs_, slices_); });
+  for (std::size_t i = 0; i < inputs_.readers.size(); ++i)
+    for (std::size_t u = 0; u < slices_.units(); ++u) {
+      const PlannedTensor& t = plan_.tensors[slices_.unit(u).tensor];
+      input_checksums_[i][slices_.unit(u).tensor] +=
+          partial_checksum(slices_.raw(i, u), slices_.rows(u).begin, t.output.row_elements() * dtype_size(t.input_dtype[i]));
+    }
+  checked_[g] = true;
+}
+
+void MergeSession::analyze(std::span<MergeTarget* const> targets) {
+  mpi::CommReductions reductions(comm_);
+  int pass = 0;
+  while (true) {
+    const std::vector<MergeTarget*> sampling = needing(targets, PassKind::sample);
+    const std::vector<MergeTarget*> full = needing(targets, PassKind::full);
+    if (sampling.empty() && full.empty()) break;
+    ++pass;
+    if (!sampling.empty()) sample_pass(sampling);
+    if (!full.empty()) full_pass(full);
+    // finish_pass reduces first and fails, if at all, identically on every rank.
+    for (auto* group : {&sampling, &full})
+      for (MergeTarget* t : *group) {
+        phases_.local("select", [&] {
+          timed(t->seconds, [&] { mpi::run_agreed(comm_, [&] { t->method->finish_pass(reductions); }); });
+          return std::uint64_t{0};
+        });
+        ++t->analysis_passes;
+      }
+  }
+}
+
+void MergeSession::sample_pass(std::span<MergeTarget* const> targets) {
+  // The windows differ per target only through sample_fraction; read for the first, feed all.
+  std::exception_ptr error;
+  phases_.collective("select", [&] {
+    for_each_sampled_block(plan_, work_, inputs_, *targets.front()->method, comm_,
+                           [&](const auto& block, std::size_t, std::uint64_t) {
+                             if (error) return;
+                             try {
+                               for (MergeTarget* t : targets) timed(t->seconds, [&] { t->method->analyze(block); });
+                             } catch (...) {
+                               error = std::current_exception();
+                             }
+                           });
+    return std::uint64_t{0};
+  });
+  comm_.agree(error);
+}
+
+void MergeSession::full_pass(std::span<MergeTarget* const> targets) {
+  std::uint64_t total = 0;
+  for (std::size_t g = 0; g < work_.groups.size(); ++g) total += rank0_bytes(g, true);
+  progress_.start(work_.streaming() ? "analysis pass (reading)" : "analysis pass", total, work_.groups.size());
+  for (std::size_t g = 0; g < work_.groups.size(); ++g) {
+    load(g);
+    phases_.local("select", [&] {
+      mpi::run_agreed(comm_, [&] {
+        for_each_block(plan_, slices_, inputs_, [&](const auto& block, std::size_t, std::uint64_t) {
+          for (MergeTarget* t : targets) timed(t->seconds, [&] { t->method->analyze(block); });
+        });
+      });
+      return std::uint64_t{0};
+    });
+    progress_.advance(rank0_bytes(g, true), 1);
+  }
+  progress_.finish();
+}
+
+std::vector<std::span<std::uint8_t>> MergeSession::merge_group(MergeTarget& target) {
+  std::vector<std::span<std::uint8_t>> out(slices_.units());
+  std::vector<std::uint64_t> offsets(slices_.units());
+  std::uint64_t total = 0;
+  for (std::size_t u = 0; u < slices_.units(); ++u) {
+    offsets[u] = total;
+    total += (slices_.elements(u) * dtype_size(plan_.tensors[slices_.unit(u).tensor].output.dtype) + 63) / 64 * 64;
+  }
+  const std::span<std::uint8_t> space = output_arena_.take(total);
+  for (std::size_t u = 0; u < slices_.units(); ++u) {
+    const PlannedTensor& tensor = plan_.tensors[slices_.unit(u).tensor];
+    out[u] = space.subspan(offsets[u], slices_.elements(u) * dtype_size(tensor.output.dtype));
+    if (tensor.action == TensorAction::copy_from_base) {
+      const auto raw = slices_.raw(0, u);
+      std::copy(raw.begin(), raw.end(), out[u].begin());
+    }
+  }
+  std::vector<float> f32(kBlockElements);
+  std::vector<double> f64(kBlockElements);
+  for_each_block(plan_, slices_, inputs_, [&](const auto& block, std::size_t u, std::uint64_t offset) {
+    using T = typename std::decay_t<decltype(block.base)>::value_type;
+    std::span<T> merged;
+    if constexpr (sizeof(T) == 8) merged = std::span<T>(f64.data(), block.size());
+    else merged = std::span<T>(f32.data(), block.size());
+    target.method->merge(block, merged);
+    const DType dtype = plan_.tensors[slices_.unit(u).tensor].output.dtype;
+    encode<T>(merged, dtype, out[u].subspan(offset * dtype_size(dtype), block.size() * dtype_size(dtype)));
+  });
+  return out;
+}
+
+void MergeSession::write_group(MergeTarget& target, const std::vector<std::span<std::uint8_t>>& out) {
+  for (std::size_t u = 0; u < slices_.units(); ++u) {
+    const WorkUnit& unit = slices_.unit(u);
+    const TensorInfo& info = plan_.tensors[unit.tensor].output;
+    const std::uint64_t row_bytes = info.row_elements() * dtype_size(info.dtype);
+    const RowRange mine = slices_.rows(u);
+    for_each_transfer(work_.rows(plan_, unit, 0, comm_.size()).count(), RowRange{0, mine.count()}, row_bytes,
+                      [&](RowRange part) {
+                        target.writer->write_rows(unit.tensor, RowRange{mine.begin + part.begin, mine.begin + part.end},
+                                                  out[u].subspan(part.begin * row_bytes, part.count() * row_bytes));
+                      });
+    target.checksums[unit.tensor] += partial_checksum(out[u], mine.begin, row_bytes);
+  }
+}
+
+void MergeSession::merge_and_write(std::span<MergeTarget* const> targets) {
+  std::uint64_t total = 0;
+  for (std::size_t g = 0; g < work_.groups.size(); ++g) total += rank0_bytes(g, false) * targets.size();
+  progress_.start(targets.size() == 1 ? "merge" : "merge " + std::to_string(targets.size()) + " outputs", total,
+                  work_.groups.size());
+  for (MergeTarget* t : targets) t->checksums.assign(plan_.tensors.size(), 0);
+  for (std::size_t g = 0; g < work_.groups.size(); ++g) {
+    load(g);
+    for (MergeTarget* t : targets) {
+      std::vector<std::span<std::uint8_t>> merged;
+      phases_.local("merge", [&] {
+        timed(t->seconds, [&] { mpi::run_agreed(comm_, [&] { merged = merge_group(*t); }); });
+        return std::uint64_t{0};
+      });
+      phases_.collective("write", [&] {
+        std::uint64_t bytes = 0;
+        timed(t->seconds, [&] {
+          write_group(*t, merged);
+          for (const auto& m : merged) bytes += m.size();
+        });
+        return bytes;
+      });
+      progress_.advance(rank0_bytes(g, false), t == targets.back() ? 1 : 0);
+    }
+  }
+  progress_.finish();
+  mpi::CommReductions reductions(comm_);
+  for (MergeTarget* t : targets) {
+    mpi::run_agreed(comm_, [&] { t->method->finish_merge(reductions); });
+    comm_.sum(std::span<std::uint64_t>(t->checksums));
+    for (std::size_t i = 0; i < plan_.tensors.size(); ++i)
+      t->checksums[i] = finish_checksum(t->checksums[i], plan_.tensors[i].output);
+    phases_.collective("write", [&] {
+      timed(t->seconds, [&] {
+        t->writer->set_checksums(t->checksums);
+        t->writer->finish();
+      });
+      return std::uint64_t{0};
+    });
+  }
+}
+
+std::vector<std::vector<std::uint64_t>> MergeSession::input_checksums() const {
+  std::vector<std::vector<std::uint64_t>> out = input_checksums_;
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    comm_.sum(std::span<std::uint64_t>(out[i]));
+    for (std::size_t t = 0; t < plan_.tensors.size(); ++t) {
+      TensorInfo info = plan_.tensors[t].output;
+      info.dtype = plan_.tensors[t].input_dtype[i];
+      out[i][t] = finish_checksum(out[i][t], info);
+    }
+  }
+  return out;
+}
+
+}  // namespace mpimerge
