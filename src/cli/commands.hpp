@@ -24,6 +24,7 @@ int convert_command(const Args& args, const mpi::Comm& comm);
 int inspect_command(const Args& args, const mpi::Comm& comm);
 int diff_command(const Args& args, const mpi::Comm& comm);
 int verify_command(const Args& args, const mpi::Comm& comm);
+int sweep_command(const Args& args, const mpi::Comm& comm);
 
 // "mpimerge merge --base ..." as typed, for reports.
 std::string command_line(const Args& args);

@@ -293,6 +293,23 @@ MPIMERGE_VECTOR_CLONES void TiesMerge::merge_block(const Block<T>& block, std::s
   ties::disjoint_merge<T>(trimmed, gamma.first(block.size()), options_.disjoint_merge, out,
                           gamma.subspan(block.size()));
   ties::add_scaled_to_base<T>(block.base, static_cast<T>(options_.lambda), out);
+  // disjoint_merge left the elected direction (+1 / -1) at the start of its work space.
+  const auto direction = gamma.subspan(block.size(), block.size());
+  std::int64_t kept = 0, lost = 0;
+  for (const auto& task : trimmed)
+    for (std::size_t i = 0; i < block.size(); ++i) {
+      kept += task[i] != T(0);
+      lost += (task[i] != T(0)) & !(task[i] * direction[i] > T(0));
+    }
+  kept_entries_ += kept;
+  lost_entries_ += lost;
+}
+
+void TiesMerge::finish_merge(Reductions& reductions) {
+  std::int64_t counts[2] = {kept_entries_, lost_entries_};
+  reductions.sum(counts);
+  kept_entries_ = counts[0];
+  lost_entries_ = counts[1];
 }
 
 std::vector<MethodFinding> TiesMerge::findings() const {
@@ -320,6 +337,10 @@ std::vector<MethodFinding> TiesMerge::findings() const {
   out.push_back({"negative elected signs", static_cast<double>(negative_signs_)});
   out.push_back({"zero-sum sign fallback", static_cast<double>(majority_sign_)});
   out.push_back({"selection fallback passes", static_cast<double>(fallback_passes_)});
+  // The paper's "sign conflict": kept entries that disagree with their parameter's elected sign
+  // and so do not enter the merge.
+  out.push_back({"kept entries whose sign lost the election",
+                 kept_entries_ ? static_cast<double>(lost_entries_) / static_cast<double>(kept_entries_) : 0.0});
   out.push_back({"parameters whose sign waited for the thresholds", static_cast<double>(undecided_count_)});
   return out;
 }

@@ -43,7 +43,8 @@ struct MergeSummary {
   std::vector<PhaseTiming> phases;
   std::vector<MethodFinding> findings;
   std::uint64_t reduction_bytes_per_rank = 0;  // payload of collectives, the largest over ranks
-  double seconds = 0;
+  double seconds = 0;          // wall time of the whole command, slowest rank
+  double target_seconds = 0;   // of which this output's own analysis, merge and write
 };
 
 MergeSummary run_merge(const MergeJob& job, const mpi::Comm& comm, const Log& log);

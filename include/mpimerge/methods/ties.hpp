@@ -33,6 +33,7 @@ class TiesMerge final : public MethodTemplate<TiesMerge> {
   PassKind pass_kind() const override { return phase_ == Phase::sample ? PassKind::sample : PassKind::full; }
   double sample_fraction(std::size_t tensor) const override;
   void finish_pass(Reductions& reductions) override;
+  void finish_merge(Reductions& reductions) override;
   std::vector<MethodFinding> findings() const override;
 
   template <class T>
@@ -74,6 +75,7 @@ class TiesMerge final : public MethodTemplate<TiesMerge> {
   std::int64_t positive_signs_ = 0, negative_signs_ = 0;
   int majority_sign_ = 0;
   int fallback_passes_ = 0;
+  std::int64_t kept_entries_ = 0, lost_entries_ = 0;  // over the merge: all kept, and those not merged
   MethodScratch scratch_;
   std::vector<std::uint32_t> undecided_flags_;  // per task and element of a block
   std::vector<std::uint32_t> undecided_per_element_;

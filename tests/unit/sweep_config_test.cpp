@@ -1,0 +1,57 @@
+// The sweep grid file: the product of its axes, without the axes a method does not use.
+#include <gtest/gtest.h>
+
+#include "mpimerge/engine/sweep.hpp"
+#include "mpimerge/error.hpp"
+
+namespace mpimerge {
+namespace {
+
+const char* kGrid = R"(
+base: set/base.h5
+models: [set/a.h5, set/b.h5]
+output_dir: out
+out_dtype: float32
+memory_budget: 1G
+grid:
+  method: [ties, task_arithmetic, average]
+  density: [0.1, 20]
+  lambda: [0.5, 1.0]
+  trim_scope: [model, tensor]
+)";
+
+TEST(SweepConfig, ProductPerMethodOfTheAxesItUses) {
+  const Sweep s = parse_sweep(kGrid, "grid.yaml");
+  ASSERT_EQ(s.points.size(), 8u + 2u + 1u);  // ties 2x2x2, task arithmetic 2 lambdas, average 1
+  EXPECT_EQ(s.points[0].name, "ties-d0.1-l0.5-model");
+  EXPECT_EQ(s.points[0].job.output, "out/ties-d0.1-l0.5-model.h5");
+  EXPECT_EQ(s.points[1].name, "ties-d0.2-l0.5-model");  // 20 is a percentage, as --density
+  EXPECT_EQ(s.points[1].job.method.density, 0.2);
+  EXPECT_EQ(s.points[7].job.method.trim_scope, TrimScope::tensor);
+  EXPECT_EQ(s.points[8].name, "task_arithmetic-l0.5");
+  EXPECT_EQ(s.points[9].job.method.lambda, 1.0);
+  EXPECT_EQ(s.points[10].name, "average");
+  for (const auto& p : s.points) {
+    EXPECT_EQ(*p.job.base, "set/base.h5");
+    EXPECT_EQ(p.job.models.size(), 2u);
+    EXPECT_EQ(p.job.out_dtype, DType::f32);
+    EXPECT_EQ(*p.job.memory_budget, std::uint64_t{1} << 30);
+  }
+}
+
+TEST(SweepConfig, SafetensorsOutputsAreDirectories) {
+  const Sweep s = parse_sweep("base: b\nmodels: [m]\noutput_dir: o\noutput_format: safetensors\ngrid: {method: task_arithmetic}\n", "g");
+  ASSERT_EQ(s.points.size(), 1u);
+  EXPECT_EQ(s.points[0].job.output, "o/task_arithmetic/");
+}
+
+TEST(SweepConfig, RefusesWhatItDoesNotKnow) {
+  const std::string ok = "base: b\nmodels: [m]\noutput_dir: o\n";
+  for (const std::string& bad : {ok + "grid: {method: ties, bogus: 1}\n", ok + "grid: {density: [abc]}\n",
+                                ok + "grid: {density: [0]}\n", ok + "gird: {}\ngrid: {}\n", std::string("models: [m]\noutput_dir: o\ngrid: {}\n"),
+                                ok + "grid: {lambda: []}\n", std::string("[1, 2]"), std::string(": : :")})
+    EXPECT_THROW(parse_sweep(bad, "g"), UsageError) << bad;
+}
+
+}  // namespace
+}  // namespace mpimerge
