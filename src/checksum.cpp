@@ -25,6 +25,8 @@ std::uint64_t finish_checksum(std::uint64_t partial_sum, const TensorInfo& tenso
   return mix64(h ^ tensor.shape.size());
 }
 
+std::uint64_t text_checksum(std::string_view text) { return XXH3_64bits(text.data(), text.size()); }
+
 std::string checksum_hex(std::uint64_t checksum) {
   char text[17];
   std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(checksum));

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
 
 #include "mpimerge/tensor.hpp"
 
@@ -16,6 +17,9 @@ std::uint64_t partial_checksum(std::span<const std::uint8_t> rows, std::uint64_t
 
 // The checksum from the sum of every rank's partial_checksum (wrapping).
 std::uint64_t finish_checksum(std::uint64_t partial_sum, const TensorInfo& tensor);
+
+// XXH3 of a text (fingerprints of jobs).
+std::uint64_t text_checksum(std::string_view text);
 
 std::string checksum_hex(std::uint64_t checksum);  // 16 lower-case hex digits
 std::uint64_t parse_checksum_hex(const std::string& text);  // throws InputError

@@ -3,6 +3,9 @@
 #include <chrono>
 #include <iostream>
 
+#include "engine/fault.hpp"
+#include "engine/journal.hpp"
+#include "engine/resume.hpp"
 #include "engine/targets.hpp"
 
 namespace mpimerge {
@@ -37,15 +40,49 @@ MergeSummary run_merge(const MergeJob& job, const mpi::Comm& comm, const Log& lo
   MergeTarget* const targets[] = {&target};
   const PlannedMerge planned = plan_targets(inputs, targets, job.memory_budget, job.out_dtype, comm);
   log.line(plan_line(planned));
+
+  // Every merge keeps a journal beside its partial output; --resume continues from one.
+  const std::string fingerprint = merge_fingerprint(job, target.output, inputs.set, planned.plan, comm);
+  const std::optional<ResumePoint> resume =
+      job.resume ? find_resume_point(job, fingerprint, planned.plan, comm, log) : std::nullopt;
+  target.journal = Journal::path_for(job.output);
+  bool analysed = false;
+  if (resume) {
+    target.output.reopen = true;
+    target.finished = resume->checksums;
+    target.journaled = resume->count;
+    analysed = resume->method_state && target.method->restore_state(*resume->method_state);
+  }
   open_output(target, planned.plan, comm);
+  if (!resume)
+    mpi::run_agreed(comm, [&] {
+      if (comm.is_root()) Journal::start(target.journal, fingerprint);
+    });
 
   Progress progress(Progress::style_for(comm.is_root(), job.quiet, job.progress), std::cout);
   MergeSession session(planned.plan, planned.work, inputs.set, comm, progress);
-  session.analyze(targets);
+  if (!analysed) {
+    session.analyze(targets);
+    if (const auto state = target.method->saved_state())
+      mpi::run_agreed(comm, [&] {
+        if (comm.is_root()) Journal::append_state(target.journal, *state);
+      });
+  }
+  fault_point("analysis", comm.rank());
+  WorkPlan rest;
+  if (resume) {  // only what the interrupted run did not finish
+    rest = make_work_plan(planned.plan, comm.size(), planned.budget - planned.budget / 8, resume->finished);
+    session.switch_work(rest);
+  }
   session.merge_and_write(targets);
+  fault_point("commit", comm.rank());
   target.pending->commit();
 
-  MergeSummary summary = summarize(target, planned, input_checksums(session, planned, inputs), session, started, comm);
+  // A resumed merge did not read every input whole: it has no inputs' checksums to report.
+  MergeSummary summary = summarize(target, planned, resume ? std::vector<MergeSummary::InputChecksum>{}
+                                                           : input_checksums(session, planned, inputs),
+                                   session, started, comm);
+  summary.resumed_tensors = resume ? resume->count : 0;
   log_summary(log, summary);
   report_target(target, summary, comm);
   return summary;

@@ -74,7 +74,11 @@ PendingOutput::PendingOutput(std::string final_path, const mpi::Comm& comm)
 
 PendingOutput::~PendingOutput() {
   std::error_code ec;
-  if (!committed_ && comm_.is_root()) fs::remove_all(temp_path_, ec);  // a file, or a directory of shards
+  if (committed_ || !comm_.is_root()) return;
+  // A merge that failed with an error every rank agreed on is not worth resuming: leave nothing.
+  // (A killed run never gets here, and leaves the partial output and journal for --resume.)
+  fs::remove_all(temp_path_, ec);  // a file, or a directory of shards
+  fs::remove(temp_path_ + ".journal", ec);
 }
 
 void PendingOutput::commit() {
@@ -94,6 +98,7 @@ void PendingOutput::commit() {
     fs::rename(temp_path_, final_path_, ec);
     if (ec) throw Error("cannot move " + temp_path_ + " to " + final_path_ + ": " + ec.message());
     if (replace_directory) fs::remove_all(aside, ec);
+    fs::remove(temp_path_ + ".journal", ec);
     // Make the rename itself durable: sync the directory that holds the output.
     const fs::path dir = fs::absolute(final_path_).parent_path();
     if (FILE* d = std::fopen(dir.c_str(), "r")) {

@@ -35,6 +35,7 @@ nlohmann::ordered_json summary_json(const MergeJob& job, const MergeSummary& sum
     report["inputs"].push_back({{"path", input.path}, {"checksum", checksum_hex(input.checksum)}});
   report["output"] = {{"path", summary.output}, {"tensors", summary.tensors},
                       {"merged", summary.merged_tensors}, {"copied", summary.copied_tensors}};
+  if (summary.resumed_tensors) report["resumed"] = {{"tensors_kept_from_the_interrupted_run", summary.resumed_tensors}};
   report["ranks"] = summary.ranks;
   report["parameters_per_model"] = summary.parameters;
   report["analysis_passes"] = summary.analysis_passes;

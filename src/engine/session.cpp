@@ -3,6 +3,8 @@
 #include <chrono>
 
 #include "engine/block_loop.hpp"
+#include "engine/fault.hpp"
+#include "engine/journal.hpp"
 #include "engine/inputs.hpp"
 #include "engine/sample_pass.hpp"
 #include "mpimerge/checksum.hpp"
@@ -30,15 +32,25 @@ std::vector<MergeTarget*> needing(std::span<MergeTarget* const> targets, PassKin
 
 MergeSession::MergeSession(const MergePlan& plan, const WorkPlan& work, const InputSet& inputs,
                            const mpi::Comm& comm, Progress& progress)
-    : plan_(plan), work_(work), inputs_(inputs), comm_(comm), progress_(progress), slices_(plan, work, inputs, comm),
-      phases_(comm, {"read", "select", "merge", "write"}), checked_(work.groups.size(), false),
-      input_checksums_(inputs.readers.size(), std::vector<std::uint64_t>(plan.tensors.size(), 0)) {}
+    : plan_(plan), inputs_(inputs), comm_(comm), progress_(progress), phases_(comm, {"read", "select", "merge", "write"}),
+      input_checksums_(inputs.readers.size(), std::vector<std::uint64_t>(plan.tensors.size(), 0)) {
+  switch_work(work);
+}
+
+void MergeSession::switch_work(const WorkPlan& work) {
+  work_ = &work;
+  slices_ = std::make_unique<GroupSlices>(plan_, work, inputs_, comm_);
+  checked_.assign(work.groups.size(), false);
+  last_group_.assign(plan_.tensors.size(), static_cast<std::size_t>(-1));
+  for (std::size_t g = 0; g < work.groups.size(); ++g)
+    for (const WorkUnit& unit : work.groups[g]) last_group_[unit.tensor] = g;
+}
 
 std::uint64_t MergeSession::rank0_bytes(std::size_t group, bool inputs) const {
   std::uint64_t bytes = 0;
-  for (const WorkUnit& unit : work_.groups[group]) {
+  for (const WorkUnit& unit : work_->groups[group]) {
     const PlannedTensor& t = plan_.tensors[unit.tensor];
-    const std::uint64_t rows = work_.rows(plan_, unit, 0, comm_.size()).count() * t.output.row_elements();
+    const std::uint64_t rows = work_->rows(plan_, unit, 0, comm_.size()).count() * t.output.row_elements();
     if (inputs)
       for (DType d : t.input_dtype) bytes += rows * dtype_size(d);
     else
@@ -48,21 +60,21 @@ std::uint64_t MergeSession::rank0_bytes(std::size_t group, bool inputs) const {
 }
 
 void MergeSession::load(std::size_t g) {
-  if (slices_.loaded_group() == g) return;
+  if (slices_->loaded_group() == g) return;
   if (g == 0) ++reads_;
-  const std::uint64_t before = slices_.bytes_read();
+  const std::uint64_t before = slices_->bytes_read();
   phases_.collective("read", [&] {
-    slices_.load(g);
-    return slices_.bytes_read() - before;
+    slices_->load(g);
+    return slices_->bytes_read() - before;
   });
   if (checked_[g]) return;
   // First time this group is read: check it, and fold it into the inputs' checksums.
-  mpi::run_agreed(comm_, [&] { check_slices(plan_, inputs_, slices_); });
+  mpi::run_agreed(comm_, [&] { check_slices(plan_, inputs_, *slices_); });
   for (std::size_t i = 0; i < inputs_.readers.size(); ++i)
-    for (std::size_t u = 0; u < slices_.units(); ++u) {
-      const PlannedTensor& t = plan_.tensors[slices_.unit(u).tensor];
-      input_checksums_[i][slices_.unit(u).tensor] +=
-          partial_checksum(slices_.raw(i, u), slices_.rows(u).begin, t.output.row_elements() * dtype_size(t.input_dtype[i]));
+    for (std::size_t u = 0; u < slices_->units(); ++u) {
+      const PlannedTensor& t = plan_.tensors[slices_->unit(u).tensor];
+      input_checksums_[i][slices_->unit(u).tensor] +=
+          partial_checksum(slices_->raw(i, u), slices_->rows(u).begin, t.output.row_elements() * dtype_size(t.input_dtype[i]));
     }
   checked_[g] = true;
 }
@@ -93,7 +105,7 @@ void MergeSession::sample_pass(std::span<MergeTarget* const> targets) {
   // The windows differ per target only through sample_fraction; read for the first, feed all.
   std::exception_ptr error;
   phases_.collective("select", [&] {
-    for_each_sampled_block(plan_, work_, inputs_, *targets.front()->method, comm_,
+    for_each_sampled_block(plan_, *work_, inputs_, *targets.front()->method, comm_,
                            [&](const auto& block, std::size_t, std::uint64_t) {
                              if (error) return;
                              try {
@@ -109,13 +121,13 @@ void MergeSession::sample_pass(std::span<MergeTarget* const> targets) {
 
 void MergeSession::full_pass(std::span<MergeTarget* const> targets) {
   std::uint64_t total = 0;
-  for (std::size_t g = 0; g < work_.groups.size(); ++g) total += rank0_bytes(g, true);
-  progress_.start(work_.streaming() ? "analysis pass (reading)" : "analysis pass", total, work_.groups.size());
-  for (std::size_t g = 0; g < work_.groups.size(); ++g) {
+  for (std::size_t g = 0; g < work_->groups.size(); ++g) total += rank0_bytes(g, true);
+  progress_.start(work_->streaming() ? "analysis pass (reading)" : "analysis pass", total, work_->groups.size());
+  for (std::size_t g = 0; g < work_->groups.size(); ++g) {
     load(g);
     phases_.local("select", [&] {
       mpi::run_agreed(comm_, [&] {
-        for_each_block(plan_, slices_, inputs_, [&](const auto& block, std::size_t, std::uint64_t) {
+        for_each_block(plan_, *slices_, inputs_, [&](const auto& block, std::size_t, std::uint64_t) {
           for (MergeTarget* t : targets) timed(t->seconds, [&] { t->method->analyze(block); });
         });
       });
@@ -127,43 +139,43 @@ void MergeSession::full_pass(std::span<MergeTarget* const> targets) {
 }
 
 std::vector<std::span<std::uint8_t>> MergeSession::merge_group(MergeTarget& target) {
-  std::vector<std::span<std::uint8_t>> out(slices_.units());
-  std::vector<std::uint64_t> offsets(slices_.units());
+  std::vector<std::span<std::uint8_t>> out(slices_->units());
+  std::vector<std::uint64_t> offsets(slices_->units());
   std::uint64_t total = 0;
-  for (std::size_t u = 0; u < slices_.units(); ++u) {
+  for (std::size_t u = 0; u < slices_->units(); ++u) {
     offsets[u] = total;
-    total += (slices_.elements(u) * dtype_size(plan_.tensors[slices_.unit(u).tensor].output.dtype) + 63) / 64 * 64;
+    total += (slices_->elements(u) * dtype_size(plan_.tensors[slices_->unit(u).tensor].output.dtype) + 63) / 64 * 64;
   }
   const std::span<std::uint8_t> space = output_arena_.take(total);
-  for (std::size_t u = 0; u < slices_.units(); ++u) {
-    const PlannedTensor& tensor = plan_.tensors[slices_.unit(u).tensor];
-    out[u] = space.subspan(offsets[u], slices_.elements(u) * dtype_size(tensor.output.dtype));
+  for (std::size_t u = 0; u < slices_->units(); ++u) {
+    const PlannedTensor& tensor = plan_.tensors[slices_->unit(u).tensor];
+    out[u] = space.subspan(offsets[u], slices_->elements(u) * dtype_size(tensor.output.dtype));
     if (tensor.action == TensorAction::copy_from_base) {
-      const auto raw = slices_.raw(0, u);
+      const auto raw = slices_->raw(0, u);
       std::copy(raw.begin(), raw.end(), out[u].begin());
     }
   }
   std::vector<float> f32(kBlockElements);
   std::vector<double> f64(kBlockElements);
-  for_each_block(plan_, slices_, inputs_, [&](const auto& block, std::size_t u, std::uint64_t offset) {
+  for_each_block(plan_, *slices_, inputs_, [&](const auto& block, std::size_t u, std::uint64_t offset) {
     using T = typename std::decay_t<decltype(block.base)>::value_type;
     std::span<T> merged;
     if constexpr (sizeof(T) == 8) merged = std::span<T>(f64.data(), block.size());
     else merged = std::span<T>(f32.data(), block.size());
     target.method->merge(block, merged);
-    const DType dtype = plan_.tensors[slices_.unit(u).tensor].output.dtype;
+    const DType dtype = plan_.tensors[slices_->unit(u).tensor].output.dtype;
     encode<T>(merged, dtype, out[u].subspan(offset * dtype_size(dtype), block.size() * dtype_size(dtype)));
   });
   return out;
 }
 
 void MergeSession::write_group(MergeTarget& target, const std::vector<std::span<std::uint8_t>>& out) {
-  for (std::size_t u = 0; u < slices_.units(); ++u) {
-    const WorkUnit& unit = slices_.unit(u);
+  for (std::size_t u = 0; u < slices_->units(); ++u) {
+    const WorkUnit& unit = slices_->unit(u);
     const TensorInfo& info = plan_.tensors[unit.tensor].output;
     const std::uint64_t row_bytes = info.row_elements() * dtype_size(info.dtype);
-    const RowRange mine = slices_.rows(u);
-    for_each_transfer(work_.rows(plan_, unit, 0, comm_.size()).count(), RowRange{0, mine.count()}, row_bytes,
+    const RowRange mine = slices_->rows(u);
+    for_each_transfer(work_->rows(plan_, unit, 0, comm_.size()).count(), RowRange{0, mine.count()}, row_bytes,
                       [&](RowRange part) {
                         target.writer->write_rows(unit.tensor, RowRange{mine.begin + part.begin, mine.begin + part.end},
                                                   out[u].subspan(part.begin * row_bytes, part.count() * row_bytes));
@@ -174,11 +186,11 @@ void MergeSession::write_group(MergeTarget& target, const std::vector<std::span<
 
 void MergeSession::merge_and_write(std::span<MergeTarget* const> targets) {
   std::uint64_t total = 0;
-  for (std::size_t g = 0; g < work_.groups.size(); ++g) total += rank0_bytes(g, false) * targets.size();
+  for (std::size_t g = 0; g < work_->groups.size(); ++g) total += rank0_bytes(g, false) * targets.size();
   progress_.start(targets.size() == 1 ? "merge" : "merge " + std::to_string(targets.size()) + " outputs", total,
-                  work_.groups.size());
+                  work_->groups.size());
   for (MergeTarget* t : targets) t->checksums.assign(plan_.tensors.size(), 0);
-  for (std::size_t g = 0; g < work_.groups.size(); ++g) {
+  for (std::size_t g = 0; g < work_->groups.size(); ++g) {
     load(g);
     for (MergeTarget* t : targets) {
       std::vector<std::span<std::uint8_t>> merged;
@@ -194,6 +206,7 @@ void MergeSession::merge_and_write(std::span<MergeTarget* const> targets) {
         });
         return bytes;
       });
+      if (!t->journal.empty()) journal_completed(*t, g);
       progress_.advance(rank0_bytes(g, false), t == targets.back() ? 1 : 0);
     }
   }
@@ -203,7 +216,8 @@ void MergeSession::merge_and_write(std::span<MergeTarget* const> targets) {
     mpi::run_agreed(comm_, [&] { t->method->finish_merge(reductions); });
     comm_.sum(std::span<std::uint64_t>(t->checksums));
     for (std::size_t i = 0; i < plan_.tensors.size(); ++i)
-      t->checksums[i] = finish_checksum(t->checksums[i], plan_.tensors[i].output);
+      t->checksums[i] = i < t->finished.size() && t->finished[i] ? *t->finished[i]
+                                                                 : finish_checksum(t->checksums[i], plan_.tensors[i].output);
     phases_.collective("write", [&] {
       timed(t->seconds, [&] {
         t->writer->set_checksums(t->checksums);
@@ -212,6 +226,28 @@ void MergeSession::merge_and_write(std::span<MergeTarget* const> targets) {
       return std::uint64_t{0};
     });
   }
+}
+
+void MergeSession::journal_completed(MergeTarget& target, std::size_t group) {
+  std::vector<std::size_t> completed;
+  for (std::size_t t = 0; t < plan_.tensors.size(); ++t)
+    if (last_group_[t] == group) completed.push_back(t);
+  if (completed.empty()) return;
+  phases_.collective("write", [&] {
+    target.writer->flush();  // durable before the journal says so
+    return std::uint64_t{0};
+  });
+  std::vector<std::uint64_t> sums;
+  for (std::size_t t : completed) sums.push_back(target.checksums[t]);
+  comm_.sum(std::span<std::uint64_t>(sums));
+  std::map<std::string, std::uint64_t> done;
+  for (std::size_t i = 0; i < completed.size(); ++i)
+    done[plan_.tensors[completed[i]].output.name] = finish_checksum(sums[i], plan_.tensors[completed[i]].output);
+  mpi::run_agreed(comm_, [&] {
+    if (comm_.is_root()) Journal::append_done(target.journal, done);
+  });
+  target.journaled += completed.size();
+  fault_point("tensors-done", comm_.rank(), target.journaled);
 }
 
 std::vector<std::vector<std::uint64_t>> MergeSession::input_checksums() const {

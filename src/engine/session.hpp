@@ -5,6 +5,7 @@
 // targets there are, each pass reads the inputs once: the analysis passes of all targets share
 // reads, and one final pass merges and writes every target's output.
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -28,6 +29,10 @@ struct MergeTarget {
   std::unique_ptr<PendingOutput> pending;  // before the writer: removed after it closes
   std::unique_ptr<storage::CheckpointWriter> writer;
   std::vector<std::uint64_t> checksums;  // per plan tensor: this rank's partial sums, then the result
+  // Resuming: checksums of the tensors an interrupted run finished (not written again).
+  std::vector<std::optional<std::uint64_t>> finished;
+  std::string journal;  // the resume journal to record finished tensors in ("" = none)
+  std::uint64_t journaled = 0;  // tensors finished, counting those of an interrupted run
   int analysis_passes = 0;
   double seconds = 0;  // on this rank: this target's analysis, merge and write
 };
@@ -43,6 +48,9 @@ class MergeSession {
   // the writers' finish (all collective).
   void merge_and_write(std::span<MergeTarget* const> targets);
 
+  // From now on, pass over these groups instead (a resumed merge: only the unfinished tensors).
+  void switch_work(const WorkPlan& work);
+
   std::vector<PhaseTiming> timings() const { return phases_.combined(); }
   int data_reads() const { return reads_; }
   // Collective: per input, per plan tensor, the content checksum of what was read.
@@ -54,18 +62,21 @@ class MergeSession {
   void full_pass(std::span<MergeTarget* const> targets);
   std::vector<std::span<std::uint8_t>> merge_group(MergeTarget& target);
   void write_group(MergeTarget& target, const std::vector<std::span<std::uint8_t>>& out);
+  // After group g is written: makes the tensors it completed durable and journals them.
+  void journal_completed(MergeTarget& target, std::size_t group);
   std::uint64_t rank0_bytes(std::size_t group, bool inputs) const;
 
   const MergePlan& plan_;
-  const WorkPlan& work_;
+  const WorkPlan* work_;
   const InputSet& inputs_;
   const mpi::Comm& comm_;
   Progress& progress_;
-  GroupSlices slices_;
+  std::unique_ptr<GroupSlices> slices_;
   ByteArena output_arena_;
   PhaseClock phases_;
   std::vector<bool> checked_;
   std::vector<std::vector<std::uint64_t>> input_checksums_;  // [input][tensor], this rank's partials
+  std::vector<std::size_t> last_group_;  // per plan tensor: the group that holds its last unit
   int reads_ = 0;
 };
 

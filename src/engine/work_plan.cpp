@@ -20,7 +20,7 @@ RowRange WorkPlan::rows(const MergePlan& plan, const WorkUnit& unit, int rank, i
   return {begin, std::min(slice.end, begin + per_chunk)};
 }
 
-WorkPlan make_work_plan(const MergePlan& plan, int ranks, std::uint64_t budget_bytes) {
+WorkPlan make_work_plan(const MergePlan& plan, int ranks, std::uint64_t budget_bytes, const std::vector<bool>& skip) {
   WorkPlan work;
   work.group_bytes_limit = budget_bytes;
   std::vector<WorkUnit> group;
@@ -41,6 +41,7 @@ WorkPlan make_work_plan(const MergePlan& plan, int ranks, std::uint64_t budget_b
     chunking.rows_per_chunk = std::max<std::uint64_t>(1, std::min(most_rows, budget_bytes / row_bytes));
     chunking.chunks = (most_rows + chunking.rows_per_chunk - 1) / chunking.rows_per_chunk;
     work.chunking.push_back(chunking);
+    if (t < skip.size() && skip[t]) continue;
     // A tensor with no rows still gets one (empty) unit, so that it is created and listed.
     const std::uint64_t units = std::max<std::uint64_t>(1, chunking.chunks);
     for (std::uint64_t c = 0; c < units; ++c) {

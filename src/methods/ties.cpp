@@ -1,6 +1,7 @@
 #include "mpimerge/methods/ties.hpp"
 
 #include <algorithm>
+#include <nlohmann/json.hpp>
 #include <cmath>
 
 #include "mpimerge/methods/ties_kernels.hpp"
@@ -310,6 +311,35 @@ void TiesMerge::finish_merge(Reductions& reductions) {
   reductions.sum(counts);
   kept_entries_ = counts[0];
   lost_entries_ = counts[1];
+}
+
+// After the analysis passes everything the merge needs is global and small: the thresholds, the
+// counts below them, and the signs' tally.
+std::optional<std::string> TiesMerge::saved_state() const {
+  if (phase_ != Phase::merge) return std::nullopt;
+  return nlohmann::json{{"thresholds", threshold_keys_}, {"kept_below", kept_below_}, {"positive", positive_signs_},
+                        {"negative", negative_signs_}, {"majority", majority_sign_}, {"fallback_passes", fallback_passes_},
+                        {"undecided", undecided_count_}, {"wide_keys", wide_keys_}}
+      .dump();
+}
+
+bool TiesMerge::restore_state(const std::string& state) {
+  try {
+    const auto j = nlohmann::json::parse(state);
+    auto thresholds = j.at("thresholds").get<std::vector<std::uint64_t>>();
+    if (thresholds.size() != threshold_keys_.size() || j.at("wide_keys").get<bool>() != wide_keys_) return false;
+    threshold_keys_ = std::move(thresholds);
+    kept_below_ = j.at("kept_below").get<std::vector<std::uint64_t>>();
+    positive_signs_ = j.at("positive").get<std::int64_t>();
+    negative_signs_ = j.at("negative").get<std::int64_t>();
+    majority_sign_ = j.at("majority").get<int>();
+    fallback_passes_ = j.at("fallback_passes").get<int>();
+    undecided_count_ = j.at("undecided").get<std::uint64_t>();
+  } catch (const nlohmann::json::exception&) {
+    return false;
+  }
+  phase_ = Phase::merge;
+  return true;
 }
 
 std::vector<MethodFinding> TiesMerge::findings() const {

@@ -39,6 +39,10 @@ File File::open_read(const Comm& comm, const std::string& path) {
   return open(comm, path, MPI_MODE_RDONLY, "cannot open for reading");
 }
 
+File File::open_write(const Comm& comm, const std::string& path) {
+  return open(comm, path, MPI_MODE_WRONLY, "cannot open for writing");
+}
+
 File File::create(const Comm& comm, const std::string& path) {
   return open(comm, path, MPI_MODE_CREATE | MPI_MODE_WRONLY, "cannot create");
 }

@@ -34,7 +34,9 @@ struct WorkPlan {
 // Bytes one row of a tensor costs while it is held: its raw bytes in every input plus the output.
 std::uint64_t bytes_per_row(const PlannedTensor& tensor);
 
-// Throws InputError when one row of some tensor alone exceeds the budget.
-WorkPlan make_work_plan(const MergePlan& plan, int ranks, std::uint64_t budget_bytes);
+// Throws InputError when one row of some tensor alone exceeds the budget. Tensors marked in
+// `skip` (a resumed merge's finished ones) get no units.
+WorkPlan make_work_plan(const MergePlan& plan, int ranks, std::uint64_t budget_bytes,
+                        const std::vector<bool>& skip = {});
 
 }  // namespace mpimerge

@@ -14,6 +14,7 @@
 // tensor's compute type (float, or double for float64 tensors). Blocks come in any order and any
 // size, so a method must not depend on how the rows are split between ranks.
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -78,6 +79,12 @@ class MergeMethod {
   // After every block is merged, on every rank: statistics of the merge itself (no rank-local
   // failures here; see finish_pass).
   virtual void finish_merge(Reductions&) {}
+
+  // The method's global state once its analysis passes are done (identical on all ranks), for a
+  // resumed merge to skip them; nullopt when it has none to save, and the passes are repeated.
+  virtual std::optional<std::string> saved_state() const { return std::nullopt; }
+  // Takes a saved state instead of the analysis passes; false if it cannot.
+  virtual bool restore_state(const std::string& /*state*/) { return false; }
 
   // Global statistics the method computed (thresholds, kept fractions), identical on all ranks.
   virtual std::vector<MethodFinding> findings() const { return {}; }

@@ -35,6 +35,8 @@ class TiesMerge final : public MethodTemplate<TiesMerge> {
   void finish_pass(Reductions& reductions) override;
   void finish_merge(Reductions& reductions) override;
   std::vector<MethodFinding> findings() const override;
+  std::optional<std::string> saved_state() const override;
+  bool restore_state(const std::string& state) override;
 
   template <class T>
   void analyze_block(const Block<T>& block);

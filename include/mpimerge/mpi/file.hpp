@@ -27,6 +27,8 @@ class File {
   static File open_read(const Comm& comm, const std::string& path);
   // Creates (or opens, if it exists) a file for writing; its size is set with set_size.
   static File create(const Comm& comm, const std::string& path);
+  // Opens an existing file for writing, without changing its size or contents.
+  static File open_write(const Comm& comm, const std::string& path);
 
   File() = default;
   ~File();

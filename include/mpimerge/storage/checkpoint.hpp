@@ -47,6 +47,8 @@ class CheckpointWriter {
   // place for it (HDF5: a dataset attribute); collective, before finish(). Formats without one
   // ignore it: the report beside the output holds the checksums too.
   virtual void set_checksums(std::span<const std::uint64_t> /*per tensor*/) {}
+  // Makes everything written so far durable (collective): a resume journal may then say so.
+  virtual void flush() = 0;
   // Flushes and closes; returns on each rank only once every rank's data is in the file.
   virtual void finish() = 0;
 };
@@ -63,6 +65,9 @@ struct OutputSpec {
   std::uint64_t shard_bytes = 5'000'000'000;  // hf_directory: Hugging Face's default "5GB"
   std::string model_files_from;               // hf_directory: copy config/tokenizer files from here
   std::optional<DType> config_dtype;          // hf_directory: set config.json's dtype to this
+  // Open an output that an interrupted run created with these same tensors, to write the rows it
+  // did not finish (--resume), instead of creating it. Files beside the tensors are left as they are.
+  bool reopen = false;
 };
 
 // Finds the format from the path (and, for files, the content): an HDF5 file, a .safetensors

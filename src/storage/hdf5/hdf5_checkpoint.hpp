@@ -12,11 +12,15 @@ namespace mpimerge::storage::hdf5 {
 bool looks_like_hdf5(const std::string& path);
 
 // The dataset attribute that holds a tensor's checksum (checksum.hpp) as 16 hex digits.
-inline constexpr const char* kChecksumAttribute = "mpimerge_checksum";  // the HDF5 signature at offset 0
+// "0000000000000000" means none recorded.
+inline constexpr const char* kChecksumAttribute = "mpimerge_checksum";
+// The dataset attribute that holds a tensor's position in the checkpoint's order (an integer).
+inline constexpr const char* kOrderAttribute = "mpimerge_order";  // the HDF5 signature at offset 0
 
 std::unique_ptr<CheckpointReader> open_hdf5(const std::string& path, const mpi::Comm& comm);
+// reopen: open a file an interrupted run created with these tensors, instead of creating one.
 std::unique_ptr<CheckpointWriter> create_hdf5(const std::string& path,
                                               const std::vector<TensorInfo>& tensors,
-                                              const mpi::Comm& comm);
+                                              const mpi::Comm& comm, bool reopen = false);
 
 }  // namespace mpimerge::storage::hdf5

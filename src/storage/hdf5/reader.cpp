@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 
@@ -33,6 +34,7 @@ class Hdf5Reader final : public CheckpointReader {
             path + ": cannot list datasets");
     }
     for (const auto& name : names) open_dataset(name);
+    keep_written_order();
     transfer_ = collective_transfer();
   }
 
@@ -79,7 +81,29 @@ class Hdf5Reader final : public CheckpointReader {
     datasets_.push_back(std::move(d));
   }
 
-  // The checksum attribute, if the file has one on this dataset.
+  // Files mpimerge wrote number their datasets in the order of the checkpoint they came from.
+  void keep_written_order() {
+    std::vector<std::int64_t> position(datasets_.size());
+    for (std::size_t i = 0; i < datasets_.size(); ++i) {
+      if (H5Aexists(datasets_[i].get(), kOrderAttribute) <= 0) return;
+      AttributeHandle a(H5Aopen(datasets_[i].get(), kOrderAttribute, H5P_DEFAULT), "H5Aopen");
+      check(H5Aread(a.get(), H5T_NATIVE_INT64, &position[i]), path_ + ": cannot read a tensor's position");
+    }
+    std::vector<std::size_t> order(datasets_.size());
+    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return position[a] < position[b]; });
+    auto permute = [&](auto& v) {
+      std::remove_reference_t<decltype(v)> sorted;
+      for (std::size_t i : order) sorted.push_back(std::move(v[i]));
+      v = std::move(sorted);
+    };
+    permute(tensors_);
+    permute(datasets_);
+    permute(memory_types_);
+    permute(checksums_);
+  }
+
+  // The checksum attribute, if the file records one on this dataset.
   std::optional<std::uint64_t> read_checksum(hid_t dataset) {
     if (H5Aexists(dataset, kChecksumAttribute) <= 0) return std::nullopt;
     AttributeHandle a(H5Aopen(dataset, kChecksumAttribute, H5P_DEFAULT), "H5Aopen");
@@ -87,6 +111,7 @@ class Hdf5Reader final : public CheckpointReader {
     check(H5Tset_size(text.get(), 16), "H5Tset_size");
     std::string hex(16, '\0');
     check(H5Aread(a.get(), text.get(), hex.data()), path_ + ": cannot read a checksum attribute");
+    if (hex == std::string(16, '0')) return std::nullopt;  // created, never filled in
     return parse_checksum_hex(hex);
   }
 

@@ -39,18 +39,31 @@ std::map<std::string, std::size_t> name_heap_sizes(const std::vector<TensorInfo>
   return bytes;
 }
 
-// Groups remember the order their members were created in, so that a checkpoint keeps the order
-// of the tensors it was written with (a Hugging Face checkpoint's, through a conversion) and
-// readers (mpimerge, h5py) list them in that order.
-void track_creation_order(hid_t plist) {
-  check(H5Pset_link_creation_order(plist, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED), "H5Pset_link_creation_order");
+// Small attributes written with each dataset, in its object header from the start, so that none
+// grows later: its position in the checkpoint's tensor order (a Hugging Face checkpoint's order
+// survives a conversion; the groups themselves list members by name), and a checksum that
+// set_checksums fills in (16 zeros until then: none recorded).
+void write_attribute(hid_t object, const char* name, hid_t type, const void* value, const std::string& what) {
+  SpaceHandle scalar(H5Screate(H5S_SCALAR), "H5Screate");
+  AttributeHandle a(H5Acreate2(object, name, type, scalar.get(), H5P_DEFAULT, H5P_DEFAULT), what);
+  check(H5Awrite(a.get(), type, value), what);
+}
+
+TypeHandle checksum_text_type() {
+  TypeHandle text(H5Tcopy(H5T_C_S1), "H5Tcopy");
+  check(H5Tset_size(text.get(), 16), "H5Tset_size");
+  return text;
 }
 
 class Hdf5Writer final : public CheckpointWriter {
  public:
-  Hdf5Writer(const std::string& path, const std::vector<TensorInfo>& tensors, const mpi::Comm& comm)
+  Hdf5Writer(const std::string& path, const std::vector<TensorInfo>& tensors, const mpi::Comm& comm, bool reopen)
       : path_(path), tensors_(tensors), comm_(comm) {
     silence_hdf5_errors();
+    if (reopen) {
+      open_existing(comm);
+      return;
+    }
     PropertyList fapl = parallel_file_access(comm);
     check(H5Pset_alignment(fapl.get(), kAlignment, kAlignment), "H5Pset_alignment");
     check(H5Pset_small_data_block_size(fapl.get(), 0), "H5Pset_small_data_block_size");
@@ -58,13 +71,15 @@ class Hdf5Writer final : public CheckpointWriter {
     group_heap_bytes_ = name_heap_sizes(tensors);
     PropertyList fcpl(H5Pcreate(H5P_FILE_CREATE), "H5Pcreate(file create)");
     check(H5Pset_local_heap_size_hint(fcpl.get(), group_heap_bytes_[""]), "H5Pset_local_heap_size_hint");
-    track_creation_order(fcpl.get());
     file_ = FileHandle(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, fcpl.get(), fapl.get()),
                        path + ": cannot create HDF5 file");
     for (const TensorInfo& t : tensors_) {
       create_parent_groups(t.name);
       create_dataset(t);
     }
+    // The file's structure is complete and on disk before any data: a killed run leaves a file
+    // that a resumed one can reopen (later writes touch only the datasets' bytes).
+    check(H5Fflush(file_.get(), H5F_SCOPE_GLOBAL), path_ + ": cannot flush");
     transfer_ = collective_transfer();
   }
 
@@ -78,15 +93,15 @@ class Hdf5Writer final : public CheckpointWriter {
           path_ + ": cannot write tensor '" + t.name + "'");
   }
 
+  void flush() override { check(H5Fflush(file_.get(), H5F_SCOPE_GLOBAL), path_ + ": cannot flush"); }
+
   // A 16-character hex string attribute, "mpimerge_checksum", on every dataset.
   void set_checksums(std::span<const std::uint64_t> checksums) override {
-    TypeHandle text(H5Tcopy(H5T_C_S1), "H5Tcopy");
-    check(H5Tset_size(text.get(), 16), "H5Tset_size");
-    SpaceHandle scalar(H5Screate(H5S_SCALAR), "H5Screate");
+    const TypeHandle text = checksum_text_type();
     for (std::size_t i = 0; i < datasets_.size() && i < checksums.size(); ++i) {
       const std::string hex = checksum_hex(checksums[i]);
-      AttributeHandle a(H5Acreate2(datasets_[i].get(), kChecksumAttribute, text.get(), scalar.get(), H5P_DEFAULT, H5P_DEFAULT),
-                        path_ + ": cannot add a checksum to '" + tensors_[i].name + "'");
+      AttributeHandle a(H5Aopen(datasets_[i].get(), kChecksumAttribute, H5P_DEFAULT),
+                        path_ + ": tensor '" + tensors_[i].name + "' has no checksum attribute");
       check(H5Awrite(a.get(), text.get(), hex.data()), path_ + ": cannot write the checksum of '" + tensors_[i].name + "'");
     }
   }
@@ -101,6 +116,25 @@ class Hdf5Writer final : public CheckpointWriter {
   }
 
  private:
+  // The file an interrupted run created: every dataset must be there, as this writer would make it.
+  void open_existing(const mpi::Comm& comm) {
+    PropertyList fapl = parallel_file_access(comm);
+    file_ = FileHandle(H5Fopen(path_.c_str(), H5F_ACC_RDWR, fapl.get()), path_ + ": cannot reopen to resume");
+    for (const TensorInfo& t : tensors_) {
+      DatasetHandle d(H5Dopen2(file_.get(), t.name.c_str(), H5P_DEFAULT),
+                      path_ + ": the interrupted output lacks tensor '" + t.name + "'");
+      SpaceHandle space(H5Dget_space(d.get()), "H5Dget_space");
+      std::vector<hsize_t> dims(t.shape.size());
+      if (H5Sget_simple_extent_ndims(space.get()) != static_cast<int>(dims.size()) ||
+          H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr) < 0 ||
+          !std::equal(dims.begin(), dims.end(), t.shape.begin()))
+        throw InputError(path_ + ": tensor '" + t.name + "' of the interrupted output has another shape");
+      types_.push_back(hdf5_type_for(t.dtype));
+      datasets_.push_back(std::move(d));
+    }
+    transfer_ = collective_transfer();
+  }
+
   // Nested names ("encoder/layer.0/weight") live in groups, created without timestamps.
   void create_parent_groups(const std::string& name) {
     for (std::size_t slash = name.find('/'); slash != std::string::npos; slash = name.find('/', slash + 1)) {
@@ -109,7 +143,6 @@ class Hdf5Writer final : public CheckpointWriter {
       PropertyList gcpl(H5Pcreate(H5P_GROUP_CREATE), "H5Pcreate(group)");
       check(H5Pset_obj_track_times(gcpl.get(), 0), "H5Pset_obj_track_times");
       check(H5Pset_local_heap_size_hint(gcpl.get(), group_heap_bytes_[group]), "H5Pset_local_heap_size_hint");
-      track_creation_order(gcpl.get());
       Handle<H5Gclose> g(H5Gcreate2(file_.get(), group.c_str(), H5P_DEFAULT, gcpl.get(), H5P_DEFAULT),
                          path_ + ": cannot create group '" + group + "'");
     }
@@ -131,6 +164,11 @@ class Hdf5Writer final : public CheckpointWriter {
     datasets_.emplace_back(H5Dcreate2(file_.get(), t.name.c_str(), type.get(), space.get(), H5P_DEFAULT,
                                       dcpl.get(), H5P_DEFAULT),
                            path_ + ": cannot create dataset '" + t.name + "'");
+    const std::int64_t position = static_cast<std::int64_t>(types_.size());
+    write_attribute(datasets_.back().get(), kOrderAttribute, H5T_STD_I64LE, &position, path_ + ": cannot order '" + t.name + "'");
+    const std::string none(16, '0');
+    write_attribute(datasets_.back().get(), kChecksumAttribute, checksum_text_type().get(), none.data(),
+                    path_ + ": cannot add a checksum to '" + t.name + "'");
     types_.push_back(std::move(type));
   }
 
@@ -148,8 +186,8 @@ class Hdf5Writer final : public CheckpointWriter {
 
 std::unique_ptr<CheckpointWriter> create_hdf5(const std::string& path,
                                               const std::vector<TensorInfo>& tensors,
-                                              const mpi::Comm& comm) {
-  return std::make_unique<Hdf5Writer>(path, tensors, comm);
+                                              const mpi::Comm& comm, bool reopen) {
+  return std::make_unique<Hdf5Writer>(path, tensors, comm, reopen);
 }
 
 }  // namespace mpimerge::storage::hdf5

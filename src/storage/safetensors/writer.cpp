@@ -30,6 +30,14 @@ class SafetensorsWriter final : public CheckpointWriter {
     const bool directory = spec.format == Format::hf_directory;
     const fs::path dir = directory ? fs::path(path) : fs::path(path).parent_path();
     layout_ = plan_files(tensors, spec.shard_bytes, directory ? "" : fs::path(path).filename().string());
+    if (spec.reopen) {  // an interrupted run's files: headers written, every file at its full size
+      for (const ShardFile& shard : layout_.files) {
+        files_.push_back(mpi::File::open_write(comm, (dir / shard.name).string()));
+        if (files_.back().size() != shard.size)
+          throw InputError((dir / shard.name).string() + ": the interrupted output is not the size this merge writes");
+      }
+      return;
+    }
     // Files beside the shards first: their errors can still be agreed on, before any collective I/O.
     mpi::run_agreed(comm, [&] {
       if (!comm.is_root()) return;
@@ -54,6 +62,10 @@ class SafetensorsWriter final : public CheckpointWriter {
     const std::uint64_t row_bytes = t.row_elements() * dtype_size(t.dtype);
     files_[layout_.file_of[index]].write_at_all(layout_.offset_of[index] + rows.begin * row_bytes,
                                                 data.subspan(0, rows.count() * row_bytes));
+  }
+
+  void flush() override {
+    for (mpi::File& f : files_) f.sync();
   }
 
   void finish() override {
