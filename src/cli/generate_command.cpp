@@ -18,11 +18,16 @@ int generate_command(const Args& args, const mpi::Comm& comm) {
       ("dtype", po::value<std::string>()->value_name("T")->default_value("bfloat16"), "float32, float64, float16 or bfloat16")
       ("vocab", po::value<std::uint64_t>()->value_name("V")->default_value(32000), "vocabulary size")
       ("seed", po::value<std::uint64_t>()->value_name("S")->default_value(0), "random seed")
+      ("format", po::value<std::string>()->value_name("F")->default_value("hdf5"),
+       "hdf5 (base.h5, ft-1.h5, ...) or safetensors (Hugging Face directories base/, ft-1/, ...)")
+      ("shard-size", po::value<std::string>()->value_name("BYTES")->default_value("5GB"), "safetensors: largest shard")
       ("delta-scale", po::value<double>()->value_name("X")->default_value(0.05, "0.05"), "task-vector scale relative to the weights")
       ("quiet,q", "print nothing but errors");
   po::variables_map v;
   if (!parse_or_help("usage: mpirun -n RANKS mpimerge generate --output-dir DIR [options]\n\n"
-                     "Writes a Llama-style base checkpoint and fine-tunes of it with realistic task vectors.",
+                     "Writes a Llama-style base checkpoint and fine-tunes of it with realistic task vectors:\n"
+                     "small next to the weights, heavy-tailed, half shared between tasks; a pure function of\n"
+                     "the seed, whatever the number of ranks.",
                      options, args, v, comm))
     return 0;
   const auto dtype = parse_dtype(v["dtype"].as<std::string>());
@@ -44,7 +49,12 @@ int generate_command(const Args& args, const mpi::Comm& comm) {
            ", " + std::to_string(shape.layers) + " layers, intermediate " + std::to_string(shape.intermediate) +
            ", vocab " + std::to_string(shape.vocab) + ": " + format_number(static_cast<double>(shape.parameters())) +
            " parameters per model in " + std::string(dtype_name(*dtype)));
-  const auto paths = generate::write_synthetic_set(dir, shape, *dtype, models, spec, comm);
+  storage::OutputSpec format;
+  const std::string format_name = v["format"].as<std::string>();
+  if (format_name == "safetensors") format.format = storage::Format::hf_directory;
+  else if (format_name != "hdf5") throw UsageError("--format: expected hdf5 or safetensors");
+  format.shard_bytes = storage::parse_byte_size(v["shard-size"].as<std::string>());
+  const auto paths = generate::write_synthetic_set(dir, shape, *dtype, models, spec, comm, format);
   for (const auto& p : paths) log.line("wrote   " + p);
   return 0;
 }

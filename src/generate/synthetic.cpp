@@ -2,6 +2,8 @@
 
 #include <cmath>
 #include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "mpimerge/convert.hpp"
 #include "mpimerge/engine/transfers.hpp"
@@ -86,17 +88,37 @@ void synthetic_values(const SyntheticSpec& spec, const TensorInfo& tensor, std::
   }
 }
 
+std::string llama_config_json(const LlamaShape& shape, DType dtype) {
+  const std::uint64_t heads = std::max<std::uint64_t>(1, shape.hidden / 64);
+  nlohmann::ordered_json config = {
+      {"architectures", {"LlamaForCausalLM"}}, {"model_type", "llama"},
+      {"hidden_size", shape.hidden}, {"intermediate_size", shape.intermediate},
+      {"num_hidden_layers", shape.layers}, {"num_attention_heads", heads}, {"num_key_value_heads", heads},
+      {"vocab_size", shape.vocab}, {"max_position_embeddings", 4096}, {"rms_norm_eps", 1e-5},
+      {"hidden_act", "silu"}, {"tie_word_embeddings", false},
+      {"torch_dtype", dtype == DType::bf16 ? "bfloat16" : dtype == DType::f16 ? "float16" : dtype == DType::f64 ? "float64" : "float32"}};
+  return config.dump(2) + "\n";
+}
+
 std::vector<std::string> write_synthetic_set(const std::string& dir, const LlamaShape& shape,
                                              DType dtype, std::size_t models,
-                                             const SyntheticSpec& spec, const mpi::Comm& comm) {
+                                             const SyntheticSpec& spec, const mpi::Comm& comm,
+                                             const storage::OutputSpec& format) {
   const std::vector<TensorInfo> tensors = llama_tensors(shape, dtype);
+  const bool hf = format.format == storage::Format::hf_directory;
   std::vector<std::string> paths;
   std::vector<float> values;
   std::vector<std::uint8_t> raw;
   for (std::size_t model = 0; model <= models; ++model) {
-    const std::string name = model == 0 ? "base.h5" : "ft-" + std::to_string(model) + ".h5";
+    const std::string name = (model == 0 ? std::string("base") : "ft-" + std::to_string(model)) + (hf ? "" : ".h5");
     paths.push_back((std::filesystem::path(dir) / name).string());
-    auto writer = storage::create_checkpoint(paths.back(), storage::Format::hdf5, tensors, comm);
+    if (hf)  // a Hugging Face directory gets the config that describes its tensors
+      mpi::run_agreed(comm, [&] {
+        if (!comm.is_root()) return;
+        std::filesystem::create_directories(paths.back());
+        std::ofstream(std::filesystem::path(paths.back()) / "config.json") << llama_config_json(shape, dtype);
+      });
+    auto writer = storage::create_checkpoint(paths.back(), format, tensors, comm);
     for (std::size_t t = 0; t < tensors.size(); ++t) {
       const TensorInfo& info = tensors[t];
       const RowRange mine = owned_rows(info.rows(), comm.rank(), comm.size());

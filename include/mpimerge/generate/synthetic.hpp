@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "mpimerge/storage/checkpoint.hpp"
 #include "mpimerge/tensor.hpp"
 
 namespace mpimerge::mpi {
@@ -39,11 +40,16 @@ struct SyntheticSpec {
 void synthetic_values(const SyntheticSpec& spec, const TensorInfo& tensor, std::size_t model,
                       std::uint64_t first, std::span<float> out);
 
-// Writes the base and `models` fine-tunes into dir (base.h5, ft-1.h5, ...); collective.
-// Returns the paths written, the base first.
+// Writes the base and `models` fine-tunes into dir: base.h5, ft-1.h5, ... or, for Hugging Face
+// directories, base/, ft-1/, ... each with a config.json; collective. Returns the paths written,
+// the base first.
 std::vector<std::string> write_synthetic_set(const std::string& dir, const LlamaShape& shape,
                                              DType dtype, std::size_t models,
-                                             const SyntheticSpec& spec, const mpi::Comm& comm);
+                                             const SyntheticSpec& spec, const mpi::Comm& comm,
+                                             const storage::OutputSpec& format = {});
+
+// The config.json of a LlamaForCausalLM with this shape.
+std::string llama_config_json(const LlamaShape& shape, DType dtype);
 
 // "20M", "1.5B", "7b", "350000": a parameter count. Throws UsageError on anything else.
 std::uint64_t parse_count(const std::string& text);
