@@ -15,6 +15,15 @@ std::uint64_t GroupSlices::first_element(std::size_t i) const {
   return rows_[i].begin * plan_.tensors[units_[i].tensor].output.row_elements();
 }
 
+void GroupSlices::prefetch(std::size_t group) const {
+  for (const WorkUnit& unit : work_.groups[group]) {
+    const RowRange rows = work_.rows(plan_, unit, comm_.rank(), comm_.size());
+    if (rows.empty()) continue;
+    for (std::size_t input = 0; input < inputs_.readers.size(); ++input)
+      inputs_.readers[input]->prefetch_rows(plan_.tensors[unit.tensor].input_index[input], rows);
+  }
+}
+
 void GroupSlices::load(std::size_t group) {
   if (group == group_) return;
   group_ = group;

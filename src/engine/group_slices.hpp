@@ -19,6 +19,8 @@ class GroupSlices {
   // Collective: reads every unit of the group, input by input. A no-op if it is already loaded.
   void load(std::size_t group);
   std::size_t loaded_group() const { return group_; }
+  // Not collective: asks the inputs to start fetching this rank's rows of a group (read-ahead).
+  void prefetch(std::size_t group) const;
 
   std::size_t units() const { return units_.size(); }
   const WorkUnit& unit(std::size_t i) const { return units_[i]; }

@@ -67,6 +67,8 @@ void MergeSession::load(std::size_t g) {
     slices_->load(g);
     return slices_->bytes_read() - before;
   });
+  // Streaming: the file system fetches the next group while this one is computed.
+  if (work_->streaming()) slices_->prefetch((g + 1) % work_->groups.size());
   if (checked_[g]) return;
   // First time this group is read: check it, and fold it into the inputs' checksums.
   mpi::run_agreed(comm_, [&] { check_slices(plan_, inputs_, *slices_); });

@@ -32,6 +32,8 @@ class CheckpointReader {
   virtual const std::vector<TensorInfo>& tensors() const = 0;
   // Reads rows of tensors()[index] as raw little-endian elements of the tensor's dtype.
   virtual void read_rows(std::size_t index, RowRange rows, std::span<std::uint8_t> out) = 0;
+  // A hint, not collective: these rows will be read soon, start fetching them. No effect on results.
+  virtual void prefetch_rows(std::size_t /*index*/, RowRange /*rows*/) {}
   // The checksum the file records for tensors()[index] (set_checksums), if it records one.
   virtual std::optional<std::uint64_t> stored_checksum(std::size_t /*index*/) const { return std::nullopt; }
   // What the checkpoint is, for people: "HDF5 file", "Hugging Face directory, 2 shards".

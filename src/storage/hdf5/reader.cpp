@@ -5,6 +5,7 @@
 #include "mpimerge/checksum.hpp"
 #include "mpimerge/error.hpp"
 #include "storage/hdf5/hdf5_checkpoint.hpp"
+#include "storage/prefetch.hpp"
 #include "storage/hdf5/parallel.hpp"
 #include "storage/hdf5/types.hpp"
 
@@ -42,6 +43,13 @@ class Hdf5Reader final : public CheckpointReader {
   const std::vector<TensorInfo>& tensors() const override { return tensors_; }
   std::string describe() const override { return "HDF5 file"; }
 
+  void prefetch_rows(std::size_t index, RowRange rows) override {
+    if (!offsets_[index]) return;
+    const TensorInfo& t = tensors_[index];
+    const std::uint64_t row_bytes = t.row_elements() * dtype_size(t.dtype);
+    read_ahead_.will_need(*offsets_[index] + rows.begin * row_bytes, rows.count() * row_bytes);
+  }
+
   void read_rows(std::size_t index, RowRange rows, std::span<std::uint8_t> out) override {
     const TensorInfo& t = tensors_[index];
     RowSelection s = select_rows(datasets_[index].get(), t, rows);
@@ -78,6 +86,10 @@ class Hdf5Reader final : public CheckpointReader {
     // that layout (the normal case), HDF5 moves raw bytes and the transfer stays collective.
     memory_types_.push_back(hdf5_type_for(*dtype));
     checksums_.push_back(read_checksum(d.get()));
+    // Where a dataset's bytes lie in the file as they are (contiguous, unfiltered): for read-ahead.
+    const haddr_t offset = H5Dget_offset(d.get());
+    hdf5_error_detail();  // a chunked dataset has no single offset: that is no error
+    offsets_.push_back(offset == HADDR_UNDEF ? std::nullopt : std::optional<std::uint64_t>(offset));
     datasets_.push_back(std::move(d));
   }
 
@@ -101,6 +113,7 @@ class Hdf5Reader final : public CheckpointReader {
     permute(datasets_);
     permute(memory_types_);
     permute(checksums_);
+    permute(offsets_);
   }
 
   // The checksum attribute, if the file records one on this dataset.
@@ -126,6 +139,8 @@ class Hdf5Reader final : public CheckpointReader {
   std::vector<DatasetHandle> datasets_;
   std::vector<TypeHandle> memory_types_;
   std::vector<std::optional<std::uint64_t>> checksums_;
+  std::vector<std::optional<std::uint64_t>> offsets_;
+  ReadAhead read_ahead_{path_};
   PropertyList transfer_;
 };
 

@@ -3,6 +3,7 @@
 #include <map>
 
 #include "mpimerge/error.hpp"
+#include "storage/prefetch.hpp"
 #include "mpimerge/mpi/file.hpp"
 #include "storage/safetensors/header.hpp"
 #include "storage/safetensors/index.hpp"
@@ -91,7 +92,7 @@ class SafetensorsReader final : public CheckpointReader {
       });
       std::uint64_t size = 0;
       for (int i = 7; i >= 0; --i) size = (size << 8) | bytes[static_cast<std::size_t>(i)];
-      shards_.push_back({file, parse_header(std::span(bytes).subspan(8), size, file), {}});
+      shards_.push_back({file, parse_header(std::span(bytes).subspan(8), size, file), {}, nullptr});
     }
     if (index) check_index(*index, where.index_path);
     for (std::size_t s = 0; s < shards_.size(); ++s)
@@ -103,12 +104,23 @@ class SafetensorsReader final : public CheckpointReader {
                             (shards_.size() == 1 ? " shard" : " shards") + " listed in " + kIndexFileName
                       : (where.files[0] != path ? "Hugging Face directory, one " + std::string(kSingleFileName)
                                                 : "safetensors file");
-    for (Shard& shard : shards_) shard.file = mpi::File::open_read(comm, shard.path);
+    for (Shard& shard : shards_) {
+      shard.file = mpi::File::open_read(comm, shard.path);
+      shard.read_ahead = std::make_unique<ReadAhead>(shard.path);
+    }
   }
 
   const std::string& path() const override { return path_; }
   const std::vector<TensorInfo>& tensors() const override { return tensors_; }
   std::string describe() const override { return describe_; }
+
+  void prefetch_rows(std::size_t index, RowRange rows) override {
+    const auto [s, t] = locations_[index];
+    Shard& shard = shards_[s];
+    const TensorEntry& entry = shard.header.tensors[t];
+    const std::uint64_t row_bytes = entry.info.row_elements() * dtype_size(entry.info.dtype);
+    shard.read_ahead->will_need(shard.header.data_start() + entry.begin + rows.begin * row_bytes, rows.count() * row_bytes);
+  }
 
   void read_rows(std::size_t index, RowRange rows, std::span<std::uint8_t> out) override {
     const auto [s, t] = locations_[index];
@@ -124,6 +136,7 @@ class SafetensorsReader final : public CheckpointReader {
     std::string path;
     Header header;
     mpi::File file;
+    std::unique_ptr<ReadAhead> read_ahead;
   };
 
   // The index must name, for every tensor, the shard that holds it, and every shard's tensors.
