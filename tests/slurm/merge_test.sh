@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# slurm/merge.sbatch on a real single-node Slurm: the shipped job file through srun --mpi=pmix and
+# through mpirun gives the bytes of the same merge run directly with mpirun; the memory budget comes
+# from --mem; a missing variable and an error of mpimerge's own fail the job with exit code 2.
+source "$(dirname "$0")/common.sh"
+setup
+
+# As README.md shows it: the shipped job file; Slurm here offers PMIx, so the script picks srun.
+submit_script merge.sbatch --ntasks=2 --mem=1000M --export=ALL,JOB_ENV=jobs/slurm-merge.env
+expect_job COMPLETED 0:0
+log=$JOBDIR/mpimerge-$JOB.out
+# 1000M / 2 ranks = 500M; 70% of it, 350M, is under twice the 256M reserve: half of it, 175M.
+expect_line "$log" "mpimerge-slurm: memory budget: 175M per rank (--mem=1000M / 2 ranks on a node = 500M; 70% less 256M)"
+expect_run "$log" srun --mpi=pmix --ntasks=2 --cpus-per-task=1 "$MPIMERGE" merge "${INPUTS[@]}" \
+  --output out/slurm/merged.h5 --method ties --density 0.2 --lambda 1.0 --memory-budget 175M \
+  --report out/slurm/merged.report.json
+direct merge "${INPUTS[@]}" --method ties --density 0.2 --lambda 1.0 --memory-budget 175M --output direct.h5
+same_bytes out/slurm/merged.h5 direct.h5
+expect_report out/slurm/merged.report.json 2 175
+echo "merge.sbatch, srun --mpi=pmix: ok"
+
+# mpirun, every variable from the environment (over the job file's), an explicit memory budget so
+# small that the merge streams its inputs in groups.
+submit_script merge.sbatch --ntasks=2 --mem=1000M \
+  --export=ALL,JOB_ENV=jobs/slurm-merge.env,LAUNCHER=mpirun,OUTPUT=out/mpirun/merged.h5,MEMORY_BUDGET=3M,METHOD_ARGS="--method ties --density 0.3 --lambda 0.7 --trim-scope tensor",EXTRA_ARGS="--report out/mpirun/report.json"
+expect_job COMPLETED 0:0
+log=$JOBDIR/mpimerge-$JOB.out
+expect_line "$log" "mpimerge-slurm: memory budget: 3M per rank"
+expect_run "$log" mpirun -n 2 "$MPIMERGE" merge "${INPUTS[@]}" --output out/mpirun/merged.h5 \
+  --method ties --density 0.3 --lambda 0.7 --trim-scope tensor --memory-budget 3M --report out/mpirun/report.json
+direct merge "${INPUTS[@]}" --method ties --density 0.3 --lambda 0.7 --trim-scope tensor --memory-budget 3M --output direct-2.h5
+same_bytes out/mpirun/merged.h5 direct-2.h5
+expect_report out/mpirun/report.json 2 3
+echo "merge.sbatch, mpirun: ok"
+
+# No job file and no BASE: the script stops before any launch, with exit code 2.
+submit_script merge.sbatch --ntasks=2 --mem=1000M --export=ALL,MODELS=out/checkpoints/ft-1.h5,OUTPUT=x.h5
+expect_job FAILED 2:0
+expect_line "$JOBDIR/mpimerge-$JOB.out" \
+  "mpimerge-slurm: error: BASE is not set (sbatch --export=ALL,BASE=..., or JOB_ENV=FILE; see the top of this script)"
+[ ! -e "$JOBDIR/x.h5" ] || fail "a failed job wrote x.h5"
+
+# mpimerge's own usage error (a density out of range) reaches the job's exit code through srun.
+submit_script merge.sbatch --ntasks=2 --mem=1000M \
+  --export=ALL,JOB_ENV=jobs/slurm-merge.env,OUTPUT=out/bad/merged.h5,METHOD_ARGS="--density 0"
+expect_job FAILED 2:0
+grep -q '^mpimerge: error: .*density' "$JOBDIR/mpimerge-$JOB.out" || fail "no error about the density in the log"
+[ ! -e "$JOBDIR/out/bad/merged.h5" ] || fail "a failed merge wrote its output"
+echo "merge.sbatch, errors: ok"
