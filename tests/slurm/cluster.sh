@@ -55,8 +55,13 @@ node_hardware() {
 
 write_slurm_conf() {
   local dir=$1 ctld_port=$2 slurmd_port=$3 hardware=$4
+  # Job ids unique on this machine, as they are on a real cluster: Open MPI and PMIx name their
+  # session directories and shared-memory segments after the job, so two clusters that both ran a
+  # job 1 at once would share them (and crash).
+  local first_job_id=$(( $(shuf -i 1-60000 -n 1) * 1000 ))
   cat >"$dir/slurm.conf" <<EOF
 ClusterName=mpimerge-test
+FirstJobId=$first_job_id
 SlurmctldHost=localhost
 SlurmctldPort=$ctld_port
 SlurmdPort=$slurmd_port
@@ -76,6 +81,7 @@ AccountingStorageType=accounting_storage/none
 JobCompType=jobcomp/none
 StateSaveLocation=$dir/state
 SlurmdSpoolDir=$dir/spool
+TmpFS=$dir/tmp
 SlurmctldPidFile=$dir/run/slurmctld.pid
 SlurmdPidFile=$dir/run/slurmd.pid
 SlurmctldLogFile=$dir/log/slurmctld.log
@@ -129,8 +135,10 @@ cluster_start() {
   [ "$(id -u)" -eq 0 ] || skip "slurmd must run as root to start jobs: run the Slurm tests as root (CI does)"
   getent passwd munge >/dev/null || skip "no 'munge' user: the munge package is not installed properly"
 
-  mkdir -p "$CLUSTER_DIR"/{munge,state,spool,run,log}
+  mkdir -p "$CLUSTER_DIR"/{munge,state,spool,run,log,tmp}
   chmod 755 "$CLUSTER_DIR"
+  chmod 1777 "$CLUSTER_DIR/tmp"  # TmpFS: PMIx puts each step's files there (spmix_appdir_*), which
+                                 # in /tmp would clash between clusters that number jobs alike
   setpriv --reuid=munge --regid=munge --clear-groups test -x "$CLUSTER_DIR" ||
     cluster_fail "the munge user cannot reach $CLUSTER_DIR: set TMPDIR to a directory every user can enter"
   # munged wants its key readable by it alone, and every client able to reach its socket.

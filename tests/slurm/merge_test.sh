@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # slurm/merge.sbatch on a real single-node Slurm: the shipped job file through srun --mpi=pmix and
 # through mpirun gives the bytes of the same merge run directly with mpirun; the memory budget comes
-# from --mem; a missing variable and an error of mpimerge's own fail the job with exit code 2.
+# from --mem; a missing variable and an error of mpimerge's own fail the job with exit code 2, ranks
+# that never started with exit code 1.
 source "$(dirname "$0")/common.sh"
 setup
 
@@ -20,17 +21,17 @@ expect_report out/slurm/merged.report.json 2 175
 echo "merge.sbatch, srun --mpi=pmix: ok"
 
 # mpirun, every variable from the environment (over the job file's), an explicit memory budget so
-# small that the merge streams its inputs in groups.
+# small that the merge streams its inputs in groups, and --overwrite of the first job's output.
 submit_script merge.sbatch --ntasks=2 --mem=1000M \
-  --export=ALL,JOB_ENV=jobs/slurm-merge.env,LAUNCHER=mpirun,OUTPUT=out/mpirun/merged.h5,MEMORY_BUDGET=3M,METHOD_ARGS="--method ties --density 0.3 --lambda 0.7 --trim-scope tensor",EXTRA_ARGS="--report out/mpirun/report.json"
+  --export=ALL,JOB_ENV=jobs/slurm-merge.env,LAUNCHER=mpirun,MEMORY_BUDGET=3M,METHOD_ARGS="--method ties --density 0.3 --lambda 0.7 --trim-scope tensor",EXTRA_ARGS="--overwrite --report out/slurm/mpirun.report.json"
 expect_job COMPLETED 0:0
 log=$JOBDIR/mpimerge-$JOB.out
 expect_line "$log" "mpimerge-slurm: memory budget: 3M per rank"
-expect_run "$log" mpirun -n 2 "$MPIMERGE" merge "${INPUTS[@]}" --output out/mpirun/merged.h5 \
-  --method ties --density 0.3 --lambda 0.7 --trim-scope tensor --memory-budget 3M --report out/mpirun/report.json
+expect_run "$log" mpirun -n 2 "$MPIMERGE" merge "${INPUTS[@]}" --output out/slurm/merged.h5 \
+  --method ties --density 0.3 --lambda 0.7 --trim-scope tensor --memory-budget 3M --overwrite --report out/slurm/mpirun.report.json
 direct merge "${INPUTS[@]}" --method ties --density 0.3 --lambda 0.7 --trim-scope tensor --memory-budget 3M --output direct-2.h5
-same_bytes out/mpirun/merged.h5 direct-2.h5
-expect_report out/mpirun/report.json 2 3
+same_bytes out/slurm/merged.h5 direct-2.h5
+expect_report out/slurm/mpirun.report.json 2 3
 echo "merge.sbatch, mpirun: ok"
 
 # No job file and no BASE: the script stops before any launch, with exit code 2.
@@ -46,4 +47,16 @@ submit_script merge.sbatch --ntasks=2 --mem=1000M \
 expect_job FAILED 2:0
 grep -q '^mpimerge: error: .*density' "$JOBDIR/mpimerge-$JOB.out" || fail "no error about the density in the log"
 [ ! -e "$JOBDIR/out/bad/merged.h5" ] || fail "a failed merge wrote its output"
+
+# Slurm 22.05's srun exits 0 when it cannot start the ranks; the job must fail all the same. A
+# directory already where PMIx puts the step's files (as when two clusters shared /tmp) stops the
+# launch: spmix_appdir_UID_JOB.STEP in TmpFS (22.05's name; older Slurm leaves out the UID).
+JOB=$(cd "$JOBDIR" && submit --hold --ntasks=2 --mem=1000M \
+  --export=ALL,JOB_ENV=jobs/slurm-merge.env,OUTPUT=out/unlaunched/merged.h5 "$REPO/slurm/merge.sbatch")
+mkdir "$WORK/cluster/tmp/spmix_appdir_$(id -u)_$JOB.0" "$WORK/cluster/tmp/spmix_appdir_$JOB.0"
+scontrol release "$JOB"
+wait_job "$JOB" "$JOB_SECONDS"
+expect_job FAILED 1:0
+expect_line "$JOBDIR/mpimerge-$JOB.out" \
+  "mpimerge-slurm: error: srun exited 0 but did not write out/unlaunched/merged.h5: the ranks did not run (see its messages above)"
 echo "merge.sbatch, errors: ok"
