@@ -14,6 +14,7 @@ JOB_SECONDS=${JOB_SECONDS:-240}  # the longest a job may stay in the queue befor
 # they need themselves (OMPI_ALLOW_RUN_AS_ROOT included).
 while read -r var; do unset "$var"; done < <(compgen -e | grep -E '^(SLURM|SBATCH|SRUN|SALLOC|OMPI|PMIX)_' || true)
 
+umask 022  # the munge user and the test's ordinary user read what root writes here
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/mpimerge-slurm-test.XXXXXX")
 chmod 755 "$WORK"  # the munge user enters it to reach its own directory
 JOBDIR=$WORK/job

@@ -2,7 +2,7 @@
 # slurm/merge.sbatch on a real single-node Slurm: the shipped job file through srun --mpi=pmix and
 # through mpirun gives the bytes of the same merge run directly with mpirun; the memory budget comes
 # from --mem; a missing variable and an error of mpimerge's own fail the job with exit code 2, ranks
-# that never started with exit code 1.
+# that never started with exit code 1; an ordinary user (nobody) runs it as root does.
 source "$(dirname "$0")/common.sh"
 setup
 
@@ -19,6 +19,27 @@ direct merge "${INPUTS[@]}" --method ties --density 0.2 --lambda 1.0 --memory-bu
 same_bytes out/slurm/merged.h5 direct.h5
 expect_report out/slurm/merged.report.json 2 175
 echo "merge.sbatch, srun --mpi=pmix: ok"
+
+# As on a cluster, an ordinary user: nobody submits copies of the script, the job files and the
+# program (root's build tree need not be reachable), and the script tells Open MPI nothing about root.
+if getent passwd nobody >/dev/null && getent group nogroup >/dev/null; then
+  user_dir=$WORK/user
+  mkdir -p "$user_dir/bin" "$user_dir/out"
+  cp -r "$REPO/jobs" "$user_dir/jobs"
+  cp "$REPO/slurm/merge.sbatch" "$MPIMERGE" "$user_dir/bin/"
+  ln -s "$JOBDIR/out/checkpoints" "$user_dir/out/checkpoints"
+  chown -R nobody:nogroup "$user_dir"
+  JOB=$(cd "$user_dir" && setpriv --reuid=nobody --regid=nogroup --clear-groups \
+        sbatch --parsable --ntasks=2 --mem=1000M --export=ALL,JOB_ENV=jobs/slurm-merge.env,MPIMERGE=bin/mpimerge bin/merge.sbatch) ||
+    fail "sbatch as nobody was refused"
+  wait_job "$JOB" "$JOB_SECONDS"
+  expect_job COMPLETED 0:0
+  [[ $(scontrol -o show job "$JOB") == *" UserId=nobody("* ]] || fail "job $JOB did not run as nobody"
+  cmp "$user_dir/out/slurm/merged.h5" "$JOBDIR/direct.h5" || fail "nobody's merge differs from direct.h5"
+  echo "merge.sbatch as an ordinary user: ok"
+else
+  echo "merge.sbatch as an ordinary user: not tested, this machine has no user nobody and group nogroup"
+fi
 
 # mpirun, every variable from the environment (over the job file's), an explicit memory budget so
 # small that the merge streams its inputs in groups, and --overwrite of the first job's output.
