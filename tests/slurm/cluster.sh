@@ -13,7 +13,7 @@
 #                       and fails the test if it is still there after SECS
 #   job_states ID       one line per job or array task: "JobId=.. [ArrayTaskId=..] JobState=.. ExitCode=.."
 #
-# The recipe (see /work/shared/HPC-NOTES.md): proctrack/linuxproc and task/none (no cgroups),
+# The single-node recipe known to run Open MPI jobs: proctrack/linuxproc and task/none (no cgroups),
 # select/cons_tres with CR_Core, a partition with OverSubscribe=YES, MpiDefault=none. munged gets
 # its own key and socket in DIR (AuthInfo=socket=...), so a system munged is neither needed nor
 # touched.
