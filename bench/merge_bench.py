@@ -7,12 +7,14 @@ Writes (or reuses) a Llama-style base and fine-tunes with `mpimerge generate`, t
   - mpimerge merges (methods x ranks x in memory / streaming under a budget), each timed from the
     outside, with its JSON report for phases, peak memory per rank, bytes reduced per rank and
     the number of reads of the inputs;
-  - optionally a second table over growing model sizes (--sizes).
+  - optionally a second table over growing model sizes (--sizes);
+  - optionally (--sweep) a grid of TIES densities x lambdas as one `mpimerge sweep` against the
+    same points run as separate merges.
 Prints markdown tables and writes everything to a JSON file.
 
 Example (the numbers in docs/performance.md):
   python3 bench/merge_bench.py --params 2B --models 3 --ranks 1 2 --budget 2G --cold \
-      --sizes 0.25B 0.5B 1B 2B --json bench/results.json
+      --sizes 0.25B 0.5B 1B 2B --sweep --json bench/results.json
 """
 import argparse
 import json
@@ -114,6 +116,34 @@ def generate(binary, directory, params, models, dtype, ranks):
         f.write(f"{params} {models} {dtype}\n")
 
 
+def sweep_against_separate(binary, ranks, inputs, workdir, budget):
+    """Seconds for a grid as one `mpimerge sweep`, and for the same points as separate merges."""
+    densities, lambdas = ["0.1", "0.2", "0.3"], ["0.8", "1.0"]
+    out_dir = os.path.join(workdir, "sweep")
+    shutil.rmtree(out_dir, ignore_errors=True)
+    config = os.path.join(workdir, "sweep.yaml")
+    with open(config, "w") as f:
+        f.write(f"base: {inputs[0]}\nmodels: [{', '.join(inputs[1:])}]\noutput_dir: {out_dir}\n"
+                f"grid:\n  method: ties\n  density: [{', '.join(densities)}]\n  lambda: [{', '.join(lambdas)}]\n")
+    cmd = ["mpirun", "-n", str(ranks), "--oversubscribe", binary, "sweep", "--quiet", "--config", config]
+    if budget:
+        cmd += ["--memory-budget", budget]
+    warm(inputs)
+    t0 = time.monotonic()
+    run(cmd)
+    sweep_s = time.monotonic() - t0
+    shutil.rmtree(out_dir, ignore_errors=True)
+    separate_s = 0.0
+    output = os.path.join(workdir, "point.h5")
+    for d in densities:
+        for lam in lambdas:
+            wall, _ = merge(binary, ranks, inputs, output, ["--method", "ties", "--density", d, "--lambda", lam],
+                            budget, False)
+            separate_s += wall
+    os.remove(output)
+    return len(densities) * len(lambdas), sweep_s, separate_s
+
+
 def fmt_bytes(n):
     return f"{n / 1e9:.2f} GB"
 
@@ -129,6 +159,7 @@ def main():
     ap.add_argument("--budget", default="1G", help="a per-rank budget that forces streaming")
     ap.add_argument("--cold", action="store_true", help="also measure with caches dropped before each run")
     ap.add_argument("--sizes", nargs="*", default=[], help="model sizes for the growth table")
+    ap.add_argument("--sweep", action="store_true", help="also time a grid as one sweep against separate merges")
     ap.add_argument("--json", default=os.path.join(ROOT, "bench", "results.json"))
     args = ap.parse_args()
 
@@ -174,6 +205,19 @@ def main():
                           f"{row['floor_ratio']:.2f} | {row['reads']} | {fmt_bytes(row['peak_rss'])} | "
                           f"{row['reduced_bytes'] / 1e6:.2f} MB |")
                     sys.stdout.flush()
+
+    if args.sweep:
+        ranks = max(args.ranks)
+        print(f"\nSweep: ties over 3 densities x 2 lambdas, {ranks} ranks, warm cache")
+        print("| memory | points | one sweep s | separate merges s | saving |")
+        print("|---|---|---|---|---|")
+        results["sweep"] = []
+        for budget in [None, args.budget]:
+            points, sweep_s, separate_s = sweep_against_separate(args.binary, ranks, inputs, args.workdir, budget)
+            results["sweep"].append({"budget": budget or "default", "points": points, "sweep_s": sweep_s,
+                                     "separate_s": separate_s})
+            print(f"| {budget or 'default'} | {points} | {sweep_s:.2f} | {separate_s:.2f} | {separate_s / sweep_s:.2f}x |")
+            sys.stdout.flush()
 
     if args.sizes:
         ranks = max(args.ranks)
