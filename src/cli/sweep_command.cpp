@@ -12,7 +12,7 @@ int sweep_command(const Args& args, const mpi::Comm& comm) {
   options.add_options()
       ("config", po::value<std::string>()->value_name("YAML")->required(), "the grid file (see jobs/sweep.yaml)")
       ("point", po::value<std::size_t>()->value_name("N"), "run only grid point N (e.g. $SLURM_ARRAY_TASK_ID)")
-      ("list", "print the grid points and exit")
+      ("list", "print the grid points (number, name, output) and exit")
       ("memory-budget", po::value<std::string>()->value_name("SIZE"), "memory per rank (overrides the file)")
       ("overwrite", "replace existing outputs")
       ("progress", po::value<std::string>()->value_name("STYLE")->default_value("auto"), "bar, lines, none or auto")
@@ -25,7 +25,8 @@ int sweep_command(const Args& args, const mpi::Comm& comm) {
   const Sweep sweep = load_sweep(v["config"].as<std::string>());
   if (v.count("list")) {
     if (comm.is_root())
-      for (std::size_t i = 0; i < sweep.points.size(); ++i) std::cout << i << ' ' << sweep.points[i].name << '\n';
+      for (std::size_t i = 0; i < sweep.points.size(); ++i)
+        std::cout << i << ' ' << sweep.points[i].name << ' ' << sweep.points[i].job.output << '\n';
     return 0;
   }
   SweepOptions o;

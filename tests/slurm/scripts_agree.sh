@@ -8,7 +8,7 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 common() { sed -n '/^# >>> common to slurm/,/^# <<< common to slurm/p' "$1"; }
 
 scripts=("$dir"/*.sbatch)
-[ ${#scripts[@]} = 3 ] || fail "expected 3 scripts in $dir, found ${#scripts[@]}"
+[ ${#scripts[@]} = 4 ] || fail "expected 4 scripts in $dir, found ${#scripts[@]}"
 reference=$(common "${scripts[0]}")
 [ "$(grep -c . <<<"$reference")" -gt 50 ] || fail "${scripts[0]}: no common block"
 for script in "${scripts[@]}"; do
