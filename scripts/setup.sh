@@ -8,6 +8,7 @@ packages=(
   libeigen3-dev libboost-program-options-dev nlohmann-json3-dev libyaml-cpp-dev libxxhash-dev
   googletest libgtest-dev
   python3 python3-numpy python3-h5py
+  python3-torch python3-sklearn python3-matplotlib  # the digits example's test (examples/digits), ~1 GB
   slurm-wlm munge  # tests/slurm starts a private single-node Slurm to run the sbatch scripts of slurm/
 )
 missing=()

@@ -25,6 +25,7 @@ int inspect_command(const Args& args, const mpi::Comm& comm);
 int diff_command(const Args& args, const mpi::Comm& comm);
 int verify_command(const Args& args, const mpi::Comm& comm);
 int sweep_command(const Args& args, const mpi::Comm& comm);
+int analyze_command(const Args& args, const mpi::Comm& comm);
 
 // "mpimerge merge --base ..." as typed, for reports.
 std::string command_line(const Args& args);

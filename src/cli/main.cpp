@@ -18,6 +18,7 @@ constexpr std::array kCommands{
     Command{"diff", "compare two checkpoints tensor by tensor", mpimerge::cli::diff_command},
     Command{"verify", "recompute a merged checkpoint's checksums and compare", mpimerge::cli::verify_command},
     Command{"sweep", "merge a grid of methods and parameters, reading the inputs once", mpimerge::cli::sweep_command},
+    Command{"analyze", "statistics of the task vectors: magnitudes, L2 mass, sign conflicts", mpimerge::cli::analyze_command},
     Command{"generate", "write synthetic Llama-style checkpoints for demos and benchmarks", mpimerge::cli::generate_command},
 };
 
