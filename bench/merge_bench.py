@@ -14,7 +14,7 @@ Prints markdown tables and writes everything to a JSON file.
 
 Example (the numbers in docs/performance.md):
   python3 bench/merge_bench.py --params 2B --models 3 --ranks 1 2 --budget 2G --cold \
-      --sizes 0.25B 0.5B 1B 2B --sweep --json bench/results.json
+      --sizes 0.25B 0.5B 1B 2B --sweep 0.5B --json bench/results.json
 """
 import argparse
 import json
@@ -158,8 +158,11 @@ def main():
     ap.add_argument("--ranks", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--budget", default="1G", help="a per-rank budget that forces streaming")
     ap.add_argument("--cold", action="store_true", help="also measure with caches dropped before each run")
+    ap.add_argument("--cold-methods", type=int, default=1,
+                    help="with --cold: how many of the methods (in table order) also run cold")
     ap.add_argument("--sizes", nargs="*", default=[], help="model sizes for the growth table")
-    ap.add_argument("--sweep", action="store_true", help="also time a grid as one sweep against separate merges")
+    ap.add_argument("--sweep", metavar="SIZE", help="also time a grid as one sweep against separate merges, "
+                    "on models of SIZE parameters (e.g. 0.5B)")
     ap.add_argument("--json", default=os.path.join(ROOT, "bench", "results.json"))
     args = ap.parse_args()
 
@@ -187,10 +190,10 @@ def main():
         print(f"I/O floor ({cache}): read {f['read_s']:.2f} s + write {f['write_s']:.2f} s = {f['total_s']:.2f} s")
     print("\n| method | ranks | memory | cache | wall s | input GB/s | x I/O floor | reads of inputs | peak RSS / rank | reduced / rank |")
     print("|---|---|---|---|---|---|---|---|---|---|")
-    for name, extra in configs:
+    for index, (name, extra) in enumerate(configs):
         for ranks in args.ranks:
             for budget in [None, args.budget]:
-                for cache in caches:
+                for cache in caches if index < args.cold_methods else ["warm"]:
                     wall, r = merge(args.binary, ranks, inputs, output, extra, budget, cache == "cold")
                     row = {"method": name, "ranks": ranks, "budget": budget or "default", "cache": cache,
                            "wall_s": wall, "input_gb_s": input_bytes / wall / 1e9,
@@ -208,12 +211,15 @@ def main():
 
     if args.sweep:
         ranks = max(args.ranks)
-        print(f"\nSweep: ties over 3 densities x 2 lambdas, {ranks} ranks, warm cache")
+        d = os.path.join(args.workdir, "set-" + args.sweep)
+        generate(args.binary, d, args.sweep, args.models, args.dtype, ranks)
+        sweep_inputs = [os.path.join(d, "base.h5")] + [os.path.join(d, f"ft-{i}.h5") for i in range(1, args.models + 1)]
+        print(f"\nSweep: ties over 3 densities x 2 lambdas, {args.sweep} parameters per model, {ranks} ranks, warm cache")
         print("| memory | points | one sweep s | separate merges s | saving |")
         print("|---|---|---|---|---|")
         results["sweep"] = []
         for budget in [None, args.budget]:
-            points, sweep_s, separate_s = sweep_against_separate(args.binary, ranks, inputs, args.workdir, budget)
+            points, sweep_s, separate_s = sweep_against_separate(args.binary, ranks, sweep_inputs, args.workdir, budget)
             results["sweep"].append({"budget": budget or "default", "points": points, "sweep_s": sweep_s,
                                      "separate_s": separate_s})
             print(f"| {budget or 'default'} | {points} | {sweep_s:.2f} | {separate_s:.2f} | {separate_s / sweep_s:.2f}x |")
