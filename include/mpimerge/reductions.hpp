@@ -12,6 +12,10 @@ class Reductions {
   virtual ~Reductions() = default;
   // Exact integer sums: histograms and counts, whose result must not depend on the rank count.
   virtual void sum(std::span<std::int64_t> values) = 0;
+  // Exclusive prefix sum over ranks in rank order: rank r receives the sum of ranks 0..r-1 (rank 0
+  // receives zeros). Ranks own contiguous rows in rank order, so this counts what lies at lower
+  // indices of a tensor: the tie-break by index of keep-exactly-k selection needs it.
+  virtual void exclusive_prefix_sum(std::span<std::int64_t> values) = 0;
   virtual void max(std::span<double> values) = 0;
   virtual void min(std::span<double> values) = 0;
 };
@@ -20,6 +24,9 @@ class Reductions {
 class LocalReductions final : public Reductions {
  public:
   void sum(std::span<std::int64_t>) override {}
+  void exclusive_prefix_sum(std::span<std::int64_t> values) override {
+    for (auto& v : values) v = 0;
+  }
   void max(std::span<double>) override {}
   void min(std::span<double>) override {}
 };

@@ -1,9 +1,13 @@
+#include <cmath>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 
 #include "cli/commands.hpp"
 #include "mpimerge/engine/engine.hpp"
 #include "mpimerge/engine/progress.hpp"
 #include "mpimerge/error.hpp"
+#include "mpimerge/job/job_file.hpp"
 #include "mpimerge/methods/registry.hpp"
 #include "mpimerge/storage/checkpoint.hpp"
 #include "mpimerge/util/memory.hpp"
@@ -18,27 +22,101 @@ std::string method_list() {
   return text;
 }
 
-MergeJob job_from(const po::variables_map& v) {
-  MergeJob job;
+// Rank 0 reads the job file and every rank parses the same text.
+job::JobFile read_job_file(const std::string& path, const mpi::Comm& comm) {
+  std::string text;
+  mpi::run_agreed(comm, [&] {
+    if (!comm.is_root()) return;
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw UsageError("job file '" + path + "' cannot be read");
+    std::ostringstream content;
+    content << in.rdbuf();
+    text = content.str();
+  });
+  comm.broadcast(text);
+  return job::parse_job_file(text, path);
+}
+
+// Drops a parameter from the table, globally and for every model.
+void erase_everywhere(MethodOptions& method, const std::string& name) {
+  ParameterTable updated;
+  for (const auto& [key, setting] : method.params.global())
+    if (key != name) updated.set_global(key, setting);
+  for (std::size_t m = 0; m < method.params.models_with_settings(); ++m)
+    for (const auto& [key, setting] : method.params.model(m))
+      if (key != name) updated.set_model(m, key, setting);
+  method.params = std::move(updated);
+}
+
+// A parameter from the command line replaces the job file's, globally and for every model.
+void set_global(MethodOptions& method, const std::string& name, const ParameterScalar& value) {
+  erase_everywhere(method, name);
+  method.params.set_global(name, ParameterSetting::scalar(value));
+}
+
+bool given(const po::variables_map& v, const char* option) { return v.count(option) && !v[option].defaulted(); }
+
+std::optional<DType> float_dtype(const po::variables_map& v, const std::string& option) {
+  if (!v.count(option)) return std::nullopt;
+  const std::string name = v[option].as<std::string>();
+  const auto dtype = parse_dtype(name);
+  if (!dtype || !is_float(*dtype))
+    throw UsageError("--" + option + " '" + name + "': expected float32, float64, float16 or bfloat16");
+  return dtype;
+}
+
+// The job: the job file's, then the command line's options over it. An option given explicitly
+// sets both the field the paper's TIES reads and the parameter every other method reads.
+MergeJob job_from(const po::variables_map& v, const mpi::Comm& comm) {
+  const bool from_file = v.count("config") > 0;
+  MergeJob job = from_file ? job::merge_job_from(read_job_file(v["config"].as<std::string>(), comm)) : MergeJob{};
+  MethodOptions& method = job.method;
+  if (!from_file || given(v, "method")) method.method = v["method"].as<std::string>();
   if (v.count("base")) job.base = v["base"].as<std::string>();
-  if (v.count("model")) job.models = v["model"].as<std::vector<std::string>>();
-  job.output = v["output"].as<std::string>();
-  job.output_format = v["output-format"].as<std::string>();
-  job.shard_bytes = storage::parse_byte_size(v["shard-size"].as<std::string>());
-  job.method.method = v["method"].as<std::string>();
-  job.method.density = parse_density(v["density"].as<double>());
-  job.method.lambda = v["lambda"].as<double>();
-  if (!std::isfinite(job.method.lambda)) throw UsageError("lambda must be a finite number");
-  job.method.trim_scope = parse_trim_scope(v["trim-scope"].as<std::string>());
-  job.method.disjoint_merge = parse_disjoint_merge(v["disjoint-merge"].as<std::string>());
-  if (v.count("weight")) job.method.weights = v["weight"].as<std::vector<double>>();
-  if (v.count("out-dtype")) {
-    const std::string name = v["out-dtype"].as<std::string>();
-    const auto dtype = parse_dtype(name);
-    if (!dtype || !is_float(*dtype))
-      throw UsageError("--out-dtype '" + name + "': expected float32, float64, float16 or bfloat16");
-    job.out_dtype = dtype;
+  if (v.count("model")) {  // replaces the file's models, and with them their own settings
+    job.models = v["model"].as<std::vector<std::string>>();
+    method.params.clear_models();
+    job.fisher.clear();
+    job.gram.clear();
   }
+  if (v.count("fisher")) job.fisher = v["fisher"].as<std::vector<std::string>>();
+  if (v.count("gram")) job.gram = v["gram"].as<std::vector<std::string>>();
+  job.output = v["output"].as<std::string>();
+  if (!from_file || given(v, "output-format")) job.output_format = v["output-format"].as<std::string>();
+  job.shard_bytes = storage::parse_byte_size(v["shard-size"].as<std::string>());
+
+  method.density = parse_density(v["density"].as<double>());
+  if (given(v, "density")) set_global(method, "density", ParameterScalar::of_number(method.density));
+  method.lambda = v["lambda"].as<double>();
+  if (!std::isfinite(method.lambda)) throw UsageError("lambda must be a finite number");
+  if (given(v, "lambda")) set_global(method, "lambda", ParameterScalar::of_number(method.lambda));
+  method.trim_scope = parse_trim_scope(v["trim-scope"].as<std::string>());
+  if (given(v, "trim-scope")) set_global(method, "trim_scope", ParameterScalar::of_text(to_string(method.trim_scope)));
+  method.disjoint_merge = parse_disjoint_merge(v["disjoint-merge"].as<std::string>());
+  if (given(v, "disjoint-merge"))
+    set_global(method, "disjoint_merge", ParameterScalar::of_text(to_string(method.disjoint_merge)));
+  if (v.count("weight")) {
+    method.weights = v["weight"].as<std::vector<double>>();
+    erase_everywhere(method, "weight");  // the field's weights fill it in (effective_parameters)
+  }
+  if (v.count("t")) set_global(method, "t", ParameterScalar::of_number(v["t"].as<double>()));
+  if (v.count("seed")) {
+    const auto seed = v["seed"].as<std::uint64_t>();
+    set_global(method, "seed", ParameterScalar::of_number(static_cast<double>(seed), std::to_string(seed)));
+  }
+  if (v.count("param"))
+    for (const std::string& assignment : v["param"].as<std::vector<std::string>>()) {
+      const auto eq = assignment.find('=');
+      if (eq == std::string::npos || eq == 0)
+        throw UsageError("--param '" + assignment + "': expected KEY=VALUE, e.g. --param gamma=0.02");
+      set_global(method, assignment.substr(0, eq), job::parse_scalar(assignment.substr(eq + 1)));
+    }
+
+  if (const auto dtype = float_dtype(v, "dtype")) {
+    job.compute_in_float64 = *dtype == DType::f64;
+    if (!v.count("out-dtype")) job.out_dtype = dtype;
+  }
+  if (const auto out = float_dtype(v, "out-dtype")) job.out_dtype = out;
   if (v.count("memory-budget")) job.memory_budget = parse_memory_size(v["memory-budget"].as<std::string>());
   job.overwrite = v.count("overwrite") > 0;
   job.resume = v.count("resume") > 0;
@@ -55,6 +133,9 @@ MergeJob job_from(const po::variables_map& v) {
 int merge_command(const Args& args, const mpi::Comm& comm) {
   po::options_description options("Options");
   options.add_options()
+      ("config,c", po::value<std::string>()->value_name("JOB.yaml"),
+       "a job file (mergekit's YAML: merge_method, base_model, models, parameters; see jobs/); the options below "
+       "override it")
       ("base", po::value<std::string>()->value_name("PATH"), "the pre-trained checkpoint the models were fine-tuned from (HDF5, .safetensors or a Hugging Face directory)")
       ("model", po::value<std::vector<std::string>>()->value_name("PATH")->composing(),
        "a fine-tuned checkpoint; repeat for each model, in order")
@@ -73,7 +154,17 @@ int merge_command(const Args& args, const mpi::Comm& comm) {
       ("disjoint-merge", po::value<std::string>()->value_name("F")->default_value("mean"),
        "ties: combine the entries that agree with the elected sign by mean, sum or max")
       ("weight", po::value<std::vector<double>>()->value_name("W")->composing(),
-       "average: weight of each model, repeated in model order (default: equal)")
+       "weight of each model, repeated in model order (default: equal)")
+      ("t", po::value<double>()->value_name("T"), "slerp: interpolation position in [0, 1]")
+      ("seed", po::value<std::uint64_t>()->value_name("S"), "dare_*, della*: seed of the random drop (default 0)")
+      ("param", po::value<std::vector<std::string>>()->value_name("KEY=VALUE")->composing(),
+       "any parameter of the method, e.g. --param gamma=0.02 --param rescale=l1 (repeat; see docs/methods.md)")
+      ("fisher", po::value<std::vector<std::string>>()->value_name("PATH")->composing(),
+       "fisher: each model's diagonal Fisher, in model order")
+      ("gram", po::value<std::vector<std::string>>()->value_name("PATH")->composing(),
+       "regmean: each model's Gram matrices, in model order")
+      ("dtype", po::value<std::string>()->value_name("T"),
+       "compute dtype as mergekit's: float64 merges in float64; also the default --out-dtype")
       ("out-dtype", po::value<std::string>()->value_name("T"), "dtype of merged tensors: float32, float64, float16, bfloat16 (default: the base's)")
       ("memory-budget", po::value<std::string>()->value_name("SIZE"),
        "memory per rank for tensor slices, e.g. 4G (default: 70% of the node's memory shared by its ranks); "
@@ -89,10 +180,11 @@ int merge_command(const Args& args, const mpi::Comm& comm) {
        "outside Slurm, else lines")
       ("quiet,q", "print nothing but errors");
   po::variables_map values;
-  if (!parse_or_help("usage: mpirun -n RANKS mpimerge merge --base BASE --model A --model B ... --output OUT [options]",
+  if (!parse_or_help("usage: mpirun -n RANKS mpimerge merge --base BASE --model A --model B ... --output OUT [options]\n"
+                     "       mpirun -n RANKS mpimerge merge --config JOB.yaml --output OUT [options]",
                      options, args, values, comm))
     return 0;
-  MergeJob job = job_from(values);
+  MergeJob job = job_from(values, comm);
   job.command_line = command_line(args);
   const Log log(comm.is_root(), job.quiet, std::cout);
   run_merge(job, comm, log);

@@ -17,8 +17,11 @@ std::string describe_job(const MergeJob& job, int ranks) {
   if (m.method == "ties")
     params = " (density " + format_number(m.density) + ", lambda " + format_number(m.lambda) +
              ", trim scope " + to_string(m.trim_scope) + ", " + to_string(m.disjoint_merge) + ")";
-  else if (m.method == "task_arithmetic")
+  else if (m.method == "task_arithmetic" && m.params.global().empty() && m.params.models_with_settings() == 0)
     params = " (lambda " + format_number(m.lambda) + ")";
+  std::string more;  // the job file's (or --param's) global parameters
+  for (const auto& [name, setting] : m.params.global()) more += (more.empty() ? "" : ", ") + name + " " + setting.to_string();
+  if (!more.empty()) params = params.empty() ? " (" + more + ")" : params.substr(0, params.size() - 1) + ", " + more + ")";
   return "mpimerge: " + m.method + params + " of " + std::to_string(job.models.size()) + " models" +
          (job.base ? " onto a base" : "") + ", " + std::to_string(ranks) + (ranks == 1 ? " rank" : " ranks");
 }
@@ -36,9 +39,9 @@ MergeSummary run_merge(const MergeJob& job, const mpi::Comm& comm, const Log& lo
   const auto started = std::chrono::steady_clock::now();
   MergeTarget target = prepare_target(job, comm);
   log.line(describe_job(job, comm.size()));
-  const OpenInputs inputs = open_inputs(job.base, job.models, comm);
+  const OpenInputs inputs = open_inputs(job.base, job.models, comm, SideInputPaths{job.fisher, job.gram});
   MergeTarget* const targets[] = {&target};
-  const PlannedMerge planned = plan_targets(inputs, targets, job.memory_budget, job.out_dtype, comm);
+  const PlannedMerge planned = plan_targets(inputs, targets, job.memory_budget, job.out_dtype, comm, job.compute_in_float64);
   log.line(plan_line(planned));
 
   // Every merge keeps a journal beside its partial output; --resume continues from one.

@@ -1,7 +1,9 @@
 #pragma once
 // This rank's rows of every unit of one work group, for every input, as raw bytes in the input's
-// dtype. Loading a group is collective; only one group is held at a time.
+// dtype: the base and models first (InputSet::readers), then the aligned inputs (empty where one
+// lacks the tensor). Loading a group is collective; only one group is held at a time.
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -32,6 +34,13 @@ class GroupSlices {
   std::uint64_t bytes_read() const { return bytes_read_; }  // over all loads so far
 
  private:
+  struct Source {
+    storage::CheckpointReader* reader;
+    std::size_t index;  // of the tensor in the reader's list
+    DType dtype;
+  };
+  std::optional<Source> source(std::size_t input, const PlannedTensor& tensor) const;
+
   const MergePlan& plan_;
   const WorkPlan& work_;
   const InputSet& inputs_;

@@ -1,6 +1,7 @@
 #include "engine/inputs.hpp"
 
 #include "mpimerge/convert.hpp"
+#include "mpimerge/engine/transfers.hpp"
 #include "mpimerge/error.hpp"
 #include "mpimerge/util/memory.hpp"
 
@@ -10,7 +11,7 @@ constexpr std::uint64_t kFixedOverhead = std::uint64_t{256} << 20;
 }
 
 OpenInputs open_inputs(const std::optional<std::string>& base, const std::vector<std::string>& models,
-                       const mpi::Comm& comm) {
+                       const mpi::Comm& comm, const SideInputPaths& side) {
   OpenInputs inputs;
   inputs.set.has_base = base.has_value();
   std::vector<std::string> paths;
@@ -20,7 +21,32 @@ OpenInputs open_inputs(const std::optional<std::string>& base, const std::vector
     mpi::run_agreed(comm, [&] { inputs.owned.push_back(storage::open_checkpoint(path, comm)); });
     inputs.set.readers.push_back(inputs.owned.back().get());
   }
+  for (auto [paths, readers] : {std::pair{&side.fisher, &inputs.set.aligned}, std::pair{&side.gram, &inputs.set.side}})
+    for (const std::string& path : *paths) {
+      mpi::run_agreed(comm, [&] { inputs.owned.push_back(storage::open_checkpoint(path, comm)); });
+      readers->push_back(inputs.owned.back().get());
+    }
   return inputs;
+}
+
+std::vector<SideMatrix> read_side_matrices(const PlannedTensor& tensor, const InputSet& inputs) {
+  std::vector<SideMatrix> out(inputs.side.size());
+  std::vector<std::uint8_t> raw;
+  for (std::size_t s = 0; s < inputs.side.size(); ++s) {
+    if (!tensor.side_index[s]) continue;
+    const TensorInfo& info = inputs.side[s]->tensors()[*tensor.side_index[s]];
+    const std::uint64_t rows = info.rows(), row_bytes = info.row_elements() * dtype_size(info.dtype);
+    raw.resize(rows * row_bytes);
+    // Every rank reads every row: the same calls everywhere, as collective reads need.
+    for_each_transfer(rows, RowRange{0, rows}, row_bytes, [&](RowRange part) {
+      inputs.side[s]->read_rows(*tensor.side_index[s], part,
+                                std::span<std::uint8_t>(raw).subspan(part.begin * row_bytes, part.count() * row_bytes));
+    });
+    out[s].shape = info.shape;
+    out[s].values.resize(info.elements());
+    decode<double>(info.dtype, raw, out[s].values);
+  }
+  return out;
 }
 
 std::uint64_t memory_budget(std::optional<std::uint64_t> requested, const mpi::Comm& comm) {
@@ -43,6 +69,12 @@ void check_slices(const MergePlan& plan, const InputSet& inputs, const GroupSlic
           throw InputError(inputs.label(i) + ": tensor '" + tensor.output.name + "' holds " +
                            std::to_string(bad) + " NaN or infinite values in rows " +
                            std::to_string(slices.rows(u).begin) + ".." + std::to_string(slices.rows(u).end));
+        if (i + 1 == inputs.readers.size())
+          for (std::size_t a = 0; a < inputs.aligned.size(); ++a)
+            if (tensor.aligned_index[a])
+              if (const auto bad = count_nonfinite(tensor.aligned_dtype[a], slices.raw(inputs.readers.size() + a, u)))
+                throw InputError(inputs.aligned_label(a) + ": tensor '" + tensor.output.name + "' holds " +
+                                 std::to_string(bad) + " NaN or infinite values");
       } else if (i > 0) {
         const auto a = slices.raw(0, u), b = slices.raw(i, u);
         if (!std::equal(a.begin(), a.end(), b.begin(), b.end()))

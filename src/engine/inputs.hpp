@@ -16,16 +16,26 @@ struct OpenInputs {
   InputSet set;
 };
 
+// Side inputs of a merge: one diagonal Fisher file per model (aligned with the models' tensors),
+// one Gram file per model (matrices read whole). Empty when the method needs none.
+struct SideInputPaths {
+  std::vector<std::string> fisher, gram;
+};
+
 // Collective; each open agreed on by every rank.
 OpenInputs open_inputs(const std::optional<std::string>& base, const std::vector<std::string>& models,
-                       const mpi::Comm& comm);
+                       const mpi::Comm& comm, const SideInputPaths& side = {});
 
 // Per rank: the given budget, or 70% of the memory this process may use shared by the ranks on
 // its node, less a fixed allowance for MPI, HDF5 and the program. The smallest over all ranks
 // holds everywhere, so that every rank forms the same groups.
 std::uint64_t memory_budget(std::optional<std::uint64_t> requested, const mpi::Comm& comm);
 
-// Refuses NaN and infinity in merged inputs, and copied (non-float) tensors on which the models
+// Every side input's matrix for one merged tensor, whole, in float64 (empty ones where an input
+// lacks it). Collective: every rank reads every row.
+std::vector<SideMatrix> read_side_matrices(const PlannedTensor& tensor, const InputSet& inputs);
+
+// Refuses NaN and infinity in merged inputs (aligned ones too), and copied (non-float) tensors on which the models
 // disagree with the base.
 void check_slices(const MergePlan& plan, const InputSet& inputs, const GroupSlices& slices);
 

@@ -24,6 +24,14 @@ std::string InputSet::label(std::size_t input) const {
   return "model " + std::to_string(input + (has_base ? 0 : 1)) + " (" + path + ")";
 }
 
+std::string InputSet::aligned_label(std::size_t input) const {
+  return "fisher " + std::to_string(input + 1) + " (" + aligned[input]->path() + ")";
+}
+
+std::string InputSet::side_label(std::size_t input) const {
+  return "gram " + std::to_string(input + 1) + " (" + side[input]->path() + ")";
+}
+
 std::vector<TensorInfo> MergePlan::output_tensors() const {
   std::vector<TensorInfo> out;
   out.reserve(tensors.size());
@@ -34,7 +42,61 @@ std::vector<TensorInfo> MergePlan::output_tensors() const {
 namespace {
 
 // The plan, and every reason the inputs cannot be merged (empty when they can).
-MergePlan build_plan(const InputSet& inputs, std::optional<DType> out_dtype, std::vector<std::string>& problems) {
+std::unordered_map<std::string, std::size_t> index_by_name(const storage::CheckpointReader& reader) {
+  std::unordered_map<std::string, std::size_t> index;
+  for (std::size_t j = 0; j < reader.tensors().size(); ++j) index.emplace(reader.tensors()[j].name, j);
+  return index;
+}
+
+// Finds every merged tensor in the aligned and side inputs, checking what the engine relies on:
+// float data, and for aligned inputs the models' shape. What the data mean is the method's business.
+void plan_side_inputs(const InputSet& inputs, MergePlan& plan, std::vector<std::string>& problems) {
+  plan.shape.aligned_inputs = inputs.aligned.size();
+  plan.shape.side_inputs = inputs.side.size();
+  for (std::size_t a = 0; a < inputs.aligned.size(); ++a) {
+    const auto index = index_by_name(*inputs.aligned[a]);
+    bool any = false;
+    for (PlannedTensor& p : plan.tensors) {
+      if (p.action != TensorAction::merge) continue;
+      MergedTensor& merged = plan.shape.tensors[p.merged_index];
+      const auto found = index.find(p.output.name);
+      const TensorInfo* t = found == index.end() ? nullptr : &inputs.aligned[a]->tensors()[found->second];
+      if (t && t->shape != p.output.shape)
+        problems.push_back(inputs.aligned_label(a) + " has tensor '" + t->name + "' of shape " + shape_string(t->shape) +
+                           " but the models' is " + shape_string(p.output.shape));
+      if (t && !is_float(t->dtype))
+        problems.push_back(inputs.aligned_label(a) + " has tensor '" + t->name + "' of dtype " +
+                           std::string(dtype_name(t->dtype)) + ", expected a float type");
+      p.aligned_index.push_back(t ? std::optional<std::size_t>(found->second) : std::nullopt);
+      p.aligned_dtype.push_back(t ? t->dtype : DType::f32);
+      merged.aligned_present.push_back(t != nullptr);
+      any = any || t;
+    }
+    if (!any && !plan.shape.tensors.empty())
+      problems.push_back(inputs.aligned_label(a) + " holds none of the merged tensors (its names must be the models')");
+  }
+  for (std::size_t s = 0; s < inputs.side.size(); ++s) {
+    const auto index = index_by_name(*inputs.side[s]);
+    bool any = false;
+    for (PlannedTensor& p : plan.tensors) {
+      if (p.action != TensorAction::merge) continue;
+      MergedTensor& merged = plan.shape.tensors[p.merged_index];
+      const auto found = index.find(p.output.name);
+      const TensorInfo* t = found == index.end() ? nullptr : &inputs.side[s]->tensors()[found->second];
+      if (t && !is_float(t->dtype))
+        problems.push_back(inputs.side_label(s) + " has tensor '" + t->name + "' of dtype " +
+                           std::string(dtype_name(t->dtype)) + ", expected a float type");
+      p.side_index.push_back(t ? std::optional<std::size_t>(found->second) : std::nullopt);
+      merged.side_shapes.push_back(t ? std::optional(t->shape) : std::nullopt);
+      any = any || t;
+    }
+    if (!any && !plan.shape.tensors.empty())
+      problems.push_back(inputs.side_label(s) + " holds none of the merged tensors (name each matrix after its weight)");
+  }
+}
+
+MergePlan build_plan(const InputSet& inputs, std::optional<DType> out_dtype, bool compute_in_float64,
+                     std::vector<std::string>& problems) {
   const auto& reference = inputs.readers.front()->tensors();
   const std::string reference_label = inputs.label(0);
 
@@ -80,7 +142,7 @@ MergePlan build_plan(const InputSet& inputs, std::optional<DType> out_dtype, std
     if (!complete) continue;
     if (all_float) {
       p.action = TensorAction::merge;
-      p.compute = any_f64 ? ComputeType::f64 : ComputeType::f32;
+      p.compute = any_f64 || compute_in_float64 ? ComputeType::f64 : ComputeType::f32;
       if (out_dtype) p.output.dtype = *out_dtype;
       p.merged_index = plan.shape.tensors.size();
       plan.shape.tensors.push_back({ref.name, ref.shape, ref.elements(), p.compute});
@@ -89,21 +151,22 @@ MergePlan build_plan(const InputSet& inputs, std::optional<DType> out_dtype, std
     }
     plan.tensors.push_back(std::move(p));
   }
+  if (problems.empty()) plan_side_inputs(inputs, plan, problems);
   return plan;
 }
 
 }  // namespace
 
-MergePlan plan_merge(const InputSet& inputs, std::optional<DType> out_dtype) {
+MergePlan plan_merge(const InputSet& inputs, std::optional<DType> out_dtype, bool compute_in_float64) {
   std::vector<std::string> problems;
-  MergePlan plan = build_plan(inputs, out_dtype, problems);
+  MergePlan plan = build_plan(inputs, out_dtype, compute_in_float64, problems);
   if (!problems.empty()) throw InputError("the inputs cannot be merged: " + join_problems(problems));
   return plan;
 }
 
 std::vector<std::string> merge_problems(const InputSet& inputs) {
   std::vector<std::string> problems;
-  build_plan(inputs, std::nullopt, problems);
+  build_plan(inputs, std::nullopt, false, problems);
   return problems;
 }
 

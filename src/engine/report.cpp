@@ -17,6 +17,15 @@ nlohmann::ordered_json job_json(const MergeJob& job) {
                  {"trim_scope", to_string(job.method.trim_scope)},
                  {"disjoint_merge", to_string(job.method.disjoint_merge)},
                  {"weights", job.method.weights}};
+  // The parameter table (job files, --param), as written: part of what a resumed merge must match.
+  for (const auto& [name, setting] : job.method.params.global()) j["method"]["parameters"][name] = setting.to_string();
+  for (std::size_t m = 0; m < job.method.params.models_with_settings(); ++m)
+    for (const auto& [name, setting] : job.method.params.model(m))
+      j["method"]["model_parameters"][std::to_string(m + 1)][name] = setting.to_string();
+  if (job.method.mergekit_rules) j["method"]["rules"] = "mergekit";
+  if (!job.fisher.empty()) j["fisher"] = job.fisher;
+  if (!job.gram.empty()) j["gram"] = job.gram;
+  if (job.compute_in_float64) j["compute_dtype"] = "float64";
   j["base"] = job.base ? nlohmann::json(*job.base) : nlohmann::json(nullptr);
   j["models"] = job.models;
   j["output"] = job.output;

@@ -28,6 +28,14 @@ std::vector<MergeTarget*> needing(std::span<MergeTarget* const> targets, PassKin
   return out;
 }
 
+// Per merged tensor: whether any of the targets wants blocks of whole rows.
+std::vector<bool> whole_rows_of(std::span<MergeTarget* const> targets, std::size_t tensors) {
+  std::vector<bool> out(tensors, false);
+  for (std::size_t t = 0; t < tensors; ++t)
+    for (MergeTarget* target : targets) out[t] = out[t] || target->method->whole_rows(t);
+  return out;
+}
+
 }  // namespace
 
 MergeSession::MergeSession(const MergePlan& plan, const WorkPlan& work, const InputSet& inputs,
@@ -125,11 +133,12 @@ void MergeSession::full_pass(std::span<MergeTarget* const> targets) {
   std::uint64_t total = 0;
   for (std::size_t g = 0; g < work_->groups.size(); ++g) total += rank0_bytes(g, true);
   progress_.start(work_->streaming() ? "analysis pass (reading)" : "analysis pass", total, work_->groups.size());
+  const std::vector<bool> whole_rows = whole_rows_of(targets, plan_.shape.tensors.size());
   for (std::size_t g = 0; g < work_->groups.size(); ++g) {
     load(g);
     phases_.local("select", [&] {
       mpi::run_agreed(comm_, [&] {
-        for_each_block(plan_, *slices_, inputs_, [&](const auto& block, std::size_t, std::uint64_t) {
+        for_each_block(plan_, *slices_, inputs_, whole_rows, [&](const auto& block, std::size_t, std::uint64_t) {
           for (MergeTarget* t : targets) timed(t->seconds, [&] { t->method->analyze(block); });
         });
       });
@@ -159,11 +168,18 @@ std::vector<std::span<std::uint8_t>> MergeSession::merge_group(MergeTarget& targ
   }
   std::vector<float> f32(kBlockElements);
   std::vector<double> f64(kBlockElements);
-  for_each_block(plan_, *slices_, inputs_, [&](const auto& block, std::size_t u, std::uint64_t offset) {
+  MergeTarget* const one[] = {&target};
+  const std::vector<bool> whole_rows = whole_rows_of(one, plan_.shape.tensors.size());
+  for_each_block(plan_, *slices_, inputs_, whole_rows, [&](const auto& block, std::size_t u, std::uint64_t offset) {
     using T = typename std::decay_t<decltype(block.base)>::value_type;
     std::span<T> merged;
-    if constexpr (sizeof(T) == 8) merged = std::span<T>(f64.data(), block.size());
-    else merged = std::span<T>(f32.data(), block.size());
+    if constexpr (sizeof(T) == 8) {
+      if (f64.size() < block.size()) f64.resize(block.size());  // whole rows longer than a block
+      merged = std::span<T>(f64.data(), block.size());
+    } else {
+      if (f32.size() < block.size()) f32.resize(block.size());
+      merged = std::span<T>(f32.data(), block.size());
+    }
     target.method->merge(block, merged);
     const DType dtype = plan_.tensors[slices_->unit(u).tensor].output.dtype;
     encode<T>(merged, dtype, out[u].subspan(offset * dtype_size(dtype), block.size() * dtype_size(dtype)));
@@ -195,6 +211,7 @@ void MergeSession::merge_and_write(std::span<MergeTarget* const> targets) {
   for (std::size_t g = 0; g < work_->groups.size(); ++g) {
     load(g);
     for (MergeTarget* t : targets) {
+      give_side_data(*t, g);
       std::vector<std::span<std::uint8_t>> merged;
       phases_.local("merge", [&] {
         timed(t->seconds, [&] { mpi::run_agreed(comm_, [&] { merged = merge_group(*t); }); });
@@ -208,6 +225,9 @@ void MergeSession::merge_and_write(std::span<MergeTarget* const> targets) {
         });
         return bytes;
       });
+      for (const WorkUnit& unit : work_->groups[g])
+        if (last_group_[unit.tensor] == g && plan_.tensors[unit.tensor].action == TensorAction::merge)
+          t->method->release_side_data(plan_.tensors[unit.tensor].merged_index);
       if (!t->journal.empty()) journal_completed(*t, g);
       progress_.advance(rank0_bytes(g, false), t == targets.back() ? 1 : 0);
     }
@@ -224,6 +244,29 @@ void MergeSession::merge_and_write(std::span<MergeTarget* const> targets) {
       timed(t->seconds, [&] {
         t->writer->set_checksums(t->checksums);
         t->writer->finish();
+      });
+      return std::uint64_t{0};
+    });
+  }
+}
+
+void MergeSession::give_side_data(MergeTarget& target, std::size_t group) {
+  if (inputs_.side.empty()) return;
+  for (const WorkUnit& unit : work_->groups[group]) {
+    const PlannedTensor& tensor = plan_.tensors[unit.tensor];
+    // Once per tensor and pass: at its first unit (its units are consecutive, in chunk order).
+    if (tensor.action != TensorAction::merge || unit.chunk != 0) continue;
+    if (!target.method->wants_side_data(tensor.merged_index)) continue;
+    std::vector<SideMatrix> matrices;
+    phases_.collective("read", [&] {
+      matrices = read_side_matrices(tensor, inputs_);
+      std::uint64_t bytes = 0;
+      for (const auto& m : matrices) bytes += m.values.size() * sizeof(double);
+      return bytes;
+    });
+    phases_.local("merge", [&] {
+      timed(target.seconds, [&] {
+        mpi::run_agreed(comm_, [&] { target.method->tensor_side_data(tensor.merged_index, std::move(matrices)); });
       });
       return std::uint64_t{0};
     });

@@ -62,6 +62,9 @@ class MergeSession {
   void full_pass(std::span<MergeTarget* const> targets);
   std::vector<std::span<std::uint8_t>> merge_group(MergeTarget& target);
   void write_group(MergeTarget& target, const std::vector<std::span<std::uint8_t>>& out);
+  // Collective: reads the side matrices (RegMean's Grams) of the tensors that start in this group
+  // and hands them to the target's method, before any of their blocks.
+  void give_side_data(MergeTarget& target, std::size_t group);
   // After group g is written: makes the tensors it completed durable and journals them.
   void journal_completed(MergeTarget& target, std::size_t group);
   std::uint64_t rank0_bytes(std::size_t group, bool inputs) const;

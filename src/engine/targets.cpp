@@ -26,11 +26,11 @@ MergeTarget prepare_target(const MergeJob& job, const mpi::Comm& comm) {
 
 PlannedMerge plan_targets(const OpenInputs& inputs, std::span<MergeTarget* const> targets,
                           std::optional<std::uint64_t> requested_budget, std::optional<DType> out_dtype,
-                          const mpi::Comm& comm) {
+                          const mpi::Comm& comm, bool compute_in_float64) {
   PlannedMerge planned;
   planned.budget = memory_budget(requested_budget, comm);
   mpi::run_agreed(comm, [&] {
-    planned.plan = plan_merge(inputs.set, out_dtype);
+    planned.plan = plan_merge(inputs.set, out_dtype, compute_in_float64);
     // An eighth of the budget for what methods keep beyond the slices (selection candidates).
     const std::uint64_t methods_share = planned.budget / 8;
     planned.plan.shape.method_memory = methods_share / targets.size();

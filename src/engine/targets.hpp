@@ -21,7 +21,7 @@ struct PlannedMerge {
 };
 PlannedMerge plan_targets(const OpenInputs& inputs, std::span<MergeTarget* const> targets,
                           std::optional<std::uint64_t> requested_budget, std::optional<DType> out_dtype,
-                          const mpi::Comm& comm);
+                          const mpi::Comm& comm, bool compute_in_float64 = false);
 
 // Creates the target's output under its temporary name. Collective.
 void open_output(MergeTarget& target, const MergePlan& plan, const mpi::Comm& comm);

@@ -10,6 +10,9 @@ namespace mpimerge {
 std::uint64_t bytes_per_row(const PlannedTensor& tensor) {
   std::uint64_t element_bytes = dtype_size(tensor.output.dtype);
   for (DType d : tensor.input_dtype) element_bytes += dtype_size(d);
+  // Aligned inputs (Fisher files) are read with the same rows and held beside them.
+  for (std::size_t a = 0; a < tensor.aligned_index.size(); ++a)
+    if (tensor.aligned_index[a]) element_bytes += dtype_size(tensor.aligned_dtype[a]);
   return element_bytes * tensor.output.row_elements();
 }
 

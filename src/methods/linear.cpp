@@ -4,42 +4,52 @@
 #include "mpimerge/util/vector_clones.hpp"
 
 namespace mpimerge {
+namespace {
 
-template <class T>
-MPIMERGE_VECTOR_CLONES void TaskArithmeticMerge::merge_block(const Block<T>& block, std::span<T> out) {
-  const T lambda = static_cast<T>(lambda_);
-  for (std::size_t i = 0; i < out.size(); ++i) {
-    T sum = T(0);
-    for (const auto& model : block.models) sum += model[i] - block.base[i];
-    out[i] = block.base[i] + lambda * sum;
-  }
+const std::vector<ParameterDef> kLinearParameters{
+    {"weight", ParameterScope::per_model, ParameterType::number, std::nullopt, "weight of each model (required)"},
+    {"normalize", ParameterScope::global, ParameterType::boolean, ParameterScalar::of_boolean(true),
+     "divide by the sum of the weights"},
+};
+
+const std::vector<ParameterDef> kAverageParameters{
+    {"weight", ParameterScope::per_model, ParameterType::number, ParameterScalar::of_number(1.0), "weight of each model"},
+    {"normalize", ParameterScope::global, ParameterType::boolean, ParameterScalar::of_boolean(true),
+     "divide by the sum of the weights"},
+};
+
+}  // namespace
+
+LinearMerge::LinearMerge(const MethodOptions& options, bool weights_required)
+    : options_(options), weights_required_(weights_required) {}
+
+std::span<const ParameterDef> LinearMerge::parameters() const {
+  return weights_required_ ? kLinearParameters : kAverageParameters;
 }
 
-void AverageMerge::start(const MergeShape& shape) {
+void LinearMerge::start(const MergeShape& shape) {
   MergeMethod::start(shape);
-  if (weights_.empty()) weights_.assign(shape.models, 1.0);
-  if (weights_.size() != shape.models)
-    throw UsageError("average: " + std::to_string(weights_.size()) + " weights given for " +
-                     std::to_string(shape.models) + " models");
-  weight_sum_ = 0;
-  for (double w : weights_) weight_sum_ += w;
-  if (weight_sum_ == 0) throw UsageError("average: the weights sum to 0");
-}
-
-template <class T>
-MPIMERGE_VECTOR_CLONES void AverageMerge::merge_block(const Block<T>& block, std::span<T> out) {
-  const T total = static_cast<T>(weight_sum_);
-  for (std::size_t i = 0; i < out.size(); ++i) {
-    T sum = T(0);
-    for (std::size_t t = 0; t < block.models.size(); ++t)
-      sum += static_cast<T>(weights_[t]) * block.models[t][i];
-    out[i] = sum / total;
+  check_weight_count(options_, shape.models, name());
+  const ParameterView params(options_.params, parameters(), shape_, name());
+  weights_.assign(shape.tensors.size(), std::vector<double>(shape.models));
+  divisor_.assign(shape.tensors.size(), 1.0);
+  for (std::size_t t = 0; t < shape.tensors.size(); ++t) {
+    double sum = 0;
+    for (std::size_t m = 0; m < shape.models; ++m) sum += weights_[t][m] = params.number("weight", t, m);
+    if (!params.flag("normalize", t)) continue;
+    if (sum == 0)
+      throw UsageError(std::string(name()) + ": the weights of tensor '" + shape.tensors[t].name +
+                       "' sum to 0, so they cannot be normalised (set normalize: false, or change the weights)");
+    divisor_[t] = sum;
   }
 }
 
-template void TaskArithmeticMerge::merge_block<float>(const Block<float>&, std::span<float>);
-template void TaskArithmeticMerge::merge_block<double>(const Block<double>&, std::span<double>);
-template void AverageMerge::merge_block<float>(const Block<float>&, std::span<float>);
-template void AverageMerge::merge_block<double>(const Block<double>&, std::span<double>);
+template <class T>
+MPIMERGE_VECTOR_CLONES void LinearMerge::merge_block(const Block<T>& block, std::span<T> out) {
+  weighted_average<T>(block.models, weights_[block.tensor], divisor_[block.tensor], out);
+}
+
+template void LinearMerge::merge_block<float>(const Block<float>&, std::span<float>);
+template void LinearMerge::merge_block<double>(const Block<double>&, std::span<double>);
 
 }  // namespace mpimerge

@@ -10,6 +10,12 @@ std::uint64_t MergeShape::total_elements() const {
   return total;
 }
 
+std::uint64_t MergedTensor::row_elements() const {
+  std::uint64_t n = 1;
+  for (std::size_t d = 1; d < shape.size(); ++d) n *= shape[d];
+  return n;
+}
+
 bool MergeShape::any_float64() const {
   return std::any_of(tensors.begin(), tensors.end(),
                      [](const MergedTensor& t) { return t.compute == ComputeType::f64; });

@@ -7,6 +7,48 @@
 
 namespace mpimerge {
 
+MethodOptions& MethodOptions::set(const std::string& name, double value) {
+  params.set_global(name, ParameterSetting::scalar(ParameterScalar::of_number(value)));
+  return *this;
+}
+
+MethodOptions& MethodOptions::set(const std::string& name, const std::string& word) {
+  params.set_global(name, ParameterSetting::scalar(ParameterScalar::of_text(word)));
+  return *this;
+}
+
+MethodOptions& MethodOptions::set_flag(const std::string& name, bool value) {
+  params.set_global(name, ParameterSetting::scalar(ParameterScalar::of_boolean(value)));
+  return *this;
+}
+
+MethodOptions& MethodOptions::set_model(std::size_t model, const std::string& name, double value) {
+  params.set_model(model, name, ParameterSetting::scalar(ParameterScalar::of_number(value)));
+  return *this;
+}
+
+ParameterTable effective_parameters(const MethodOptions& options, std::span<const ParameterDef> defs) {
+  ParameterTable table = options.params;
+  for (const ParameterDef& def : defs) {
+    if (table.given(def.name)) continue;
+    if (def.name == "lambda" && options.lambda != 1.0) {
+      table.set_global("lambda", ParameterSetting::scalar(ParameterScalar::of_number(options.lambda)));
+    } else if (def.name == "weight" && !options.weights.empty()) {
+      for (std::size_t m = 0; m < options.weights.size(); ++m)
+        table.set_model(m, "weight", ParameterSetting::scalar(ParameterScalar::of_number(options.weights[m])));
+    } else if (def.name == "weight" && !def.default_value && !options.mergekit_rules) {
+      table.set_global("weight", ParameterSetting::scalar(ParameterScalar::of_number(1.0)));
+    }
+  }
+  return table;
+}
+
+void check_weight_count(const MethodOptions& options, std::size_t models, std::string_view method) {
+  if (!options.weights.empty() && options.weights.size() != models)
+    throw UsageError(std::string(method) + ": " + std::to_string(options.weights.size()) + " weights given for " +
+                     std::to_string(models) + " models (--weight: one per model, in order)");
+}
+
 double parse_density(double value) {
   if (!(value > 0.0) || value > 100.0 || std::isnan(value))
     throw UsageError("density " + format_number(value) +

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <cmath>
 
+#include "mpimerge/error.hpp"
 #include "mpimerge/methods/ties_kernels.hpp"
 #include "mpimerge/util/vector_clones.hpp"
 
@@ -379,5 +380,63 @@ template void TiesMerge::analyze_block<float>(const Block<float>&);
 template void TiesMerge::analyze_block<double>(const Block<double>&);
 template void TiesMerge::merge_block<float>(const Block<float>&, std::span<float>);
 template void TiesMerge::merge_block<double>(const Block<double>&, std::span<double>);
+
+namespace {
+
+const std::vector<ParameterDef> kPaperTiesParameters{
+    {"trim_scope", ParameterScope::global, ParameterType::choice, ParameterScalar::of_text("model"),
+     "rank magnitudes over the whole model (the paper) or within each tensor", {"model", "tensor"}},
+    {"density", ParameterScope::global, ParameterType::number, ParameterScalar::of_number(0.2),
+     "share of each task vector kept: a fraction in (0, 1] or a percentage in (1, 100]"},
+    {"lambda", ParameterScope::global, ParameterType::number, ParameterScalar::of_number(1.0),
+     "scale of the merged task vector"},
+    {"disjoint_merge", ParameterScope::global, ParameterType::choice, ParameterScalar::of_text("mean"),
+     "combine the entries that agree with the elected sign by mean, sum or max", {"mean", "sum", "max"}},
+    {"weight", ParameterScope::per_model, ParameterType::number, ParameterScalar::of_number(1.0),
+     "accepted for mergekit job files; the paper's TIES has no weights, so it must be 1"},
+};
+
+}  // namespace
+
+std::span<const ParameterDef> TiesMerge::parameters() const { return kPaperTiesParameters; }
+
+MethodOptions paper_ties_options(const MethodOptions& options) {
+  MethodOptions out = options;
+  out.params = ParameterTable{};
+  auto scalar = [](const std::string& name, const ParameterSetting& setting, const std::string& where) {
+    if (setting.conditions.size() != 1 || setting.conditions[0].filter || setting.conditions[0].value.size() != 1)
+      throw UsageError("ties with trim_scope (the paper's TIES): '" + name + "' " + where +
+                       " must be one plain value for the whole merge, not a list or a gradient");
+    return setting.conditions[0].value[0];
+  };
+  auto number = [&](const std::string& name, const ParameterScalar& v) {
+    if (v.kind != ParameterScalar::Kind::number || !std::isfinite(v.number))
+      throw UsageError("ties: parameter '" + name + "' must be a number, not '" + v.to_string() + "'");
+    return v.number;
+  };
+  for (const auto& [name, setting] : options.params.global()) {
+    const ParameterScalar v = scalar(name, setting, "(global)");
+    if (name == "density") out.density = parse_density(number(name, v));
+    else if (name == "lambda") out.lambda = number(name, v);
+    else if (name == "trim_scope") out.trim_scope = parse_trim_scope(v.to_string());
+    else if (name == "disjoint_merge") out.disjoint_merge = parse_disjoint_merge(v.to_string());
+    else if (name == "weight" && number(name, v) == 1.0) continue;
+    else if (name == "weight")
+      throw UsageError("ties with trim_scope (the paper's TIES) takes no model weights (weight " + v.to_string() +
+                       "); leave out trim_scope for mergekit's weighted TIES");
+    else
+      throw UsageError("ties with trim_scope (the paper's TIES) takes no parameter '" + name +
+                       "' (it takes: trim_scope, density, lambda, disjoint_merge)");
+  }
+  for (std::size_t m = 0; m < options.params.models_with_settings(); ++m)
+    for (const auto& [name, setting] : options.params.model(m)) {
+      const ParameterScalar v = scalar(name, setting, "of model " + std::to_string(m + 1));
+      if (name == "weight" && v.kind == ParameterScalar::Kind::number && v.number == 1.0) continue;
+      throw UsageError("ties with trim_scope (the paper's TIES): '" + name + "' is given for model " +
+                       std::to_string(m + 1) + ", but the paper's TIES takes one " + name +
+                       " for all models (and no weights); leave out trim_scope for mergekit's TIES");
+    }
+  return out;
+}
 
 }  // namespace mpimerge

@@ -64,6 +64,17 @@ void Comm::sum(std::span<std::int64_t> values) const {
   allreduce_in_place(comm_, values, MPI_INT64_T, MPI_SUM);
 }
 
+void Comm::exclusive_prefix_sum(std::span<std::int64_t> values) const {
+  count(values.size_bytes());
+  for (std::size_t offset = 0; offset < values.size(); offset += kMaxCount) {
+    const std::size_t n = std::min(kMaxCount, values.size() - offset);
+    check(MPI_Exscan(MPI_IN_PLACE, values.data() + offset, static_cast<int>(n), MPI_INT64_T, MPI_SUM, comm_),
+          "MPI_Exscan");
+  }
+  // MPI leaves rank 0's buffer undefined.
+  if (rank_ == 0) std::fill(values.begin(), values.end(), 0);
+}
+
 void Comm::sum(std::span<double> values) const {
   count(values.size_bytes());
   allreduce_in_place(comm_, values, MPI_DOUBLE, MPI_SUM);

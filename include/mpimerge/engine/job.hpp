@@ -18,6 +18,12 @@ struct MergeJob {
   std::uint64_t shard_bytes = 5'000'000'000;  // Hugging Face directory outputs: largest shard
   MethodOptions method;
   std::optional<DType> out_dtype;  // default: the base's dtype of each tensor
+  bool compute_in_float64 = false;  // merge every tensor in float64 (mergekit's `dtype: float64`)
+  // Side inputs, one file per model when given: diagonal Fisher matrices (the models' tensor names
+  // and shapes; read row-aligned with them) and Gram matrices (one dataset per linear layer, named
+  // after its weight; read whole by every rank).
+  std::vector<std::string> fisher;
+  std::vector<std::string> gram;
   std::optional<std::uint64_t> memory_budget;  // bytes per rank; default: a share of the node's memory
   bool overwrite = false;
   bool resume = false;  // continue an interrupted merge of the same job from its journal

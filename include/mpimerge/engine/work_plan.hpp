@@ -31,7 +31,8 @@ struct WorkPlan {
   RowRange rows(const MergePlan& plan, const WorkUnit& unit, int rank, int ranks) const;
 };
 
-// Bytes one row of a tensor costs while it is held: its raw bytes in every input plus the output.
+// Bytes one row of a tensor costs while it is held: its raw bytes in every input (aligned inputs
+// included) plus the output.
 std::uint64_t bytes_per_row(const PlannedTensor& tensor);
 
 // Throws InputError when one row of some tensor alone exceeds the budget. Tensors marked in

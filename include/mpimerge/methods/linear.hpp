@@ -1,6 +1,5 @@
 #pragma once
-// The methods that need no global statistics: task arithmetic (Ilharco et al., 2023) and
-// weighted averaging (model soups, Wortsman et al., 2022).
+// Weighted averaging (model soups, Wortsman et al., 2022): mergekit's `linear`, and `average`.
 #include <vector>
 
 #include "mpimerge/methods/method.hpp"
@@ -8,25 +7,15 @@
 
 namespace mpimerge {
 
-// theta = theta_base + lambda * sum_t tau_t, tau_t = theta_t - theta_base, summed in model order.
-class TaskArithmeticMerge final : public MethodTemplate<TaskArithmeticMerge> {
+// theta = sum_t w_t theta_t / sum_t w_t (sum_t w_t theta_t with normalize: false), per tensor,
+// with per-model (and per-tensor) weights, summed in model order. The base, when given, only
+// lends its layout; it does not enter the average (as mergekit's `linear`). `linear` requires
+// every model's weight in a job file, as mergekit does; `average` defaults them to 1.
+class LinearMerge final : public MethodTemplate<LinearMerge> {
  public:
-  explicit TaskArithmeticMerge(const MethodOptions& options) : lambda_(options.lambda) {}
-  std::string_view name() const override { return "task_arithmetic"; }
-
-  template <class T>
-  void merge_block(const Block<T>& block, std::span<T> out);
-
- private:
-  double lambda_;
-};
-
-// theta = sum_t w_t theta_t / sum_t w_t (equal weights by default). The base, when given, only
-// lends its layout; it does not enter the average (as mergekit's `linear`).
-class AverageMerge final : public MethodTemplate<AverageMerge> {
- public:
-  explicit AverageMerge(const MethodOptions& options) : weights_(options.weights) {}
-  std::string_view name() const override { return "average"; }
+  LinearMerge(const MethodOptions& options, bool weights_required);
+  std::string_view name() const override { return weights_required_ ? "linear" : "average"; }
+  std::span<const ParameterDef> parameters() const override;
   bool needs_base() const override { return false; }
   void start(const MergeShape& shape) override;
 
@@ -34,8 +23,23 @@ class AverageMerge final : public MethodTemplate<AverageMerge> {
   void merge_block(const Block<T>& block, std::span<T> out);
 
  private:
-  std::vector<double> weights_;
-  double weight_sum_ = 0;
+  MethodOptions options_;
+  bool weights_required_;
+  std::vector<std::vector<double>> weights_;  // [tensor][model]
+  std::vector<double> divisor_;               // per tensor: sum of weights, or 1 without normalize
 };
+
+// The weighted average of the models' block, in the compute type: out = sum_t T(w_t) x_t / T(divisor),
+// summed in model order. Shared by the methods that fall back to averaging.
+template <class T>
+void weighted_average(std::span<const std::span<const T>> models, std::span<const double> weights, double divisor,
+                      std::span<T> out) {
+  const T total = static_cast<T>(divisor);
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    T sum = T(0);
+    for (std::size_t t = 0; t < models.size(); ++t) sum += static_cast<T>(weights[t]) * models[t][i];
+    out[i] = sum / total;
+  }
+}
 
 }  // namespace mpimerge

@@ -11,8 +11,20 @@
 //   }
 //   merge(block, out) for every block of every tensor; finish_merge(reductions)
 // A block is a run of consecutive elements of one tensor on this rank, already converted to the
-// tensor's compute type (float, or double for float64 tensors). Blocks come in any order and any
-// size, so a method must not depend on how the rows are split between ranks.
+// tensor's compute type (float, or double for float64 tensors). Within a pass the blocks of one
+// tensor on one rank come in increasing element order, each element once, and a rank's rows of a
+// tensor all precede the next rank's (so an exclusive prefix sum over ranks counts what lies at
+// lower indices). Block sizes are arbitrary unless the method asks for whole rows, so a method
+// must not depend on how the rows are split between ranks or blocks.
+//
+// Side inputs, for the methods that need data beyond the checkpoints:
+//   - aligned inputs (Fisher merging: one diagonal Fisher per model) are element-aligned with the
+//     models: the engine reads the same rows and hands them in Block::aligned;
+//   - side matrices (RegMean: one Gram matrix per model and linear layer) are whole per-tensor
+//     matrices every rank needs in full: in the merge pass, when wants_side_data(tensor), the
+//     engine reads them on every rank and calls tensor_side_data(tensor, matrices) before that
+//     tensor's blocks (also on ranks that hold none of its rows; possibly for several tensors
+//     before their blocks), and release_side_data(tensor) after its last block.
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -22,6 +34,7 @@
 
 #include "mpimerge/reductions.hpp"
 #include "mpimerge/dtype.hpp"
+#include "mpimerge/methods/parameters.hpp"
 
 namespace mpimerge {
 
@@ -31,6 +44,9 @@ struct Block {
   std::uint64_t first_element = 0;   // flat index in the tensor of element 0 of this block
   std::span<const T> base;           // empty when the merge has no base
   std::span<const std::span<const T>> models;  // one per model, in the order given
+  // One per aligned input (MergeShape::aligned_inputs), element-aligned with the models; an empty
+  // span where that input lacks this tensor (MergedTensor::aligned_present).
+  std::span<const std::span<const T>> aligned = {};
   std::size_t size() const { return models.empty() ? base.size() : models[0].size(); }
 };
 
@@ -39,6 +55,16 @@ struct MergedTensor {
   std::vector<std::uint64_t> shape;
   std::uint64_t elements = 0;
   ComputeType compute = ComputeType::f32;
+  std::vector<bool> aligned_present = {};  // per aligned input: does it hold this tensor
+  // Per side input: the shape of its matrix for this tensor, or nullopt when it has none.
+  std::vector<std::optional<std::vector<std::uint64_t>>> side_shapes = {};
+  std::uint64_t row_elements() const;  // elements per row of dimension 0 (1 for 0-d and 1-D)
+};
+
+// One side input's matrix for one tensor, whole, in float64.
+struct SideMatrix {
+  std::vector<std::uint64_t> shape;
+  std::vector<double> values;  // row-major
 };
 
 // What a method knows before it sees data: the tensors it merges (non-float tensors are copied by
@@ -47,6 +73,8 @@ struct MergeShape {
   std::vector<MergedTensor> tensors;
   std::size_t models = 0;
   bool has_base = false;
+  std::size_t aligned_inputs = 0;  // see Block::aligned
+  std::size_t side_inputs = 0;     // see MergeMethod::tensor_side_data
   std::uint64_t method_memory = 0;  // bytes per rank the method may hold beyond the slices
   std::uint64_t total_elements() const;
   bool any_float64() const;
@@ -65,6 +93,8 @@ class MergeMethod {
   virtual ~MergeMethod() = default;
   virtual std::string_view name() const = 0;
   virtual bool needs_base() const { return true; }
+  // The parameters the method reads from MethodOptions::params (checked before the merge starts).
+  virtual std::span<const ParameterDef> parameters() const { return {}; }
 
   virtual void start(const MergeShape& shape) { shape_ = shape; }
   virtual bool needs_pass() const { return false; }
@@ -73,6 +103,15 @@ class MergeMethod {
   virtual void analyze(const Block<float>&) {}
   virtual void analyze(const Block<double>&) {}
   virtual void finish_pass(Reductions&) {}
+
+  // Blocks of this tensor hold whole rows (of dimension 0): their first element and size are
+  // multiples of MergedTensor::row_elements().
+  virtual bool whole_rows(std::size_t /*tensor*/) const { return false; }
+  // Whether the merge pass wants this tensor's side matrices (see the top of this file). They
+  // belong to the method until the next call.
+  virtual bool wants_side_data(std::size_t /*tensor*/) const { return false; }
+  virtual void tensor_side_data(std::size_t /*tensor*/, std::vector<SideMatrix> /*matrices*/) {}
+  virtual void release_side_data(std::size_t /*tensor*/) {}
 
   virtual void merge(const Block<float>& in, std::span<float> out) = 0;
   virtual void merge(const Block<double>& in, std::span<double> out) = 0;

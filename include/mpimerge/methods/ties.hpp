@@ -23,10 +23,18 @@
 
 namespace mpimerge {
 
+// The paper's TIES reads the fields of MethodOptions; a job file that asks for it (by naming
+// `trim_scope`) gives trim_scope, density, lambda and disjoint_merge as parameters. This moves
+// them into the fields: one value each for the whole merge (the paper's TIES has no per-model or
+// per-tensor settings), and any `weight` must be 1. Throws UsageError otherwise.
+MethodOptions paper_ties_options(const MethodOptions& options);
+
 class TiesMerge final : public MethodTemplate<TiesMerge> {
  public:
   explicit TiesMerge(const MethodOptions& options);
   std::string_view name() const override { return "ties"; }
+  // What a job file may give it (see paper_ties_options); it reads them from the fields.
+  std::span<const ParameterDef> parameters() const override;
 
   void start(const MergeShape& shape) override;
   bool needs_pass() const override { return phase_ != Phase::merge; }

@@ -37,6 +37,8 @@ class Comm {
 
   void barrier() const;
   void sum(std::span<std::int64_t> values) const;
+  // Rank r receives the sum over ranks 0..r-1 (MPI_Exscan); rank 0 receives zeros.
+  void exclusive_prefix_sum(std::span<std::int64_t> values) const;
   void sum(std::span<double> values) const;  // order of addition depends on the MPI library
   void max(std::span<double> values) const;
   void min(std::span<double> values) const;
@@ -88,6 +90,7 @@ class CommReductions final : public Reductions {
  public:
   explicit CommReductions(const Comm& comm) : comm_(comm) {}
   void sum(std::span<std::int64_t> values) override { comm_.sum(values); }
+  void exclusive_prefix_sum(std::span<std::int64_t> values) override { comm_.exclusive_prefix_sum(values); }
   void max(std::span<double> values) override { comm_.max(values); }
   void min(std::span<double> values) override { comm_.min(values); }
 

@@ -1,0 +1,295 @@
+#include "mpimerge/job/job_file.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <filesystem>
+#include <set>
+
+#include "mpimerge/error.hpp"
+#include "mpimerge/methods/registry.hpp"
+
+namespace mpimerge::job {
+namespace {
+
+// Caps on list lengths: aliases can repeat a long list many times, and nothing legitimate is long.
+constexpr std::size_t kMaxListLength = 100000;
+
+class Reader {
+ public:
+  explicit Reader(std::string source) : source_(std::move(source)) {}
+
+  [[noreturn]] void fail(const YAML::Node& at, const std::string& what) const {
+    throw UsageError(where(at) + what);
+  }
+  [[noreturn]] void fail(const YAML::Mark& at, const std::string& what) const {
+    std::string place = source_;
+    if (!at.is_null() && at.line >= 0) place += ":" + std::to_string(at.line + 1) + ":" + std::to_string(at.column + 1);
+    throw UsageError(place + ": " + what);
+  }
+
+  std::string where(const YAML::Node& at) const {
+    std::string place = source_;
+    const YAML::Mark mark = at.Mark();
+    if (!mark.is_null() && mark.line >= 0)
+      place += ":" + std::to_string(mark.line + 1) + ":" + std::to_string(mark.column + 1);
+    return place + ": ";
+  }
+
+  // The entries of a mapping in order, refusing duplicate and non-scalar keys.
+  std::vector<std::pair<std::string, YAML::Node>> entries(const YAML::Node& map, const std::string& what) const {
+    if (!map.IsMap()) fail(map, what + " must be a mapping (key: value)");
+    std::vector<std::pair<std::string, YAML::Node>> out;
+    std::set<std::string> seen;
+    for (auto it = map.begin(); it != map.end(); ++it) {
+      if (!it->first.IsScalar()) fail(it->first, "a key of " + what + " must be a plain word");
+      const std::string key = it->first.Scalar();
+      if (!seen.insert(key).second) fail(it->first, "duplicate key '" + key + "' in " + what);
+      out.emplace_back(key, it->second);
+      if (out.size() > kMaxListLength) fail(map, what + " has too many keys");
+    }
+    return out;
+  }
+
+  std::string text(const YAML::Node& node, const std::string& what) const {
+    if (!node.IsScalar()) fail(node, what + " must be a single value (a path or a word)");
+    return node.Scalar();
+  }
+
+  ParameterScalar scalar(const YAML::Node& node, const std::string& what) const {
+    if (!node.IsScalar()) fail(node, what + " must be a number, true/false or a word");
+    return parse_scalar(node.Scalar(), node.Tag() == "!");
+  }
+
+  // A value of a condition or a plain setting: a scalar, or a list of numbers (a gradient).
+  std::vector<ParameterScalar> value(const YAML::Node& node, const std::string& what) const {
+    if (node.IsSequence()) {
+      if (node.size() == 0) fail(node, what + " is an empty list");
+      if (node.size() > kMaxListLength) fail(node, what + " is too long a list");
+      std::vector<ParameterScalar> values;
+      for (const auto& item : node) {
+        if (!item.IsScalar())
+          fail(item, what + ": a list value is a gradient and holds numbers only");
+        ParameterScalar v = scalar(item, what);
+        if (v.kind != ParameterScalar::Kind::number)
+          fail(item, what + ": a list value is a gradient and holds numbers only, not '" + v.to_string() + "'");
+        values.push_back(std::move(v));
+      }
+      return values;
+    }
+    if (node.IsNull()) fail(node, what + " has no value");
+    return {scalar(node, what)};
+  }
+
+  ParameterCondition condition(const YAML::Node& node, const std::string& what) const {
+    ParameterCondition c;
+    bool has_value = false;
+    for (const auto& [key, item] : entries(node, what)) {
+      if (key == "filter") {
+        if (!item.IsNull()) c.filter = text(item, what + " filter");
+      } else if (key == "value") {
+        c.value = value(item, what + " value");
+        has_value = true;
+      } else {
+        fail(node, what + ": unknown key '" + key + "' (a condition has filter and value)");
+      }
+    }
+    if (!has_value) fail(node, what + ": a condition needs a value");
+    return c;
+  }
+
+  ParameterSetting setting(const YAML::Node& node, const std::string& what) const {
+    ParameterSetting s;
+    if (node.IsMap()) {
+      s.conditions.push_back(condition(node, what));
+    } else if (node.IsSequence() && node.size() > 0 && node[0].IsMap()) {
+      if (node.size() > kMaxListLength) fail(node, what + " has too many conditions");
+      for (const auto& item : node) {
+        if (!item.IsMap()) fail(item, what + ": a list of conditions holds {filter, value} mappings only");
+        s.conditions.push_back(condition(item, what));
+      }
+    } else {
+      s.conditions.push_back({std::nullopt, value(node, what)});
+    }
+    return s;
+  }
+
+  std::map<std::string, ParameterSetting> parameters(const YAML::Node& node, const std::string& what) const {
+    std::map<std::string, ParameterSetting> out;
+    if (node.IsNull()) return out;
+    for (const auto& [key, item] : entries(node, what)) out[key] = setting(item, "parameter '" + key + "'");
+    return out;
+  }
+
+  DType dtype(const YAML::Node& node, const std::string& key) const {
+    const std::string name = text(node, key);
+    const auto d = parse_dtype(name);
+    if (!d || !is_float(*d)) fail(node, key + " '" + name + "': expected float32, float64, float16 or bfloat16");
+    return *d;
+  }
+
+  JobModel model(const YAML::Node& node, std::size_t index) const {
+    const std::string what = "model " + std::to_string(index + 1);
+    if (node.IsScalar()) fail(node, what + " must be a mapping with a 'model' key (- model: path)");
+    JobModel m;
+    bool has_path = false;
+    for (const auto& [key, item] : entries(node, what)) {
+      if (key == "model") {
+        if (item.IsMap()) fail(item, what + ": 'model' must be a checkpoint path (model references with LoRA or revisions are not supported)");
+        m.path = text(item, what + " path");
+        has_path = !m.path.empty();
+      } else if (key == "parameters") {
+        m.parameters = parameters(item, what + " parameters");
+      } else if (key == "fisher") {
+        m.fisher = text(item, what + " fisher");
+      } else if (key == "gram") {
+        m.gram = text(item, what + " gram");
+      } else if (key == "layer_range") {
+        fail(item, what + ": layer_range is not supported: mpimerge merges whole checkpoints parameter by "
+                          "parameter; taking layers from models needs slices, which a parameter-level merge does not have");
+      } else {
+        fail(node, what + ": unknown key '" + key + "' (a model has model, parameters, fisher, gram)");
+      }
+    }
+    if (!has_path) fail(node, what + " has no 'model' path");
+    return m;
+  }
+
+ private:
+  std::string source_;
+};
+
+const std::map<std::string, std::string>& refused_keys() {
+  static const std::map<std::string, std::string> refused{
+      {"slices", "slices are not supported: they stack layer ranges of models (passthrough, frankenmerges), which "
+                 "needs the model's architecture; mpimerge merges whole checkpoints parameter by parameter "
+                 "(list the checkpoints under 'models')"},
+      {"modules", "modules are not supported: they split a model by architecture, which a parameter-level merge "
+                  "does not know (list the checkpoints under 'models')"},
+      {"tokenizer_source", "tokenizer_source is not supported: tokenizer surgery rewrites the embeddings against a "
+                           "merged vocabulary, and mpimerge merges weights of one shared vocabulary only (copy the "
+                           "base's tokenizer files next to the output)"},
+      {"tokenizer", "tokenizer is not supported: tokenizer surgery rewrites the embeddings against a merged "
+                    "vocabulary, and mpimerge merges weights of one shared vocabulary only"},
+      {"chat_template", "chat_template is not supported: mpimerge writes weights only, no tokenizer files"},
+  };
+  return refused;
+}
+
+std::string normal_path(const std::string& path) {
+  return std::filesystem::path(path).lexically_normal().string();
+}
+
+}  // namespace
+
+ParameterScalar parse_scalar(const std::string& text, bool quoted) {
+  if (quoted) return ParameterScalar::of_text(text);
+  static const std::set<std::string> yes{"true", "True", "TRUE", "yes", "Yes", "YES", "on", "On", "ON"};
+  static const std::set<std::string> no{"false", "False", "FALSE", "no", "No", "NO", "off", "Off", "OFF"};
+  if (yes.count(text)) return ParameterScalar::of_boolean(true);
+  if (no.count(text)) return ParameterScalar::of_boolean(false);
+  if (text == ".inf" || text == ".Inf" || text == ".INF" || text == "+.inf")
+    return ParameterScalar::of_number(HUGE_VAL, text);
+  if (text == "-.inf" || text == "-.Inf" || text == "-.INF") return ParameterScalar::of_number(-HUGE_VAL, text);
+  if (text == ".nan" || text == ".NaN" || text == ".NAN") return ParameterScalar::of_number(std::nan(""), text);
+  const char* begin = text.data();
+  const char* end = text.data() + text.size();
+  if (begin != end && *begin == '+') ++begin;
+  double value = 0;
+  const auto [stop, ec] = std::from_chars(begin, end, value);
+  const bool spelled_out = begin != end && (std::isdigit(static_cast<unsigned char>(*begin)) || *begin == '-' || *begin == '.');
+  if (ec == std::errc() && stop == end && spelled_out) return ParameterScalar::of_number(value, text);
+  return ParameterScalar::of_text(text);
+}
+
+JobFile parse_job_file(const std::string& text, const std::string& source) {
+  const Reader r(source);
+  if (text.size() > kMaxJobFileBytes)
+    throw UsageError(source + ": a job file of " + std::to_string(text.size()) + " bytes is too large (at most " +
+                     std::to_string(kMaxJobFileBytes) + ")");
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    r.fail(e.mark, "not valid YAML: " + e.msg);
+  }
+  JobFile job;
+  try {
+    if (!root.IsMap()) throw UsageError(source + ": a job file is a mapping with merge_method, models, ...");
+    bool has_method = false, has_models = false;
+    for (const auto& [key, node] : r.entries(root, "the job file")) {
+      if (const auto it = refused_keys().find(key); it != refused_keys().end()) r.fail(node, it->second);
+      if (key == "merge_method") {
+        job.merge_method = r.text(node, "merge_method");
+        has_method = true;
+      } else if (key == "base_model") {
+        if (node.IsMap()) r.fail(node, "base_model must be a checkpoint path (model references are not supported)");
+        if (!node.IsNull()) job.base_model = r.text(node, "base_model");
+      } else if (key == "models") {
+        if (!node.IsSequence()) r.fail(node, "models must be a list (- model: path)");
+        if (node.size() > kMaxListLength) r.fail(node, "models is too long a list");
+        for (std::size_t i = 0; i < node.size(); ++i) job.models.push_back(r.model(node[i], i));
+        has_models = true;
+      } else if (key == "parameters") {
+        job.parameters = r.parameters(node, "parameters");
+      } else if (key == "dtype") {
+        job.dtype = r.dtype(node, "dtype");
+      } else if (key == "out_dtype") {
+        job.out_dtype = r.dtype(node, "out_dtype");
+      } else if (key == "output_format") {
+        const std::string name = r.text(node, "output_format");
+        if (name != "hdf5" && name != "safetensors")
+          r.fail(node, "output_format '" + name + "' is unknown (known: hdf5, safetensors)");
+        job.output_format = name;
+      } else {
+        r.fail(node, "unknown key '" + key + "' (a job file has merge_method, base_model, models, parameters, dtype, "
+                     "out_dtype, output_format)");
+      }
+    }
+    if (!has_method) throw UsageError(source + ": no merge_method given");
+    if (!has_models || job.models.empty()) throw UsageError(source + ": no models given (models: - model: path)");
+  } catch (const YAML::Exception& e) {
+    r.fail(e.mark, e.msg);
+  }
+  return job;
+}
+
+MergeJob merge_job_from(const JobFile& file) {
+  MergeJob job;
+  job.method.method = file.merge_method;
+  job.method.mergekit_rules = true;
+  for (const auto& [name, setting] : file.parameters) job.method.params.set_global(name, setting);
+  // Whether the method takes a base decides what a model equal to base_model is.
+  bool needs_base = true;
+  for (const auto& entry : method_registry())
+    if (entry.name == file.merge_method) needs_base = entry.make(job.method)->needs_base();
+  const std::optional<std::string> base = file.base_model ? std::optional(normal_path(*file.base_model)) : std::nullopt;
+  bool base_listed = false;
+  for (const JobModel& m : file.models) {
+    if (base && normal_path(m.path) == *base) {
+      base_listed = true;
+      if (needs_base) continue;  // the base, not a model (mergekit ignores its parameters too)
+    }
+    const std::size_t index = job.models.size();
+    job.models.push_back(m.path);
+    for (const auto& [name, setting] : m.parameters) job.method.params.set_model(index, name, setting);
+    if (m.fisher) job.fisher.push_back(*m.fisher);
+    if (m.gram) job.gram.push_back(*m.gram);
+  }
+  if (file.base_model && (needs_base || !base_listed)) job.base = file.base_model;
+  const std::size_t with_fisher = job.fisher.size(), with_gram = job.gram.size();
+  if (with_fisher != 0 && with_fisher != job.models.size())
+    throw UsageError("fisher is given for " + std::to_string(with_fisher) + " of " + std::to_string(job.models.size()) +
+                     " models: give one per model, or none");
+  if (with_gram != 0 && with_gram != job.models.size())
+    throw UsageError("gram is given for " + std::to_string(with_gram) + " of " + std::to_string(job.models.size()) +
+                     " models: give one per model, or none");
+  job.compute_in_float64 = file.dtype == DType::f64;
+  job.out_dtype = file.out_dtype ? file.out_dtype : file.dtype;  // mergekit: out_dtype defaults to dtype
+  job.output_format = file.output_format.value_or("");
+  return job;
+}
+
+}  // namespace mpimerge::job

@@ -1,0 +1,13 @@
+// DELLA-Merging (Deep et al., 2024; mergekit `della`, `della_linear`): each entry of a task
+// vector is kept with a probability that grows linearly with the rank of its magnitude within
+// its row, from density - epsilon to density + epsilon, and rescaled by 1 / probability
+// (`rescale: true`, the paper and mergekit before 2025) or to the L1 norm (`rescale: l1`); then
+// TIES's election and disjoint merge (`della`) or task arithmetic (`della_linear`).
+#include "mpimerge/methods/task_vector_merge.hpp"
+
+namespace mpimerge {
+
+const TaskVectorRecipe kDellaRecipe{"della", Sparsification::della, true, true, true};
+const TaskVectorRecipe kDellaLinearRecipe{"della_linear", Sparsification::della, false, false, true};
+
+}  // namespace mpimerge

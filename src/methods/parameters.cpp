@@ -1,0 +1,316 @@
+#include "mpimerge/methods/parameters.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+
+#include "mpimerge/error.hpp"
+#include "mpimerge/methods/method.hpp"
+#include "mpimerge/util/format.hpp"
+
+namespace mpimerge {
+namespace {
+
+const std::map<std::string, ParameterSetting> kNoSettings;
+
+std::string model_label(std::optional<std::size_t> model) {
+  return model ? "model " + std::to_string(*model + 1) : std::string("the merge");
+}
+
+std::string type_name(const ParameterDef& def) {
+  std::string words;
+  for (auto c : def.choices) words += (words.empty() ? "" : ", ") + std::string(c);
+  switch (def.type) {
+    case ParameterType::number: return "a number";
+    case ParameterType::integer: return "a non-negative integer";
+    case ParameterType::boolean: return "true or false";
+    case ParameterType::choice: return "one of " + words;
+    case ParameterType::flag_or_choice: return "true, false or one of " + words;
+  }
+  return "?";
+}
+
+bool is_choice(const ParameterDef& def, const std::string& word) {
+  return std::find(def.choices.begin(), def.choices.end(), word) != def.choices.end();
+}
+
+std::optional<std::uint64_t> as_integer(const ParameterScalar& s) {
+  if (s.kind != ParameterScalar::Kind::number) return std::nullopt;
+  if (!s.text.empty()) {
+    std::uint64_t v = 0;
+    const auto [end, ec] = std::from_chars(s.text.data(), s.text.data() + s.text.size(), v);
+    if (ec == std::errc() && end == s.text.data() + s.text.size()) return v;
+  }
+  if (s.number >= 0 && s.number < 0x1p53 && s.number == std::floor(s.number))
+    return static_cast<std::uint64_t>(s.number);
+  return std::nullopt;
+}
+
+bool fits(const ParameterDef& def, const ParameterScalar& s) {
+  using K = ParameterScalar::Kind;
+  switch (def.type) {
+    case ParameterType::number: return s.kind == K::number && std::isfinite(s.number);
+    case ParameterType::integer: return as_integer(s).has_value();
+    case ParameterType::boolean: return s.kind == K::boolean;
+    case ParameterType::choice: return s.kind == K::text && is_choice(def, s.text);
+    case ParameterType::flag_or_choice: return s.kind == K::boolean || (s.kind == K::text && is_choice(def, s.text));
+  }
+  return false;
+}
+
+const ParameterDef* find_def(std::span<const ParameterDef> defs, std::string_view name) {
+  for (const auto& d : defs)
+    if (d.name == name) return &d;
+  return nullptr;
+}
+
+std::string known_names(std::span<const ParameterDef> defs) {
+  std::string text;
+  for (const auto& d : defs) text += (text.empty() ? "" : ", ") + std::string(d.name);
+  return text.empty() ? "none" : text;
+}
+
+void check_setting(const ParameterDef& def, const ParameterSetting& setting, std::string_view method,
+                   const std::string& where) {
+  for (const auto& condition : setting.conditions) {
+    if (condition.value.size() > 1 && def.type != ParameterType::number)
+      throw UsageError(std::string(method) + ": parameter '" + std::string(def.name) + "' (" + where +
+                       ") is " + type_name(def) + ": it cannot be a gradient (a list of values)");
+    for (const auto& v : condition.value)
+      if (!fits(def, v))
+        throw UsageError(std::string(method) + ": parameter '" + std::string(def.name) + "' (" + where +
+                         ") must be " + type_name(def) + ", not '" + v.to_string() + "'");
+  }
+}
+
+}  // namespace
+
+ParameterScalar ParameterScalar::of_number(double value, std::string as_written) {
+  ParameterScalar s;
+  s.kind = Kind::number;
+  s.number = value;
+  s.text = std::move(as_written);
+  return s;
+}
+
+ParameterScalar ParameterScalar::of_boolean(bool value) {
+  ParameterScalar s;
+  s.kind = Kind::boolean;
+  s.boolean = value;
+  return s;
+}
+
+ParameterScalar ParameterScalar::of_text(std::string word) {
+  ParameterScalar s;
+  s.kind = Kind::text;
+  s.text = std::move(word);
+  return s;
+}
+
+std::string ParameterScalar::to_string() const {
+  switch (kind) {
+    case Kind::number: return text.empty() ? format_number(number) : text;
+    case Kind::boolean: return boolean ? "true" : "false";
+    case Kind::text: return text;
+  }
+  return "?";
+}
+
+ParameterSetting ParameterSetting::scalar(ParameterScalar value) {
+  ParameterSetting s;
+  s.conditions.push_back({std::nullopt, {std::move(value)}});
+  return s;
+}
+
+ParameterSetting ParameterSetting::gradient(std::vector<double> values) {
+  ParameterSetting s;
+  ParameterCondition c;
+  for (double v : values) c.value.push_back(ParameterScalar::of_number(v));
+  s.conditions.push_back(std::move(c));
+  return s;
+}
+
+std::optional<ParameterScalar> ParameterSetting::evaluate(std::string_view tensor_name, double t) const {
+  for (const auto& c : conditions) {
+    const bool matches = !c.filter || *c.filter == "*" || tensor_name.find(*c.filter) != std::string_view::npos;
+    if (!matches) continue;
+    if (c.value.size() == 1) return c.value[0];
+    if (c.value.empty()) return std::nullopt;
+    // mergekit's evaluate_setting: piecewise-linear between the two values around t * (n - 1).
+    const double scaled = t * static_cast<double>(c.value.size() - 1);
+    const auto i0 = static_cast<std::size_t>(scaled);
+    const std::size_t i1 = std::min(c.value.size() - 1, i0 + 1);
+    const double frac = scaled - static_cast<double>(i0);
+    return ParameterScalar::of_number((1 - frac) * c.value[i0].number + frac * c.value[i1].number);
+  }
+  return std::nullopt;
+}
+
+std::string ParameterSetting::to_string() const {
+  auto values = [](const ParameterCondition& c) {
+    if (c.value.size() == 1) return c.value[0].to_string();
+    std::string text = "[";
+    for (std::size_t i = 0; i < c.value.size(); ++i) text += (i ? ", " : "") + c.value[i].to_string();
+    return text + "]";
+  };
+  if (conditions.size() == 1 && !conditions[0].filter) return values(conditions[0]);
+  std::string text;
+  for (const auto& c : conditions)
+    text += (text.empty() ? "" : "; ") + (c.filter ? *c.filter + ": " : std::string("otherwise: ")) + values(c);
+  return "{" + text + "}";
+}
+
+void ParameterTable::set_global(const std::string& name, ParameterSetting setting) {
+  global_[name] = std::move(setting);
+}
+
+void ParameterTable::set_model(std::size_t model, const std::string& name, ParameterSetting setting) {
+  if (per_model_.size() <= model) per_model_.resize(model + 1);
+  per_model_[model][name] = std::move(setting);
+}
+
+void ParameterTable::erase_global(const std::string& name) { global_.erase(name); }
+
+const std::map<std::string, ParameterSetting>& ParameterTable::model(std::size_t model) const {
+  return model < per_model_.size() ? per_model_[model] : kNoSettings;
+}
+
+bool ParameterTable::given(std::string_view name) const {
+  const std::string key(name);
+  if (global_.count(key)) return true;
+  return std::any_of(per_model_.begin(), per_model_.end(), [&](const auto& m) { return m.count(key) > 0; });
+}
+
+std::optional<ParameterScalar> ParameterTable::find(std::string_view name, std::optional<std::size_t> model,
+                                                    std::string_view tensor_name, double t) const {
+  const std::string key(name);
+  if (model) {
+    const auto& own = this->model(*model);
+    if (const auto it = own.find(key); it != own.end())
+      if (auto v = it->second.evaluate(tensor_name, t)) return v;
+  }
+  if (const auto it = global_.find(key); it != global_.end()) return it->second.evaluate(tensor_name, t);
+  return std::nullopt;
+}
+
+void check_parameters(const ParameterTable& table, std::span<const ParameterDef> defs, std::string_view method) {
+  for (const auto& [name, setting] : table.global()) {
+    const ParameterDef* def = find_def(defs, name);
+    if (!def)
+      throw UsageError(std::string(method) + " takes no parameter '" + name + "' (it takes: " + known_names(defs) + ")");
+    check_setting(*def, setting, method, "global");
+  }
+  for (std::size_t m = 0; m < table.models_with_settings(); ++m) {
+    for (const auto& [name, setting] : table.model(m)) {
+      const ParameterDef* def = find_def(defs, name);
+      if (!def)
+        throw UsageError(std::string(method) + " takes no parameter '" + name + "' (given for model " +
+                         std::to_string(m + 1) + "; it takes: " + known_names(defs) + ")");
+      if (def->scope != ParameterScope::per_model)
+        throw UsageError(std::string(method) + ": '" + name + "' is one value for the whole merge, not per model (given for model " +
+                         std::to_string(m + 1) + "): set it under the top-level parameters");
+      check_setting(*def, setting, method, "model " + std::to_string(m + 1));
+    }
+  }
+}
+
+std::vector<double> gradient_positions(std::span<const std::string> tensor_names) {
+  std::vector<std::optional<std::uint64_t>> layer(tensor_names.size());
+  std::uint64_t layers = 0;
+  for (std::size_t i = 0; i < tensor_names.size(); ++i) {
+    const std::string& name = tensor_names[i];
+    std::size_t begin = 0;
+    while (begin <= name.size()) {
+      std::size_t end = name.find_first_of("./", begin);
+      if (end == std::string::npos) end = name.size();
+      const std::string_view part(name.data() + begin, end - begin);
+      if (!part.empty() && part.size() <= 9 && std::all_of(part.begin(), part.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+        layer[i] = std::stoull(std::string(part));
+        layers = std::max(layers, *layer[i] + 1);
+        break;
+      }
+      begin = end + 1;
+    }
+  }
+  std::vector<double> positions(tensor_names.size(), 0.0);
+  for (std::size_t i = 0; i < layer.size(); ++i)
+    if (layer[i]) positions[i] = layers > 1 ? static_cast<double>(*layer[i]) / static_cast<double>(layers - 1) : 1.0;
+  return positions;
+}
+
+ParameterView::ParameterView(const ParameterTable& table, std::span<const ParameterDef> defs, const MergeShape& shape,
+                             std::string_view method)
+    : table_(table), defs_(defs), shape_(shape), method_(method) {
+  std::vector<std::string> names;
+  for (const auto& t : shape.tensors) names.push_back(t.name);
+  positions_ = gradient_positions(names);
+}
+
+const ParameterDef& ParameterView::def(std::string_view name) const {
+  const ParameterDef* d = find_def(defs_, name);
+  if (!d) throw Error(method_ + ": reads undeclared parameter '" + std::string(name) + "'");
+  return *d;
+}
+
+ParameterScalar ParameterView::value(std::string_view name, std::size_t tensor, std::optional<std::size_t> model) const {
+  const ParameterDef& d = def(name);
+  const std::optional<std::size_t> owner = d.scope == ParameterScope::per_model ? model : std::nullopt;
+  const std::string_view tensor_name = tensor < shape_.tensors.size() ? std::string_view(shape_.tensors[tensor].name) : "";
+  const double t = tensor < positions_.size() ? positions_[tensor] : 0.0;
+  if (auto v = table_.find(name, owner, tensor_name, t)) return *v;
+  if (d.default_value) return *d.default_value;
+  std::string where = owner ? " for model " + std::to_string(*owner + 1) : std::string();
+  if (!tensor_name.empty()) where += " (tensor '" + std::string(tensor_name) + "')";
+  throw UsageError(method_ + ": parameter '" + std::string(name) + "' is required" + where + " but not given" +
+                   (owner ? ": set it in the model's parameters or in the global parameters" : ""));
+}
+
+double ParameterView::number(std::string_view name, std::size_t tensor, std::optional<std::size_t> model) const {
+  return value(name, tensor, model).number;
+}
+
+std::uint64_t ParameterView::integer(std::string_view name, std::size_t tensor, std::optional<std::size_t> model) const {
+  return as_integer(value(name, tensor, model)).value_or(0);
+}
+
+bool ParameterView::flag(std::string_view name, std::size_t tensor, std::optional<std::size_t> model) const {
+  return value(name, tensor, model).boolean;
+}
+
+std::string ParameterView::word(std::string_view name, std::size_t tensor, std::optional<std::size_t> model) const {
+  return value(name, tensor, model).to_string();
+}
+
+double ParameterView::uniform_number(std::string_view name, std::optional<std::size_t> model) const {
+  if (shape_.tensors.empty()) return value(name, 0, model).number;
+  const double first = number(name, 0, model);
+  for (std::size_t t = 1; t < shape_.tensors.size(); ++t) {
+    const double v = number(name, t, model);
+    if (v != first)
+      throw UsageError(method_ + ": parameter '" + std::string(name) + "'" +
+                       (model ? " of model " + std::to_string(*model + 1) : std::string()) +
+                       " must be the same for every tensor here, but is " + format_number(first) + " for '" +
+                       shape_.tensors[0].name + "' and " + format_number(v) + " for '" + shape_.tensors[t].name + "'");
+  }
+  return first;
+}
+
+std::string ParameterView::uniform_word(std::string_view name) const {
+  const std::string first = word(name, 0);
+  for (std::size_t t = 1; t < shape_.tensors.size(); ++t) {
+    const std::string w = word(name, t);
+    if (w != first)
+      throw UsageError(method_ + ": parameter '" + std::string(name) + "' must be the same for every tensor, but is " +
+                       first + " for '" + shape_.tensors[0].name + "' and " + w + " for '" + shape_.tensors[t].name + "'");
+  }
+  return first;
+}
+
+std::string ParameterView::describe(std::string_view name, std::size_t tensor, std::optional<std::size_t> model) const {
+  std::string text = method_ + ": parameter '" + std::string(name) + "'";
+  if (model) text += " of " + model_label(model);
+  if (tensor < shape_.tensors.size()) text += " for tensor '" + shape_.tensors[tensor].name + "'";
+  return text;
+}
+
+}  // namespace mpimerge
