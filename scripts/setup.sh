@@ -8,6 +8,7 @@ packages=(
   libeigen3-dev libboost-program-options-dev nlohmann-json3-dev libyaml-cpp-dev libxxhash-dev
   googletest libgtest-dev
   python3 python3-numpy python3-h5py
+  clang libclang-rt-dev  # scripts/fuzz.sh: libFuzzer (-fsanitize=fuzzer) comes with clang's runtime
   slurm-wlm munge  # tests/slurm starts a private single-node Slurm to run the sbatch scripts of slurm/
 )
 missing=()

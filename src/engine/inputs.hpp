@@ -25,8 +25,8 @@ OpenInputs open_inputs(const std::optional<std::string>& base, const std::vector
 // holds everywhere, so that every rank forms the same groups.
 std::uint64_t memory_budget(std::optional<std::uint64_t> requested, const mpi::Comm& comm);
 
-// Refuses NaN and infinity in merged inputs, and copied (non-float) tensors on which the models
-// disagree with the base.
-void check_slices(const MergePlan& plan, const InputSet& inputs, const GroupSlices& slices);
+// Refuses NaN and infinity in merged inputs (unless allow_nonfinite), and copied (non-float)
+// tensors on which the models disagree with the base.
+void check_slices(const MergePlan& plan, const InputSet& inputs, const GroupSlices& slices, bool allow_nonfinite);
 
 }  // namespace mpimerge
