@@ -1,6 +1,7 @@
 #include "mpimerge/mpi/file.hpp"
 
 #include <algorithm>
+#include <exception>
 #include <utility>
 
 #include "mpimerge/error.hpp"
@@ -88,16 +89,19 @@ void File::read_at_all(std::uint64_t offset, std::span<std::uint8_t> out) {
     MPI_Status status;
     const int code = MPI_File_read_at_all(handle_, static_cast<MPI_Offset>(offset + begin), out.data() + begin,
                                           static_cast<int>(n), MPI_BYTE, &status);
-    agreed(code, path_ + ": cannot read " + std::to_string(n) + " bytes at offset " + std::to_string(offset + begin));
     // Where the MPI library reports the count (OMPIO's collective reads report the requested one),
     // a short read means the file shrank after its header was checked.
     int got = 0;
-    MPI_Get_count(&status, MPI_BYTE, &got);
-    mpi::run_agreed(*comm_, [&] {
-      if (static_cast<std::uint64_t>(got) != n)
-        throw Error(path_ + ": short read: " + std::to_string(got) + " of " + std::to_string(n) + " bytes at offset " +
-                    std::to_string(offset + begin) + " (was the file truncated?)");
-    });
+    if (code == MPI_SUCCESS) MPI_Get_count(&status, MPI_BYTE, &got);
+    std::exception_ptr error;
+    if (code != MPI_SUCCESS)
+      error = std::make_exception_ptr(Error(path_ + ": cannot read " + std::to_string(n) + " bytes at offset " +
+                                            std::to_string(offset + begin) + ": " + error_text(code)));
+    else if (static_cast<std::uint64_t>(got) != n)
+      error = std::make_exception_ptr(Error(path_ + ": short read: " + std::to_string(got) + " of " + std::to_string(n) +
+                                            " bytes at offset " + std::to_string(offset + begin) +
+                                            " (was the file truncated?)"));
+    comm_->agree(error);  // one agreement per call, as for writes
   }
 }
 
