@@ -65,6 +65,15 @@ TEST(SweepConfig, YamlConversionErrorsAreUsageErrors) {
     EXPECT_THROW(parse_sweep(bad, "g"), UsageError) << bad;
 }
 
+// Found by the fuzzer (fuzz/regressions/sweep_config/memory-budget-overflows-uint64.yaml): a memory
+// size past 2^64 bytes was converted from double to uint64, which is undefined behaviour.
+TEST(SweepConfig, RefusesAMemoryBudgetPastTwoToThe64) {
+  for (const std::string size : {"1111111111111111111111111111111G", "inf", "16E"})
+    EXPECT_THROW(parse_sweep("base: b\nmodels: [a]\noutput_dir: o\nmemory_budget: " + size + "\ngrid: {}\n", "g"),
+                 UsageError)
+        << size;
+}
+
 TEST(SweepConfig, RefusesAGridTooLargeToBeMeant) {
   std::string densities, lambdas;
   for (int i = 1; i <= 101; ++i) {  // 101 x 101 points
