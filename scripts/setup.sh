@@ -9,6 +9,7 @@ packages=(
   googletest libgtest-dev
   python3 python3-numpy python3-h5py
   python3-torch python3-sklearn python3-matplotlib  # the digits example's test (examples/digits), ~1 GB
+  clang libclang-rt-dev  # scripts/fuzz.sh: libFuzzer (-fsanitize=fuzzer) comes with clang's runtime
   slurm-wlm munge  # tests/slurm starts a private single-node Slurm to run the sbatch scripts of slurm/
 )
 missing=()

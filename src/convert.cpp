@@ -96,6 +96,14 @@ MPIMERGE_VECTOR_CLONES std::uint64_t count_nonfinite(DType dtype, std::span<cons
   return bad;
 }
 
+std::uint64_t first_nonfinite(DType dtype, std::span<const std::uint8_t> raw) {
+  if (!is_float(dtype)) return raw.size();
+  const std::size_t size = dtype_size(dtype);
+  for (std::size_t i = 0; i < raw.size() / size; ++i)
+    if (count_nonfinite(dtype, raw.subspan(i * size, size))) return i;
+  return raw.size() / size;
+}
+
 template void decode<float>(DType, std::span<const std::uint8_t>, std::span<float>);
 template void decode<double>(DType, std::span<const std::uint8_t>, std::span<double>);
 template void encode<float>(std::span<const float>, DType, std::span<std::uint8_t>);

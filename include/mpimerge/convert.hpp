@@ -18,5 +18,7 @@ void encode(std::span<const T> in, DType dtype, std::span<std::uint8_t> raw);
 
 // Number of NaN and infinite elements in raw (0 for non-float dtypes).
 std::uint64_t count_nonfinite(DType dtype, std::span<const std::uint8_t> raw);
+// Index of the first NaN or infinite element in raw (its element count if there is none).
+std::uint64_t first_nonfinite(DType dtype, std::span<const std::uint8_t> raw);
 
 }  // namespace mpimerge

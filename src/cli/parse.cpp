@@ -1,4 +1,5 @@
 #include <iostream>
+#include <typeinfo>
 
 #include "cli/commands.hpp"
 #include "mpimerge/error.hpp"
@@ -12,6 +13,24 @@ std::string command_line(const Args& args) {
   return text;
 }
 
+namespace {
+
+// Boost converts "-1" to an unsigned option by wrapping it (to 2^64 - 1 for a uint64 seed):
+// refuse a negative number given to an unsigned option instead.
+void refuse_negative_unsigned(const po::parsed_options& parsed, const po::variables_map& values) {
+  for (const po::option& o : parsed.options) {
+    const auto at = values.find(o.string_key);
+    if (at == values.end() || at->second.empty()) continue;
+    const std::type_info& type = at->second.value().type();
+    if (type != typeid(unsigned) && type != typeid(unsigned long) && type != typeid(unsigned long long)) continue;
+    for (const std::string& text : o.value)
+      if (text.find('-') != std::string::npos)
+        throw UsageError("--" + o.string_key + " " + text + ": expected a non-negative integer");
+  }
+}
+
+}  // namespace
+
 bool parse_or_help(const std::string& usage, const po::options_description& options, const Args& args,
                    po::variables_map& values, const mpi::Comm& comm,
                    const po::positional_options_description* positional) {
@@ -21,7 +40,9 @@ bool parse_or_help(const std::string& usage, const po::options_description& opti
     po::command_line_parser parser(args);
     parser.options(all);
     if (positional) parser.positional(*positional);
-    po::store(parser.run(), values);
+    const po::parsed_options parsed = parser.run();
+    po::store(parsed, values);
+    refuse_negative_unsigned(parsed, values);
     if (values.count("help")) {
       if (comm.is_root()) std::cout << usage << "\n\n" << all << std::flush;
       return false;

@@ -64,6 +64,7 @@ MergeSummary run_merge(const MergeJob& job, const mpi::Comm& comm, const Log& lo
 
   Progress progress(Progress::style_for(comm.is_root(), job.quiet, job.progress), std::cout);
   MergeSession session(planned.plan, planned.work, inputs.set, comm, progress);
+  session.allow_nonfinite(job.allow_nonfinite);
   if (!analysed) {
     session.analyze(targets);
     if (const auto state = target.method->saved_state())

@@ -60,21 +60,26 @@ std::uint64_t memory_budget(std::optional<std::uint64_t> requested, const mpi::C
   return comm.min(budget);
 }
 
-void check_slices(const MergePlan& plan, const InputSet& inputs, const GroupSlices& slices) {
+void check_slices(const MergePlan& plan, const InputSet& inputs, const GroupSlices& slices, bool allow_nonfinite) {
   for (std::size_t u = 0; u < slices.units(); ++u) {
     const PlannedTensor& tensor = plan.tensors[slices.unit(u).tensor];
     for (std::size_t i = 0; i < inputs.readers.size(); ++i) {
       if (tensor.action == TensorAction::merge) {
-        if (const auto bad = count_nonfinite(tensor.input_dtype[i], slices.raw(i, u)))
-          throw InputError(inputs.label(i) + ": tensor '" + tensor.output.name + "' holds " +
-                           std::to_string(bad) + " NaN or infinite values in rows " +
-                           std::to_string(slices.rows(u).begin) + ".." + std::to_string(slices.rows(u).end));
-        if (i + 1 == inputs.readers.size())
+        // One vectorized pass over the bytes as read; the slow search for the first bad element
+        // runs only on failure. The lowest failing rank's message wins (Comm::agree), so the
+        // element named is the tensor's first bad one whatever the rank count.
+        if (!allow_nonfinite && count_nonfinite(tensor.input_dtype[i], slices.raw(i, u)) != 0) {
+          const std::uint64_t first = slices.first_element(u) + first_nonfinite(tensor.input_dtype[i], slices.raw(i, u));
+          throw InputError(inputs.label(i) + ": tensor '" + tensor.output.name + "' holds NaN or infinite values (the first at element " +
+                           std::to_string(first) + "); pass --allow-nonfinite to merge them anyway");
+        }
+        if (i + 1 == inputs.readers.size() && !allow_nonfinite)
           for (std::size_t a = 0; a < inputs.aligned.size(); ++a)
-            if (tensor.aligned_index[a])
-              if (const auto bad = count_nonfinite(tensor.aligned_dtype[a], slices.raw(inputs.readers.size() + a, u)))
-                throw InputError(inputs.aligned_label(a) + ": tensor '" + tensor.output.name + "' holds " +
-                                 std::to_string(bad) + " NaN or infinite values");
+            if (tensor.aligned_index[a] && count_nonfinite(tensor.aligned_dtype[a], slices.raw(inputs.readers.size() + a, u)) != 0) {
+              const std::uint64_t first = slices.first_element(u) + first_nonfinite(tensor.aligned_dtype[a], slices.raw(inputs.readers.size() + a, u));
+              throw InputError(inputs.aligned_label(a) + ": tensor '" + tensor.output.name + "' holds NaN or infinite values (the first at element " +
+                               std::to_string(first) + "); pass --allow-nonfinite to merge them anyway");
+            }
       } else if (i > 0) {
         const auto a = slices.raw(0, u), b = slices.raw(i, u);
         if (!std::equal(a.begin(), a.end(), b.begin(), b.end()))

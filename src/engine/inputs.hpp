@@ -35,8 +35,8 @@ std::uint64_t memory_budget(std::optional<std::uint64_t> requested, const mpi::C
 // lacks it). Collective: every rank reads every row.
 std::vector<SideMatrix> read_side_matrices(const PlannedTensor& tensor, const InputSet& inputs);
 
-// Refuses NaN and infinity in merged inputs (aligned ones too), and copied (non-float) tensors on which the models
-// disagree with the base.
-void check_slices(const MergePlan& plan, const InputSet& inputs, const GroupSlices& slices);
+// Refuses NaN and infinity in merged inputs, aligned ones too (unless allow_nonfinite), and copied
+// (non-float) tensors on which the models disagree with the base.
+void check_slices(const MergePlan& plan, const InputSet& inputs, const GroupSlices& slices, bool allow_nonfinite);
 
 }  // namespace mpimerge

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "mpimerge/engine/engine.hpp"
 #include "mpimerge/error.hpp"
 
 namespace mpimerge {
@@ -30,6 +31,42 @@ bool same_file(const std::string& a, const std::string& b) {
   return fs::equivalent(a, b, ec) && !ec;
 }
 
+// A Hugging Face checkpoint is its directory, however it is named: the directory, its index, or
+// its model.safetensors. Any other input is its own file.
+std::string checkpoint_root(const std::string& path) {
+  const fs::path p(without_trailing_slashes(path));
+  const std::string name = p.filename().string();
+  if (name == "model.safetensors.index.json" || name == "model.safetensors")
+    return p.has_parent_path() ? p.parent_path().string() : ".";
+  return p.string();
+}
+
+// Whether `inner` lies strictly inside the directory `outer`, after resolving links and "..".
+bool inside(const std::string& inner, const std::string& outer) {
+  std::error_code ec;
+  const fs::path a = fs::weakly_canonical(inner, ec), b = fs::weakly_canonical(outer, ec);
+  if (ec) return false;
+  auto i = a.begin();
+  for (auto j = b.begin(); j != b.end(); ++j, ++i)
+    if (i == a.end() || *i != *j) return false;
+  return i != a.end() && !i->empty();
+}
+
+// Refuses a path the merge writes (the output, the report) that would replace or delete an input:
+// the input itself, a directory holding it, or an existing file inside an input's directory.
+void check_not_replacing(const std::string& what, const std::string& written,
+                         const std::vector<std::pair<std::string, std::string>>& inputs) {
+  const std::string path = without_trailing_slashes(written);
+  std::error_code ec;
+  for (const auto& [role, input] : inputs) {
+    if (same_file(input, path)) throw UsageError(what + " '" + written + "' is the " + role + " input");
+    if (inside(input, path)) throw UsageError(what + " '" + written + "' would replace " + role + " '" + input + "'");
+    const std::string root = checkpoint_root(input);
+    if (fs::is_directory(root, ec) && fs::exists(path, ec) && inside(path, root))
+      throw UsageError(what + " '" + written + "' would replace a file of " + role + " '" + input + "'");
+  }
+}
+
 }  // namespace
 
 void check_job_paths(const MergeJob& job) {
@@ -39,16 +76,19 @@ void check_job_paths(const MergeJob& job) {
     inputs.emplace_back("model " + std::to_string(i + 1), job.models[i]);
   for (const auto& [role, path] : inputs) check_input(path, role);
   for (std::size_t i = 0; i < inputs.size(); ++i)
-    for (std::size_t j = i + 1; j < inputs.size(); ++j)
-      if (same_file(inputs[i].second, inputs[j].second))
-        throw UsageError(inputs[j].first + " '" + inputs[j].second + "' is the same file as " +
-                         inputs[i].first + " '" + inputs[i].second + "'");
+    for (std::size_t j = i + 1; j < inputs.size(); ++j) {
+      const auto& [role_i, path_i] = inputs[i];
+      const auto& [role_j, path_j] = inputs[j];
+      if (same_file(path_i, path_j))
+        throw UsageError(role_j + " '" + path_j + "' is the same file as " + role_i + " '" + path_i + "'");
+      if (same_file(checkpoint_root(path_i), checkpoint_root(path_j)))
+        throw UsageError(role_j + " '" + path_j + "' is the same checkpoint as " + role_i + " '" + path_i + "'");
+    }
 
   if (job.output.empty()) throw UsageError("no output given (--output)");
   const std::string output = without_trailing_slashes(job.output);
-  for (const auto& [role, path] : inputs)
-    if (same_file(path, output))
-      throw UsageError("output '" + job.output + "' is the " + role + " input");
+  check_not_replacing("output", job.output, inputs);
+  if (job.report) check_not_replacing("report", report_path_for(job), inputs);
   std::error_code ec;
   const fs::path parent = fs::absolute(output, ec).parent_path();
   if (!fs::is_directory(parent, ec))

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "mpimerge/engine/engine.hpp"
+#include "mpimerge/error.hpp"
 #include "mpimerge/mpi/comm.hpp"
 
 namespace mpimerge {
@@ -26,13 +27,17 @@ class PhaseClock {
   }
 
   // Collective transfers: another rank may be waiting inside one, so an error cannot be agreed
-  // on; it ends the whole job with its message instead.
+  // on; it ends the whole job with its message instead. An error the storage layer already agreed
+  // on (every rank throws it together, see mpi::File) goes on up, so that the engine removes the
+  // partial output and every rank exits with the message.
   template <class F>
   void collective(const std::string& name, F&& f) {
     const auto start = std::chrono::steady_clock::now();
     std::uint64_t bytes = 0;
     try {
       bytes = f();
+    } catch (const AgreedError&) {
+      throw;
     } catch (const std::exception& e) {
       comm_.abort(e.what());
     }

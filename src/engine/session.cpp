@@ -79,7 +79,7 @@ void MergeSession::load(std::size_t g) {
   if (work_->streaming()) slices_->prefetch((g + 1) % work_->groups.size());
   if (checked_[g]) return;
   // First time this group is read: check it, and fold it into the inputs' checksums.
-  mpi::run_agreed(comm_, [&] { check_slices(plan_, inputs_, *slices_); });
+  mpi::run_agreed(comm_, [&] { check_slices(plan_, inputs_, *slices_, allow_nonfinite_); });
   for (std::size_t i = 0; i < inputs_.readers.size(); ++i)
     for (std::size_t u = 0; u < slices_->units(); ++u) {
       const PlannedTensor& t = plan_.tensors[slices_->unit(u).tensor];

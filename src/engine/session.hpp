@@ -55,6 +55,8 @@ class MergeSession {
   int data_reads() const { return reads_; }
   // Collective: per input, per plan tensor, the content checksum of what was read.
   std::vector<std::vector<std::uint64_t>> input_checksums() const;
+  // Merge NaN and infinity in the inputs instead of refusing them (--allow-nonfinite).
+  void allow_nonfinite(bool allow) { allow_nonfinite_ = allow; }
 
  private:
   void load(std::size_t group);
@@ -81,6 +83,7 @@ class MergeSession {
   std::vector<std::vector<std::uint64_t>> input_checksums_;  // [input][tensor], this rank's partials
   std::vector<std::size_t> last_group_;  // per plan tensor: the group that holds its last unit
   int reads_ = 0;
+  bool allow_nonfinite_ = false;
 };
 
 }  // namespace mpimerge

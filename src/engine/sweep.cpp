@@ -78,6 +78,7 @@ SweepResult run_sweep(const Sweep& sweep, const SweepOptions& options, const mpi
 
   Progress progress(Progress::style_for(comm.is_root(), options.quiet, options.progress), std::cout);
   MergeSession session(planned.plan, planned.work, inputs.set, comm, progress);
+  session.allow_nonfinite(options.allow_nonfinite);
   session.analyze(pointers);
   session.merge_and_write(pointers);
   for (auto& t : targets) t.pending->commit();

@@ -65,15 +65,26 @@ std::string required_string(const YAML::Node& root, const std::string& key, cons
   return root[key].as<std::string>();
 }
 
+// A grid larger than this is a mistake (and would take the memory of its MergeJobs before any check).
+constexpr std::size_t kMaxPoints = 10'000;
+
+Sweep parse_sweep_yaml(const YAML::Node& root, const std::string& source);
+
 }  // namespace
 
 Sweep parse_sweep(const std::string& yaml_text, const std::string& source) {
-  YAML::Node root;
+  // yaml-cpp throws from any conversion (a list where a name belongs: "models: [[a]]"); every
+  // such exception is the file's fault, reported as one usage error naming it.
   try {
-    root = YAML::Load(yaml_text);
+    return parse_sweep_yaml(YAML::Load(yaml_text), source);
   } catch (const YAML::Exception& e) {
-    throw UsageError(source + ": not valid YAML: " + e.what());
+    throw UsageError(source + ": not a valid grid file: " + e.what());
   }
+}
+
+namespace {
+
+Sweep parse_sweep_yaml(const YAML::Node& root, const std::string& source) {
   if (!root.IsMap()) throw UsageError(source + ": expected a mapping with base, models, output_dir and grid");
   static const std::set<std::string> kKeys = {"base", "models", "output_dir", "output_format", "out_dtype",
                                               "memory_budget", "shard_size", "grid"};
@@ -137,6 +148,8 @@ Sweep parse_sweep(const std::string& yaml_text, const std::string& source) {
         }
       }
       if (names.insert(point.name).second) {
+        if (sweep.points.size() == kMaxPoints)
+          throw UsageError(source + ": the grid has more than " + std::to_string(kMaxPoints) + " points");
         point.job.output = (std::filesystem::path(sweep.output_dir) / (point.name + (safetensors ? "/" : ".h5"))).string();
         sweep.points.push_back(std::move(point));
       }
@@ -150,6 +163,8 @@ Sweep parse_sweep(const std::string& yaml_text, const std::string& source) {
   }
   return sweep;
 }
+
+}  // namespace
 
 Sweep load_sweep(const std::string& path) {
   std::ifstream in(path);

@@ -5,6 +5,7 @@
 #include "engine/paths.hpp"
 #include "engine/report.hpp"
 #include "mpimerge/error.hpp"
+#include "mpimerge/methods/options.hpp"
 #include "mpimerge/methods/registry.hpp"
 #include "mpimerge/util/counter_rng.hpp"
 #include "mpimerge/util/memory.hpp"
@@ -15,6 +16,7 @@ MergeTarget prepare_target(const MergeJob& job, const mpi::Comm& comm) {
   MergeTarget target;
   target.job = job;
   mpi::run_agreed(comm, [&] {
+    check_method_options(job.method);
     target.method = make_method(job.method);
     if (job.models.empty()) throw UsageError("no models given (--model)");
     if (target.method->needs_base() && !job.base) throw UsageError(job.method.method + " needs a base model (--base)");

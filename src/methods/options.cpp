@@ -57,6 +57,17 @@ double parse_density(double value) {
   return value > 1.0 ? value / 100.0 : value;
 }
 
+void check_method_options(const MethodOptions& options) {
+  if (!std::isfinite(options.lambda))
+    throw UsageError("lambda must be a finite number (got " + format_number(options.lambda) + ")");
+  for (std::size_t i = 0; i < options.weights.size(); ++i) {
+    const double w = options.weights[i];
+    const std::string which = options.method + ": weight " + format_number(w) + " of model " + std::to_string(i + 1);
+    if (!std::isfinite(w)) throw UsageError(which + " is not a finite number");
+    if (w < 0) throw UsageError(which + " is negative");
+  }
+}
+
 TrimScope parse_trim_scope(const std::string& text) {
   if (text == "model") return TrimScope::model;
   if (text == "tensor") return TrimScope::tensor;

@@ -1,9 +1,11 @@
 #include "mpimerge/mpi/file.hpp"
 
 #include <algorithm>
+#include <exception>
 #include <utility>
 
 #include "mpimerge/error.hpp"
+#include "mpimerge/util/disk_space.hpp"
 
 namespace mpimerge::mpi {
 namespace {
@@ -64,6 +66,13 @@ File& File::operator=(File&& other) noexcept {
   return *this;
 }
 
+void File::agreed(int code, const std::string& what, bool writing) const {
+  std::exception_ptr error;
+  if (code != MPI_SUCCESS)
+    error = std::make_exception_ptr(Error(what + ": " + error_text(code) + (writing ? disk_full_note(path_) : "")));
+  comm_->agree(error);
+}
+
 std::uint64_t File::agreed_pieces(std::uint64_t bytes) const {
   std::uint64_t pieces = (bytes + kMaxPieceBytes - 1) / kMaxPieceBytes;
   // One reduction per transfer keeps the call counts equal; transfers are per tensor, so this is
@@ -78,16 +87,21 @@ void File::read_at_all(std::uint64_t offset, std::span<std::uint8_t> out) {
     const std::uint64_t begin = std::min<std::uint64_t>(out.size(), p * kMaxPieceBytes);
     const std::uint64_t n = std::min<std::uint64_t>(out.size() - begin, kMaxPieceBytes);
     MPI_Status status;
-    check(MPI_File_read_at_all(handle_, static_cast<MPI_Offset>(offset + begin), out.data() + begin,
-                               static_cast<int>(n), MPI_BYTE, &status),
-          path_ + ": cannot read " + std::to_string(n) + " bytes at offset " + std::to_string(offset + begin));
+    const int code = MPI_File_read_at_all(handle_, static_cast<MPI_Offset>(offset + begin), out.data() + begin,
+                                          static_cast<int>(n), MPI_BYTE, &status);
     // Where the MPI library reports the count (OMPIO's collective reads report the requested one),
     // a short read means the file shrank after its header was checked.
     int got = 0;
-    MPI_Get_count(&status, MPI_BYTE, &got);
-    if (static_cast<std::uint64_t>(got) != n)
-      throw Error(path_ + ": short read: " + std::to_string(got) + " of " + std::to_string(n) + " bytes at offset " +
-                  std::to_string(offset + begin) + " (was the file truncated?)");
+    if (code == MPI_SUCCESS) MPI_Get_count(&status, MPI_BYTE, &got);
+    std::exception_ptr error;
+    if (code != MPI_SUCCESS)
+      error = std::make_exception_ptr(Error(path_ + ": cannot read " + std::to_string(n) + " bytes at offset " +
+                                            std::to_string(offset + begin) + ": " + error_text(code)));
+    else if (static_cast<std::uint64_t>(got) != n)
+      error = std::make_exception_ptr(Error(path_ + ": short read: " + std::to_string(got) + " of " + std::to_string(n) +
+                                            " bytes at offset " + std::to_string(offset + begin) +
+                                            " (was the file truncated?)"));
+    comm_->agree(error);  // one agreement per call, as for writes
   }
 }
 
@@ -97,18 +111,18 @@ void File::write_at_all(std::uint64_t offset, std::span<const std::uint8_t> data
     const std::uint64_t begin = std::min<std::uint64_t>(data.size(), p * kMaxPieceBytes);
     const std::uint64_t n = std::min<std::uint64_t>(data.size() - begin, kMaxPieceBytes);
     MPI_Status status;
-    check(MPI_File_write_at_all(handle_, static_cast<MPI_Offset>(offset + begin), data.data() + begin,
-                                static_cast<int>(n), MPI_BYTE, &status),
-          path_ + ": cannot write " + std::to_string(n) + " bytes at offset " + std::to_string(offset + begin));
+    const int code = MPI_File_write_at_all(handle_, static_cast<MPI_Offset>(offset + begin), data.data() + begin,
+                                           static_cast<int>(n), MPI_BYTE, &status);
+    agreed(code, path_ + ": cannot write " + std::to_string(n) + " bytes at offset " + std::to_string(offset + begin), true);
   }
 }
 
 void File::set_size(std::uint64_t bytes) {
-  check(MPI_File_set_size(handle_, static_cast<MPI_Offset>(bytes)), path_ + ": cannot set the size");
+  agreed(MPI_File_set_size(handle_, static_cast<MPI_Offset>(bytes)), path_ + ": cannot set the size", true);
 }
 
 void File::preallocate(std::uint64_t bytes) {
-  check(MPI_File_preallocate(handle_, static_cast<MPI_Offset>(bytes)), path_ + ": cannot preallocate");
+  agreed(MPI_File_preallocate(handle_, static_cast<MPI_Offset>(bytes)), path_ + ": cannot preallocate", true);
 }
 
 std::uint64_t File::size() const {
@@ -117,11 +131,11 @@ std::uint64_t File::size() const {
   return static_cast<std::uint64_t>(bytes);
 }
 
-void File::sync() { check(MPI_File_sync(handle_), path_ + ": cannot sync"); }
+void File::sync() { agreed(MPI_File_sync(handle_), path_ + ": cannot sync", true); }
 
 void File::close() {
   if (handle_ == MPI_FILE_NULL) return;
-  check(MPI_File_close(&handle_), path_ + ": cannot close");
+  agreed(MPI_File_close(&handle_), path_ + ": cannot close", true);
 }
 
 }  // namespace mpimerge::mpi

@@ -62,6 +62,9 @@ std::uint64_t parse_memory_size(const std::string& text) {
   else if (unit == "T") scale = 1024.0 * 1024 * 1024 * 1024;
   else if (!unit.empty() && unit != "B") throw UsageError("'" + text + "' is not a memory size (e.g. 512M, 4G)");
   if (!(value > 0)) throw UsageError("memory size '" + text + "' must be positive");
+  // Converting a double at or above 2^64 (or infinity) to uint64 is undefined behaviour (found by
+  // fuzz/sweep_config_fuzzer.cpp: "memory_budget: 1111...1G").
+  if (!(value * scale < 18446744073709551616.0)) throw UsageError("memory size '" + text + "' is too large");
   return static_cast<std::uint64_t>(value * scale);
 }
 

@@ -53,5 +53,36 @@ TEST(SweepConfig, RefusesWhatItDoesNotKnow) {
     EXPECT_THROW(parse_sweep(bad, "g"), UsageError) << bad;
 }
 
+// Found by fuzz/sweep_config_fuzzer.cpp (fuzz/regressions/sweep_config/): yaml-cpp's own
+// exceptions (a map where a path belongs) escaped as something other than a UsageError, so the
+// program ended with MPI_Abort instead of its one-line error.
+TEST(SweepConfig, YamlConversionErrorsAreUsageErrors) {
+  const std::string ok = "output_dir: o\ngrid: {density: 0.2}\n";
+  for (const std::string& bad : {"base: b.h5\nmodels:\n  - a.hsmity: 0.2\n" + ok, "base: b\nmodels: [[a]]\n" + ok,
+                                "base: [b]\nmodels: [a]\n" + ok, "base: b\nmodels: [a]\n[k]: v\n" + ok,
+                                std::string("base: b\nmodels: [a]\noutput_dir: o\ngrid: {[x]: 1}\n"),
+                                std::string("base: b\nmodels: [a]\noutput_dir: o\nout_dtype: [f]\ngrid: {}\n")})
+    EXPECT_THROW(parse_sweep(bad, "g"), UsageError) << bad;
+}
+
+// Found by the fuzzer (fuzz/regressions/sweep_config/memory-budget-overflows-uint64.yaml): a memory
+// size past 2^64 bytes was converted from double to uint64, which is undefined behaviour.
+TEST(SweepConfig, RefusesAMemoryBudgetPastTwoToThe64) {
+  for (const std::string size : {"1111111111111111111111111111111G", "inf", "16E"})
+    EXPECT_THROW(parse_sweep("base: b\nmodels: [a]\noutput_dir: o\nmemory_budget: " + size + "\ngrid: {}\n", "g"),
+                 UsageError)
+        << size;
+}
+
+TEST(SweepConfig, RefusesAGridTooLargeToBeMeant) {
+  std::string densities, lambdas;
+  for (int i = 1; i <= 101; ++i) {  // 101 x 101 points
+    densities.append(i > 1 ? ", " : "").append(std::to_string(i / 101.0));
+    lambdas.append(i > 1 ? ", " : "").append(std::to_string(i));
+  }
+  const std::string grid = "base: b\nmodels: [a]\noutput_dir: o\ngrid: {density: [" + densities + "], lambda: [" + lambdas + "]}\n";
+  EXPECT_THROW(parse_sweep(grid, "g"), UsageError);
+}
+
 }  // namespace
 }  // namespace mpimerge

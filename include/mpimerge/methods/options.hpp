@@ -47,6 +47,10 @@ void check_weight_count(const MethodOptions& options, std::size_t models, std::s
 // Throws UsageError outside (0, 1] and (1, 100].
 double parse_density(double value);
 
+// Throws UsageError for values no method can use, whichever way the job was given (command line,
+// sweep grid, job file): a lambda that is not finite, weights that are negative or not finite.
+void check_method_options(const MethodOptions& options);
+
 TrimScope parse_trim_scope(const std::string& text);
 DisjointMerge parse_disjoint_merge(const std::string& text);
 std::string to_string(TrimScope scope);

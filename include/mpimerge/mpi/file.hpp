@@ -2,7 +2,7 @@
 // RAII over an MPI-IO file handle, the way the safetensors backend reads and writes byte ranges.
 //
 // Every member but path(), is_open() and size() is collective over the communicator the file was opened on: every
-// rank calls it, in the same order. read_at_all / write_at_all split a transfer into pieces of at
+// rank calls it, in the same order, and a failure on any rank throws the same AgreedError on all. read_at_all / write_at_all split a transfer into pieces of at
 // most kMaxPieceBytes (MPI counts are int) and agree on the number of pieces, so ranks moving very
 // different amounts still make the same number of MPI calls.
 #include <mpi.h>
@@ -55,6 +55,9 @@ class File {
   File(const Comm& comm, MPI_File handle, std::string path) : comm_(&comm), handle_(handle), path_(std::move(path)) {}
   static File open(const Comm& comm, const std::string& path, int mode, const char* what);
   std::uint64_t agreed_pieces(std::uint64_t bytes) const;
+  // After a collective call: its failure on any rank becomes the same Error on every rank, so no
+  // rank goes on to the next collective call alone (a full disk fails only the ranks that write).
+  void agreed(int code, const std::string& what, bool writing = false) const;
 
   const Comm* comm_ = nullptr;
   MPI_File handle_ = MPI_FILE_NULL;

@@ -1,7 +1,9 @@
+#include <algorithm>
 #include <map>
 #include <set>
 
 #include "mpimerge/checksum.hpp"
+#include "mpimerge/util/disk_space.hpp"
 #include "mpimerge/error.hpp"
 #include "storage/hdf5/hdf5_checkpoint.hpp"
 #include "storage/hdf5/parallel.hpp"
@@ -80,6 +82,7 @@ class Hdf5Writer final : public CheckpointWriter {
     // The file's structure is complete and on disk before any data: a killed run leaves a file
     // that a resumed one can reopen (later writes touch only the datasets' bytes).
     check(H5Fflush(file_.get(), H5F_SCOPE_GLOBAL), path_ + ": cannot flush");
+    reserve_data_space(comm);
     transfer_ = collective_transfer();
   }
 
@@ -88,12 +91,12 @@ class Hdf5Writer final : public CheckpointWriter {
   void write_rows(std::size_t index, RowRange rows, std::span<const std::uint8_t> data) override {
     const TensorInfo& t = tensors_[index];
     RowSelection s = select_rows(datasets_[index].get(), t, rows);
-    check(H5Dwrite(datasets_[index].get(), types_[index].get(), s.memory.get(), s.file.get(),
-                   transfer_.get(), data.data()),
-          path_ + ": cannot write tensor '" + t.name + "'");
+    agreed(H5Dwrite(datasets_[index].get(), types_[index].get(), s.memory.get(), s.file.get(), transfer_.get(),
+                    data.data()),
+           path_ + ": cannot write tensor '" + t.name + "'");
   }
 
-  void flush() override { check(H5Fflush(file_.get(), H5F_SCOPE_GLOBAL), path_ + ": cannot flush"); }
+  void flush() override { agreed(H5Fflush(file_.get(), H5F_SCOPE_GLOBAL), path_ + ": cannot flush"); }
 
   // A 16-character hex string attribute, "mpimerge_checksum", on every dataset.
   void set_checksums(std::span<const std::uint64_t> checksums) override {
@@ -102,20 +105,47 @@ class Hdf5Writer final : public CheckpointWriter {
       const std::string hex = checksum_hex(checksums[i]);
       AttributeHandle a(H5Aopen(datasets_[i].get(), kChecksumAttribute, H5P_DEFAULT),
                         path_ + ": tensor '" + tensors_[i].name + "' has no checksum attribute");
-      check(H5Awrite(a.get(), text.get(), hex.data()), path_ + ": cannot write the checksum of '" + tensors_[i].name + "'");
+      agreed(H5Awrite(a.get(), text.get(), hex.data()), path_ + ": cannot write the checksum of '" + tensors_[i].name + "'");
     }
   }
 
   void finish() override {
-    for (auto& d : datasets_) d.close(path_ + ": cannot close a dataset");
-    check(H5Fflush(file_.get(), H5F_SCOPE_GLOBAL), path_ + ": cannot flush");
-    file_.close(path_ + ": cannot close");
+    mpi::run_agreed(comm_, [&] {
+      for (auto& d : datasets_) d.close(path_ + ": cannot close a dataset");
+    });
+    agreed(H5Fflush(file_.get(), H5F_SCOPE_GLOBAL), path_ + ": cannot flush");
+    mpi::run_agreed(comm_, [&] { file_.close(path_ + ": cannot close"); });
     // A collective close need not synchronise: without this a rank could read the file before
     // another rank's last bytes have landed (seen under load at 4 ranks).
     comm_.barrier();
   }
 
  private:
+  // The datasets' bytes (allocated early, at known offsets) taken on disk before any is written:
+  // a disk too small for the output fails here, on rank 0, with an error every rank agrees on.
+  void reserve_data_space(const mpi::Comm& comm) {
+    std::uint64_t end = 0;
+    for (const DatasetHandle& d : datasets_) {
+      const haddr_t offset = H5Dget_offset(d.get());
+      if (offset != HADDR_UNDEF) end = std::max<std::uint64_t>(end, offset + H5Dget_storage_size(d.get()));
+    }
+    mpi::run_agreed(comm, [&] {
+      if (comm.is_root()) reserve_space(path_, end);
+    });
+  }
+
+  // After a collective call: its failure on any rank (a full disk fails only the ranks that write)
+  // becomes the same error on every rank at once, so that no rank goes on to the next collective
+  // call alone and the engine can remove the partial output.
+  void agreed(herr_t status, const std::string& what) {
+    mpi::run_agreed(comm_, [&] {
+      if (status < 0) {
+        const std::string detail = hdf5_error_detail();
+        throw Error(what + (detail.empty() ? "" : ": " + detail) + disk_full_note(path_));
+      }
+    });
+  }
+
   // The file an interrupted run created: every dataset must be there, as this writer would make it.
   void open_existing(const mpi::Comm& comm) {
     PropertyList fapl = parallel_file_access(comm);

@@ -3,6 +3,7 @@
 
 #include "mpimerge/error.hpp"
 #include "mpimerge/mpi/file.hpp"
+#include "mpimerge/util/disk_space.hpp"
 #include "storage/safetensors/index.hpp"
 #include "storage/safetensors/layout.hpp"
 #include "storage/safetensors/model_files.hpp"
@@ -53,6 +54,13 @@ class SafetensorsWriter final : public CheckpointWriter {
       files_.back().write_at_all(0, comm.is_root() ? std::span<const std::uint8_t>(shard.header)
                                                    : std::span<const std::uint8_t>());
     }
+    // Every shard's bytes taken on disk before any tensor is written: a disk too small for the
+    // output fails here, on rank 0, with an error every rank agrees on (MPI-IO reports a disk
+    // that fills up during collective writes to some ranks only).
+    mpi::run_agreed(comm, [&] {
+      if (comm.is_root())
+        for (const ShardFile& shard : layout_.files) reserve_space((dir / shard.name).string(), shard.size);
+    });
   }
 
   const std::vector<TensorInfo>& tensors() const override { return tensors_; }

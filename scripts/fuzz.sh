@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets of fuzz/ with clang into build-fuzz/ (a configuration of its own:
+# the program builds with g++), replays every regression input of fuzz/regressions/NAME/, then
+# fuzzes each target for FUZZ_SECONDS (default 25) seeded from fuzz/corpus/NAME/ and the test
+# fixtures. A crash, leak, sanitizer report or timeout fails, leaving the input in
+# build-fuzz/findings/NAME/ (add it to fuzz/regressions/NAME/ once fixed).
+# Exits 77 (skipped) where clang or its libFuzzer runtime is missing.
+#   bash scripts/fuzz.sh                  # every target
+#   FUZZ_SECONDS=600 bash scripts/fuzz.sh safetensors_header
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+seconds=${FUZZ_SECONDS:-25}
+build=${FUZZ_BUILD_DIR:-$root/build-fuzz}
+fixtures=$root/../shared/fixtures
+
+for tool in clang clang++; do
+  command -v "$tool" >/dev/null || { echo "skipped: $tool is not installed (scripts/setup.sh installs it)"; exit 77; }
+done
+probe=$(mktemp -d)
+trap 'rm -rf "$probe"' EXIT
+echo 'extern "C" int LLVMFuzzerTestOneInput(const char*, unsigned long) { return 0; }' >"$probe/p.cpp"
+if ! clang++ -fsanitize=fuzzer,address,undefined "$probe/p.cpp" -o "$probe/p" 2>"$probe/err"; then
+  echo "skipped: clang++ cannot link -fsanitize=fuzzer (libclang-rt-dev missing?): $(head -1 "$probe/err")"
+  exit 77
+fi
+
+CC=clang CXX=clang++ cmake -S . -B "$build" -DMPIMERGE_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build "$build" -j"$(nproc)" >/dev/null
+
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+targets=("$@")
+if [ ${#targets[@]} -eq 0 ]; then
+  for f in "$build"/fuzz/fuzz_*; do targets+=("$(basename "$f" | sed 's/^fuzz_//')"); done
+fi
+
+seed_fixtures() {  # NAME DIR: copies the fixture files that suit a target into DIR
+  local name=$1 dir=$2
+  [ -d "$fixtures" ] || return 0
+  case $name in
+    safetensors_header) find "$fixtures" -name '*.safetensors' -size -200k -exec cp {} "$dir/" \; ;;
+    safetensors_index) find "$fixtures" -name '*.index.json' -exec cp {} "$dir/" \; ;;
+    sweep_config) cp "$root"/jobs/*.yaml "$dir/" 2>/dev/null || true ;;
+  esac
+  local n=0
+  for f in "$dir"/*; do [ -f "$f" ] && mv "$f" "$dir/fixture-$((n++))"; done
+}
+
+failed=()
+for name in "${targets[@]}"; do
+  bin=$build/fuzz/fuzz_$name
+  [ -x "$bin" ] || { echo "no fuzz target $name"; exit 1; }
+  if [ -d fuzz/regressions/$name ] && [ -n "$(ls -A fuzz/regressions/$name)" ]; then
+    if ! "$bin" fuzz/regressions/$name/* >"$probe/$name.replay" 2>&1; then
+      tail -30 "$probe/$name.replay"; failed+=("$name (regression input)"); continue
+    fi
+  fi
+  corpus=$probe/corpus-$name findings=$build/findings/$name
+  mkdir -p "$corpus" "$findings"
+  [ -d fuzz/corpus/$name ] && cp fuzz/corpus/$name/* "$corpus/" 2>/dev/null || true
+  seed_fixtures "$name" "$corpus"
+  start=$(date +%s)
+  if "$bin" "$corpus" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
+       -artifact_prefix="$findings/" -print_final_stats=1 >"$probe/$name.log" 2>&1; then
+    echo "fuzz $name: $(grep -o 'stat::number_of_executed_units: *[0-9]*' "$probe/$name.log" | grep -o '[0-9]*$') runs in $(( $(date +%s) - start )) s, no finding"
+  else
+    tail -40 "$probe/$name.log"
+    echo "fuzz $name: FINDING, input kept in $findings/"
+    failed+=("$name")
+  fi
+done
+[ ${#failed[@]} -eq 0 ] || { echo "fuzzing failed: ${failed[*]}"; exit 1; }
