@@ -203,7 +203,7 @@ def main():
                            "reduced_bytes": r["reduction_bytes_per_rank"], "phases": r["phases"],
                            "passes": r["analysis_passes"]}
                     results["runs"].append(row)
-                    memory = "in memory" if row["groups"] == 1 else f"{budget} ({row['groups']} groups)"
+                    memory = "in memory" if row["groups"] == 1 else f"{budget or 'default'} ({row['groups']} groups)"
                     print(f"| {name} | {ranks} | {memory} | {cache} | {wall:.2f} | {row['input_gb_s']:.2f} | "
                           f"{row['floor_ratio']:.2f} | {row['reads']} | {fmt_bytes(row['peak_rss'])} | "
                           f"{row['reduced_bytes'] / 1e6:.2f} MB |")
