@@ -4,12 +4,4 @@
 # About 1 GB installed (python3-torch and its BLAS/LAPACK stack are most of it). Safe to run again.
 set -euo pipefail
 packages=(python3 python3-numpy python3-torch python3-sklearn python3-h5py python3-matplotlib)
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-[ ${#missing[@]} -eq 0 ] && exit 0
-sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
-echo "examples/install.sh: installing ${missing[*]}"
-$sudo apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+bash "$(dirname "$0")/../scripts/apt-install.sh" examples/install.sh "${packages[@]}"
