@@ -10,7 +10,6 @@
 // resolve() then adds up, for the real thresholds, exactly the signs a full pass would count.
 #include <cstdint>
 #include <functional>
-#include <unordered_map>
 #include <span>
 #include <vector>
 
@@ -30,10 +29,7 @@ class SignTally {
   void add_multiple(std::uint32_t tensor, std::span<const double> tau);
 
   // True once something did not fit in memory_limit: the caller must count signs in a pass.
-  bool overflowed() {
-    flush_pending();
-    return overflow_;
-  }
+  bool overflowed() const { return overflow_; }
   std::uint64_t undecided() const { return undecided_; }
 
   // The signs of the kept-whole parameters, given thresholds: sign_of(tensor, tau).
@@ -50,27 +46,22 @@ class SignTally {
     std::int64_t positive_if_kept = 0, negative_if_kept = 0, positive_if_cut = 0, negative_if_cut = 0;
   };
   bool room(std::uint64_t bytes);
-  void flush_pending();
 
   std::uint64_t memory_limit_, memory_ = 0, undecided_ = 0;
   bool overflow_ = false;
   std::int64_t positive_ = 0, negative_ = 0;
-  struct Where {
-    std::size_t problem;
-    std::uint64_t key;
-    bool operator==(const Where&) const = default;
+  // Singles arrive by the million with few distinct (problem, key): an open-addressing table
+  // (linear probing, at most half full) counts them in place, with no allocation per entry.
+  struct Slot {
+    std::uint64_t key = 0;
+    std::uint64_t problem = kEmpty;
+    Outcomes outcomes;
   };
-  struct HashWhere {
-    std::size_t operator()(const Where& w) const { return std::hash<std::uint64_t>()(w.key * 0x9E3779B97F4A7C15ull ^ w.problem); }
-  };
-  std::unordered_map<Where, Outcomes, HashWhere> singles_;
-  // Singles arrive by the thousand with few distinct keys: they wait here, are sorted and go into
-  // the map one run of equal (problem, key) at a time.
-  struct Pending {
-    Where where;
-    std::int8_t if_kept, if_cut;
-  };
-  std::vector<Pending> pending_;
+  static constexpr std::uint64_t kEmpty = ~std::uint64_t{0};
+  Slot* find_or_insert(std::size_t problem, std::uint64_t key);
+  bool grow();
+  std::vector<Slot> slots_;
+  std::size_t used_ = 0;
   std::vector<std::uint32_t> tensors32_, tensors64_;
   std::vector<float> tau32_;
   std::vector<double> tau64_;
