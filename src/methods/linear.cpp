@@ -34,8 +34,17 @@ void LinearMerge::start(const MergeShape& shape) {
   weights_.assign(shape.tensors.size(), std::vector<double>(shape.models));
   divisor_.assign(shape.tensors.size(), 1.0);
   for (std::size_t t = 0; t < shape.tensors.size(); ++t) {
-    double sum = 0;
-    for (std::size_t m = 0; m < shape.models; ++m) sum += weights_[t][m] = params.number("weight", t, m);
+    // mergekit divides by weights.sum() of a tensor of the weights in the tensors' dtype: the
+    // weights rounded to the compute type and summed in it, in model order (1.3199999f for
+    // 0.03 + 0.75 + 0.54 in float32, where the exact sum rounds to 1.32f).
+    float sum32 = 0;
+    double sum64 = 0;
+    for (std::size_t m = 0; m < shape.models; ++m) {
+      const double w = weights_[t][m] = params.number("weight", t, m);
+      sum32 += static_cast<float>(w);
+      sum64 += w;
+    }
+    const double sum = shape.tensors[t].compute == ComputeType::f64 ? sum64 : static_cast<double>(sum32);
     if (!params.flag("normalize", t)) continue;
     if (sum == 0)
       throw UsageError(std::string(name()) + ": the weights of tensor '" + shape.tensors[t].name +

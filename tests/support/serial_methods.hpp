@@ -100,16 +100,17 @@ struct OracleTaskVectors {
   }
 };
 
-// mergekit's linear: sum_t w_t theta_t / sum_t w_t.
+// mergekit's linear: sum_t w_t theta_t / sum_t w_t, the weights rounded to T and summed in T in
+// model order (torch: weights.sum() of a tensor in the models' dtype).
 template <class T>
 std::vector<T> oracle_linear(const std::vector<std::vector<T>>& models, const std::vector<double>& weights) {
-  double total = 0;
-  for (double w : weights) total += w;
+  T total = T(0);
+  for (double w : weights) total += static_cast<T>(w);
   std::vector<T> out(models[0].size());
   for (std::size_t i = 0; i < out.size(); ++i) {
     T sum = T(0);
     for (std::size_t m = 0; m < models.size(); ++m) sum += static_cast<T>(weights[m]) * models[m][i];
-    out[i] = sum / static_cast<T>(total);
+    out[i] = sum / total;
   }
   return out;
 }

@@ -26,7 +26,7 @@ class LinearMerge final : public MethodTemplate<LinearMerge> {
   MethodOptions options_;
   bool weights_required_;
   std::vector<std::vector<double>> weights_;  // [tensor][model]
-  std::vector<double> divisor_;               // per tensor: sum of weights, or 1 without normalize
+  std::vector<double> divisor_;               // per tensor: sum of weights in the compute type, or 1
 };
 
 // The weighted average of the models' block, in the compute type: out = sum_t T(w_t) x_t / T(divisor),
