@@ -41,17 +41,12 @@ ConvertSummary run_convert(const ConvertJob& job, const mpi::Comm& comm, const L
   phases.collective("copy", [&] {
     std::uint64_t bytes = 0;
     std::vector<std::uint8_t> buffer;
-    for (std::size_t t = 0; t < tensors.size(); ++t) {
-      const TensorInfo& info = tensors[t];
-      const std::uint64_t row_bytes = info.row_elements() * dtype_size(info.dtype);
-      const RowRange mine = owned_rows(info.rows(), comm.rank(), comm.size());
-      for_each_transfer(most_rows_per_rank(info.rows(), comm.size()), mine, row_bytes, [&](RowRange part) {
-        buffer.resize(part.count() * row_bytes);
-        reader->read_rows(t, part, buffer);
-        writer->write_rows(t, part, buffer);
-        bytes += buffer.size();
-      });
-    }
+    for (std::size_t t = 0; t < tensors.size(); ++t)
+      for_each_owned_chunk(*reader, t, comm.rank(), comm.size(), buffer,
+                           [&](RowRange part, std::span<const std::uint8_t> data, std::uint64_t) {
+                             writer->write_rows(t, part, data);
+                             bytes += data.size();
+                           });
     writer->finish();
     return bytes;
   });

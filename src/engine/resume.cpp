@@ -45,14 +45,10 @@ std::vector<std::uint64_t> checksums_in(const std::string& path, const std::vect
       std::size_t t = 0;
       while (t < tensors.size() && tensors[t].name != names[n]) ++t;
       if (t == tensors.size()) throw InputError(path + ": the partial output lacks tensor '" + names[n] + "'");
-      const TensorInfo& info = tensors[t];
-      const std::uint64_t row_bytes = info.row_elements() * dtype_size(info.dtype);
-      const RowRange mine = owned_rows(info.rows(), comm.rank(), comm.size());
-      for_each_transfer(most_rows_per_rank(info.rows(), comm.size()), mine, row_bytes, [&](RowRange part) {
-        buffer.resize(part.count() * row_bytes);
-        reader->read_rows(t, part, buffer);
-        partial[n] += partial_checksum(buffer, part.begin, row_bytes);
-      }, std::uint64_t{256} << 20);
+      for_each_owned_chunk(*reader, t, comm.rank(), comm.size(), buffer,
+                           [&](RowRange part, std::span<const std::uint8_t> data, std::uint64_t row_bytes) {
+                             partial[n] += partial_checksum(data, part.begin, row_bytes);
+                           }, kChecksumChunkBytes);
     }
   } catch (const std::exception& e) {
     comm.abort(e.what());

@@ -14,8 +14,6 @@
 namespace mpimerge {
 namespace {
 
-constexpr std::uint64_t kChunkBytes = std::uint64_t{256} << 20;
-
 std::string default_report(std::string path) {
   while (path.size() > 1 && path.back() == '/') path.pop_back();
   return path + ".report.json";
@@ -73,16 +71,11 @@ VerifyReport verify_checkpoint(const std::string& path, const std::string& repor
   std::vector<std::uint64_t> partial(tensors.size(), 0);
   std::vector<std::uint8_t> buffer;
   try {
-    for (std::size_t t = 0; t < tensors.size(); ++t) {
-      const TensorInfo& info = tensors[t];
-      const std::uint64_t row_bytes = info.row_elements() * dtype_size(info.dtype);
-      const RowRange mine = owned_rows(info.rows(), comm.rank(), comm.size());
-      for_each_transfer(most_rows_per_rank(info.rows(), comm.size()), mine, row_bytes, [&](RowRange part) {
-        buffer.resize(part.count() * row_bytes);
-        reader->read_rows(t, part, buffer);
-        partial[t] += partial_checksum(buffer, part.begin, row_bytes);
-      }, kChunkBytes);
-    }
+    for (std::size_t t = 0; t < tensors.size(); ++t)
+      for_each_owned_chunk(*reader, t, comm.rank(), comm.size(), buffer,
+                           [&](RowRange part, std::span<const std::uint8_t> data, std::uint64_t row_bytes) {
+                             partial[t] += partial_checksum(data, part.begin, row_bytes);
+                           }, kChecksumChunkBytes);
   } catch (const std::exception& e) {
     comm.abort(e.what());  // inside collective reads
   }
