@@ -73,19 +73,21 @@ void File::agreed(int code, const std::string& what, bool writing) const {
   comm_->agree(error);
 }
 
-std::uint64_t File::agreed_pieces(std::uint64_t bytes) const {
+template <class Piece>
+void File::for_each_piece(std::uint64_t bytes, Piece&& piece) const {
   std::uint64_t pieces = (bytes + kMaxPieceBytes - 1) / kMaxPieceBytes;
   // One reduction per transfer keeps the call counts equal; transfers are per tensor, so this is
   // a few hundred small allreduces per checkpoint.
   comm_->max(std::span<std::uint64_t>(&pieces, 1));
-  return std::max<std::uint64_t>(pieces, 1);
+  pieces = std::max<std::uint64_t>(pieces, 1);
+  for (std::uint64_t p = 0; p < pieces; ++p) {
+    const std::uint64_t begin = std::min<std::uint64_t>(bytes, p * kMaxPieceBytes);
+    piece(begin, std::min<std::uint64_t>(bytes - begin, kMaxPieceBytes));
+  }
 }
 
 void File::read_at_all(std::uint64_t offset, std::span<std::uint8_t> out) {
-  const std::uint64_t pieces = agreed_pieces(out.size());
-  for (std::uint64_t p = 0; p < pieces; ++p) {
-    const std::uint64_t begin = std::min<std::uint64_t>(out.size(), p * kMaxPieceBytes);
-    const std::uint64_t n = std::min<std::uint64_t>(out.size() - begin, kMaxPieceBytes);
+  for_each_piece(out.size(), [&](std::uint64_t begin, std::uint64_t n) {
     MPI_Status status;
     const int code = MPI_File_read_at_all(handle_, static_cast<MPI_Offset>(offset + begin), out.data() + begin,
                                           static_cast<int>(n), MPI_BYTE, &status);
@@ -102,19 +104,16 @@ void File::read_at_all(std::uint64_t offset, std::span<std::uint8_t> out) {
                                             " bytes at offset " + std::to_string(offset + begin) +
                                             " (was the file truncated?)"));
     comm_->agree(error);  // one agreement per call, as for writes
-  }
+  });
 }
 
 void File::write_at_all(std::uint64_t offset, std::span<const std::uint8_t> data) {
-  const std::uint64_t pieces = agreed_pieces(data.size());
-  for (std::uint64_t p = 0; p < pieces; ++p) {
-    const std::uint64_t begin = std::min<std::uint64_t>(data.size(), p * kMaxPieceBytes);
-    const std::uint64_t n = std::min<std::uint64_t>(data.size() - begin, kMaxPieceBytes);
+  for_each_piece(data.size(), [&](std::uint64_t begin, std::uint64_t n) {
     MPI_Status status;
     const int code = MPI_File_write_at_all(handle_, static_cast<MPI_Offset>(offset + begin), data.data() + begin,
                                            static_cast<int>(n), MPI_BYTE, &status);
     agreed(code, path_ + ": cannot write " + std::to_string(n) + " bytes at offset " + std::to_string(offset + begin), true);
-  }
+  });
 }
 
 void File::set_size(std::uint64_t bytes) {

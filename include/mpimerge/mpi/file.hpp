@@ -54,7 +54,10 @@ class File {
  private:
   File(const Comm& comm, MPI_File handle, std::string path) : comm_(&comm), handle_(handle), path_(std::move(path)) {}
   static File open(const Comm& comm, const std::string& path, int mode, const char* what);
-  std::uint64_t agreed_pieces(std::uint64_t bytes) const;
+  // Calls piece(begin, bytes) for the pieces of a transfer of `bytes`, as many on every rank (the
+  // most any rank needs; empty pieces where a rank has less).
+  template <class Piece>
+  void for_each_piece(std::uint64_t bytes, Piece&& piece) const;
   // After a collective call: its failure on any rank becomes the same Error on every rank, so no
   // rank goes on to the next collective call alone (a full disk fails only the ranks that write).
   void agreed(int code, const std::string& what, bool writing = false) const;
