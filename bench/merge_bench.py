@@ -2,8 +2,10 @@
 """mpimerge against the I/O floor, on one set of files, in one run.
 
 Writes (or reuses) a Llama-style base and fine-tunes with `mpimerge generate`, then measures:
-  - the I/O floor: reading every input once (cat) and writing one output of the output's size (dd),
-    with the files in the page cache and, with --cold, after dropping the caches;
+  - the I/O floor: reading every input once (cat) and writing one output of the output's size (dd,
+    through the page cache, conv=fsync), with the files in the page cache and, with --cold, after
+    dropping the caches; and the same with the write past the page cache (dd oflag=direct), the
+    floor of a merge run with --output-io direct;
   - mpimerge merges (methods x ranks x in memory / streaming under a budget), each timed from the
     outside, with its JSON report for phases, peak memory per rank, bytes reduced per rank and
     the number of reads of the inputs;
@@ -13,8 +15,8 @@ Writes (or reuses) a Llama-style base and fine-tunes with `mpimerge generate`, t
 Prints markdown tables and writes everything to a JSON file.
 
 Example (the numbers in docs/performance.md):
-  python3 bench/merge_bench.py --params 2B --models 3 --ranks 1 2 --budget 2G --cold \
-      --sizes 0.25B 0.5B 1B 2B --sweep 0.5B --json bench/results.json
+  python3 bench/merge_bench.py --params 2B --models 3 --ranks 1 2 --budget 256M --cold --also-mpiio \
+      --sizes 0.25B 0.5B 1B 2B --sweep 0.5B --json bench/results/merge_bench.json
 """
 import argparse
 import json
@@ -59,7 +61,8 @@ def warm(paths):
 
 
 def io_floor(inputs, output_bytes, scratch, cold):
-    """Seconds to read every input once and write output_bytes, with plain sequential I/O."""
+    """Seconds to read every input once, to write output_bytes through the page cache, and to write
+    them past it (O_DIRECT), with plain sequential I/O."""
     if cold:
         drop_caches()
     else:
@@ -74,7 +77,12 @@ def io_floor(inputs, output_bytes, scratch, cold):
          "conv=fsync"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     write_s = time.monotonic() - t0
     os.remove(target)
-    return read_s, write_s
+    t0 = time.monotonic()
+    run(["dd", "if=/dev/zero", "of=" + target, "bs=16M", "count=%d" % max(1, output_bytes >> 24),
+         "oflag=direct", "conv=fsync"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    direct_s = time.monotonic() - t0
+    os.remove(target)
+    return read_s, write_s, direct_s
 
 
 def available_methods(binary):
@@ -82,10 +90,10 @@ def available_methods(binary):
     return out
 
 
-def merge(binary, ranks, inputs, output, extra, budget, cold):
+def merge(binary, ranks, inputs, output, extra, budget, cold, output_io):
     report = output + ".report.json"
     cmd = ["mpirun", "-n", str(ranks), "--oversubscribe", binary, "merge", "--quiet", "--overwrite",
-           "--base", inputs[0]]
+           "--output-io", output_io, "--base", inputs[0]]
     for m in inputs[1:]:
         cmd += ["--model", m]
     cmd += ["--output", output, "--report", report] + extra
@@ -116,7 +124,7 @@ def generate(binary, directory, params, models, dtype, ranks):
         f.write(f"{params} {models} {dtype}\n")
 
 
-def sweep_against_separate(binary, ranks, inputs, workdir, budget):
+def sweep_against_separate(binary, ranks, inputs, workdir, budget, output_io):
     """Seconds for a grid as one `mpimerge sweep`, and for the same points as separate merges."""
     densities, lambdas = ["0.1", "0.2", "0.3"], ["0.8", "1.0"]
     out_dir = os.path.join(workdir, "sweep")
@@ -125,7 +133,8 @@ def sweep_against_separate(binary, ranks, inputs, workdir, budget):
     with open(config, "w") as f:
         f.write(f"base: {inputs[0]}\nmodels: [{', '.join(inputs[1:])}]\noutput_dir: {out_dir}\n"
                 f"grid:\n  method: ties\n  density: [{', '.join(densities)}]\n  lambda: [{', '.join(lambdas)}]\n")
-    cmd = ["mpirun", "-n", str(ranks), "--oversubscribe", binary, "sweep", "--quiet", "--config", config]
+    cmd = ["mpirun", "-n", str(ranks), "--oversubscribe", binary, "sweep", "--quiet", "--config", config,
+           "--output-io", output_io]
     if budget:
         cmd += ["--memory-budget", budget]
     warm(inputs)
@@ -138,7 +147,7 @@ def sweep_against_separate(binary, ranks, inputs, workdir, budget):
     for d in densities:
         for lam in lambdas:
             wall, _ = merge(binary, ranks, inputs, output, ["--method", "ties", "--density", d, "--lambda", lam],
-                            budget, False)
+                            budget, False, output_io)
             separate_s += wall
     os.remove(output)
     return len(densities) * len(lambdas), sweep_s, separate_s
@@ -163,6 +172,10 @@ def main():
     ap.add_argument("--sizes", nargs="*", default=[], help="model sizes for the growth table")
     ap.add_argument("--sweep", metavar="SIZE", help="also time a grid as one sweep against separate merges, "
                     "on models of SIZE parameters (e.g. 0.5B)")
+    ap.add_argument("--output-io", default="direct", choices=["direct", "mpiio"],
+                    help="how mpimerge writes its outputs (merge --output-io)")
+    ap.add_argument("--also-mpiio", action="store_true",
+                    help="also run the first method with --output-io mpiio, at the most ranks, warm")
     ap.add_argument("--json", default=os.path.join(ROOT, "bench", "results.json"))
     args = ap.parse_args()
 
@@ -179,35 +192,42 @@ def main():
     caches = ["warm"] + (["cold"] if args.cold else [])
     floors = {}
     for cache in caches:
-        read_s, write_s = io_floor(inputs, os.path.getsize(inputs[0]), args.workdir, cache == "cold")
-        floors[cache] = {"read_s": read_s, "write_s": write_s, "total_s": read_s + write_s}
+        read_s, write_s, direct_s = io_floor(inputs, os.path.getsize(inputs[0]), args.workdir, cache == "cold")
+        floors[cache] = {"read_s": read_s, "write_s": write_s, "total_s": read_s + write_s,
+                         "direct_write_s": direct_s, "direct_total_s": read_s + direct_s}
     results["io_floor"] = floors
     results["input_bytes"] = input_bytes
 
     print(f"\n{args.models} fine-tunes + base, {args.params} parameters each, {args.dtype}: "
           f"{fmt_bytes(input_bytes)} of inputs, {fmt_bytes(os.path.getsize(inputs[0]))} output")
     for cache, f in floors.items():
-        print(f"I/O floor ({cache}): read {f['read_s']:.2f} s + write {f['write_s']:.2f} s = {f['total_s']:.2f} s")
-    print("\n| method | ranks | memory | cache | wall s | input GB/s | x I/O floor | reads of inputs | peak RSS / rank | reduced / rank |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
-    for index, (name, extra) in enumerate(configs):
-        for ranks in args.ranks:
-            for budget in [None, args.budget]:
-                for cache in caches if index < args.cold_methods else ["warm"]:
-                    wall, r = merge(args.binary, ranks, inputs, output, extra, budget, cache == "cold")
-                    row = {"method": name, "ranks": ranks, "budget": budget or "default", "cache": cache,
-                           "wall_s": wall, "input_gb_s": input_bytes / wall / 1e9,
-                           "floor_ratio": wall / floors[cache]["total_s"],
-                           "reads": r["memory"]["reads_of_the_inputs"], "groups": r["memory"]["groups"],
-                           "peak_rss": max(r["memory"]["peak_rss_per_rank"]),
-                           "reduced_bytes": r["reduction_bytes_per_rank"], "phases": r["phases"],
-                           "passes": r["analysis_passes"]}
-                    results["runs"].append(row)
-                    memory = "in memory" if row["groups"] == 1 else f"{budget or 'default'} ({row['groups']} groups)"
-                    print(f"| {name} | {ranks} | {memory} | {cache} | {wall:.2f} | {row['input_gb_s']:.2f} | "
-                          f"{row['floor_ratio']:.2f} | {row['reads']} | {fmt_bytes(row['peak_rss'])} | "
-                          f"{row['reduced_bytes'] / 1e6:.2f} MB |")
-                    sys.stdout.flush()
+        print(f"I/O floor ({cache}): read {f['read_s']:.2f} s + write {f['write_s']:.2f} s = {f['total_s']:.2f} s; "
+              f"with a direct write {f['direct_write_s']:.2f} s: {f['direct_total_s']:.2f} s")
+    print("\n| method | ranks | memory | output I/O | cache | wall s | input GB/s | x I/O floor | x direct floor "
+          "| reads of inputs | peak RSS / rank | reduced / rank |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    runs = [(index, name, extra, ranks, budget, cache, args.output_io)
+            for index, (name, extra) in enumerate(configs) for ranks in args.ranks for budget in [None, args.budget]
+            for cache in (caches if index < args.cold_methods else ["warm"])]
+    if args.also_mpiio and configs:
+        runs.insert(0, (0, configs[0][0], configs[0][1], max(args.ranks), args.budget, "warm", "mpiio"))
+    for index, name, extra, ranks, budget, cache, output_io in runs:
+        wall, r = merge(args.binary, ranks, inputs, output, extra, budget, cache == "cold", output_io)
+        row = {"method": name, "ranks": ranks, "budget": budget or "default", "cache": cache,
+               "output_io": output_io, "wall_s": wall, "input_gb_s": input_bytes / wall / 1e9,
+               "floor_ratio": wall / floors[cache]["total_s"],
+               "direct_floor_ratio": wall / floors[cache]["direct_total_s"],
+               "reads": r["memory"]["reads_of_the_inputs"], "groups": r["memory"]["groups"],
+               "peak_rss": max(r["memory"]["peak_rss_per_rank"]),
+               "reduced_bytes": r["reduction_bytes_per_rank"], "phases": r["phases"],
+               "passes": r["analysis_passes"]}
+        results["runs"].append(row)
+        memory = "in memory" if row["groups"] == 1 else f"{budget or 'default'} ({row['groups']} groups)"
+        print(f"| {name} | {ranks} | {memory} | {output_io} | {cache} | {wall:.2f} | {row['input_gb_s']:.2f} | "
+              f"{row['floor_ratio']:.2f} | {row['direct_floor_ratio']:.2f} | {row['reads']} | "
+              f"{fmt_bytes(row['peak_rss'])} | "
+              f"{row['reduced_bytes'] / 1e6:.2f} MB |")
+        sys.stdout.flush()
 
     if args.sweep:
         ranks = max(args.ranks)
@@ -219,7 +239,8 @@ def main():
         print("|---|---|---|---|---|")
         results["sweep"] = []
         for budget in [None, args.budget]:
-            points, sweep_s, separate_s = sweep_against_separate(args.binary, ranks, sweep_inputs, args.workdir, budget)
+            points, sweep_s, separate_s = sweep_against_separate(args.binary, ranks, sweep_inputs, args.workdir, budget,
+                                                                 args.output_io)
             results["sweep"].append({"budget": budget or "default", "points": points, "sweep_s": sweep_s,
                                      "separate_s": separate_s})
             print(f"| {budget or 'default'} | {points} | {sweep_s:.2f} | {separate_s:.2f} | {separate_s / sweep_s:.2f}x |")
@@ -235,8 +256,8 @@ def main():
             generate(args.binary, d, size, args.models, args.dtype, ranks)
             ins = [os.path.join(d, "base.h5")] + [os.path.join(d, f"ft-{i}.h5") for i in range(1, args.models + 1)]
             nbytes = sum(os.path.getsize(p) for p in ins)
-            read_s, write_s = io_floor(ins, os.path.getsize(ins[0]), args.workdir, False)
-            wall, r = merge(args.binary, ranks, ins, output, CONFIGS[0][1], None, False)
+            read_s, write_s, _ = io_floor(ins, os.path.getsize(ins[0]), args.workdir, False)
+            wall, r = merge(args.binary, ranks, ins, output, CONFIGS[0][1], None, False, args.output_io)
             row = {"params": size, "input_bytes": nbytes, "wall_s": wall, "floor_s": read_s + write_s,
                    "reduced_bytes": r["reduction_bytes_per_rank"], "peak_rss": max(r["memory"]["peak_rss_per_rank"])}
             results["growth"].append(row)

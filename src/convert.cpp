@@ -1,5 +1,6 @@
 #include "mpimerge/convert.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 
@@ -74,26 +75,35 @@ MPIMERGE_VECTOR_CLONES void encode(std::span<const T> in, DType dtype, std::span
   }
 }
 
-MPIMERGE_VECTOR_CLONES std::uint64_t count_nonfinite(DType dtype, std::span<const std::uint8_t> raw) {
-  std::uint64_t bad = 0;
+namespace {
+
+// Elements whose bits under mask are all set (exponent all ones: NaN or infinity). The counter is
+// as wide as the elements and emptied into the total every chunk, before it could wrap: a 64-bit
+// counter over 16-bit lanes would keep the loop from vectorising at full width.
+template <class Raw>
+MPIMERGE_VECTOR_CLONES std::uint64_t count_all_set(const std::uint8_t* p, std::size_t n, Raw mask) {
+  constexpr std::size_t kChunk = sizeof(Raw) == 2 ? 0xFFFF : 0x7FFFFFFF;
+  std::uint64_t total = 0;
+  for (std::size_t at = 0; at < n; at += kChunk) {
+    const std::size_t end = std::min(n, at + kChunk);
+    Raw count = 0;
+    for (std::size_t i = at; i < end; ++i) count += static_cast<Raw>((load<Raw>(p + sizeof(Raw) * i) & mask) == mask);
+    total += count;
+  }
+  return total;
+}
+
+}  // namespace
+
+std::uint64_t count_nonfinite(DType dtype, std::span<const std::uint8_t> raw) {
   const std::uint8_t* p = raw.data();
   switch (dtype) {
-    case DType::f32:
-      for (std::size_t i = 0; i < raw.size() / 4; ++i) bad += (load<std::uint32_t>(p + 4 * i) & 0x7F800000u) == 0x7F800000u;
-      break;
-    case DType::f64:
-      for (std::size_t i = 0; i < raw.size() / 8; ++i)
-        bad += (load<std::uint64_t>(p + 8 * i) & 0x7FF0000000000000ull) == 0x7FF0000000000000ull;
-      break;
-    case DType::bf16:
-      for (std::size_t i = 0; i < raw.size() / 2; ++i) bad += (load<std::uint16_t>(p + 2 * i) & 0x7F80u) == 0x7F80u;
-      break;
-    case DType::f16:
-      for (std::size_t i = 0; i < raw.size() / 2; ++i) bad += (load<std::uint16_t>(p + 2 * i) & 0x7C00u) == 0x7C00u;
-      break;
-    default: break;
+    case DType::f32: return count_all_set<std::uint32_t>(p, raw.size() / 4, 0x7F800000u);
+    case DType::f64: return count_all_set<std::uint64_t>(p, raw.size() / 8, 0x7FF0000000000000ull);
+    case DType::bf16: return count_all_set<std::uint16_t>(p, raw.size() / 2, 0x7F80u);
+    case DType::f16: return count_all_set<std::uint16_t>(p, raw.size() / 2, 0x7C00u);
+    default: return 0;
   }
-  return bad;
 }
 
 std::uint64_t first_nonfinite(DType dtype, std::span<const std::uint8_t> raw) {

@@ -13,6 +13,12 @@ std::string command_line(const Args& args) {
   return text;
 }
 
+bool parse_output_io(const std::string& mode) {
+  if (mode == "mpiio") return false;
+  if (mode == "direct") return true;
+  throw UsageError("--output-io " + mode + ": expected mpiio or direct");
+}
+
 namespace {
 
 // Boost converts "-1" to an unsigned option by wrapping it (to 2^64 - 1 for a uint64 seed):

@@ -13,8 +13,9 @@
 
 namespace mpimerge {
 
-// Elements per block: (models + 2) float arrays of this size stay in L2.
-inline constexpr std::size_t kBlockElements = 4096;
+// Elements per block: a method's dozen or so float arrays of this size stay in L1 and L2 (measured:
+// 1024 ran the TIES counting pass about 10% faster than 4096 on the 2B benchmark).
+inline constexpr std::size_t kBlockElements = 1024;
 
 // The block length for a tensor: kBlockElements, or as many whole rows as fit in it (at least one).
 inline std::uint64_t block_elements(std::uint64_t row_elements, bool whole_rows) {

@@ -56,7 +56,7 @@ MergeSummary run_merge(const MergeJob& job, const mpi::Comm& comm, const Log& lo
     target.journaled = resume->count;
     analysed = resume->method_state && target.method->restore_state(*resume->method_state);
   }
-  open_output(target, planned.plan, comm);
+  open_output(target, planned.plan, comm, log);
   if (!resume)
     mpi::run_agreed(comm, [&] {
       if (comm.is_root()) Journal::start(target.journal, fingerprint);

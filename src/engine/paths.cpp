@@ -101,6 +101,7 @@ storage::OutputSpec output_spec_for(const MergeJob& job) {
   storage::OutputSpec spec;
   spec.format = storage::output_format_for(job.output, job.output_format);
   spec.shard_bytes = job.shard_bytes;
+  spec.direct_writes = job.direct_writes;
   if (spec.format == storage::Format::hf_directory) {
     const std::string& reference = job.base ? *job.base : job.models.front();
     spec.model_files_from = storage::model_directory_of(reference);

@@ -43,7 +43,8 @@ nlohmann::ordered_json summary_json(const MergeJob& job, const MergeSummary& sum
   for (const auto& input : summary.inputs)
     report["inputs"].push_back({{"path", input.path}, {"checksum", checksum_hex(input.checksum)}});
   report["output"] = {{"path", summary.output}, {"tensors", summary.tensors},
-                      {"merged", summary.merged_tensors}, {"copied", summary.copied_tensors}};
+                      {"merged", summary.merged_tensors}, {"copied", summary.copied_tensors},
+                      {"io", summary.output_io}};
   if (summary.resumed_tensors) report["resumed"] = {{"tensors_kept_from_the_interrupted_run", summary.resumed_tensors}};
   report["ranks"] = summary.ranks;
   report["parameters_per_model"] = summary.parameters;

@@ -61,6 +61,7 @@ SweepResult run_sweep(const Sweep& sweep, const SweepOptions& options, const mpi
   for (const SweepPoint* p : points) {
     MergeJob job = p->job;
     job.overwrite = options.overwrite;
+    job.direct_writes = options.direct_writes;
     job.quiet = options.quiet;
     job.command_line = options.command_line + (options.point ? "" : " (grid point " + p->name + ")");
     if (options.memory_budget) job.memory_budget = options.memory_budget;
@@ -74,7 +75,7 @@ SweepResult run_sweep(const Sweep& sweep, const SweepOptions& options, const mpi
   const OpenInputs inputs = open_inputs(common.base, common.models, comm);
   const PlannedMerge planned = plan_targets(inputs, pointers, common.memory_budget, common.out_dtype, comm);
   log.line(plan_line(planned));
-  for (auto& t : targets) open_output(t, planned.plan, comm);
+  for (auto& t : targets) open_output(t, planned.plan, comm, log);
 
   Progress progress(Progress::style_for(comm.is_root(), options.quiet, options.progress), std::cout);
   MergeSession session(planned.plan, planned.work, inputs.set, comm, progress);

@@ -42,11 +42,13 @@ PlannedMerge plan_targets(const OpenInputs& inputs, std::span<MergeTarget* const
   return planned;
 }
 
-void open_output(MergeTarget& target, const MergePlan& plan, const mpi::Comm& comm) {
+void open_output(MergeTarget& target, const MergePlan& plan, const mpi::Comm& comm, const Log& log) {
   target.pending = std::make_unique<PendingOutput>(target.job.output, comm);
   mpi::run_agreed(comm, [&] {
     target.writer = storage::create_checkpoint(target.pending->path(), target.output, plan.output_tensors(), comm);
   });
+  if (target.output.direct_writes && !target.writer->writes_direct())
+    log.line("note    " + target.job.output + ": its file system refuses O_DIRECT; writing with MPI-IO instead");
 }
 
 std::vector<MergeSummary::InputChecksum> input_checksums(const MergeSession& session, const PlannedMerge& planned,
@@ -71,6 +73,7 @@ MergeSummary summarize(const MergeTarget& target, const PlannedMerge& planned,
   s.method = target.job.method.method;
   s.ranks = comm.size();
   s.output = target.job.output;
+  s.output_io = target.writer && target.writer->writes_direct() ? "direct" : "mpiio";
   s.tensors = plan.tensors.size();
   s.merged_tensors = plan.shape.tensors.size();
   s.copied_tensors = s.tensors - s.merged_tensors;

@@ -23,8 +23,9 @@ PlannedMerge plan_targets(const OpenInputs& inputs, std::span<MergeTarget* const
                           std::optional<std::uint64_t> requested_budget, std::optional<DType> out_dtype,
                           const mpi::Comm& comm, bool compute_in_float64 = false);
 
-// Creates the target's output under its temporary name. Collective.
-void open_output(MergeTarget& target, const MergePlan& plan, const mpi::Comm& comm);
+// Creates the target's output under its temporary name, saying so when the file system refused
+// the direct writes asked for. Collective.
+void open_output(MergeTarget& target, const MergePlan& plan, const mpi::Comm& comm, const Log& log);
 
 // Collective: the inputs' checksums over everything the session read.
 std::vector<MergeSummary::InputChecksum> input_checksums(const MergeSession& session, const PlannedMerge& planned,

@@ -84,10 +84,10 @@ template <class T>
 MPIMERGE_VECTOR_CLONES void TiesMerge::count_block(const Block<T>& block) {
   const std::size_t n = block.size(), tasks = block.models.size();
   auto tau = scratch_.of<T>().arrays(2 * tasks, n);  // [0, tasks): tau; [tasks, 2 tasks): trimmed
-  undecided_flags_.assign(tasks * n, 0);
+  undecided_entries_.assign(n, 0);
+  undecided_task_.resize(n);
   for (std::size_t t = 0; t < tasks; ++t) {
     const std::size_t p = problem(t, block.tensor);
-    const std::span<std::uint32_t> flags(undecided_flags_.data() + t * n, n);
     if (!sampled_->needs_selection(p)) {  // no cut: every entry is kept
       ties::task_vector<T>(block.models[t], block.base, tau[t]);
       std::copy(tau[t].begin(), tau[t].end(), tau[tasks + t].begin());
@@ -96,18 +96,17 @@ MPIMERGE_VECTOR_CLONES void TiesMerge::count_block(const Block<T>& block) {
     const std::uint64_t low = sampled_->low_pivot(p), high = sampled_->high_pivot(p);
     ties::PivotCounts counts;
     auto take = [&](std::uint64_t key) { sampled_->add_candidate(p, key); };
+    const auto task = static_cast<std::uint32_t>(t);
     if (sizeof(T) == 4 && !wide_keys_) {
       narrow_keys_.resize(n);
       const std::span<std::uint32_t> keys(narrow_keys_);
-      ties::classify_task_vector<T, std::uint32_t>(block.models[t], block.base, low, high, wide_keys_, tau[t],
-                                                   tau[tasks + t], flags, keys, counts);
+      ties::classify_task_vector<T, std::uint32_t>(block.models[t], block.base, low, high, wide_keys_, task, tau[t],
+                                                   tau[tasks + t], keys, undecided_entries_, undecided_task_, counts);
       if (counts.between != 0) ties::keys_between<std::uint32_t>(keys, low, high, take);
     } else {
       const auto keys = scratch_.key_buffer(n);
-      wide_flags_.resize(n);
-      ties::classify_task_vector<T, std::uint64_t>(block.models[t], block.base, low, high, wide_keys_, tau[t],
-                                                   tau[tasks + t], std::span<std::uint64_t>(wide_flags_), keys, counts);
-      std::copy(wide_flags_.begin(), wide_flags_.end(), flags.begin());
+      ties::classify_task_vector<T, std::uint64_t>(block.models[t], block.base, low, high, wide_keys_, task, tau[t],
+                                                   tau[tasks + t], keys, undecided_entries_, undecided_task_, counts);
       if (counts.between != 0) ties::keys_between<std::uint64_t>(keys, low, high, take);
     }
     sampled_->add_counts(p, {counts.below, counts.at_low, counts.at_high, counts.between});
@@ -115,14 +114,13 @@ MPIMERGE_VECTOR_CLONES void TiesMerge::count_block(const Block<T>& block) {
   const auto trimmed = tau.subspan(tasks);
   auto sums = scratch_.of<T>().extra(n);
   ties::elected_sign_before_fallback<T>(trimmed, sums);  // signs, overwriting the sums
-  undecided_per_element_.assign(n, 0);
-  for (std::size_t t = 0; t < tasks; ++t)
-    for (std::size_t i = 0; i < n; ++i) undecided_per_element_[i] += undecided_flags_[t * n + i];
+  const std::uint32_t* __restrict count = undecided_entries_.data();
+  const T* __restrict sign = sums.data();
   std::int64_t positive = 0, negative = 0, undecided = 0;
   for (std::size_t i = 0; i < n; ++i) {
-    const bool decided = undecided_per_element_[i] == 0;
-    positive += (sums[i] > T(0)) & decided;
-    negative += (sums[i] < T(0)) & decided;
+    const bool decided = count[i] == 0;
+    positive += (sign[i] > T(0)) & decided;
+    negative += (sign[i] < T(0)) & decided;
     undecided += !decided;
   }
   signs_->add_decided(positive, negative);
@@ -130,17 +128,23 @@ MPIMERGE_VECTOR_CLONES void TiesMerge::count_block(const Block<T>& block) {
 }
 
 // The parameters of a block with undecided entries: one undecided entry is tallied by its key
-// with the sign it gives kept and cut; several keep the parameter whole.
+// with the sign it gives kept and cut; several keep the parameter whole. They are a few percent
+// of a block: a branch-free sweep lists them first, so the tally's branches see only them.
 template <class T>
 void TiesMerge::tally_undecided(const Block<T>& block, std::span<const std::span<T>> tau,
                                 std::span<const std::span<T>> trimmed, std::span<const T> signs_if_cut) {
   const std::size_t n = block.size(), tasks = tau.size();
-  std::vector<T> entries(tasks);
+  undecided_at_.resize(n);
+  std::size_t listed = 0;
   for (std::size_t i = 0; i < n; ++i) {
-    if (undecided_per_element_[i] == 0) continue;
-    if (undecided_per_element_[i] == 1) {
-      std::size_t which = 0;
-      while (!undecided_flags_[which * n + i]) ++which;
+    undecided_at_[listed] = static_cast<std::uint32_t>(i);
+    listed += undecided_entries_[i] != 0;
+  }
+  std::vector<T> entries(tasks);
+  for (std::size_t j = 0; j < listed; ++j) {
+    const std::size_t i = undecided_at_[j];
+    if (undecided_entries_[i] == 1) {
+      const std::size_t which = undecided_task_[i];
       T sum = T(0);  // the ordered sum of elected_sign_before_fallback, with that entry kept
       for (std::size_t t = 0; t < tasks; ++t) sum += t == which ? tau[t][i] : trimmed[t][i];
       const int if_kept = sum > T(0) ? 1 : (sum < T(0) ? -1 : 0);

@@ -42,7 +42,7 @@ std::unique_ptr<CheckpointWriter> create_checkpoint(const std::string& path, con
                                                     const std::vector<TensorInfo>& tensors,
                                                     const mpi::Comm& comm) {
   switch (spec.format) {
-    case Format::hdf5: return hdf5::create_hdf5(path, tensors, comm, spec.reopen);
+    case Format::hdf5: return hdf5::create_hdf5(path, tensors, comm, spec.reopen, spec.direct_writes);
     case Format::safetensors_file:
     case Format::hf_directory: return safetensors::create_safetensors(path, spec, tensors, comm);
   }

@@ -39,6 +39,7 @@ struct MergeSummary {
   std::vector<InputChecksum> inputs;
   std::vector<std::pair<std::string, std::uint64_t>> output_checksums;  // per output tensor
   std::string output;                                                   // final path
+  std::string output_io = "mpiio";  // how the output was written: "mpiio" or "direct"
   std::size_t resumed_tensors = 0;  // finished by an interrupted run and kept (--resume)
   std::string report_path;                                              // where the report went, if any
   std::vector<PhaseTiming> phases;

@@ -26,6 +26,7 @@ struct MergeJob {
   std::vector<std::string> gram;
   std::optional<std::uint64_t> memory_budget;  // bytes per rank; default: a share of the node's memory
   bool overwrite = false;
+  bool direct_writes = false;  // --output-io direct: write the output past the page cache (O_DIRECT)
   bool allow_nonfinite = false;  // merge NaN and infinity as they are, instead of refusing them
   bool resume = false;  // continue an interrupted merge of the same job from its journal
   bool quiet = false;

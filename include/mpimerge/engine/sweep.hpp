@@ -53,6 +53,7 @@ struct SweepOptions {
   std::optional<std::size_t> point;  // run only this grid point (a Slurm array task)
   std::optional<std::uint64_t> memory_budget;
   bool overwrite = false;
+  bool direct_writes = false;    // --output-io direct
   bool allow_nonfinite = false;  // merge inputs holding NaN or infinity (--allow-nonfinite)
   bool quiet = false;
   std::string progress = "auto";

@@ -87,9 +87,9 @@ class TiesMerge final : public MethodTemplate<TiesMerge> {
   int fallback_passes_ = 0;
   std::int64_t kept_entries_ = 0, lost_entries_ = 0;  // over the merge: all kept, and those not merged
   MethodScratch scratch_;
-  std::vector<std::uint32_t> undecided_flags_;  // per task and element of a block
-  std::vector<std::uint32_t> undecided_per_element_;
-  std::vector<std::uint64_t> wide_flags_;
+  // Per element of a block in the counting pass: how many entries are undecided, the task of the
+  // (last) undecided one, and the elements where any is (tally_undecided).
+  std::vector<std::uint32_t> undecided_entries_, undecided_task_, undecided_at_;
   std::vector<std::uint32_t> narrow_keys_;
 };
 

@@ -86,24 +86,29 @@ MPIMERGE_VECTOR_CLONES void trimmed_task_vector(std::span<const T> model, std::s
 
 // The counting pass's inner loop for one task (see TiesMerge): tau = model - base; the provisional
 // trim keeps keys at or above the high pivot (the threshold, once found, is no higher) and cuts
-// the rest; undecided[i] marks a nonzero entry at the low pivot or between the pivots, whose fate
-// waits for the threshold; and the counts against the pivots. One branch-free sweep.
+// the rest; a nonzero entry at the low pivot or between the pivots is undecided, its fate waiting
+// for the threshold: it adds 1 to undecided_count[i] and leaves its task in undecided_task[i]
+// (which the caller reads where the count is 1); and the counts against the pivots.
 struct PivotCounts {
   std::uint64_t below = 0, at_low = 0, at_high = 0, between = 0;
 };
 
 template <class T, class Key>
-MPIMERGE_VECTOR_CLONES void classify_task_vector(std::span<const T> model, std::span<const T> base, std::uint64_t low, std::uint64_t high,
-                          bool wide_keys, std::span<T> tau, std::span<T> trimmed, std::span<Key> undecided,
-                          std::span<Key> keys, PivotCounts& counts) {
-  // Simple loops of one element width each, over restrict pointers, so that every one vectorises.
+MPIMERGE_VECTOR_CLONES void classify_task_vector(std::span<const T> model, std::span<const T> base, std::uint64_t low,
+                                                 std::uint64_t high, bool wide_keys, std::uint32_t task, std::span<T> tau,
+                                                 std::span<T> trimmed, std::span<Key> keys,
+                                                 std::span<std::uint32_t> undecided_count,
+                                                 std::span<std::uint32_t> undecided_task, PivotCounts& counts) {
+  // Simple loops of one element width each, over restrict pointers, so that every one vectorises
+  // (GCC 12 vectorises none of it fused into one loop).
   const std::size_t n = tau.size();
   const T* __restrict m = model.data();
   const T* __restrict b = base.data();
   T* __restrict t = tau.data();
   T* __restrict kept = trimmed.data();
   Key* __restrict k = keys.data();
-  Key* __restrict u = undecided.data();
+  std::uint32_t* __restrict count = undecided_count.data();
+  std::uint32_t* __restrict which = undecided_task.data();
   for (std::size_t i = 0; i < n; ++i) t[i] = m[i] - b[i];
   if constexpr (sizeof(Key) == 4) {
     for (std::size_t i = 0; i < n; ++i) k[i] = std::bit_cast<std::uint32_t>(static_cast<float>(t[i])) & 0x7FFFFFFFu;
@@ -118,9 +123,14 @@ MPIMERGE_VECTOR_CLONES void classify_task_vector(std::span<const T> model, std::
     at_high += k[i] == hi;
     between += (k[i] > lo) & (k[i] < hi);
   }
-  if (lo == hi) at_high = 0;  // counted as at_low
   for (std::size_t i = 0; i < n; ++i) kept[i] = keep_if(k[i] >= hi, t[i]);
-  for (std::size_t i = 0; i < n; ++i) u[i] = static_cast<Key>((k[i] >= lo) & (k[i] < hi)) & static_cast<Key>(t[i] != T(0));
+  for (std::size_t i = 0; i < n; ++i) {
+    const auto undecided = static_cast<std::uint32_t>(static_cast<Key>((k[i] >= lo) & (k[i] < hi)) &
+                                                      static_cast<Key>(t[i] != T(0)));
+    count[i] += undecided;
+    which[i] = (which[i] & (undecided - 1u)) | (task & (0u - undecided));
+  }
+  if (lo == hi) at_high = 0;  // counted as at_low
   counts.below += below;
   counts.at_low += at_low;
   counts.at_high += at_high;

@@ -49,6 +49,9 @@ class CheckpointWriter {
   // place for it (HDF5: a dataset attribute); collective, before finish(). Formats without one
   // ignore it: the report beside the output holds the checksums too.
   virtual void set_checksums(std::span<const std::uint64_t> /*per tensor*/) {}
+  // Whether tensors go to the file with O_DIRECT (OutputSpec::direct_writes, where the file system
+  // took it) rather than collective MPI-IO.
+  virtual bool writes_direct() const { return false; }
   // Makes everything written so far durable (collective): a resume journal may then say so.
   virtual void flush() = 0;
   // Flushes and closes; returns on each rank only once every rank's data is in the file.
@@ -70,6 +73,9 @@ struct OutputSpec {
   // Open an output that an interrupted run created with these same tensors, to write the rows it
   // did not finish (--resume), instead of creating it. Files beside the tensors are left as they are.
   bool reopen = false;
+  // Each rank writes its rows with O_DIRECT, past the page cache, instead of collective MPI-IO
+  // writes (see storage/direct_file.hpp); where the file system refuses O_DIRECT, MPI-IO it is.
+  bool direct_writes = false;
 };
 
 // Finds the format from the path (and, for files, the content): an HDF5 file, a .safetensors

@@ -19,8 +19,10 @@ inline constexpr const char* kOrderAttribute = "mpimerge_order";  // the HDF5 si
 
 std::unique_ptr<CheckpointReader> open_hdf5(const std::string& path, const mpi::Comm& comm);
 // reopen: open a file an interrupted run created with these tensors, instead of creating one.
+// direct_writes: write the datasets' bytes with O_DIRECT at their offsets (OutputSpec).
 std::unique_ptr<CheckpointWriter> create_hdf5(const std::string& path,
                                               const std::vector<TensorInfo>& tensors,
-                                              const mpi::Comm& comm, bool reopen = false);
+                                              const mpi::Comm& comm, bool reopen = false,
+                                              bool direct_writes = false);
 
 }  // namespace mpimerge::storage::hdf5

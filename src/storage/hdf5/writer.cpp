@@ -5,6 +5,7 @@
 #include "mpimerge/checksum.hpp"
 #include "mpimerge/util/disk_space.hpp"
 #include "mpimerge/error.hpp"
+#include "storage/direct_file.hpp"
 #include "storage/hdf5/hdf5_checkpoint.hpp"
 #include "storage/hdf5/parallel.hpp"
 #include "storage/hdf5/types.hpp"
@@ -59,44 +60,40 @@ TypeHandle checksum_text_type() {
 
 class Hdf5Writer final : public CheckpointWriter {
  public:
-  Hdf5Writer(const std::string& path, const std::vector<TensorInfo>& tensors, const mpi::Comm& comm, bool reopen)
+  Hdf5Writer(const std::string& path, const std::vector<TensorInfo>& tensors, const mpi::Comm& comm, bool reopen,
+             bool direct_writes)
       : path_(path), tensors_(tensors), comm_(comm) {
     silence_hdf5_errors();
-    if (reopen) {
+    if (reopen)
       open_existing(comm);
-      return;
-    }
-    PropertyList fapl = parallel_file_access(comm);
-    check(H5Pset_alignment(fapl.get(), kAlignment, kAlignment), "H5Pset_alignment");
-    check(H5Pset_small_data_block_size(fapl.get(), 0), "H5Pset_small_data_block_size");
-    check(H5Pset_meta_block_size(fapl.get(), 0), "H5Pset_meta_block_size");
-    group_heap_bytes_ = name_heap_sizes(tensors);
-    PropertyList fcpl(H5Pcreate(H5P_FILE_CREATE), "H5Pcreate(file create)");
-    check(H5Pset_local_heap_size_hint(fcpl.get(), group_heap_bytes_[""]), "H5Pset_local_heap_size_hint");
-    file_ = FileHandle(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, fcpl.get(), fapl.get()),
-                       path + ": cannot create HDF5 file");
-    for (const TensorInfo& t : tensors_) {
-      create_parent_groups(t.name);
-      create_dataset(t);
-    }
-    // The file's structure is complete and on disk before any data: a killed run leaves a file
-    // that a resumed one can reopen (later writes touch only the datasets' bytes).
-    check(H5Fflush(file_.get(), H5F_SCOPE_GLOBAL), path_ + ": cannot flush");
-    reserve_data_space(comm);
-    transfer_ = collective_transfer();
+    else
+      create_file(comm);
+    if (direct_writes) open_direct();
   }
 
   const std::vector<TensorInfo>& tensors() const override { return tensors_; }
 
   void write_rows(std::size_t index, RowRange rows, std::span<const std::uint8_t> data) override {
     const TensorInfo& t = tensors_[index];
+    if (direct_) {
+      const std::uint64_t row_bytes = t.row_elements() * dtype_size(t.dtype);
+      mpi::run_agreed(comm_, [&] {
+        direct_->write_at(data_offsets_[index] + rows.begin * row_bytes, data.first(rows.count() * row_bytes));
+      });
+      return;
+    }
     RowSelection s = select_rows(datasets_[index].get(), t, rows);
     agreed(H5Dwrite(datasets_[index].get(), types_[index].get(), s.memory.get(), s.file.get(), transfer_.get(),
                     data.data()),
            path_ + ": cannot write tensor '" + t.name + "'");
   }
 
-  void flush() override { agreed(H5Fflush(file_.get(), H5F_SCOPE_GLOBAL), path_ + ": cannot flush"); }
+  bool writes_direct() const override { return direct_.has_value(); }
+
+  void flush() override {
+    agreed(H5Fflush(file_.get(), H5F_SCOPE_GLOBAL), path_ + ": cannot flush");
+    sync_direct();
+  }
 
   // A 16-character hex string attribute, "mpimerge_checksum", on every dataset.
   void set_checksums(std::span<const std::uint64_t> checksums) override {
@@ -115,12 +112,48 @@ class Hdf5Writer final : public CheckpointWriter {
     });
     agreed(H5Fflush(file_.get(), H5F_SCOPE_GLOBAL), path_ + ": cannot flush");
     mpi::run_agreed(comm_, [&] { file_.close(path_ + ": cannot close"); });
+    sync_direct();
     // A collective close need not synchronise: without this a rank could read the file before
     // another rank's last bytes have landed (seen under load at 4 ranks).
     comm_.barrier();
   }
 
  private:
+  void create_file(const mpi::Comm& comm) {
+    PropertyList fapl = parallel_file_access(comm);
+    check(H5Pset_alignment(fapl.get(), kAlignment, kAlignment), "H5Pset_alignment");
+    check(H5Pset_small_data_block_size(fapl.get(), 0), "H5Pset_small_data_block_size");
+    check(H5Pset_meta_block_size(fapl.get(), 0), "H5Pset_meta_block_size");
+    group_heap_bytes_ = name_heap_sizes(tensors_);
+    PropertyList fcpl(H5Pcreate(H5P_FILE_CREATE), "H5Pcreate(file create)");
+    check(H5Pset_local_heap_size_hint(fcpl.get(), group_heap_bytes_[""]), "H5Pset_local_heap_size_hint");
+    file_ = FileHandle(H5Fcreate(path_.c_str(), H5F_ACC_TRUNC, fcpl.get(), fapl.get()),
+                       path_ + ": cannot create HDF5 file");
+    for (const TensorInfo& t : tensors_) {
+      create_parent_groups(t.name);
+      create_dataset(t);
+    }
+    // The file's structure is complete and on disk before any data: a killed run leaves a file
+    // that a resumed one can reopen (later writes touch only the datasets' bytes).
+    check(H5Fflush(file_.get(), H5F_SCOPE_GLOBAL), path_ + ": cannot flush");
+    reserve_data_space(comm);
+    transfer_ = collective_transfer();
+  }
+
+  // Datasets are contiguous and allocated early, so each has a file offset; HDF5 itself never
+  // writes there (no fill values), so its metadata I/O and the direct data writes never overlap.
+  void open_direct() {
+    for (const DatasetHandle& d : datasets_) {
+      const haddr_t offset = H5Dget_offset(d.get());
+      data_offsets_.push_back(offset == HADDR_UNDEF ? 0 : offset);
+    }
+    direct_ = open_direct_on_all(path_, comm_);
+  }
+
+  void sync_direct() {
+    if (direct_) mpi::run_agreed(comm_, [&] { direct_->sync(); });
+  }
+
   // The datasets' bytes (allocated early, at known offsets) taken on disk before any is written:
   // a disk too small for the output fails here, on rank 0, with an error every rank agrees on.
   void reserve_data_space(const mpi::Comm& comm) {
@@ -210,14 +243,16 @@ class Hdf5Writer final : public CheckpointWriter {
   std::vector<DatasetHandle> datasets_;
   std::vector<TypeHandle> types_;
   PropertyList transfer_;
+  std::optional<DirectFile> direct_;
+  std::vector<std::uint64_t> data_offsets_;  // per dataset, for direct writes
 };
 
 }  // namespace
 
 std::unique_ptr<CheckpointWriter> create_hdf5(const std::string& path,
                                               const std::vector<TensorInfo>& tensors,
-                                              const mpi::Comm& comm, bool reopen) {
-  return std::make_unique<Hdf5Writer>(path, tensors, comm, reopen);
+                                              const mpi::Comm& comm, bool reopen, bool direct_writes) {
+  return std::make_unique<Hdf5Writer>(path, tensors, comm, reopen, direct_writes);
 }
 
 }  // namespace mpimerge::storage::hdf5

@@ -4,6 +4,7 @@
 #include "mpimerge/error.hpp"
 #include "mpimerge/mpi/file.hpp"
 #include "mpimerge/util/disk_space.hpp"
+#include "storage/direct_file.hpp"
 #include "storage/safetensors/index.hpp"
 #include "storage/safetensors/layout.hpp"
 #include "storage/safetensors/model_files.hpp"
@@ -37,6 +38,7 @@ class SafetensorsWriter final : public CheckpointWriter {
         if (files_.back().size() != shard.size)
           throw InputError((dir / shard.name).string() + ": the interrupted output is not the size this merge writes");
       }
+      if (spec.direct_writes) open_direct(dir);
       return;
     }
     // Files beside the shards first: their errors can still be agreed on, before any collective I/O.
@@ -61,6 +63,7 @@ class SafetensorsWriter final : public CheckpointWriter {
       if (comm.is_root())
         for (const ShardFile& shard : layout_.files) reserve_space((dir / shard.name).string(), shard.size);
     });
+    if (spec.direct_writes) open_direct(dir);
   }
 
   const std::vector<TensorInfo>& tensors() const override { return tensors_; }
@@ -68,15 +71,26 @@ class SafetensorsWriter final : public CheckpointWriter {
   void write_rows(std::size_t index, RowRange rows, std::span<const std::uint8_t> data) override {
     const TensorInfo& t = tensors_[index];
     const std::uint64_t row_bytes = t.row_elements() * dtype_size(t.dtype);
+    if (!direct_.empty()) {
+      mpi::run_agreed(comm_, [&] {
+        direct_[layout_.file_of[index]].write_at(layout_.offset_of[index] + rows.begin * row_bytes,
+                                                 data.first(rows.count() * row_bytes));
+      });
+      return;
+    }
     files_[layout_.file_of[index]].write_at_all(layout_.offset_of[index] + rows.begin * row_bytes,
                                                 data.subspan(0, rows.count() * row_bytes));
   }
 
+  bool writes_direct() const override { return !direct_.empty(); }
+
   void flush() override {
+    sync_direct();
     for (mpi::File& f : files_) f.sync();
   }
 
   void finish() override {
+    sync_direct();
     for (mpi::File& f : files_) {
       f.sync();
       f.close();
@@ -85,6 +99,25 @@ class SafetensorsWriter final : public CheckpointWriter {
   }
 
  private:
+  // The headers went through MPI-IO (rank 0); the tensors' bytes go direct. Every shard or none.
+  void open_direct(const fs::path& dir) {
+    for (const ShardFile& shard : layout_.files) {
+      std::optional<DirectFile> file = open_direct_on_all((dir / shard.name).string(), comm_);
+      if (!file) {
+        direct_.clear();
+        return;
+      }
+      direct_.push_back(std::move(*file));
+    }
+  }
+
+  void sync_direct() {
+    if (!direct_.empty())
+      mpi::run_agreed(comm_, [&] {
+        for (DirectFile& f : direct_) f.sync();
+      });
+  }
+
   std::string index_text() const {
     std::vector<std::pair<std::string, std::string>> weight_map;
     for (std::size_t i = 0; i < tensors_.size(); ++i)
@@ -96,6 +129,7 @@ class SafetensorsWriter final : public CheckpointWriter {
   const mpi::Comm& comm_;
   FileLayout layout_;
   std::vector<mpi::File> files_;
+  std::vector<DirectFile> direct_;  // per shard, when writing direct
 };
 
 }  // namespace
