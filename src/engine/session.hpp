@@ -4,6 +4,7 @@
 // by group and hands every loaded block to every target that needs it, so that however many
 // targets there are, each pass reads the inputs once: the analysis passes of all targets share
 // reads, and one final pass merges and writes every target's output.
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <span>
@@ -67,8 +68,10 @@ class MergeSession {
   // Collective: reads the side matrices (RegMean's Grams) of the tensors that start in this group
   // and hands them to the target's method, before any of their blocks.
   void give_side_data(MergeTarget& target, std::size_t group);
-  // After group g is written: makes the tensors it completed durable and journals them.
-  void journal_completed(MergeTarget& target, std::size_t group);
+  // After groups first..last are written: makes the tensors they completed durable and journals them.
+  void journal_completed(MergeTarget& target, std::size_t first_group, std::size_t last_group);
+  static constexpr std::uint64_t kJournalPoints = 4;
+  static constexpr std::chrono::seconds kJournalInterval{60};
   std::uint64_t rank0_bytes(std::size_t group, bool inputs) const;
 
   const MergePlan& plan_;

@@ -36,6 +36,8 @@ PlannedMerge plan_targets(const OpenInputs& inputs, std::span<MergeTarget* const
     // An eighth of the budget for what methods keep beyond the slices (selection candidates).
     const std::uint64_t methods_share = planned.budget / 8;
     planned.plan.shape.method_memory = methods_share / targets.size();
+    planned.plan.shape.sample_memory = (planned.budget - methods_share) / targets.size();
+    planned.plan.shape.ranks = comm.size();
     for (MergeTarget* t : targets) t->method->start(planned.plan.shape);
     planned.work = make_work_plan(planned.plan, comm.size(), planned.budget - methods_share);
   });

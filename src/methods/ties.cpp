@@ -34,7 +34,9 @@ std::size_t TiesMerge::problem(std::size_t task, std::size_t tensor) const {
   return options_.trim_scope == TrimScope::model ? task : tensor * shape_.models + task;
 }
 
-double TiesMerge::sample_fraction(std::size_t tensor) const {
+double TiesMerge::sample_fraction(std::size_t tensor) const { return planned_fraction(tensor) * sample_scale_; }
+
+double TiesMerge::planned_fraction(std::size_t tensor) const {
   const std::uint64_t keys =
       options_.trim_scope == TrimScope::model ? shape_.total_elements() : shape_.tensors[tensor].elements;
   if (keys == 0) return 0.0;
@@ -65,6 +67,16 @@ void TiesMerge::start(const MergeShape& shape) {
   kept_below_.assign(k.size(), 0);
   const bool any_cut = std::any_of(k.begin(), k.end(), [](std::uint64_t x) { return x != 0; });
   sampled_.emplace(std::move(k), std::move(n), wide_keys_ ? 63u : 31u, memory / 2 / sizeof(std::uint64_t));
+  // The sample holds every sampled key (8 bytes) at once: a rank's share stays within
+  // sample_memory, the whole sample thinned alike where the plan would take more (many per-tensor
+  // problems under a small budget). A smaller sample only widens the pivots' window.
+  double sampled_bytes = 0;
+  for (std::size_t t = 0; t < shape.tensors.size(); ++t)
+    sampled_bytes += static_cast<double>(shape.tensors[t].elements) * planned_fraction(t) *
+                     static_cast<double>(shape.models * sizeof(std::uint64_t)) / std::max(1, shape.ranks);
+  sample_scale_ = shape.sample_memory != 0 && sampled_bytes > static_cast<double>(shape.sample_memory)
+                      ? static_cast<double>(shape.sample_memory) / sampled_bytes
+                      : 1.0;
   phase_ = any_cut ? Phase::sample : Phase::count_signs;
 }
 

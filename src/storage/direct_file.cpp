@@ -6,9 +6,14 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <condition_variable>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
+#include <mutex>
+#include <thread>
 #include <utility>
+#include <vector>
 
 #include "mpimerge/error.hpp"
 #include "mpimerge/mpi/comm.hpp"
@@ -16,8 +21,6 @@
 
 namespace mpimerge::storage {
 namespace {
-
-constexpr std::uint64_t kBounceBytes = std::uint64_t{4} << 20;  // 4 MiB per direct call, reused
 
 std::string failure(const std::string& path, const char* what, int error) {
   return path + ": " + what + ": " + std::strerror(error) + disk_full_note(path);
@@ -37,19 +40,139 @@ std::uint64_t direct_alignment(int fd) {
   return alignment;
 }
 
-void write_all(int fd, std::uint64_t offset, const std::uint8_t* data, std::uint64_t bytes, const std::string& path) {
+// Returns 0 or the errno of the failure.
+int write_all(int fd, std::uint64_t offset, const std::uint8_t* data, std::uint64_t bytes) {
   while (bytes > 0) {
     const ssize_t n = ::pwrite(fd, data, bytes, static_cast<off_t>(offset));
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw Error(failure(path, "cannot write", errno));
-    if (n == 0) throw Error(failure(path, "cannot write", ENOSPC));
+    if (n < 0) return errno;
+    if (n == 0) return ENOSPC;
     data += n, offset += static_cast<std::uint64_t>(n), bytes -= static_cast<std::uint64_t>(n);
   }
+  return 0;
 }
+
+struct FreeAligned {
+  void operator()(std::uint8_t* p) const { std::free(p); }
+};
+using AlignedBuffer = std::unique_ptr<std::uint8_t, FreeAligned>;
 
 }  // namespace
 
-void DirectFile::FreeAligned::operator()(std::uint8_t* p) const { std::free(p); }
+// The descriptors, the buffers and the thread that writes the whole pages behind the caller.
+class DirectFile::Writer {
+ public:
+  Writer(std::string path, int direct_fd, int buffered_fd, std::uint64_t alignment)
+      : path_(std::move(path)), direct_fd_(direct_fd), buffered_fd_(buffered_fd), alignment_(alignment) {}
+
+  ~Writer() {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    changed_.notify_all();
+    if (thread_.joinable()) thread_.join();
+    ::close(direct_fd_);
+    ::close(buffered_fd_);
+  }
+
+  void write_at(std::uint64_t offset, std::span<const std::uint8_t> data) {
+    throw_if_failed();
+    const std::uint64_t end = offset + data.size();
+    const std::uint64_t first_page = (offset + alignment_ - 1) / alignment_ * alignment_;
+    const std::uint64_t last_page = end / alignment_ * alignment_;
+    if (first_page >= last_page) {  // no whole page inside: all through the page cache
+      write_buffered(offset, data);
+      return;
+    }
+    write_buffered(offset, data.first(first_page - offset));
+    for (std::uint64_t at = first_page; at < last_page; at += kBufferBytes) {
+      const std::uint64_t bytes = std::min<std::uint64_t>(kBufferBytes, last_page - at);
+      AlignedBuffer buffer = free_buffer();
+      std::memcpy(buffer.get(), data.data() + (at - offset), bytes);
+      {
+        std::lock_guard lock(mutex_);
+        queue_.push_back({at, bytes, std::move(buffer)});
+      }
+      changed_.notify_all();
+    }
+    write_buffered(last_page, data.subspan(last_page - offset));
+  }
+
+  void sync() {
+    {
+      std::unique_lock lock(mutex_);
+      changed_.wait(lock, [&] { return queue_.empty() && !busy_; });
+    }
+    throw_if_failed();
+    if (::fdatasync(buffered_fd_) != 0) throw Error(failure(path_, "cannot sync", errno));
+  }
+
+ private:
+  struct Job {
+    std::uint64_t offset, bytes;
+    AlignedBuffer buffer;
+  };
+
+  void write_buffered(std::uint64_t offset, std::span<const std::uint8_t> data) {
+    if (data.empty()) return;
+    if (const int error = write_all(buffered_fd_, offset, data.data(), data.size()))
+      throw Error(failure(path_, "cannot write", error));
+  }
+
+  void throw_if_failed() {
+    std::lock_guard lock(mutex_);
+    if (error_ != 0) throw Error(failure(path_, "cannot write", error_));
+  }
+
+  // A buffer to fill: a new one while fewer than kInFlightBytes exist, else the next one the
+  // writer thread returns.
+  AlignedBuffer free_buffer() {
+    std::unique_lock lock(mutex_);
+    if (free_.empty() && buffers_ * kBufferBytes < kInFlightBytes) {
+      void* memory = nullptr;
+      if (::posix_memalign(&memory, alignment_, kBufferBytes) != 0) throw std::bad_alloc();
+      ++buffers_;
+      if (!thread_.joinable()) thread_ = std::thread([this] { drain(); });
+      return AlignedBuffer(static_cast<std::uint8_t*>(memory));
+    }
+    changed_.wait(lock, [&] { return !free_.empty(); });
+    AlignedBuffer buffer = std::move(free_.back());
+    free_.pop_back();
+    return buffer;
+  }
+
+  void drain() {
+    std::unique_lock lock(mutex_);
+    while (true) {
+      changed_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping, and nothing left to write
+      Job job = std::move(queue_.front());
+      queue_.pop_front();
+      busy_ = true;
+      const bool failed_before = error_ != 0;  // then only hand the buffers back
+      lock.unlock();
+      const int error = failed_before ? 0 : write_all(direct_fd_, job.offset, job.buffer.get(), job.bytes);
+      lock.lock();
+      if (error != 0 && error_ == 0) error_ = error;
+      free_.push_back(std::move(job.buffer));
+      busy_ = false;
+      changed_.notify_all();
+    }
+  }
+
+  std::string path_;
+  int direct_fd_, buffered_fd_;
+  std::uint64_t alignment_;
+  std::mutex mutex_;
+  std::condition_variable changed_;  // a job queued or done, a buffer freed, or stopping
+  std::deque<Job> queue_;
+  std::vector<AlignedBuffer> free_;
+  std::uint64_t buffers_ = 0;
+  bool busy_ = false, stopping_ = false;
+  int error_ = 0;  // the first failed direct write's errno
+  std::thread thread_;
+};
 
 std::optional<DirectFile> DirectFile::open(const std::string& path) {
   const int direct = ::open(path.c_str(), O_WRONLY | O_DIRECT | O_CLOEXEC);
@@ -61,64 +184,16 @@ std::optional<DirectFile> DirectFile::open(const std::string& path) {
     ::close(direct);
     throw Error(failure(path, "cannot open for writing", error));
   }
-  return DirectFile(path, direct, buffered, direct_alignment(direct));
+  return DirectFile(std::make_unique<Writer>(path, direct, buffered, direct_alignment(direct)));
 }
 
-DirectFile::DirectFile(std::string path, int direct_fd, int buffered_fd, std::uint64_t alignment)
-    : path_(std::move(path)), direct_fd_(direct_fd), buffered_fd_(buffered_fd), alignment_(alignment) {
-  void* memory = nullptr;
-  if (::posix_memalign(&memory, alignment_, kBounceBytes) != 0) throw std::bad_alloc();
-  bounce_.reset(static_cast<std::uint8_t*>(memory));
-}
+DirectFile::DirectFile(std::unique_ptr<Writer> writer) : writer_(std::move(writer)) {}
+DirectFile::DirectFile(DirectFile&&) noexcept = default;
+DirectFile& DirectFile::operator=(DirectFile&&) noexcept = default;
+DirectFile::~DirectFile() = default;
 
-DirectFile::DirectFile(DirectFile&& other) noexcept
-    : path_(std::move(other.path_)),
-      direct_fd_(std::exchange(other.direct_fd_, -1)),
-      buffered_fd_(std::exchange(other.buffered_fd_, -1)),
-      alignment_(other.alignment_),
-      bounce_(std::move(other.bounce_)) {}
-
-DirectFile& DirectFile::operator=(DirectFile&& other) noexcept {
-  if (this != &other) {
-    this->~DirectFile();
-    new (this) DirectFile(std::move(other));
-  }
-  return *this;
-}
-
-DirectFile::~DirectFile() {
-  if (direct_fd_ >= 0) ::close(direct_fd_);
-  if (buffered_fd_ >= 0) ::close(buffered_fd_);
-}
-
-void DirectFile::write_at(std::uint64_t offset, std::span<const std::uint8_t> data) {
-  const std::uint64_t end = offset + data.size();
-  const std::uint64_t first_page = (offset + alignment_ - 1) / alignment_ * alignment_;
-  const std::uint64_t last_page = end / alignment_ * alignment_;
-  if (first_page >= last_page) {  // no whole page inside: all through the page cache
-    write_buffered(offset, data);
-    return;
-  }
-  write_buffered(offset, data.first(first_page - offset));
-  write_direct(first_page, data.subspan(first_page - offset, last_page - first_page));
-  write_buffered(last_page, data.subspan(last_page - offset));
-}
-
-void DirectFile::write_buffered(std::uint64_t offset, std::span<const std::uint8_t> data) {
-  if (!data.empty()) write_all(buffered_fd_, offset, data.data(), data.size(), path_);
-}
-
-void DirectFile::write_direct(std::uint64_t offset, std::span<const std::uint8_t> data) {
-  for (std::uint64_t done = 0; done < data.size(); done += kBounceBytes) {
-    const std::uint64_t bytes = std::min<std::uint64_t>(kBounceBytes, data.size() - done);
-    std::memcpy(bounce_.get(), data.data() + done, bytes);
-    write_all(direct_fd_, offset + done, bounce_.get(), bytes, path_);
-  }
-}
-
-void DirectFile::sync() {
-  if (::fdatasync(buffered_fd_) != 0) throw Error(failure(path_, "cannot sync", errno));
-}
+void DirectFile::write_at(std::uint64_t offset, std::span<const std::uint8_t> data) { writer_->write_at(offset, data); }
+void DirectFile::sync() { writer_->sync(); }
 
 std::optional<DirectFile> open_direct_on_all(const std::string& path, const mpi::Comm& comm) {
   std::optional<DirectFile> file;

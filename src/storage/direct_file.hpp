@@ -7,6 +7,10 @@
 // 1.7-2.1 GB/s. The pages wholly inside a range go direct; the partial pages at its two ends go
 // through the page cache (another rank, or the format's metadata, may share them), so no page is
 // ever written both ways. Not collective: each rank writes its own ranges.
+//
+// The direct part is written behind: write_at copies it into aligned buffers (O_DIRECT needs
+// aligned memory anyway) and a writer thread sends them to the disk while the caller computes the
+// next group; at most kInFlightBytes wait. A failure surfaces at the next write_at or sync().
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -21,34 +25,27 @@ namespace mpimerge::storage {
 
 class DirectFile {
  public:
+  static constexpr std::uint64_t kBufferBytes = std::uint64_t{4} << 20;
+  static constexpr std::uint64_t kInFlightBytes = std::uint64_t{128} << 20;
+
   // Opens an existing file for direct writes; nullopt when its file system refuses O_DIRECT
   // (EINVAL). Throws Error for any other failure.
   static std::optional<DirectFile> open(const std::string& path);
 
-  DirectFile(DirectFile&& other) noexcept;
-  DirectFile& operator=(DirectFile&& other) noexcept;
-  DirectFile(const DirectFile&) = delete;
-  DirectFile& operator=(const DirectFile&) = delete;
-  ~DirectFile();
+  DirectFile(DirectFile&&) noexcept;
+  DirectFile& operator=(DirectFile&&) noexcept;
+  ~DirectFile();  // waits for the writes behind (their errors are then lost: sync() first)
 
-  // Writes data at offset; throws Error naming the file (and a full disk) on failure.
+  // Writes data at offset (the whole-page part behind); throws Error naming the file (and a full
+  // disk) on failure, this write's or an earlier one's.
   void write_at(std::uint64_t offset, std::span<const std::uint8_t> data);
-  // Everything written through either descriptor on stable storage (fdatasync).
+  // Every write done and on stable storage (fdatasync); throws the first failure.
   void sync();
 
  private:
-  DirectFile(std::string path, int direct_fd, int buffered_fd, std::uint64_t alignment);
-  void write_buffered(std::uint64_t offset, std::span<const std::uint8_t> data);
-  void write_direct(std::uint64_t offset, std::span<const std::uint8_t> data);
-
-  std::string path_;
-  int direct_fd_ = -1, buffered_fd_ = -1;
-  std::uint64_t alignment_ = 4096;
-  // Direct transfers need aligned memory: data passes through this buffer, reused for every write.
-  struct FreeAligned {
-    void operator()(std::uint8_t* p) const;
-  };
-  std::unique_ptr<std::uint8_t, FreeAligned> bounce_;
+  class Writer;
+  explicit DirectFile(std::unique_ptr<Writer> writer);
+  std::unique_ptr<Writer> writer_;
 };
 
 // Collective: the file opened for direct writes on every rank, or on none when any rank's file

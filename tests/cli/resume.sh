@@ -47,6 +47,18 @@ expect_status 0
 kill_and_resume "tensors-done:4:$LAST" "$WORK/resumed-hf/" "$RANKS" --output-format safetensors
 diff -r "$WORK/reference-hf" "$WORK/resumed-hf" || fail "the resumed Hugging Face directory differs"
 
+# The journal's points (each a sync of the output) come about once per quarter of the output, not
+# after each of the merge's groups.
+set +e
+MPIMERGE_FAULT="commit:0:$LAST" timeout 120 mpirun -n "$RANKS" --oversubscribe -x MPIMERGE_FAULT "$MPIMERGE" merge \
+  "${inputs[@]}" --density 0.3 --memory-budget "$((RANKS >= 3 ? 1 : 3))M" --output "$WORK/counted.h5" >"$WORK/out" 2>&1
+set -e
+groups=$(sed -n 's/.*: \([0-9]*\) groups.*/\1/p' "$WORK/out")
+points=$(grep -c '"done"' "$WORK/counted.h5.partial.journal")
+[ "${groups:-0}" -ge 8 ] || fail "expected a merge of 8 groups or more, got '${groups:-}': $(cat "$WORK/out")"
+[ "$points" -ge 2 ] && [ "$points" -le 5 ] || fail "$points journal points for $groups groups"
+rm -rf "$WORK"/counted.h5*
+
 # Nothing to resume: a fresh merge. Another job's journal: refused.
 run "$RANKS" merge "${inputs[@]}" "${common[@]}" --output "$WORK/fresh.h5" --resume
 expect_status 0; cmp "$WORK/reference.h5" "$WORK/fresh.h5" || fail "a fresh --resume merge differs"

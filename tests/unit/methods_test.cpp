@@ -168,6 +168,32 @@ TEST(TiesPasses, AGoodSampleNeedsOneCountingPassAndABadOneFallsBack) {
   EXPECT_EQ(passes(Sampling::everything, 256), 4);  // too little memory for the candidates
 }
 
+// Tensor-scope TIES under a small budget: hundreds of per-tensor samples would outgrow the
+// budget (seen: 497 MB peak under a 268 MB budget); the sample shrinks to fit the memory it is given.
+TEST(TiesPasses, TheSampleFitsTheMemoryGivenToIt) {
+  MergeShape shape;
+  shape.models = 3;
+  shape.has_base = true;
+  shape.ranks = 2;
+  for (int t = 0; t < 300; ++t) shape.tensors.push_back({std::to_string(t), {4096, 4096}, 4096u * 4096u});
+  auto sampled_bytes = [&](const MergeMethod& method) {
+    double bytes = 0;
+    for (std::size_t t = 0; t < shape.tensors.size(); ++t)
+      bytes += static_cast<double>(shape.tensors[t].elements) * method.sample_fraction(t) * 3 * 8 / shape.ranks;
+    return bytes;
+  };
+  MethodOptions options;
+  options.trim_scope = TrimScope::tensor;
+  auto unlimited = make_method(options);
+  unlimited->start(shape);
+  shape.sample_memory = 64u << 20;
+  auto limited = make_method(options);
+  limited->start(shape);
+  EXPECT_GT(sampled_bytes(*unlimited), 4.0 * static_cast<double>(shape.sample_memory));  // it would not fit
+  EXPECT_LE(sampled_bytes(*limited), static_cast<double>(shape.sample_memory) * (1 + 1e-9));
+  EXPECT_GT(sampled_bytes(*limited), static_cast<double>(shape.sample_memory) * 0.99);  // thinned, not dropped
+}
+
 INSTANTIATE_TEST_SUITE_P(Cases, TiesAgainstSerial,
                          ::testing::Values(TiesCase{0.2, TrimScope::model, DisjointMerge::mean, 1.0},
                                            TiesCase{0.5, TrimScope::model, DisjointMerge::sum, 0.7},

@@ -76,6 +76,9 @@ struct MergeShape {
   std::size_t aligned_inputs = 0;  // see Block::aligned
   std::size_t side_inputs = 0;     // see MergeMethod::tensor_side_data
   std::uint64_t method_memory = 0;  // bytes per rank the method may hold beyond the slices
+  // Bytes per rank the method's sample may hold: a sample pass runs before any slice is read.
+  std::uint64_t sample_memory = 0;
+  int ranks = 1;
   std::uint64_t total_elements() const;
   bool any_float64() const;
 };

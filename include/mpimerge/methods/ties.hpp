@@ -40,6 +40,8 @@ class TiesMerge final : public MethodTemplate<TiesMerge> {
   bool needs_pass() const override { return phase_ != Phase::merge; }
   PassKind pass_kind() const override { return phase_ == Phase::sample ? PassKind::sample : PassKind::full; }
   double sample_fraction(std::size_t tensor) const override;
+  // The share of a tensor's keys the sample would take with no memory limit.
+  double planned_fraction(std::size_t tensor) const;
   void finish_pass(Reductions& reductions) override;
   void finish_merge(Reductions& reductions) override;
   std::vector<MethodFinding> findings() const override;
@@ -76,6 +78,7 @@ class TiesMerge final : public MethodTemplate<TiesMerge> {
 
   MethodOptions options_;
   Phase phase_ = Phase::sample;
+  double sample_scale_ = 1.0;  // of planned_fraction, to fit the sample in MergeShape::sample_memory
   bool wide_keys_ = false;
   std::optional<SampledSelection> sampled_;
   std::optional<RadixSelection> radix_;  // the fallback, for the problems the sample missed
