@@ -10,7 +10,8 @@
 //
 // The direct part is written behind: write_at copies it into aligned buffers (O_DIRECT needs
 // aligned memory anyway) and a writer thread sends them to the disk while the caller computes the
-// next group; at most kInFlightBytes wait. A failure surfaces at the next write_at or sync().
+// next group; at most kInFlightBytes (128 MiB, outside the memory budget) wait. A failure
+// surfaces at the next write_at or sync().
 #include <cstdint>
 #include <memory>
 #include <optional>
