@@ -66,14 +66,16 @@ void TiesMerge::start(const MergeShape& shape) {
   threshold_keys_.assign(k.size(), 0);
   kept_below_.assign(k.size(), 0);
   const bool any_cut = std::any_of(k.begin(), k.end(), [](std::uint64_t x) { return x != 0; });
-  sampled_.emplace(std::move(k), std::move(n), wide_keys_ ? 63u : 31u, memory / 2 / sizeof(std::uint64_t));
-  // The sample holds every sampled key (8 bytes) at once: a rank's share stays within
+  const unsigned key_bits = wide_keys_ ? 63u : 31u;
+  const std::size_t key_bytes = SampledSelection::key_bytes(key_bits);
+  sampled_.emplace(std::move(k), std::move(n), key_bits, memory / 2 / key_bytes);
+  // The sample holds every sampled key at once: a rank's share stays within
   // sample_memory, the whole sample thinned alike where the plan would take more (many per-tensor
   // problems under a small budget). A smaller sample only widens the pivots' window.
   double sampled_bytes = 0;
   for (std::size_t t = 0; t < shape.tensors.size(); ++t)
     sampled_bytes += static_cast<double>(shape.tensors[t].elements) * planned_fraction(t) *
-                     static_cast<double>(shape.models * sizeof(std::uint64_t)) / std::max(1, shape.ranks);
+                     static_cast<double>(shape.models * key_bytes) / std::max(1, shape.ranks);
   sample_scale_ = shape.sample_memory != 0 && sampled_bytes > static_cast<double>(shape.sample_memory)
                       ? static_cast<double>(shape.sample_memory) / sampled_bytes
                       : 1.0;

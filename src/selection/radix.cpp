@@ -42,7 +42,11 @@ void RadixSelection::plan_pass() {
   histogram_.assign(offset, 0);
 }
 
-void RadixSelection::count(std::size_t problem, std::span<const std::uint64_t> keys) {
+void RadixSelection::count(std::size_t problem, std::span<const std::uint64_t> keys) { count_keys(problem, keys); }
+void RadixSelection::count(std::size_t problem, std::span<const std::uint32_t> keys) { count_keys(problem, keys); }
+
+template <class Key>
+void RadixSelection::count_keys(std::size_t problem, std::span<const Key> keys) {
   Problem& p = problems_[problem];
   if (p.done) return;
   const unsigned width = std::min(digit_bits_, p.shift);
@@ -50,11 +54,11 @@ void RadixSelection::count(std::size_t problem, std::span<const std::uint64_t> k
   const std::uint64_t mask = (std::uint64_t{1} << width) - 1;
   std::int64_t* bins = histogram_.data() + p.offset;
   if (p.shift == key_bits_) {
-    for (std::uint64_t key : keys) ++bins[(key >> low) & mask];
+    for (const std::uint64_t key : keys) ++bins[(key >> low) & mask];
     return;
   }
   const unsigned high = p.shift;
-  for (std::uint64_t key : keys)
+  for (const std::uint64_t key : keys)
     if ((key >> high) == p.prefix) ++bins[(key >> low) & mask];
 }
 

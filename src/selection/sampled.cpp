@@ -28,18 +28,26 @@ SampledSelection::SampledSelection(std::vector<std::uint64_t> k, std::vector<std
 }
 
 void SampledSelection::add_sample(std::size_t p, std::span<const std::uint64_t> keys) {
-  if (problems_[p].k != 0) problems_[p].sample.insert(problems_[p].sample.end(), keys.begin(), keys.end());
+  Problem& q = problems_[p];
+  if (q.k == 0) return;
+  if (narrow())
+    for (const std::uint64_t key : keys) q.narrow.sample.push_back(static_cast<std::uint32_t>(key));
+  else
+    q.wide.sample.insert(q.wide.sample.end(), keys.begin(), keys.end());
 }
 
 void SampledSelection::finish_sample(Reductions& reductions) {
   choose_pivots(reductions);
-  for (auto& q : problems_) std::vector<std::uint64_t>().swap(q.sample);
+  for (auto& q : problems_) {
+    std::vector<std::uint32_t>().swap(q.narrow.sample);
+    std::vector<std::uint64_t>().swap(q.wide.sample);
+  }
 }
 
 void SampledSelection::choose_pivots(Reductions& reductions) {
   const std::size_t count = problems_.size();
   std::vector<std::int64_t> sizes(count);
-  for (std::size_t p = 0; p < count; ++p) sizes[p] = static_cast<std::int64_t>(problems_[p].sample.size());
+  for (std::size_t p = 0; p < count; ++p) sizes[p] = static_cast<std::int64_t>(sample_size(problems_[p]));
   reductions.sum(sizes);
 
   // Ranks (1-based) of the two pivots in each problem's global sample; 0 = open end.
@@ -57,10 +65,11 @@ void SampledSelection::choose_pivots(Reductions& reductions) {
   }
   RadixSelection order(ranks, key_bits_);
   while (!order.done()) {
-    for (std::size_t p = 0; p < count; ++p) {
-      order.count(2 * p, problems_[p].sample);
-      order.count(2 * p + 1, problems_[p].sample);
-    }
+    for (std::size_t p = 0; p < count; ++p)
+      with_sample(problems_[p], [&](auto keys) {
+        order.count(2 * p, keys);
+        order.count(2 * p + 1, keys);
+      });
     order.finish_pass(reductions);
   }
   for (std::size_t p = 0; p < count; ++p) {
@@ -94,7 +103,10 @@ void SampledSelection::add_counts(std::size_t p, const Counts& counts) {
 void SampledSelection::add_candidate(std::size_t p, std::uint64_t key) {
   Problem& q = problems_[p];
   if (candidates_held_ < max_candidates_) {
-    q.candidates.push_back(key);
+    if (narrow())
+      q.narrow.candidates.push_back(static_cast<std::uint32_t>(key));
+    else
+      q.wide.candidates.push_back(key);
     ++candidates_held_;
   } else {
     q.overflow = true;
@@ -108,7 +120,7 @@ void SampledSelection::finish_count(Reductions& reductions) {
   for (std::size_t p = 0; p < count; ++p) {
     const Problem& q = problems_[p];
     const std::int64_t fields[kFields] = {static_cast<std::int64_t>(q.below), static_cast<std::int64_t>(q.at_low),
-                                          static_cast<std::int64_t>(q.candidates.size()),
+                                          static_cast<std::int64_t>(candidate_count(q)),
                                           static_cast<std::int64_t>(q.at_high), q.overflow ? 1 : 0};
     std::copy(fields, fields + kFields, totals.begin() + static_cast<std::ptrdiff_t>(kFields * p));
   }
@@ -134,7 +146,7 @@ void SampledSelection::finish_count(Reductions& reductions) {
   }
   RadixSelection exact(among, key_bits_);
   while (!exact.done()) {
-    for (std::size_t p = 0; p < count; ++p) exact.count(p, problems_[p].candidates);
+    for (std::size_t p = 0; p < count; ++p) with_candidates(problems_[p], [&](auto keys) { exact.count(p, keys); });
     exact.finish_pass(reductions);
   }
   for (std::size_t p = 0; p < count; ++p) {
@@ -144,7 +156,8 @@ void SampledSelection::finish_count(Reductions& reductions) {
       q.answer_below += exact.count_below(p);
       q.answer_equal = exact.count_equal(p);
     }
-    std::vector<std::uint64_t>().swap(q.candidates);
+    std::vector<std::uint32_t>().swap(q.narrow.candidates);
+    std::vector<std::uint64_t>().swap(q.wide.candidates);
   }
   candidates_held_ = 0;
 }

@@ -179,7 +179,7 @@ TEST(TiesPasses, TheSampleFitsTheMemoryGivenToIt) {
   auto sampled_bytes = [&](const MergeMethod& method) {
     double bytes = 0;
     for (std::size_t t = 0; t < shape.tensors.size(); ++t)
-      bytes += static_cast<double>(shape.tensors[t].elements) * method.sample_fraction(t) * 3 * 8 / shape.ranks;
+      bytes += static_cast<double>(shape.tensors[t].elements) * method.sample_fraction(t) * 3 * 4 / shape.ranks;  // float32 keys: 4 bytes
     return bytes;
   };
   MethodOptions options;

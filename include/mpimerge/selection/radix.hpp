@@ -34,6 +34,7 @@ class RadixSelection {
   // During a pass, feed every key of a problem (in any number of calls, in any order).
   bool active(std::size_t problem) const { return !problems_[problem].done; }
   void count(std::size_t problem, std::span<const std::uint64_t> keys);
+  void count(std::size_t problem, std::span<const std::uint32_t> keys);  // keys of at most 32 bits
   // Combines every rank's histograms with one reduction and fixes each active problem's next digit.
   // Throws InputError if a k exceeds the number of keys its problem received.
   void finish_pass(Reductions& reductions);
@@ -55,6 +56,8 @@ class RadixSelection {
     bool done = false;
   };
   void plan_pass();
+  template <class Key>
+  void count_keys(std::size_t problem, std::span<const Key> keys);
 
   std::vector<Problem> problems_;
   std::vector<std::int64_t> histogram_;

@@ -24,7 +24,8 @@ namespace mpimerge {
 class SampledSelection {
  public:
   // k[p]: 1-based rank sought in problem p (0: no cut, done at once); n[p]: its number of keys.
-  // max_candidates: per rank, over all problems; a problem whose candidates would exceed it fails.
+  // max_candidates: per rank, over all problems; a problem whose candidates would exceed it fails
+  // (size it as bytes / key_bytes(key_bits)).
   SampledSelection(std::vector<std::uint64_t> k, std::vector<std::uint64_t> n, unsigned key_bits,
                    std::uint64_t max_candidates);
 
@@ -62,17 +63,42 @@ class SampledSelection {
   std::uint64_t count_below(std::size_t p) const { return problems_[p].answer_below; }
   std::uint64_t count_equal(std::size_t p) const { return problems_[p].answer_equal; }
   std::uint64_t candidates_held() const { return candidates_held_; }
+  // Bytes one sampled or candidate key takes here.
+  static std::size_t key_bytes(unsigned key_bits) { return key_bits <= 32 ? 4 : 8; }
 
  private:
+  // Keys of at most 32 bits (float32 magnitudes) are held in 4 bytes, wider ones in 8: the sample
+  // and the candidates are what this class spends memory on.
+  template <class Key>
+  struct Keys {
+    std::vector<Key> sample, candidates;
+  };
   struct Problem {
     std::uint64_t k = 0, n = 0;
-    std::vector<std::uint64_t> sample, candidates;
+    Keys<std::uint32_t> narrow;
+    Keys<std::uint64_t> wide;
     std::uint64_t low = 0, high = ~std::uint64_t{0};
     std::uint64_t below = 0, at_low = 0, at_high = 0;  // this rank's counts
     bool overflow = false, failed = false;
     std::uint64_t answer = 0, answer_below = 0, answer_equal = 0;
   };
   void choose_pivots(Reductions& reductions);
+  bool narrow() const { return key_bits_ <= 32; }
+  std::size_t sample_size(const Problem& q) const { return narrow() ? q.narrow.sample.size() : q.wide.sample.size(); }
+  std::size_t candidate_count(const Problem& q) const {
+    return narrow() ? q.narrow.candidates.size() : q.wide.candidates.size();
+  }
+  // f(keys) with the problem's sample or candidates, as whichever width they are held in.
+  template <class F>
+  void with_sample(const Problem& q, F&& f) const {
+    if (narrow()) f(std::span<const std::uint32_t>(q.narrow.sample));
+    else f(std::span<const std::uint64_t>(q.wide.sample));
+  }
+  template <class F>
+  void with_candidates(const Problem& q, F&& f) const {
+    if (narrow()) f(std::span<const std::uint32_t>(q.narrow.candidates));
+    else f(std::span<const std::uint64_t>(q.wide.candidates));
+  }
 
   std::vector<Problem> problems_;
   unsigned key_bits_;
