@@ -1,3 +1,4 @@
+#include "mpimerge/util/vector_clones.hpp"
 #include "mpimerge/methods/task_vector_merge.hpp"
 
 #include <algorithm>
@@ -275,7 +276,7 @@ void TaskVectorMerge::della_probabilities(const Block<T>& block, std::size_t mod
 }
 
 template <class T>
-void TaskVectorMerge::sparsified_task_vector(const Block<T>& block, std::size_t model, bool with_l1, std::span<T> tau) {
+MPIMERGE_VECTOR_CLONES void TaskVectorMerge::sparsified_task_vector(const Block<T>& block, std::size_t model, bool with_l1, std::span<T> tau) {
   const std::span<const T> theta = block.models[model];
   for (std::size_t i = 0; i < tau.size(); ++i) tau[i] = theta[i] - block.base[i];
   Sparse& sp = sparse(block.tensor, model);
@@ -293,11 +294,18 @@ void TaskVectorMerge::sparsified_task_vector(const Block<T>& block, std::size_t 
       break;
     }
     case Sparsification::random: {
+      // Two simple loops, each vectorised: the draws (integer compares), then the kept entries.
       const CounterRng rng = sparsify::dare_stream(s.seed, model, name);
-      const T density = static_cast<T>(sp.density);
-      for (std::size_t i = 0; i < tau.size(); ++i) {
-        const bool keep = rng.uniform(block.first_element + i) < sp.density;
-        tau[i] = keep ? (by_probability ? tau[i] / density : tau[i]) : T(0);
+      const std::uint64_t threshold = CounterRng::threshold_below(sp.density);
+      keep_.resize(tau.size());
+      std::uint32_t* __restrict keep = keep_.data();
+      const std::uint64_t first = block.first_element;
+      for (std::size_t i = 0; i < tau.size(); ++i) keep[i] = rng.below(first + i, threshold);
+      if (by_probability) {
+        const T density = static_cast<T>(sp.density);  // divided, as mergekit does (not times 1/p)
+        for (std::size_t i = 0; i < tau.size(); ++i) tau[i] = ties::keep_if(keep[i] != 0, tau[i] / density);
+      } else {
+        for (std::size_t i = 0; i < tau.size(); ++i) tau[i] = ties::keep_if(keep[i] != 0, tau[i]);
       }
       break;
     }
@@ -362,7 +370,7 @@ void TaskVectorMerge::analyze_block(const Block<T>& block) {
 }
 
 template <class T>
-void TaskVectorMerge::merge_block(const Block<T>& block, std::span<T> out) {
+MPIMERGE_VECTOR_CLONES void TaskVectorMerge::merge_block(const Block<T>& block, std::span<T> out) {
   check_order(block);
   const std::size_t n = block.size(), models = block.models.size();
   const TensorSettings& s = settings_[block.tensor];

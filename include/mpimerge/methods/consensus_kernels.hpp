@@ -13,6 +13,9 @@
 #include <algorithm>
 #include <span>
 
+#include "mpimerge/methods/ties_kernels.hpp"
+#include "mpimerge/util/vector_clones.hpp"
+
 namespace mpimerge::consensus {
 
 enum class Election { sum, count };
@@ -24,24 +27,35 @@ T sign_of(T x) {
 
 // weighted[t] = w_t * tau_t; writes merged and divisor; `majority` is scratch of out's size.
 template <class T>
-void elect_and_merge(std::span<const std::span<T>> weighted, std::span<const T> weights, Election how,
-                     std::span<T> merged, std::span<T> divisor, std::span<T> majority) {
+MPIMERGE_VECTOR_CLONES void elect_and_merge(std::span<const std::span<T>> weighted, std::span<const T> weights,
+                                            Election how, std::span<T> merged, std::span<T> divisor,
+                                            std::span<T> majority) {
+  // Restrict pointers and one loop per array, so that each loop vectorises.
   const std::size_t n = merged.size();
-  std::fill(majority.begin(), majority.end(), T(0));
-  for (const auto& x : weighted)
-    for (std::size_t i = 0; i < n; ++i) majority[i] += how == Election::sum ? x[i] : sign_of(x[i]);
-  for (auto& s : majority) s = s >= T(0) ? T(1) : T(-1);
-  std::fill(merged.begin(), merged.end(), T(0));
-  std::fill(divisor.begin(), divisor.end(), T(0));
+  T* __restrict m = majority.data();
+  T* __restrict out = merged.data();
+  T* __restrict d = divisor.data();
+  std::fill(m, m + n, T(0));
+  for (const auto& task : weighted) {
+    const T* __restrict x = task.data();
+    if (how == Election::sum)
+      for (std::size_t i = 0; i < n; ++i) m[i] += x[i];
+    else
+      for (std::size_t i = 0; i < n; ++i) m[i] += sign_of(x[i]);
+  }
+  for (std::size_t i = 0; i < n; ++i) m[i] = m[i] >= T(0) ? T(1) : T(-1);
+  std::fill(out, out + n, T(0));
+  std::fill(d, d + n, T(0));
   for (std::size_t t = 0; t < weighted.size(); ++t) {
-    const auto& x = weighted[t];
+    const T* __restrict x = weighted[t].data();
+    const T w = weights[t];
     for (std::size_t i = 0; i < n; ++i) {
-      const bool agrees = sign_of(x[i]) == majority[i];
-      merged[i] += agrees ? x[i] : T(0);
-      divisor[i] += agrees ? weights[t] : T(0);
+      const bool agrees = x[i] * m[i] > T(0);  // sign(x) == m for m = +-1; zeros and NaN never agree
+      out[i] += ties::keep_if(agrees, x[i]);
+      d[i] += ties::keep_if(agrees, w);
     }
   }
-  for (auto& d : divisor) d = d == T(0) ? T(1) : d;
+  for (std::size_t i = 0; i < n; ++i) d[i] = d[i] == T(0) ? T(1) : d[i];
 }
 
 }  // namespace mpimerge::consensus

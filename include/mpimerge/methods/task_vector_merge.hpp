@@ -122,6 +122,7 @@ class TaskVectorMerge final : public MethodTemplate<TaskVectorMerge> {
   Phase phase_ = Phase::merge;
   MethodScratch scratch_, weight_scratch_;
   std::vector<double> probabilities_;
+  std::vector<std::uint32_t> keep_;  // DARE's draws for one block
   std::vector<std::uint64_t> group_keys_;
   std::vector<std::uint32_t> group_order_;
   std::vector<double> group_ranks_;

@@ -2,6 +2,7 @@
 // Counter-based random numbers: value i of a stream is a pure function of (stream key, i), so any
 // rank can draw exactly the numbers that its rows need and the result never depends on how the
 // rows are split between ranks.
+#include <cmath>
 #include <cstdint>
 #include <string_view>
 
@@ -32,6 +33,14 @@ class CounterRng {
   double uniform(std::uint64_t counter) const {
     return static_cast<double>(bits(counter) >> 11) * 0x1.0p-53;
   }
+  // uniform(c) < p exactly when below(c, threshold_below(p)): the same test in integers, which
+  // vectorises (p * 2^53 is exact, and uniform(c) is an integer times 2^-53).
+  static std::uint64_t threshold_below(double p) {
+    if (!(p > 0)) return 0;
+    if (p >= 1) return std::uint64_t{1} << 53;
+    return static_cast<std::uint64_t>(std::ceil(p * 0x1.0p53));
+  }
+  bool below(std::uint64_t counter, std::uint64_t threshold) const { return (bits(counter) >> 11) < threshold; }
 
  private:
   std::uint64_t key_;
