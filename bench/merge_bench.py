@@ -206,12 +206,12 @@ def main():
     print("\n| method | ranks | memory | output I/O | cache | wall s | input GB/s | x I/O floor | x direct floor "
           "| reads of inputs | peak RSS / rank | reduced / rank |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
-    runs = [(index, name, extra, ranks, budget, cache, args.output_io)
+    runs = [(name, extra, ranks, budget, cache, args.output_io)
             for index, (name, extra) in enumerate(configs) for ranks in args.ranks for budget in [None, args.budget]
             for cache in (caches if index < args.cold_methods else ["warm"])]
     if args.also_mpiio and configs:
-        runs.insert(0, (0, configs[0][0], configs[0][1], max(args.ranks), args.budget, "warm", "mpiio"))
-    for index, name, extra, ranks, budget, cache, output_io in runs:
+        runs.insert(0, (configs[0][0], configs[0][1], max(args.ranks), args.budget, "warm", "mpiio"))
+    for name, extra, ranks, budget, cache, output_io in runs:
         wall, r = merge(args.binary, ranks, inputs, output, extra, budget, cache == "cold", output_io)
         row = {"method": name, "ranks": ranks, "budget": budget or "default", "cache": cache,
                "output_io": output_io, "wall_s": wall, "input_gb_s": input_bytes / wall / 1e9,

@@ -241,14 +241,15 @@ void MergeSession::merge_and_write(std::span<MergeTarget* const> targets) {
       for (const WorkUnit& unit : work_->groups[g])
         if (last_group_[unit.tensor] == g && plan_.tensors[unit.tensor].action == TensorAction::merge)
           t->method->release_side_data(plan_.tensors[unit.tensor].merged_index);
-      unjournaled_bytes[i] += rank0_bytes(g, false);
+      const std::uint64_t written = rank0_bytes(g, false);
+      unjournaled_bytes[i] += written;
       if (!t->journal.empty() && journal_due(i, g)) {
         journal_completed(*t, unjournaled_from[i], g);
         last_journal = std::chrono::steady_clock::now();
         unjournaled_from[i] = g + 1;
         unjournaled_bytes[i] = 0;
       }
-      progress_.advance(rank0_bytes(g, false), t == targets.back() ? 1 : 0);
+      progress_.advance(written, t == targets.back() ? 1 : 0);
     }
   }
   progress_.finish();

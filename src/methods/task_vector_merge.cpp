@@ -1,4 +1,3 @@
-#include "mpimerge/util/vector_clones.hpp"
 #include "mpimerge/methods/task_vector_merge.hpp"
 
 #include <algorithm>
@@ -8,6 +7,7 @@
 #include "mpimerge/error.hpp"
 #include "mpimerge/methods/ties_kernels.hpp"
 #include "mpimerge/util/format.hpp"
+#include "mpimerge/util/vector_clones.hpp"
 
 namespace mpimerge {
 namespace {

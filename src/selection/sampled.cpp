@@ -47,7 +47,8 @@ void SampledSelection::finish_sample(Reductions& reductions) {
 void SampledSelection::choose_pivots(Reductions& reductions) {
   const std::size_t count = problems_.size();
   std::vector<std::int64_t> sizes(count);
-  for (std::size_t p = 0; p < count; ++p) sizes[p] = static_cast<std::int64_t>(sample_size(problems_[p]));
+  for (std::size_t p = 0; p < count; ++p)
+    with_sample(problems_[p], [&](auto keys) { sizes[p] = static_cast<std::int64_t>(keys.size()); });
   reductions.sum(sizes);
 
   // Ranks (1-based) of the two pivots in each problem's global sample; 0 = open end.
@@ -119,8 +120,10 @@ void SampledSelection::finish_count(Reductions& reductions) {
   std::vector<std::int64_t> totals(kFields * count);
   for (std::size_t p = 0; p < count; ++p) {
     const Problem& q = problems_[p];
+    std::int64_t candidates = 0;
+    with_candidates(q, [&](auto keys) { candidates = static_cast<std::int64_t>(keys.size()); });
     const std::int64_t fields[kFields] = {static_cast<std::int64_t>(q.below), static_cast<std::int64_t>(q.at_low),
-                                          static_cast<std::int64_t>(candidate_count(q)),
+                                          candidates,
                                           static_cast<std::int64_t>(q.at_high), q.overflow ? 1 : 0};
     std::copy(fields, fields + kFields, totals.begin() + static_cast<std::ptrdiff_t>(kFields * p));
   }

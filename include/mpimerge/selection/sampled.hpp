@@ -84,10 +84,6 @@ class SampledSelection {
   };
   void choose_pivots(Reductions& reductions);
   bool narrow() const { return key_bits_ <= 32; }
-  std::size_t sample_size(const Problem& q) const { return narrow() ? q.narrow.sample.size() : q.wide.sample.size(); }
-  std::size_t candidate_count(const Problem& q) const {
-    return narrow() ? q.narrow.candidates.size() : q.wide.candidates.size();
-  }
   // f(keys) with the problem's sample or candidates, as whichever width they are held in.
   template <class F>
   void with_sample(const Problem& q, F&& f) const {
