@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <string>
 
-#include "mpimerge/engine/sweep.hpp"
+#include "mpimerge/commands/sweep.hpp"
 #include "mpimerge/error.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {

@@ -2,8 +2,8 @@
 #include <sstream>
 
 #include "cli/commands.hpp"
-#include "mpimerge/engine/analyze.hpp"
-#include "mpimerge/engine/progress.hpp"
+#include "mpimerge/commands/analyze.hpp"
+#include "mpimerge/presentation/progress.hpp"
 #include "mpimerge/error.hpp"
 #include "mpimerge/methods/options.hpp"
 #include "mpimerge/util/memory.hpp"

@@ -1,7 +1,7 @@
 #include <iostream>
 
 #include "cli/commands.hpp"
-#include "mpimerge/engine/convert.hpp"
+#include "mpimerge/commands/convert.hpp"
 #include "mpimerge/storage/checkpoint.hpp"
 
 namespace mpimerge::cli {

@@ -2,7 +2,7 @@
 #include <iostream>
 
 #include "cli/commands.hpp"
-#include "mpimerge/engine/diff.hpp"
+#include "mpimerge/commands/diff.hpp"
 #include "mpimerge/error.hpp"
 
 namespace mpimerge::cli {

@@ -2,7 +2,7 @@
 #include <iostream>
 
 #include "cli/commands.hpp"
-#include "mpimerge/engine/log.hpp"
+#include "mpimerge/presentation/log.hpp"
 #include "mpimerge/error.hpp"
 #include "mpimerge/generate/synthetic.hpp"
 

@@ -1,7 +1,7 @@
 #include <iostream>
 
 #include "cli/commands.hpp"
-#include "mpimerge/engine/inspect.hpp"
+#include "mpimerge/commands/inspect.hpp"
 #include "mpimerge/error.hpp"
 
 namespace mpimerge::cli {

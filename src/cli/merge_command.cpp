@@ -4,8 +4,8 @@
 #include <sstream>
 
 #include "cli/commands.hpp"
-#include "mpimerge/engine/engine.hpp"
-#include "mpimerge/engine/progress.hpp"
+#include "mpimerge/commands/merge.hpp"
+#include "mpimerge/presentation/progress.hpp"
 #include "mpimerge/error.hpp"
 #include "mpimerge/job/job_file.hpp"
 #include "mpimerge/methods/registry.hpp"

@@ -1,7 +1,7 @@
 #include <iostream>
 
 #include "cli/commands.hpp"
-#include "mpimerge/engine/sweep.hpp"
+#include "mpimerge/commands/sweep.hpp"
 #include "mpimerge/util/memory.hpp"
 
 namespace mpimerge::cli {

@@ -1,7 +1,7 @@
 #include <iostream>
 
 #include "cli/commands.hpp"
-#include "mpimerge/engine/verify.hpp"
+#include "mpimerge/commands/verify.hpp"
 
 namespace mpimerge::cli {
 namespace po = boost::program_options;

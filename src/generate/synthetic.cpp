@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "mpimerge/convert.hpp"
-#include "mpimerge/engine/transfers.hpp"
+#include "mpimerge/pipeline/transfers.hpp"
 #include "mpimerge/error.hpp"
 #include "mpimerge/mpi/comm.hpp"
 #include "mpimerge/storage/checkpoint.hpp"

@@ -43,8 +43,11 @@ Environment::~Environment() {
 }
 
 Comm::Comm(MPI_Comm comm) : comm_(comm) {
-  MPI_Comm_rank(comm_, &rank_);
-  MPI_Comm_size(comm_, &size_);
+  // MPI's default handler ends the job inside the failing call, before check() can name it: with
+  // MPI_ERRORS_RETURN every failure comes back as a code, and check() makes it an exception.
+  check(MPI_Comm_set_errhandler(comm_, MPI_ERRORS_RETURN), "MPI_Comm_set_errhandler");
+  check(MPI_Comm_rank(comm_, &rank_), "MPI_Comm_rank");
+  check(MPI_Comm_size(comm_, &size_), "MPI_Comm_size");
 }
 
 Comm Comm::world() { return Comm(MPI_COMM_WORLD); }
@@ -114,6 +117,12 @@ std::uint64_t Comm::sum(std::uint64_t value) const {
 std::uint64_t Comm::min(std::uint64_t value) const {
   count(sizeof value);
   check(MPI_Allreduce(MPI_IN_PLACE, &value, 1, MPI_UINT64_T, MPI_MIN, comm_), "MPI_Allreduce");
+  return value;
+}
+
+std::uint64_t Comm::max(std::uint64_t value) const {
+  count(sizeof value);
+  check(MPI_Allreduce(MPI_IN_PLACE, &value, 1, MPI_UINT64_T, MPI_MAX, comm_), "MPI_Allreduce");
   return value;
 }
 

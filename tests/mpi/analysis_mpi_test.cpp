@@ -8,7 +8,7 @@
 
 #include "mpimerge/analysis/stats_output.hpp"
 #include "mpimerge/convert.hpp"
-#include "mpimerge/engine/analyze.hpp"
+#include "mpimerge/commands/analyze.hpp"
 #include "support/checkpoint_files.hpp"
 #include "support/serial_analysis.hpp"
 #include "support/world.hpp"

@@ -7,7 +7,7 @@
 #include <iostream>
 
 #include "mpimerge/convert.hpp"
-#include "mpimerge/engine/engine.hpp"
+#include "mpimerge/commands/merge.hpp"
 #include "mpimerge/error.hpp"
 #include "support/checkpoint_files.hpp"
 #include "support/serial_ties.hpp"

@@ -9,7 +9,7 @@
 #include <random>
 
 #include "mpimerge/convert.hpp"
-#include "mpimerge/engine/engine.hpp"
+#include "mpimerge/commands/merge.hpp"
 #include "mpimerge/methods/registry.hpp"
 #include "support/checkpoint_files.hpp"
 #include "support/method_driver.hpp"

@@ -9,8 +9,8 @@
 #include <iostream>
 #include <iterator>
 
-#include "mpimerge/engine/convert.hpp"
-#include "mpimerge/engine/engine.hpp"
+#include "mpimerge/commands/convert.hpp"
+#include "mpimerge/commands/merge.hpp"
 #include "mpimerge/error.hpp"
 #include "mpimerge/storage/checkpoint.hpp"
 #include "support/checkpoint_files.hpp"

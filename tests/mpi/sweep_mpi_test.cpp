@@ -6,8 +6,8 @@
 #include <fstream>
 #include <iostream>
 
-#include "mpimerge/engine/engine.hpp"
-#include "mpimerge/engine/sweep.hpp"
+#include "mpimerge/commands/merge.hpp"
+#include "mpimerge/commands/sweep.hpp"
 #include "support/checkpoint_files.hpp"
 #include "support/world.hpp"
 

@@ -5,7 +5,7 @@
 #include <random>
 
 #include "mpimerge/convert.hpp"
-#include "mpimerge/engine/transfers.hpp"
+#include "mpimerge/pipeline/transfers.hpp"
 #include "mpimerge/storage/checkpoint.hpp"
 
 namespace mpimerge::testing {

@@ -1,5 +1,5 @@
 // The merge plan: what is merged, what is copied, and every difference between the inputs listed.
-#include "mpimerge/engine/plan.hpp"
+#include "mpimerge/pipeline/plan.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,5 +1,5 @@
 // Progress output in each style.
-#include "mpimerge/engine/progress.hpp"
+#include "mpimerge/presentation/progress.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,7 +1,7 @@
 // The sweep grid file: the product of its axes, without the axes a method does not use.
 #include <gtest/gtest.h>
 
-#include "mpimerge/engine/sweep.hpp"
+#include "mpimerge/commands/sweep.hpp"
 #include "mpimerge/error.hpp"
 
 namespace mpimerge {

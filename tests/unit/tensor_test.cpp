@@ -1,7 +1,7 @@
 // Row ownership and the transfer split that keeps collective calls in step.
 #include <gtest/gtest.h>
 
-#include "mpimerge/engine/transfers.hpp"
+#include "mpimerge/pipeline/transfers.hpp"
 #include "mpimerge/tensor.hpp"
 
 namespace mpimerge {

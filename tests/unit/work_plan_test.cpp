@@ -1,5 +1,5 @@
 // Cutting the merge into groups that fit a memory budget.
-#include "mpimerge/engine/work_plan.hpp"
+#include "pipeline/work_plan.hpp"
 
 #include <gtest/gtest.h>
 

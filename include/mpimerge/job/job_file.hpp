@@ -32,7 +32,7 @@
 #include <vector>
 
 #include "mpimerge/dtype.hpp"
-#include "mpimerge/engine/job.hpp"
+#include "mpimerge/job/job.hpp"
 #include "mpimerge/methods/parameters.hpp"
 
 namespace mpimerge::job {

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "mpimerge/error.hpp"
 #include "mpimerge/reductions.hpp"
 
 namespace mpimerge::mpi {
@@ -47,6 +48,7 @@ class Comm {
   double max(double value) const;
   std::uint64_t sum(std::uint64_t value) const;
   std::uint64_t min(std::uint64_t value) const;
+  std::uint64_t max(std::uint64_t value) const;
   std::vector<std::uint64_t> allgather(std::uint64_t value) const;
   // How many ranks of this communicator share this rank's node (its memory).
   int ranks_on_node() const;
@@ -83,6 +85,21 @@ void run_agreed(const Comm& comm, F&& f) {
     error = std::current_exception();
   }
   comm.agree(error);
+}
+
+// Runs f, a collective transfer (reads or writes every rank enters together). Another rank may
+// already wait inside it, so a rank-local error cannot be agreed on: it ends every rank with its
+// message. An error every rank already agreed on (AgreedError, e.g. from mpi::File) goes on up,
+// so that the caller removes what it created and every rank exits with the message.
+template <class F>
+decltype(auto) run_collective(const Comm& comm, F&& f) {
+  try {
+    return f();
+  } catch (const AgreedError&) {
+    throw;
+  } catch (const std::exception& e) {
+    comm.abort(e.what());
+  }
 }
 
 // The Reductions that methods see, carried out across the communicator.

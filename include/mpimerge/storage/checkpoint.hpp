@@ -5,7 +5,7 @@
 // Collective contract: every rank of the communicator calls each function below, in the same order
 // with the same tensor, each passing its own row range (possibly empty). One call is one collective
 // transfer, so callers keep each call under kMaxTransferBytes per rank and make the same number of
-// calls on every rank (see for_each_transfer in engine/transfers.hpp).
+// calls on every rank (see for_each_transfer in pipeline/transfers.hpp).
 #include <cstdint>
 #include <memory>
 #include <optional>

@@ -1,0 +1,42 @@
+#pragma once
+// Everything one merge needs to know, as the CLI (or a job file) gives it.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "mpimerge/dtype.hpp"
+#include "mpimerge/methods/options.hpp"
+
+namespace mpimerge {
+
+struct MergeJob {
+  std::optional<std::string> base;
+  std::vector<std::string> models;
+  std::string output;
+  std::string output_format;                  // "", "hdf5" or "safetensors" (see storage::output_format_for)
+  std::uint64_t shard_bytes = 5'000'000'000;  // Hugging Face directory outputs: largest shard
+  MethodOptions method;
+  std::optional<DType> out_dtype;  // default: the base's dtype of each tensor
+  bool compute_in_float64 = false;  // merge every tensor in float64 (mergekit's `dtype: float64`)
+  // Side inputs, one file per model when given: diagonal Fisher matrices (the models' tensor names
+  // and shapes; read row-aligned with them) and Gram matrices (one dataset per linear layer, named
+  // after its weight; read whole by every rank).
+  std::vector<std::string> fisher;
+  std::vector<std::string> gram;
+  std::optional<std::uint64_t> memory_budget;  // bytes per rank; default: a share of the node's memory
+  bool overwrite = false;
+  bool direct_writes = false;  // --output-io direct: write the output past the page cache (O_DIRECT)
+  bool allow_nonfinite = false;  // merge NaN and infinity as they are, instead of refusing them
+  bool resume = false;  // continue an interrupted merge of the same job from its journal
+  bool quiet = false;
+  std::string progress = "auto";  // auto, bar, lines, none
+  std::string report_path;  // empty: beside the output, "<output>.report.json"
+  bool report = true;       // false: no JSON report
+  std::string command_line; // as the user typed it, for the report
+};
+
+// The report's path for a job: --report, else "<output>.report.json" beside the output.
+std::string report_path_for(const MergeJob& job);
+
+}  // namespace mpimerge

@@ -1,0 +1,46 @@
+#pragma once
+// Sweep files (`mpimerge sweep --config GRID.yaml`): a grid of merges over one set of inputs (the TIES paper sweeps density and
+// lambda; users sweep methods too), run as one session: the inputs are read once for all grid
+// points' analysis passes and once for all their merges, and every point writes its own output
+// and report. One CSV row per output.
+//
+// The grid file (YAML):
+//   base: set/base.h5
+//   models: [set/ft-1.h5, set/ft-2.h5, set/ft-3.h5]
+//   output_dir: sweep-out
+//   output_format: hdf5            # optional: hdf5 (default) or safetensors
+//   out_dtype: bfloat16            # optional
+//   memory_budget: 4G              # optional, per rank
+//   grid:                          # lists (or single values); the grid is their product
+//     method: [ties, task_arithmetic]
+//     density: [0.1, 0.2, 0.3]
+//     lambda: [0.8, 1.0]
+//     trim_scope: model
+//     disjoint_merge: mean
+// A parameter a method does not use is left out of its points (task_arithmetic above gives two
+// points, not six).
+#include <string>
+#include <vector>
+
+#include "mpimerge/job/job.hpp"
+
+namespace mpimerge {
+
+struct SweepPoint {
+  std::string name;  // "ties-d0.2-l1-model-mean": the output's file name and the CSV key
+  MergeJob job;
+};
+
+struct Sweep {
+  std::string output_dir;
+  std::vector<SweepPoint> points;
+};
+
+// Parses a grid file (its own paths are relative to the directory the command runs in). Throws
+// UsageError for anything it does not understand, naming the key.
+Sweep parse_sweep(const std::string& yaml_text, const std::string& source);
+Sweep load_sweep(const std::string& path);
+// Whether a method uses a grid parameter (density, lambda, trim_scope, disjoint_merge).
+bool sweep_method_uses(const std::string& method, const std::string& parameter);
+
+}  // namespace mpimerge

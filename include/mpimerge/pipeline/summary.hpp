@@ -1,0 +1,46 @@
+#pragma once
+// What a merge did, per output: the pipeline fills it in, the commands print and report it.
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "mpimerge/methods/method.hpp"
+
+namespace mpimerge {
+
+struct PhaseTiming {
+  std::string name;       // read, select, merge, write
+  double seconds = 0;     // slowest rank
+  std::uint64_t bytes = 0;  // summed over ranks
+};
+
+struct MergeSummary {
+  std::string method;
+  int ranks = 1;
+  std::size_t tensors = 0, merged_tensors = 0, copied_tensors = 0;
+  std::uint64_t parameters = 0;  // merged elements per model
+  int analysis_passes = 0;
+  std::uint64_t memory_budget = 0;     // per rank, the smallest over ranks
+  std::size_t groups = 1;              // > 1: the slices did not fit and were streamed
+  int data_reads = 1;                  // how many times each input byte was read
+  std::vector<std::uint64_t> peak_rss; // per rank, bytes
+  std::uint64_t bytes_read = 0, bytes_written = 0;  // summed over ranks
+  struct InputChecksum {
+    std::string path;
+    std::uint64_t checksum = 0;  // over every tensor (checksum.hpp), in any order
+  };
+  std::vector<InputChecksum> inputs;
+  std::vector<std::pair<std::string, std::uint64_t>> output_checksums;  // per output tensor
+  std::string output;                                                   // final path
+  std::string output_io = "mpiio";  // how the output was written: "mpiio" or "direct"
+  std::size_t resumed_tensors = 0;  // finished by an interrupted run and kept (--resume)
+  std::string report_path;                                              // where the report went, if any
+  std::vector<PhaseTiming> phases;
+  std::vector<MethodFinding> findings;
+  std::uint64_t reduction_bytes_per_rank = 0;  // payload of collectives, the largest over ranks
+  double seconds = 0;          // wall time of the whole command, slowest rank
+  double target_seconds = 0;   // of which this output's own analysis, merge and write
+};
+
+}  // namespace mpimerge

@@ -1,0 +1,88 @@
+#include "mpimerge/commands/merge.hpp"
+
+#include <chrono>
+#include <iostream>
+
+#include "durability/fault.hpp"
+#include "durability/journal.hpp"
+#include "durability/resume.hpp"
+#include "pipeline/targets.hpp"
+
+namespace mpimerge {
+namespace {
+
+std::string describe_job(const MergeJob& job, int ranks) {
+  const MethodOptions& m = job.method;
+  std::string params;
+  if (m.method == "ties")
+    params = " (density " + format_number(m.density) + ", lambda " + format_number(m.lambda) +
+             ", trim scope " + to_string(m.trim_scope) + ", " + to_string(m.disjoint_merge) + ")";
+  else if (m.method == "task_arithmetic" && m.params.global().empty() && m.params.models_with_settings() == 0)
+    params = " (lambda " + format_number(m.lambda) + ")";
+  std::string more;  // the job file's (or --param's) global parameters
+  for (const auto& [name, setting] : m.params.global()) more += (more.empty() ? "" : ", ") + name + " " + setting.to_string();
+  if (!more.empty()) params = params.empty() ? " (" + more + ")" : params.substr(0, params.size() - 1) + ", " + more + ")";
+  return "mpimerge: " + m.method + params + " of " + std::to_string(job.models.size()) + " models" +
+         (job.base ? " onto a base" : "") + ", " + std::to_string(ranks) + (ranks == 1 ? " rank" : " ranks");
+}
+
+}  // namespace
+
+MergeSummary run_merge(const MergeJob& job, const mpi::Comm& comm, const Log& log) {
+  const auto started = std::chrono::steady_clock::now();
+  MergeTarget target = prepare_target(job, comm);
+  log.line(describe_job(job, comm.size()));
+  const OpenInputs inputs = open_inputs(job.base, job.models, comm, SideInputPaths{job.fisher, job.gram});
+  MergeTarget* const targets[] = {&target};
+  const PlannedMerge planned = plan_targets(inputs, targets, job.memory_budget, job.out_dtype, comm, job.compute_in_float64);
+  log.line(plan_line(planned));
+
+  // Every merge keeps a journal beside its partial output; --resume continues from one.
+  const std::string fingerprint = merge_fingerprint(job, target.output, inputs.set, planned.plan, comm);
+  const std::optional<ResumePoint> resume =
+      job.resume ? find_resume_point(job, fingerprint, planned.plan, comm, log) : std::nullopt;
+  target.journal = Journal::path_for(job.output);
+  bool analysed = false;
+  if (resume) {
+    target.output.reopen = true;
+    target.finished = resume->checksums;
+    target.journaled = resume->count;
+    analysed = resume->method_state && target.method->restore_state(*resume->method_state);
+  }
+  open_output(target, planned.plan, comm, log);
+  if (!resume)
+    mpi::run_agreed(comm, [&] {
+      if (comm.is_root()) Journal::start(target.journal, fingerprint);
+    });
+
+  Progress progress(Progress::style_for(comm.is_root(), job.quiet, job.progress), std::cout);
+  MergeSession session(planned.plan, planned.work, inputs.set, comm, progress);
+  session.allow_nonfinite(job.allow_nonfinite);
+  if (!analysed) {
+    session.analyze(targets);
+    if (const auto state = target.method->saved_state())
+      mpi::run_agreed(comm, [&] {
+        if (comm.is_root()) Journal::append_state(target.journal, *state);
+      });
+  }
+  fault_point("analysis", comm.rank());
+  WorkPlan rest;
+  if (resume) {  // only what the interrupted run did not finish
+    rest = make_work_plan(planned.plan, comm.size(), planned.budget - planned.budget / 8, resume->finished);
+    session.switch_work(rest);
+  }
+  session.merge_and_write(targets);
+  fault_point("commit", comm.rank());
+  target.pending->commit();
+
+  // A resumed merge did not read every input whole: it has no inputs' checksums to report.
+  MergeSummary summary = summarize(target, planned, resume ? std::vector<MergeSummary::InputChecksum>{}
+                                                           : input_checksums(session, planned, inputs),
+                                   session, started, comm);
+  summary.resumed_tensors = resume ? resume->count : 0;
+  log_summary(log, summary);
+  report_target(target, summary, comm);
+  return summary;
+}
+
+}  // namespace mpimerge

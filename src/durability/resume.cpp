@@ -1,0 +1,129 @@
+#include "durability/resume.hpp"
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "durability/journal.hpp"
+#include "presentation/report.hpp"
+#include "mpimerge/checksum.hpp"
+#include "mpimerge/pipeline/transfers.hpp"
+#include "mpimerge/error.hpp"
+#include "mpimerge/mpi/comm.hpp"
+
+namespace mpimerge {
+namespace fs = std::filesystem;
+namespace {
+
+// Size and modification time of an input: a file, or every file of a directory.
+nlohmann::ordered_json identity(const std::string& path) {
+  std::error_code ec;
+  std::uintmax_t bytes = 0;
+  std::int64_t newest = 0;
+  auto add = [&](const fs::path& p) {
+    bytes += fs::file_size(p, ec);
+    newest = std::max<std::int64_t>(newest, fs::last_write_time(p, ec).time_since_epoch().count());
+  };
+  if (fs::is_directory(path, ec)) {
+    for (const auto& entry : fs::directory_iterator(path, ec))
+      if (entry.is_regular_file(ec)) add(entry.path());
+  } else {
+    add(path);
+  }
+  return {{"path", path}, {"bytes", bytes}, {"modified", newest}};
+}
+
+// Checksums of the given tensors as the partial output holds them. Collective reads.
+std::vector<std::uint64_t> checksums_in(const std::string& path, const std::vector<std::string>& names,
+                                        const mpi::Comm& comm) {
+  std::unique_ptr<storage::CheckpointReader> reader;
+  mpi::run_agreed(comm, [&] { reader = storage::open_checkpoint(path, comm); });
+  std::vector<std::uint64_t> partial(names.size(), 0);
+  std::vector<std::uint8_t> buffer;
+  const auto& tensors = reader->tensors();
+  mpi::run_collective(comm, [&] {
+    for (std::size_t n = 0; n < names.size(); ++n) {
+      std::size_t t = 0;
+      while (t < tensors.size() && tensors[t].name != names[n]) ++t;
+      if (t == tensors.size()) throw InputError(path + ": the partial output lacks tensor '" + names[n] + "'");
+      for_each_owned_chunk(*reader, t, comm.rank(), comm.size(), buffer,
+                           [&](RowRange part, std::span<const std::uint8_t> data, std::uint64_t row_bytes) {
+                             partial[n] += partial_checksum(data, part.begin, row_bytes);
+                           }, kChecksumChunkBytes);
+    }
+  });
+  comm.sum(std::span<std::uint64_t>(partial));
+  for (std::size_t n = 0; n < names.size(); ++n) {
+    std::size_t t = 0;
+    while (tensors[t].name != names[n]) ++t;
+    partial[n] = finish_checksum(partial[n], tensors[t]);
+  }
+  return partial;
+}
+
+}  // namespace
+
+std::string merge_fingerprint(const MergeJob& job, const storage::OutputSpec& output, const InputSet& inputs,
+                              const MergePlan& plan, const mpi::Comm& comm) {
+  std::string text;
+  if (comm.is_root()) {
+    nlohmann::ordered_json j;
+    j["method"] = job_json(job)["method"];
+    j["out_dtype"] = job.out_dtype ? std::string(dtype_name(*job.out_dtype)) : "";
+    j["output"] = {{"format", static_cast<int>(output.format)}, {"shard_bytes", output.shard_bytes}};
+    for (const auto* reader : inputs.readers) j["inputs"].push_back(identity(reader->path()));
+    for (const auto& t : plan.tensors)
+      j["tensors"].push_back({t.output.name, std::string(dtype_name(t.output.dtype)), t.output.shape});
+    text = checksum_hex(text_checksum(j.dump()));
+  }
+  comm.broadcast(text);
+  return text;
+}
+
+std::optional<ResumePoint> find_resume_point(const MergeJob& job, const std::string& fingerprint,
+                                             const MergePlan& plan, const mpi::Comm& comm, const Log& log) {
+  const std::string journal_path = Journal::path_for(job.output);
+  std::optional<JournalContents> journal;
+  bool partial_exists = false;
+  mpi::run_agreed(comm, [&] {
+    journal = Journal::load(journal_path, comm);
+    std::error_code ec;
+    std::string partial = job.output;
+    while (partial.size() > 1 && partial.back() == '/') partial.pop_back();
+    partial_exists = fs::exists(partial + ".partial", ec);
+    if (journal && journal->fingerprint != fingerprint)
+      throw UsageError("--resume: " + journal_path + " belongs to another merge (other inputs, method, parameters or "
+                       "output format); remove it and the .partial output to start afresh");
+  });
+  if (!journal || !partial_exists) {
+    log.line("resume  nothing to resume at " + job.output + ".partial: starting afresh");
+    return std::nullopt;
+  }
+  ResumePoint point;
+  point.finished.assign(plan.tensors.size(), false);
+  point.checksums.assign(plan.tensors.size(), std::nullopt);
+  point.method_state = journal->method_state;
+  std::vector<std::string> names;
+  for (const auto& [name, checksum] : journal->done) names.push_back(name);
+  std::string partial = job.output;
+  while (partial.size() > 1 && partial.back() == '/') partial.pop_back();
+  const auto found = names.empty() ? std::vector<std::uint64_t>{} : checksums_in(partial + ".partial", names, comm);
+  std::size_t redo = 0;
+  for (std::size_t n = 0; n < names.size(); ++n) {
+    if (found[n] != journal->done.at(names[n])) {
+      ++redo;
+      continue;
+    }
+    for (std::size_t t = 0; t < plan.tensors.size(); ++t)
+      if (plan.tensors[t].output.name == names[n]) {
+        point.finished[t] = true;
+        point.checksums[t] = found[n];
+        ++point.count;
+      }
+  }
+  log.line("resume  " + std::to_string(point.count) + " of " + std::to_string(plan.tensors.size()) +
+           " tensors were finished" + (redo ? " (" + std::to_string(redo) + " did not match their journal: redone)" : "") +
+           (point.method_state ? "; the analysis is restored" : ""));
+  return point;
+}
+
+}  // namespace mpimerge

@@ -1,0 +1,93 @@
+#include "pipeline/inputs.hpp"
+
+#include "mpimerge/convert.hpp"
+#include "mpimerge/pipeline/transfers.hpp"
+#include "mpimerge/error.hpp"
+#include "mpimerge/util/memory.hpp"
+
+namespace mpimerge {
+namespace {
+constexpr std::uint64_t kFixedOverhead = std::uint64_t{256} << 20;
+}
+
+OpenInputs open_inputs(const std::optional<std::string>& base, const std::vector<std::string>& models,
+                       const mpi::Comm& comm, const SideInputPaths& side) {
+  OpenInputs inputs;
+  inputs.set.has_base = base.has_value();
+  std::vector<std::string> paths;
+  if (base) paths.push_back(*base);
+  paths.insert(paths.end(), models.begin(), models.end());
+  for (const std::string& path : paths) {
+    mpi::run_agreed(comm, [&] { inputs.owned.push_back(storage::open_checkpoint(path, comm)); });
+    inputs.set.readers.push_back(inputs.owned.back().get());
+  }
+  for (auto [paths, readers] : {std::pair{&side.fisher, &inputs.set.aligned}, std::pair{&side.gram, &inputs.set.side}})
+    for (const std::string& path : *paths) {
+      mpi::run_agreed(comm, [&] { inputs.owned.push_back(storage::open_checkpoint(path, comm)); });
+      readers->push_back(inputs.owned.back().get());
+    }
+  return inputs;
+}
+
+std::vector<SideMatrix> read_side_matrices(const PlannedTensor& tensor, const InputSet& inputs) {
+  std::vector<SideMatrix> out(inputs.side.size());
+  std::vector<std::uint8_t> raw;
+  for (std::size_t s = 0; s < inputs.side.size(); ++s) {
+    if (!tensor.side_index[s]) continue;
+    const TensorInfo& info = inputs.side[s]->tensors()[*tensor.side_index[s]];
+    const std::uint64_t rows = info.rows(), row_bytes = info.row_elements() * dtype_size(info.dtype);
+    raw.resize(rows * row_bytes);
+    // Every rank reads every row: the same calls everywhere, as collective reads need.
+    for_each_transfer(rows, RowRange{0, rows}, row_bytes, [&](RowRange part) {
+      inputs.side[s]->read_rows(*tensor.side_index[s], part,
+                                std::span<std::uint8_t>(raw).subspan(part.begin * row_bytes, part.count() * row_bytes));
+    });
+    out[s].shape = info.shape;
+    out[s].values.resize(info.elements());
+    decode<double>(info.dtype, raw, out[s].values);
+  }
+  return out;
+}
+
+std::uint64_t memory_budget(std::optional<std::uint64_t> requested, const mpi::Comm& comm) {
+  std::uint64_t budget = 0;
+  if (requested) {
+    budget = *requested;
+  } else {
+    const std::uint64_t share = usable_memory_bytes() / 10 * 7 / static_cast<std::uint64_t>(comm.ranks_on_node());
+    budget = share > 2 * kFixedOverhead ? share - kFixedOverhead : share / 2;
+  }
+  return comm.min(budget);
+}
+
+void check_slices(const MergePlan& plan, const InputSet& inputs, const GroupSlices& slices, bool allow_nonfinite) {
+  for (std::size_t u = 0; u < slices.units(); ++u) {
+    const PlannedTensor& tensor = plan.tensors[slices.unit(u).tensor];
+    for (std::size_t i = 0; i < inputs.readers.size(); ++i) {
+      if (tensor.action == TensorAction::merge) {
+        // One vectorized pass over the bytes as read; the slow search for the first bad element
+        // runs only on failure. The lowest failing rank's message wins (Comm::agree), so the
+        // element named is the tensor's first bad one whatever the rank count.
+        if (!allow_nonfinite && count_nonfinite(tensor.input_dtype[i], slices.raw(i, u)) != 0) {
+          const std::uint64_t first = slices.first_element(u) + first_nonfinite(tensor.input_dtype[i], slices.raw(i, u));
+          throw InputError(inputs.label(i) + ": tensor '" + tensor.output.name + "' holds NaN or infinite values (the first at element " +
+                           std::to_string(first) + "); pass --allow-nonfinite to merge them anyway");
+        }
+        if (i + 1 == inputs.readers.size() && !allow_nonfinite)
+          for (std::size_t a = 0; a < inputs.aligned.size(); ++a)
+            if (tensor.aligned_index[a] && count_nonfinite(tensor.aligned_dtype[a], slices.raw(inputs.readers.size() + a, u)) != 0) {
+              const std::uint64_t first = slices.first_element(u) + first_nonfinite(tensor.aligned_dtype[a], slices.raw(inputs.readers.size() + a, u));
+              throw InputError(inputs.aligned_label(a) + ": tensor '" + tensor.output.name + "' holds NaN or infinite values (the first at element " +
+                               std::to_string(first) + "); pass --allow-nonfinite to merge them anyway");
+            }
+      } else if (i > 0) {
+        const auto a = slices.raw(0, u), b = slices.raw(i, u);
+        if (!std::equal(a.begin(), a.end(), b.begin(), b.end()))
+          throw InputError("tensor '" + tensor.output.name + "' (" + std::string(dtype_name(tensor.output.dtype)) +
+                           ", not merged) differs between " + inputs.label(0) + " and " + inputs.label(i));
+      }
+    }
+  }
+}
+
+}  // namespace mpimerge

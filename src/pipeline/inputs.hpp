@@ -1,0 +1,42 @@
+#pragma once
+// Opening the inputs of a merge, the memory budget it runs under, and the checks on input slices.
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "pipeline/group_slices.hpp"
+#include "mpimerge/pipeline/plan.hpp"
+#include "mpimerge/mpi/comm.hpp"
+
+namespace mpimerge {
+
+struct OpenInputs {
+  std::vector<std::unique_ptr<storage::CheckpointReader>> owned;
+  InputSet set;
+};
+
+// Side inputs of a merge: one diagonal Fisher file per model (aligned with the models' tensors),
+// one Gram file per model (matrices read whole). Empty when the method needs none.
+struct SideInputPaths {
+  std::vector<std::string> fisher, gram;
+};
+
+// Collective; each open agreed on by every rank.
+OpenInputs open_inputs(const std::optional<std::string>& base, const std::vector<std::string>& models,
+                       const mpi::Comm& comm, const SideInputPaths& side = {});
+
+// Per rank: the given budget, or 70% of the memory this process may use shared by the ranks on
+// its node, less a fixed allowance for MPI, HDF5 and the program. The smallest over all ranks
+// holds everywhere, so that every rank forms the same groups.
+std::uint64_t memory_budget(std::optional<std::uint64_t> requested, const mpi::Comm& comm);
+
+// Every side input's matrix for one merged tensor, whole, in float64 (empty ones where an input
+// lacks it). Collective: every rank reads every row.
+std::vector<SideMatrix> read_side_matrices(const PlannedTensor& tensor, const InputSet& inputs);
+
+// Refuses NaN and infinity in merged inputs, aligned ones too (unless allow_nonfinite), and copied
+// (non-float) tensors on which the models disagree with the base.
+void check_slices(const MergePlan& plan, const InputSet& inputs, const GroupSlices& slices, bool allow_nonfinite);
+
+}  // namespace mpimerge

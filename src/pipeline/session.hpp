@@ -1,0 +1,93 @@
+#pragma once
+// A merge session: one plan over one set of inputs, and one or more targets (a method and an
+// output each: one for `merge`, a grid of them for `sweep`). The session loads the inputs group
+// by group and hands every loaded block to every target that needs it, so that however many
+// targets there are, each pass reads the inputs once: the analysis passes of all targets share
+// reads, and one final pass merges and writes every target's output.
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "pipeline/group_slices.hpp"
+#include "durability/pending_output.hpp"
+#include "pipeline/phases.hpp"
+#include "mpimerge/job/job.hpp"
+#include "mpimerge/pipeline/summary.hpp"
+#include "mpimerge/presentation/progress.hpp"
+#include "pipeline/work_plan.hpp"
+#include "mpimerge/methods/method.hpp"
+#include "mpimerge/storage/checkpoint.hpp"
+#include "mpimerge/util/byte_arena.hpp"
+
+namespace mpimerge {
+
+struct MergeTarget {
+  MergeJob job;
+  storage::OutputSpec output;
+  std::unique_ptr<MergeMethod> method;
+  std::unique_ptr<PendingOutput> pending;  // before the writer: removed after it closes
+  std::unique_ptr<storage::CheckpointWriter> writer;
+  std::vector<std::uint64_t> checksums;  // per plan tensor: this rank's partial sums, then the result
+  // Resuming: checksums of the tensors an interrupted run finished (not written again).
+  std::vector<std::optional<std::uint64_t>> finished;
+  std::string journal;  // the resume journal to record finished tensors in ("" = none)
+  std::uint64_t journaled = 0;  // tensors finished, counting those of an interrupted run
+  int analysis_passes = 0;
+  double seconds = 0;  // on this rank: this target's analysis, merge and write
+};
+
+class MergeSession {
+ public:
+  MergeSession(const MergePlan& plan, const WorkPlan& work, const InputSet& inputs, const mpi::Comm& comm,
+               Progress& progress);
+
+  // Runs every target's analysis passes; each pass over the data serves every target that needs one.
+  void analyze(std::span<MergeTarget* const> targets);
+  // One more pass: every target merges and writes each group; then checksums, finish_merge, and
+  // the writers' finish (all collective).
+  void merge_and_write(std::span<MergeTarget* const> targets);
+
+  // From now on, pass over these groups instead (a resumed merge: only the unfinished tensors).
+  void switch_work(const WorkPlan& work);
+
+  std::vector<PhaseTiming> timings() const { return phases_.combined(); }
+  int data_reads() const { return reads_; }
+  // Collective: per input, per plan tensor, the content checksum of what was read.
+  std::vector<std::vector<std::uint64_t>> input_checksums() const;
+  // Merge NaN and infinity in the inputs instead of refusing them (--allow-nonfinite).
+  void allow_nonfinite(bool allow) { allow_nonfinite_ = allow; }
+
+ private:
+  void load(std::size_t group);
+  void sample_pass(std::span<MergeTarget* const> targets);
+  void full_pass(std::span<MergeTarget* const> targets);
+  std::vector<std::span<std::uint8_t>> merge_group(MergeTarget& target);
+  void write_group(MergeTarget& target, const std::vector<std::span<std::uint8_t>>& out);
+  // Collective: reads the side matrices (RegMean's Grams) of the tensors that start in this group
+  // and hands them to the target's method, before any of their blocks.
+  void give_side_data(MergeTarget& target, std::size_t group);
+  // After groups first..last are written: makes the tensors they completed durable and journals them.
+  void journal_completed(MergeTarget& target, std::size_t first_group, std::size_t last_group);
+  static constexpr std::uint64_t kJournalPoints = 4;
+  static constexpr std::chrono::seconds kJournalInterval{60};
+  std::uint64_t rank0_bytes(std::size_t group, bool inputs) const;
+
+  const MergePlan& plan_;
+  const WorkPlan* work_;
+  const InputSet& inputs_;
+  const mpi::Comm& comm_;
+  Progress& progress_;
+  std::unique_ptr<GroupSlices> slices_;
+  ByteArena output_arena_;
+  PhaseClock phases_;
+  std::vector<bool> checked_;
+  std::vector<std::vector<std::uint64_t>> input_checksums_;  // [input][tensor], this rank's partials
+  std::vector<std::size_t> last_group_;  // per plan tensor: the group that holds its last unit
+  int reads_ = 0;
+  bool allow_nonfinite_ = false;
+};
+
+}  // namespace mpimerge

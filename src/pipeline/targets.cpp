@@ -1,0 +1,139 @@
+#include "pipeline/targets.hpp"
+
+#include <algorithm>
+
+#include "durability/paths.hpp"
+#include "presentation/report.hpp"
+#include "mpimerge/error.hpp"
+#include "mpimerge/methods/options.hpp"
+#include "mpimerge/methods/registry.hpp"
+#include "mpimerge/util/counter_rng.hpp"
+#include "mpimerge/util/memory.hpp"
+
+namespace mpimerge {
+
+MergeTarget prepare_target(const MergeJob& job, const mpi::Comm& comm) {
+  MergeTarget target;
+  target.job = job;
+  mpi::run_agreed(comm, [&] {
+    check_method_options(job.method);
+    target.method = make_method(job.method);
+    if (job.models.empty()) throw UsageError("no models given (--model)");
+    if (target.method->needs_base() && !job.base) throw UsageError(job.method.method + " needs a base model (--base)");
+    target.output = output_spec_for(job);
+    check_job_paths(job);
+  });
+  return target;
+}
+
+PlannedMerge plan_targets(const OpenInputs& inputs, std::span<MergeTarget* const> targets,
+                          std::optional<std::uint64_t> requested_budget, std::optional<DType> out_dtype,
+                          const mpi::Comm& comm, bool compute_in_float64) {
+  PlannedMerge planned;
+  planned.budget = memory_budget(requested_budget, comm);
+  mpi::run_agreed(comm, [&] {
+    planned.plan = plan_merge(inputs.set, out_dtype, compute_in_float64);
+  });
+  // Every rank built its plan from what it read itself: a rank that saw other files (a node with
+  // another copy, a file replaced between opens) would make other collective calls and hang or
+  // mix outputs. One cheap check before any I/O turns that into an error.
+  const std::uint64_t fingerprint = plan_fingerprint(planned.plan);
+  if (comm.min(fingerprint) != comm.max(fingerprint))
+    throw AgreedError("the ranks planned different merges: they read different inputs (a file that differs between "
+                      "nodes, or one replaced while the merge started)", ExitCode::failure, 0);
+  mpi::run_agreed(comm, [&] {
+    // An eighth of the budget for what methods keep beyond the slices (selection candidates).
+    const std::uint64_t methods_share = planned.budget / 8;
+    planned.plan.shape.method_memory = methods_share / targets.size();
+    planned.plan.shape.sample_memory = (planned.budget - methods_share) / targets.size();
+    planned.plan.shape.ranks = comm.size();
+    for (MergeTarget* t : targets) t->method->start(planned.plan.shape);
+    planned.work = make_work_plan(planned.plan, comm.size(), planned.budget - methods_share);
+  });
+  return planned;
+}
+
+void open_output(MergeTarget& target, const MergePlan& plan, const mpi::Comm& comm, const Log& log) {
+  target.pending = std::make_unique<PendingOutput>(target.job.output, comm);
+  mpi::run_agreed(comm, [&] {
+    target.writer = storage::create_checkpoint(target.pending->path(), target.output, plan.output_tensors(), comm);
+  });
+  if (target.output.direct_writes && !target.writer->writes_direct())
+    log.line("note    " + target.job.output + ": its file system refuses O_DIRECT; writing with MPI-IO instead");
+}
+
+std::vector<MergeSummary::InputChecksum> input_checksums(const MergeSession& session, const PlannedMerge& planned,
+                                                         const OpenInputs& inputs) {
+  const auto per_tensor = session.input_checksums();
+  std::vector<MergeSummary::InputChecksum> out;
+  for (std::size_t i = 0; i < inputs.set.readers.size(); ++i) {
+    // Keyed by tensor name, so independent of the order the file lists its tensors in.
+    std::uint64_t sum = 0;
+    for (std::size_t t = 0; t < planned.plan.tensors.size(); ++t)
+      sum += mix64(per_tensor[i][t] + hash_name(planned.plan.tensors[t].output.name));
+    out.push_back({inputs.set.readers[i]->path(), mix64(sum ^ planned.plan.tensors.size())});
+  }
+  return out;
+}
+
+MergeSummary summarize(const MergeTarget& target, const PlannedMerge& planned,
+                       const std::vector<MergeSummary::InputChecksum>& inputs, const MergeSession& session,
+                       std::chrono::steady_clock::time_point started, const mpi::Comm& comm) {
+  const MergePlan& plan = planned.plan;
+  MergeSummary s;
+  s.method = target.job.method.method;
+  s.ranks = comm.size();
+  s.output = target.job.output;
+  s.output_io = target.writer && target.writer->writes_direct() ? "direct" : "mpiio";
+  s.tensors = plan.tensors.size();
+  s.merged_tensors = plan.shape.tensors.size();
+  s.copied_tensors = s.tensors - s.merged_tensors;
+  s.parameters = plan.shape.total_elements();
+  s.memory_budget = planned.budget;
+  s.groups = planned.work.groups.size();
+  s.analysis_passes = target.analysis_passes;
+  s.phases = session.timings();
+  s.data_reads = session.data_reads();
+  s.findings = target.method->findings();
+  for (const auto& p : s.phases) {
+    if (p.name == "read") s.bytes_read = p.bytes;
+    if (p.name == "write") s.bytes_written = p.bytes;
+  }
+  s.inputs = inputs;
+  for (std::size_t t = 0; t < plan.tensors.size(); ++t) s.output_checksums.emplace_back(plan.tensors[t].output.name, target.checksums[t]);
+  s.reduction_bytes_per_rank = static_cast<std::uint64_t>(comm.max(static_cast<double>(comm.traffic().bytes)));
+  s.peak_rss = comm.allgather(peak_rss_bytes());
+  s.target_seconds = comm.max(target.seconds);
+  s.seconds = comm.max(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  return s;
+}
+
+std::string plan_line(const PlannedMerge& planned) {
+  const auto& shape = planned.plan.shape;
+  return "plan    " + std::to_string(planned.plan.tensors.size()) + " tensors (" + std::to_string(shape.tensors.size()) +
+         " merged, " + std::to_string(planned.plan.tensors.size() - shape.tensors.size()) + " copied), " +
+         format_number(static_cast<double>(shape.total_elements())) + " parameters per model" +
+         (planned.work.streaming() ? "\nstream  the slices exceed the memory budget of " + format_bytes(planned.budget) +
+                                         " per rank: " + std::to_string(planned.work.groups.size()) +
+                                         " groups, inputs read once per pass"
+                                   : "");
+}
+
+void log_summary(const Log& log, const MergeSummary& summary) {
+  for (const auto& p : summary.phases)
+    if (p.name != "select" || summary.analysis_passes > 0)
+      log.line(phase_line(p) + (p.name == "select" ? ", " + std::to_string(summary.analysis_passes) + " passes" : ""));
+  for (const auto& f : summary.findings) log.line("        " + f.key + " " + format_number(f.value));
+  log.line("done    " + summary.output + " in " + format_seconds(summary.seconds) + ", peak memory " +
+           format_bytes(*std::max_element(summary.peak_rss.begin(), summary.peak_rss.end())) + " per rank");
+}
+
+void report_target(const MergeTarget& target, MergeSummary& summary, const mpi::Comm& comm) {
+  if (!target.job.report) return;
+  summary.report_path = report_path_for(target.job);
+  mpi::run_agreed(comm, [&] {
+    if (comm.is_root()) write_report(summary.report_path, target.job, summary);
+  });
+}
+
+}  // namespace mpimerge

@@ -1,0 +1,46 @@
+#pragma once
+// The steps that `merge` and `sweep` share: preparing a target, opening its output, and turning
+// a finished session into a summary, log lines and a report.
+#include <chrono>
+
+#include "pipeline/inputs.hpp"
+#include "pipeline/session.hpp"
+#include "mpimerge/job/job.hpp"
+#include "mpimerge/pipeline/summary.hpp"
+#include "mpimerge/presentation/log.hpp"
+
+namespace mpimerge {
+
+// The method, the output format and the path checks of one job; agreed on by every rank.
+MergeTarget prepare_target(const MergeJob& job, const mpi::Comm& comm);
+
+// Plans the merge of the inputs for these targets (all see the same plan) and cuts it into groups
+// within the budget, of which each target's method gets an eighth, shared. Starts the methods.
+struct PlannedMerge {
+  MergePlan plan;
+  WorkPlan work;
+  std::uint64_t budget = 0;
+};
+PlannedMerge plan_targets(const OpenInputs& inputs, std::span<MergeTarget* const> targets,
+                          std::optional<std::uint64_t> requested_budget, std::optional<DType> out_dtype,
+                          const mpi::Comm& comm, bool compute_in_float64 = false);
+
+// Creates the target's output under its temporary name, saying so when the file system refused
+// the direct writes asked for. Collective.
+void open_output(MergeTarget& target, const MergePlan& plan, const mpi::Comm& comm, const Log& log);
+
+// Collective: the inputs' checksums over everything the session read.
+std::vector<MergeSummary::InputChecksum> input_checksums(const MergeSession& session, const PlannedMerge& planned,
+                                                         const OpenInputs& inputs);
+
+// Collective: the summary of one target of a finished session (after its output is committed).
+MergeSummary summarize(const MergeTarget& target, const PlannedMerge& planned,
+                       const std::vector<MergeSummary::InputChecksum>& inputs, const MergeSession& session,
+                       std::chrono::steady_clock::time_point started, const mpi::Comm& comm);
+
+void log_summary(const Log& log, const MergeSummary& summary);
+// Writes the target's report if its job asks for one (rank 0; agreed).
+void report_target(const MergeTarget& target, MergeSummary& summary, const mpi::Comm& comm);
+std::string plan_line(const PlannedMerge& planned);
+
+}  // namespace mpimerge

@@ -1,0 +1,72 @@
+#include "presentation/report.hpp"
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "mpimerge/checksum.hpp"
+#include "mpimerge/error.hpp"
+#include "mpimerge/version.hpp"
+
+namespace mpimerge {
+
+nlohmann::ordered_json job_json(const MergeJob& job) {
+  nlohmann::ordered_json j;
+  j["method"] = {{"name", job.method.method},
+                 {"density", job.method.density},
+                 {"lambda", job.method.lambda},
+                 {"trim_scope", to_string(job.method.trim_scope)},
+                 {"disjoint_merge", to_string(job.method.disjoint_merge)},
+                 {"weights", job.method.weights}};
+  // The parameter table (job files, --param), as written: part of what a resumed merge must match.
+  for (const auto& [name, setting] : job.method.params.global()) j["method"]["parameters"][name] = setting.to_string();
+  for (std::size_t m = 0; m < job.method.params.models_with_settings(); ++m)
+    for (const auto& [name, setting] : job.method.params.model(m))
+      j["method"]["model_parameters"][std::to_string(m + 1)][name] = setting.to_string();
+  if (job.method.mergekit_rules) j["method"]["rules"] = "mergekit";
+  if (!job.fisher.empty()) j["fisher"] = job.fisher;
+  if (!job.gram.empty()) j["gram"] = job.gram;
+  if (job.compute_in_float64) j["compute_dtype"] = "float64";
+  j["base"] = job.base ? nlohmann::json(*job.base) : nlohmann::json(nullptr);
+  j["models"] = job.models;
+  j["output"] = job.output;
+  j["output_format"] = job.output_format.empty() ? "from the path" : job.output_format;
+  j["out_dtype"] = job.out_dtype ? std::string(dtype_name(*job.out_dtype)) : "as the base";
+  j["memory_budget"] = job.memory_budget ? nlohmann::json(*job.memory_budget) : nlohmann::json("default");
+  return j;
+}
+
+nlohmann::ordered_json summary_json(const MergeJob& job, const MergeSummary& summary) {
+  nlohmann::ordered_json report;
+  report["mpimerge_version"] = kVersion;
+  report["command"] = job.command_line;
+  report["job"] = job_json(job);
+  for (const auto& input : summary.inputs)
+    report["inputs"].push_back({{"path", input.path}, {"checksum", checksum_hex(input.checksum)}});
+  report["output"] = {{"path", summary.output}, {"tensors", summary.tensors},
+                      {"merged", summary.merged_tensors}, {"copied", summary.copied_tensors},
+                      {"io", summary.output_io}};
+  if (summary.resumed_tensors) report["resumed"] = {{"tensors_kept_from_the_interrupted_run", summary.resumed_tensors}};
+  report["ranks"] = summary.ranks;
+  report["parameters_per_model"] = summary.parameters;
+  report["analysis_passes"] = summary.analysis_passes;
+  for (const auto& f : summary.findings) report["findings"][f.key] = f.value;
+  for (const auto& p : summary.phases) report["phases"][p.name] = {{"seconds", p.seconds}, {"bytes", p.bytes}};
+  report["bytes_read"] = summary.bytes_read;
+  report["bytes_written"] = summary.bytes_written;
+  report["memory"] = {{"budget_per_rank", summary.memory_budget},
+                      {"groups", summary.groups},
+                      {"reads_of_the_inputs", summary.data_reads},
+                      {"peak_rss_per_rank", summary.peak_rss}};
+  report["reduction_bytes_per_rank"] = summary.reduction_bytes_per_rank;
+  report["seconds"] = summary.seconds;
+  for (const auto& [name, checksum] : summary.output_checksums) report["checksums"][name] = checksum_hex(checksum);
+  return report;
+}
+
+void write_report(const std::string& path, const MergeJob& job, const MergeSummary& summary) {
+  std::ofstream out(path);
+  out << summary_json(job, summary).dump(2) << '\n';
+  if (!out) throw Error("cannot write the report " + path);
+}
+
+}  // namespace mpimerge
