@@ -190,6 +190,7 @@ int merge_command(const Args& args, const mpi::Comm& comm) {
     return 0;
   MergeJob job = job_from(values, comm);
   job.command_line = command_line(args);
+  if (values.count("config")) job.job_file = values["config"].as<std::string>();
   const Log log(comm.is_root(), job.quiet, std::cout);
   run_merge(job, comm, log);
   return 0;

@@ -9,4 +9,14 @@ std::string report_path_for(const MergeJob& job) {
   return out + ".report.json";
 }
 
+std::vector<JobInput> job_inputs(const MergeJob& job) {
+  std::vector<JobInput> out;
+  if (job.base) out.push_back({"base", *job.base});
+  for (std::size_t m = 0; m < job.models.size(); ++m) out.push_back({"model " + std::to_string(m + 1), job.models[m]});
+  for (std::size_t m = 0; m < job.fisher.size(); ++m) out.push_back({"fisher " + std::to_string(m + 1), job.fisher[m]});
+  for (std::size_t m = 0; m < job.gram.size(); ++m) out.push_back({"gram " + std::to_string(m + 1), job.gram[m]});
+  if (!job.job_file.empty()) out.push_back({"job file", job.job_file});
+  return out;
+}
+
 }  // namespace mpimerge

@@ -171,7 +171,9 @@ Sweep load_sweep(const std::string& path) {
   if (!in) throw UsageError("sweep file '" + path + "' cannot be read");
   std::stringstream text;
   text << in.rdbuf();
-  return parse_sweep(text.str(), path);
+  Sweep sweep = parse_sweep(text.str(), path);
+  for (auto& point : sweep.points) point.job.job_file = path;
+  return sweep;
 }
 
 }  // namespace mpimerge

@@ -34,7 +34,16 @@ struct MergeJob {
   std::string report_path;  // empty: beside the output, "<output>.report.json"
   bool report = true;       // false: no JSON report
   std::string command_line; // as the user typed it, for the report
+  std::string job_file;     // the job file or sweep file the job came from, if any (an input too)
 };
+
+// Every file the job reads, with its role ("base", "model 2", "fisher 1", "job file"), in a fixed
+// order: what no output, report or removal may ever touch.
+struct JobInput {
+  std::string role;
+  std::string path;
+};
+std::vector<JobInput> job_inputs(const MergeJob& job);
 
 // The report's path for a job: --report, else "<output>.report.json" beside the output.
 std::string report_path_for(const MergeJob& job);
