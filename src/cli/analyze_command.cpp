@@ -5,7 +5,7 @@
 #include "mpimerge/commands/analyze.hpp"
 #include "mpimerge/presentation/progress.hpp"
 #include "mpimerge/error.hpp"
-#include "mpimerge/methods/options.hpp"
+#include "mpimerge/methods/parameters.hpp"
 #include "mpimerge/util/memory.hpp"
 
 namespace mpimerge::cli {
@@ -28,11 +28,11 @@ std::vector<double> parse_levels(const std::string& text, const std::string& opt
     if (used == 0 || item.find_first_not_of(" \t", used) != std::string::npos)
       throw UsageError("--" + option + ": '" + item + "' is not a number");
     if (percent) {
-      try {
-        value = parse_density(value);
-      } catch (const UsageError& e) {
-        throw UsageError("--" + option + ": " + e.what());
-      }
+      // As a merge's density: a fraction, or a percentage as the TIES paper's code takes it.
+      const NumberRange density{.min = 0, .max = 1, .min_open = true, .percent = true};
+      const auto fraction = density.read(value);
+      if (!fraction) throw UsageError("--" + option + ": density " + item + " is out of range: give " + density.describe());
+      value = *fraction;
     }
     out.push_back(value);
   }

@@ -18,6 +18,9 @@ struct Command {
   int (*run)(const Args& args, const mpi::Comm& comm);
 };
 
+// `mpimerge ARGS...` without the program's name: runs the command args[0] names. Collective.
+int dispatch(const Args& args, const mpi::Comm& comm);
+
 int merge_command(const Args& args, const mpi::Comm& comm);
 int generate_command(const Args& args, const mpi::Comm& comm);
 int convert_command(const Args& args, const mpi::Comm& comm);

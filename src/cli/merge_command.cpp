@@ -1,4 +1,7 @@
+#include <algorithm>
 #include <cmath>
+#include <map>
+#include <set>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -18,7 +21,7 @@ namespace {
 
 std::string method_list() {
   std::string text;
-  for (const auto& m : method_registry()) text += "\n  " + std::string(m.name) + ": " + std::string(m.summary);
+  for (const MethodSpec* m : method_registry()) text += "\n  " + std::string(m->name) + ": " + std::string(m->summary);
   return text;
 }
 
@@ -48,10 +51,48 @@ void erase_everywhere(MethodOptions& method, const std::string& name) {
   method.params = std::move(updated);
 }
 
-// A parameter from the command line replaces the job file's, globally and for every model.
-void set_global(MethodOptions& method, const std::string& name, const ParameterScalar& value) {
-  erase_everywhere(method, name);
-  method.params.set_global(name, ParameterSetting::scalar(value));
+std::string flag_of(std::string_view parameter) {
+  std::string flag(parameter);
+  std::replace(flag.begin(), flag.end(), '_', '-');
+  return flag;
+}
+
+// One flag per parameter any method declares (--density, --lambda, --trim-scope, --gamma, ...) and
+// one per side input (--fisher, --gram), from the declarations: a new method's parameters get
+// their flags without a line here. Each writes into the parameter table, as a job file does.
+struct MethodFlags {
+  std::vector<std::string> parameters;   // parameter names, in registry order
+  std::vector<std::string> side_inputs;  // side input names
+};
+
+MethodFlags add_method_flags(po::options_description& options) {
+  MethodFlags flags;
+  std::map<std::string, std::string> help, takers, side_help;
+  std::set<std::string> per_model;
+  for (const MethodSpec* spec : method_registry()) {
+    for (const ParameterDef& def : spec->parameters) {
+      if (def.inert) continue;
+      const std::string name(def.name);
+      if (!help.count(name)) {
+        flags.parameters.push_back(name);
+        help[name] = std::string(def.help);
+      }
+      takers[name] += (takers[name].empty() ? "" : ", ") + std::string(spec->name);
+      if (def.scope == ParameterScope::per_model) per_model.insert(name);
+    }
+    for (const SideInputDef& input : spec->side_inputs)
+      if (side_help.emplace(std::string(input.name), std::string(spec->name) + ": " + std::string(input.help)).second)
+        flags.side_inputs.emplace_back(input.name);
+  }
+  for (const std::string& name : flags.parameters)
+    options.add_options()(flag_of(name).c_str(), po::value<std::vector<std::string>>()->value_name("V")->composing(),
+                          (help[name] + " [" + takers[name] + "]" +
+                           (per_model.count(name) ? "; once for every model, or once per model in model order" : ""))
+                              .c_str());
+  for (const std::string& name : flags.side_inputs)
+    options.add_options()(name.c_str(), po::value<std::vector<std::string>>()->value_name("PATH")->composing(),
+                          side_help[name].c_str());
+  return flags;
 }
 
 bool given(const po::variables_map& v, const char* option) { return v.count(option) && !v[option].defaulted(); }
@@ -65,9 +106,10 @@ std::optional<DType> float_dtype(const po::variables_map& v, const std::string& 
   return dtype;
 }
 
-// The job: the job file's, then the command line's options over it. An option given explicitly
-// sets both the field the paper's TIES reads and the parameter every other method reads.
-MergeJob job_from(const po::variables_map& v, const mpi::Comm& comm) {
+// The job: the job file's, then the command line's options over it. Every parameter flag writes
+// into the one parameter table, replacing what the job file set for that parameter; the method's
+// declaration checks the table (prepare_target), whichever way it was filled.
+MergeJob job_from(const po::variables_map& v, const MethodFlags& flags, const mpi::Comm& comm) {
   const bool from_file = v.count("config") > 0;
   MergeJob job = from_file ? job::merge_job_from(read_job_file(v["config"].as<std::string>(), comm)) : MergeJob{};
   MethodOptions& method = job.method;
@@ -76,41 +118,39 @@ MergeJob job_from(const po::variables_map& v, const mpi::Comm& comm) {
   if (v.count("model")) {  // replaces the file's models, and with them their own settings
     job.models = v["model"].as<std::vector<std::string>>();
     method.params.clear_models();
-    job.fisher.clear();
-    job.gram.clear();
+    job.side_inputs.clear();
   }
-  if (v.count("fisher")) job.fisher = v["fisher"].as<std::vector<std::string>>();
-  if (v.count("gram")) job.gram = v["gram"].as<std::vector<std::string>>();
+  for (const std::string& name : flags.side_inputs)
+    if (v.count(name)) job.side_inputs[name] = v[name].as<std::vector<std::string>>();
   job.output = v["output"].as<std::string>();
   if (!from_file || given(v, "output-format")) job.output_format = v["output-format"].as<std::string>();
   job.shard_bytes = storage::parse_byte_size(v["shard-size"].as<std::string>());
 
-  method.density = parse_density(v["density"].as<double>());
-  if (given(v, "density")) set_global(method, "density", ParameterScalar::of_number(method.density));
-  method.lambda = v["lambda"].as<double>();
-  if (!std::isfinite(method.lambda)) throw UsageError("lambda must be a finite number");
-  if (given(v, "lambda")) set_global(method, "lambda", ParameterScalar::of_number(method.lambda));
-  method.trim_scope = parse_trim_scope(v["trim-scope"].as<std::string>());
-  if (given(v, "trim-scope")) set_global(method, "trim_scope", ParameterScalar::of_text(to_string(method.trim_scope)));
-  method.disjoint_merge = parse_disjoint_merge(v["disjoint-merge"].as<std::string>());
-  if (given(v, "disjoint-merge"))
-    set_global(method, "disjoint_merge", ParameterScalar::of_text(to_string(method.disjoint_merge)));
-  if (v.count("weight")) {
-    method.weights = v["weight"].as<std::vector<double>>();
-    erase_everywhere(method, "weight");  // the field's weights fill it in (effective_parameters)
-  }
-  if (v.count("t")) set_global(method, "t", ParameterScalar::of_number(v["t"].as<double>()));
-  if (v.count("seed")) {
-    const auto seed = v["seed"].as<std::uint64_t>();
-    set_global(method, "seed", ParameterScalar::of_number(static_cast<double>(seed), std::to_string(seed)));
-  }
   if (v.count("param"))
     for (const std::string& assignment : v["param"].as<std::vector<std::string>>()) {
       const auto eq = assignment.find('=');
       if (eq == std::string::npos || eq == 0)
         throw UsageError("--param '" + assignment + "': expected KEY=VALUE, e.g. --param gamma=0.02");
-      set_global(method, assignment.substr(0, eq), job::parse_scalar(assignment.substr(eq + 1)));
+      const std::string name = assignment.substr(0, eq);
+      erase_everywhere(method, name);
+      method.params.set_global(name, ParameterSetting::scalar(job::parse_scalar(assignment.substr(eq + 1))));
     }
+  for (const std::string& name : flags.parameters) {
+    const std::string flag = flag_of(name);
+    if (!v.count(flag)) continue;
+    const auto values = v[flag].as<std::vector<std::string>>();
+    erase_everywhere(method, name);
+    if (values.size() == 1) {
+      method.params.set_global(name, ParameterSetting::scalar(job::parse_scalar(values[0])));
+      continue;
+    }
+    if (values.size() != job.models.size())
+      throw UsageError(method.method + ": --" + flag + " is given " + std::to_string(values.size()) + " times for " +
+                       std::to_string(job.models.size()) + " models: give it once (for every model) or once per model, "
+                       "in model order");
+    for (std::size_t m = 0; m < values.size(); ++m)
+      method.params.set_model(m, name, ParameterSetting::scalar(job::parse_scalar(values[m])));
+  }
 
   if (const auto dtype = float_dtype(v, "dtype")) {
     job.compute_in_float64 = *dtype == DType::f64;
@@ -147,24 +187,8 @@ int merge_command(const Args& args, const mpi::Comm& comm) {
       ("shard-size", po::value<std::string>()->value_name("SIZE")->default_value("5GB"),
        "Hugging Face directory output: largest shard, in bytes (5GB = 5e9, 2GiB = 2^31)")
       ("method", po::value<std::string>()->value_name("NAME")->default_value("ties"), ("merge method:" + method_list()).c_str())
-      ("density", po::value<double>()->value_name("K")->default_value(0.2, "0.2"),
-       "ties: share of each task vector kept by the trim, a fraction in (0, 1] or a percentage in (1, 100]")
-      ("lambda", po::value<double>()->value_name("L")->default_value(1.0, "1"),
-       "ties, task_arithmetic: scale of the merged task vector")
-      ("trim-scope", po::value<std::string>()->value_name("S")->default_value("model"),
-       "ties: rank magnitudes over the whole model (model, the paper) or within each tensor (tensor, as mergekit/PEFT)")
-      ("disjoint-merge", po::value<std::string>()->value_name("F")->default_value("mean"),
-       "ties: combine the entries that agree with the elected sign by mean, sum or max")
-      ("weight", po::value<std::vector<double>>()->value_name("W")->composing(),
-       "weight of each model, repeated in model order (default: equal)")
-      ("t", po::value<double>()->value_name("T"), "slerp: interpolation position in [0, 1]")
-      ("seed", po::value<std::uint64_t>()->value_name("S"), "dare_*, della*: seed of the random drop (default 0)")
       ("param", po::value<std::vector<std::string>>()->value_name("KEY=VALUE")->composing(),
        "any parameter of the method, e.g. --param gamma=0.02 --param rescale=l1 (repeat; see docs/methods.md)")
-      ("fisher", po::value<std::vector<std::string>>()->value_name("PATH")->composing(),
-       "fisher: each model's diagonal Fisher, in model order")
-      ("gram", po::value<std::vector<std::string>>()->value_name("PATH")->composing(),
-       "regmean: each model's Gram matrices, in model order")
       ("dtype", po::value<std::string>()->value_name("T"),
        "compute dtype as mergekit's: float64 merges in float64; also the default --out-dtype")
       ("out-dtype", po::value<std::string>()->value_name("T"), "dtype of merged tensors: float32, float64, float16, bfloat16 (default: the base's)")
@@ -183,12 +207,15 @@ int merge_command(const Args& args, const mpi::Comm& comm) {
        "progress of long phases: bar, lines (a line every 15 s, for logs), none, or auto: a bar on a terminal "
        "outside Slurm, else lines")
       ("quiet,q", "print nothing but errors");
+  po::options_description method_options("Method parameters (the methods that take each in brackets; see docs/methods.md)");
+  const MethodFlags flags = add_method_flags(method_options);
+  options.add(method_options);
   po::variables_map values;
   if (!parse_or_help("usage: mpirun -n RANKS mpimerge merge --base BASE --model A --model B ... --output OUT [options]\n"
                      "       mpirun -n RANKS mpimerge merge --config JOB.yaml --output OUT [options]",
                      options, args, values, comm))
     return 0;
-  MergeJob job = job_from(values, comm);
+  MergeJob job = job_from(values, flags, comm);
   job.command_line = command_line(args);
   if (values.count("config")) job.job_file = values["config"].as<std::string>();
   const Log log(comm.is_root(), job.quiet, std::cout);

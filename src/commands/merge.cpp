@@ -11,19 +11,15 @@
 namespace mpimerge {
 namespace {
 
-std::string describe_job(const MergeJob& job, int ranks) {
-  const MethodOptions& m = job.method;
-  std::string params;
-  if (m.method == "ties")
-    params = " (density " + format_number(m.density) + ", lambda " + format_number(m.lambda) +
-             ", trim scope " + to_string(m.trim_scope) + ", " + to_string(m.disjoint_merge) + ")";
-  else if (m.method == "task_arithmetic" && m.params.global().empty() && m.params.models_with_settings() == 0)
-    params = " (lambda " + format_number(m.lambda) + ")";
-  std::string more;  // the job file's (or --param's) global parameters
-  for (const auto& [name, setting] : m.params.global()) more += (more.empty() ? "" : ", ") + name + " " + setting.to_string();
-  if (!more.empty()) params = params.empty() ? " (" + more + ")" : params.substr(0, params.size() - 1) + ", " + more + ")";
-  return "mpimerge: " + m.method + params + " of " + std::to_string(job.models.size()) + " models" +
-         (job.base ? " onto a base" : "") + ", " + std::to_string(ranks) + (ranks == 1 ? " rank" : " ranks");
+// "mpimerge: ties (density 0.2, lambda 1, trim_scope model, disjoint_merge mean) of 3 models onto a
+// base, 2 ranks": exactly the parameters the method uses, with the values it uses.
+std::string describe_job(const MergeTarget& target, int ranks) {
+  const MethodArgs& m = target.method_args;
+  const std::string params = describe_parameters(used_parameters(m.params, m.spec->parameters, target.job.models.size()));
+  const std::size_t models = target.job.models.size();
+  return "mpimerge: " + std::string(m.spec->name) + (params.empty() ? "" : " (" + params + ")") + " of " +
+         std::to_string(models) + (models == 1 ? " model" : " models") + (target.job.base ? " onto a base" : "") + ", " +
+         std::to_string(ranks) + (ranks == 1 ? " rank" : " ranks");
 }
 
 }  // namespace
@@ -31,8 +27,8 @@ std::string describe_job(const MergeJob& job, int ranks) {
 MergeSummary run_merge(const MergeJob& job, const mpi::Comm& comm, const Log& log) {
   const auto started = std::chrono::steady_clock::now();
   MergeTarget target = prepare_target(job, comm);
-  log.line(describe_job(job, comm.size()));
-  const OpenInputs inputs = open_inputs(job.base, job.models, comm, SideInputPaths{job.fisher, job.gram});
+  log.line(describe_job(target, comm.size()));
+  const OpenInputs inputs = open_inputs(job.base, job.models, comm, target.side_inputs);
   MergeTarget* const targets[] = {&target};
   const PlannedMerge planned = plan_targets(inputs, targets, job.memory_budget, job.out_dtype, comm, job.compute_in_float64);
   log.line(plan_line(planned));

@@ -1,5 +1,6 @@
 #include "mpimerge/commands/sweep.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -20,22 +21,37 @@ double finding(const MergeSummary& s, const std::string& key) {
 
 std::string cell(double v) { return std::isnan(v) ? "" : format_number(v); }
 
-// One row per output: its parameters, what the method found, where it is, what it cost.
+// RFC 4180: a cell holding a comma, a quote or a line break is quoted, its quotes doubled.
+std::string csv_cell(const std::string& text) {
+  if (text.find_first_of(",\"\n\r") == std::string::npos) return text;
+  std::string out = "\"";
+  for (char c : text) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return out + "\"";
+}
+
+// One row per output: the parameters its method used (a column per parameter any point's method
+// used, empty where a method has no such parameter), what the method found, where it is, what it
+// cost.
 void write_csv(const std::string& path, const std::vector<const SweepPoint*>& points,
                const std::vector<MergeSummary>& summaries, std::size_t models) {
+  std::vector<std::string> columns;
+  for (const MergeSummary& s : summaries)
+    for (const UsedParameter& u : s.method_parameters)
+      if (std::find(columns.begin(), columns.end(), u.name) == columns.end()) columns.push_back(u.name);
   std::ofstream out(path);
-  out << "point,method,density,lambda,trim_scope,disjoint_merge";
+  out << "point,method";
+  for (const auto& c : columns) out << ',' << c;
   for (std::size_t t = 0; t < models; ++t) out << ",kept_fraction_task" << t;
   out << ",sign_conflict_rate,output,seconds,total_seconds\n";
   for (std::size_t i = 0; i < points.size(); ++i) {
-    const MethodOptions& m = points[i]->job.method;
     const MergeSummary& s = summaries[i];
-    auto used = [&](const char* key, const std::string& text) { return sweep_method_uses(m.method, key) ? text : ""; };
-    out << points[i]->name << ',' << m.method << ',' << used("density", format_number(m.density)) << ','
-        << used("lambda", format_number(m.lambda)) << ',' << used("trim_scope", to_string(m.trim_scope)) << ','
-        << used("disjoint_merge", to_string(m.disjoint_merge));
+    out << csv_cell(points[i]->name) << ',' << s.method;
+    for (const auto& c : columns) {
+      const auto used = std::find_if(s.method_parameters.begin(), s.method_parameters.end(), [&](const UsedParameter& u) { return u.name == c; });
+      out << ',' << (used == s.method_parameters.end() ? std::string() : csv_cell(used->text));
+    }
     for (std::size_t t = 0; t < models; ++t) out << ',' << cell(finding(s, "task " + std::to_string(t) + " kept fraction"));
-    out << ',' << cell(finding(s, "kept entries whose sign lost the election")) << ',' << s.output << ','
+    out << ',' << cell(finding(s, "kept entries whose sign lost the election")) << ',' << csv_cell(s.output) << ','
         << format_number(s.target_seconds) << ',' << format_number(s.seconds) << '\n';
   }
   if (!out) throw Error("cannot write " + path);
@@ -72,7 +88,11 @@ SweepResult run_sweep(const Sweep& sweep, const SweepOptions& options, const mpi
   const MergeJob& common = targets.front().job;
   log.line("mpimerge: sweep of " + std::to_string(points.size()) + " merges of " + std::to_string(common.models.size()) +
            " models, " + std::to_string(comm.size()) + " ranks, into " + sweep.output_dir);
-  const OpenInputs inputs = open_inputs(common.base, common.models, comm);
+  // Side inputs are read once for every point whose method takes them (the sweep file gives one set).
+  SideInputPaths side;
+  for (const auto& t : targets)
+    if (!t.side_inputs.aligned.empty() || !t.side_inputs.matrices.empty()) side = t.side_inputs;
+  const OpenInputs inputs = open_inputs(common.base, common.models, comm, side);
   const PlannedMerge planned = plan_targets(inputs, pointers, common.memory_budget, common.out_dtype, comm);
   log.line(plan_line(planned));
   for (auto& t : targets) open_output(t, planned.plan, comm, log);

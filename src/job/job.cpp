@@ -13,8 +13,8 @@ std::vector<JobInput> job_inputs(const MergeJob& job) {
   std::vector<JobInput> out;
   if (job.base) out.push_back({"base", *job.base});
   for (std::size_t m = 0; m < job.models.size(); ++m) out.push_back({"model " + std::to_string(m + 1), job.models[m]});
-  for (std::size_t m = 0; m < job.fisher.size(); ++m) out.push_back({"fisher " + std::to_string(m + 1), job.fisher[m]});
-  for (std::size_t m = 0; m < job.gram.size(); ++m) out.push_back({"gram " + std::to_string(m + 1), job.gram[m]});
+  for (const auto& [name, paths] : job.side_inputs)
+    for (std::size_t m = 0; m < paths.size(); ++m) out.push_back({name + " " + std::to_string(m + 1), paths[m]});
   if (!job.job_file.empty()) out.push_back({"job file", job.job_file});
   return out;
 }

@@ -17,6 +17,22 @@ namespace {
 // Caps on list lengths: aliases can repeat a long list many times, and nothing legitimate is long.
 constexpr std::size_t kMaxListLength = 100000;
 
+// Side inputs are keys of a model: those any registered method declares.
+bool is_side_input(const std::string& key) {
+  for (const MethodSpec* s : method_registry())
+    if (s->find_side_input(key)) return true;
+  return false;
+}
+
+std::string side_input_names() {
+  std::string names;
+  for (const MethodSpec* s : method_registry())
+    for (const auto& input : s->side_inputs)
+      if (names.find(std::string(input.name)) == std::string::npos)
+        names += (names.empty() ? "" : ", ") + std::string(input.name);
+  return names;
+}
+
 class Reader {
  public:
   explicit Reader(std::string source) : source_(std::move(source)) {}
@@ -142,15 +158,14 @@ class Reader {
         has_path = !m.path.empty();
       } else if (key == "parameters") {
         m.parameters = parameters(item, what + " parameters");
-      } else if (key == "fisher") {
-        m.fisher = text(item, what + " fisher");
-      } else if (key == "gram") {
-        m.gram = text(item, what + " gram");
+      } else if (is_side_input(key)) {
+        m.side_inputs[key] = text(item, what + " " + key);
       } else if (key == "layer_range") {
         fail(item, what + ": layer_range is not supported: mpimerge merges whole checkpoints parameter by "
                           "parameter; taking layers from models needs slices, which a parameter-level merge does not have");
       } else {
-        fail(node, what + ": unknown key '" + key + "' (a model has model, parameters, fisher, gram)");
+        fail(node, what + ": unknown key '" + key + "' (a model has model, parameters, and a method's side inputs: " +
+                       side_input_names() + ")");
       }
     }
     if (!has_path) fail(node, what + " has no 'model' path");
@@ -263,8 +278,8 @@ MergeJob merge_job_from(const JobFile& file) {
   for (const auto& [name, setting] : file.parameters) job.method.params.set_global(name, setting);
   // Whether the method takes a base decides what a model equal to base_model is.
   bool needs_base = true;
-  for (const auto& entry : method_registry())
-    if (entry.name == file.merge_method) needs_base = entry.make(job.method)->needs_base();
+  for (const MethodSpec* spec : method_registry())
+    if (spec->name == file.merge_method) needs_base = spec->needs_base;
   const std::optional<std::string> base = file.base_model ? std::optional(normal_path(*file.base_model)) : std::nullopt;
   bool base_listed = false;
   for (const JobModel& m : file.models) {
@@ -275,17 +290,13 @@ MergeJob merge_job_from(const JobFile& file) {
     const std::size_t index = job.models.size();
     job.models.push_back(m.path);
     for (const auto& [name, setting] : m.parameters) job.method.params.set_model(index, name, setting);
-    if (m.fisher) job.fisher.push_back(*m.fisher);
-    if (m.gram) job.gram.push_back(*m.gram);
+    for (const auto& [name, path] : m.side_inputs) job.side_inputs[name].push_back(path);
   }
   if (file.base_model && (needs_base || !base_listed)) job.base = file.base_model;
-  const std::size_t with_fisher = job.fisher.size(), with_gram = job.gram.size();
-  if (with_fisher != 0 && with_fisher != job.models.size())
-    throw UsageError("fisher is given for " + std::to_string(with_fisher) + " of " + std::to_string(job.models.size()) +
-                     " models: give one per model, or none");
-  if (with_gram != 0 && with_gram != job.models.size())
-    throw UsageError("gram is given for " + std::to_string(with_gram) + " of " + std::to_string(job.models.size()) +
-                     " models: give one per model, or none");
+  for (const auto& [name, paths] : job.side_inputs)
+    if (paths.size() != job.models.size())
+      throw UsageError(name + " is given for " + std::to_string(paths.size()) + " of " + std::to_string(job.models.size()) +
+                       " models: give one per model, or none");
   job.compute_in_float64 = file.dtype == DType::f64;
   job.out_dtype = file.out_dtype ? file.out_dtype : file.dtype;  // mergekit: out_dtype defaults to dtype
   job.output_format = file.output_format.value_or("");

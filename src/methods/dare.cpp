@@ -10,4 +10,7 @@ namespace mpimerge {
 const TaskVectorRecipe kDareLinearRecipe{"dare_linear", Sparsification::random, false, false, true};
 const TaskVectorRecipe kDareTiesRecipe{"dare_ties", Sparsification::random, true, false, true};
 
+extern const MethodSpec kDareLinearSpec = task_vector_spec(kDareLinearRecipe, "DARE: random drop and rescale, then task arithmetic", make_task_vector_merge<&kDareLinearRecipe>);
+extern const MethodSpec kDareTiesSpec = task_vector_spec(kDareTiesRecipe, "DARE: random drop and rescale, then sign election", make_task_vector_merge<&kDareTiesRecipe>);
+
 }  // namespace mpimerge

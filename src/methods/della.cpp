@@ -10,4 +10,7 @@ namespace mpimerge {
 const TaskVectorRecipe kDellaRecipe{"della", Sparsification::della, true, true, true};
 const TaskVectorRecipe kDellaLinearRecipe{"della_linear", Sparsification::della, false, false, true};
 
+extern const MethodSpec kDellaSpec = task_vector_spec(kDellaRecipe, "DELLA: magnitude-ranked random drop, then sign election", make_task_vector_merge<&kDellaRecipe>);
+extern const MethodSpec kDellaLinearSpec = task_vector_spec(kDellaLinearRecipe, "DELLA: magnitude-ranked random drop, then task arithmetic", make_task_vector_merge<&kDellaLinearRecipe>);
+
 }  // namespace mpimerge

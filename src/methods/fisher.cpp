@@ -9,39 +9,15 @@
 namespace mpimerge {
 namespace {
 
-const std::vector<ParameterDef> kParameters{
-    {"weight", ParameterScope::per_model, ParameterType::number, ParameterScalar::of_number(1.0),
-     "the model's merging coefficient"},
-    {"fisher_floor", ParameterScope::global, ParameterType::number, ParameterScalar::of_number(1e-6),
-     "smallest Fisher value used (the paper's fisher_floor)"},
-    {"favor_target_model", ParameterScope::global, ParameterType::boolean, ParameterScalar::of_boolean(true),
-     "apply the floor to the first model only (the paper's default); false: to every model"},
-    {"normalize_fisher", ParameterScope::global, ParameterType::boolean, ParameterScalar::of_boolean(true),
-     "divide each model's coefficient by the L2 norm of its whole Fisher"},
-};
-
-bool uniform_flag(const ParameterView& params, std::string_view name, std::size_t tensors) {
-  const bool first = params.flag(name, 0);
-  for (std::size_t t = 1; t < tensors; ++t)
-    if (params.flag(name, t) != first)
-      throw UsageError("fisher: parameter '" + std::string(name) + "' must be the same for every tensor");
-  return first;
-}
 
 }  // namespace
 
-std::span<const ParameterDef> FisherMerge::parameters() const { return kParameters; }
-
 void FisherMerge::start(const MergeShape& shape) {
   MergeMethod::start(shape);
-  if (shape.aligned_inputs != shape.models)
-    throw UsageError("fisher needs one Fisher file per model (--fisher, or fisher: in the job file): " +
-                     std::to_string(shape.models) + " models, " + std::to_string(shape.aligned_inputs) + " Fisher files");
-  const ParameterView params(options_.params, kParameters, shape_, "fisher");
-  floor_ = params.uniform_number("fisher_floor");
-  if (!(floor_ >= 0)) throw UsageError("fisher: fisher_floor is " + format_number(floor_) + ": give a value >= 0");
-  favor_target_ = uniform_flag(params, "favor_target_model", shape.tensors.size());
-  normalize_ = uniform_flag(params, "normalize_fisher", shape.tensors.size());
+  const ParameterView params(args_.params, args_.spec->parameters, shape_, "fisher");
+  floor_ = params.number("fisher_floor", 0);
+  favor_target_ = params.flag("favor_target_model", 0);
+  normalize_ = params.flag("normalize_fisher", 0);
   has_fisher_.clear();
   weights_.assign(shape.tensors.size(), std::vector<double>(shape.models));
   weight_sum_.assign(shape.tensors.size(), 0.0);
@@ -133,5 +109,44 @@ template void FisherMerge::analyze_block<float>(const Block<float>&);
 template void FisherMerge::analyze_block<double>(const Block<double>&);
 template void FisherMerge::merge_block<float>(const Block<float>&, std::span<float>);
 template void FisherMerge::merge_block<double>(const Block<double>&, std::span<double>);
+
+extern const MethodSpec kFisherSpec{
+    .name = "fisher",
+    .summary = "Fisher-weighted averaging (one diagonal Fisher per model: --fisher)",
+    .parameters =
+        {
+            {.name = "weight",
+             .scope = ParameterScope::per_model,
+             .default_value = ParameterScalar::of_number(1.0),
+             .help = "the model's merging coefficient",
+             .range = {.min = 0}},
+            {.name = "fisher_floor",
+             .scope = ParameterScope::merge,
+             .default_value = ParameterScalar::of_number(1e-6),
+             .help = "smallest Fisher value used (the paper's fisher_floor)",
+             .range = {.min = 0},
+             .sweepable = true,
+             .examples = {"1e-06", "0.5"}},
+            {.name = "favor_target_model",
+             .scope = ParameterScope::merge,
+             .type = ParameterType::boolean,
+             .default_value = ParameterScalar::of_boolean(true),
+             .help = "apply the floor to the first model only (the paper's default); false: to every model",
+             .sweepable = true,
+             .examples = {"true", "false"}},
+            {.name = "normalize_fisher",
+             .scope = ParameterScope::merge,
+             .type = ParameterType::boolean,
+             .default_value = ParameterScalar::of_boolean(true),
+             .help = "divide each model's coefficient by the L2 norm of its whole Fisher",
+             .sweepable = true,
+             .examples = {"true", "false"}},
+        },
+    .side_inputs = {{.name = "fisher",
+                     .kind = SideInputKind::aligned,
+                     .help = "each model's diagonal Fisher, in model order (the models' tensor names and shapes)"}},
+    .needs_base = false,
+    .make = make_method_of<FisherMerge>,
+};
 
 }  // namespace mpimerge

@@ -6,31 +6,27 @@
 namespace mpimerge {
 namespace {
 
-const std::vector<ParameterDef> kLinearParameters{
-    {"weight", ParameterScope::per_model, ParameterType::number, std::nullopt, "weight of each model (required)"},
-    {"normalize", ParameterScope::global, ParameterType::boolean, ParameterScalar::of_boolean(true),
-     "divide by the sum of the weights"},
-};
-
-const std::vector<ParameterDef> kAverageParameters{
-    {"weight", ParameterScope::per_model, ParameterType::number, ParameterScalar::of_number(1.0), "weight of each model"},
-    {"normalize", ParameterScope::global, ParameterType::boolean, ParameterScalar::of_boolean(true),
-     "divide by the sum of the weights"},
-};
+std::vector<ParameterDef> parameters(bool job_files_require_weights) {
+  return {{.name = "weight",
+           .scope = ParameterScope::per_model,
+           .default_value = ParameterScalar::of_number(1.0),
+           .help = job_files_require_weights ? "weight of each model (job files must give it, as in mergekit)"
+                                             : "weight of each model",
+           .range = {.min = 0},
+           .required_in_job_files = job_files_require_weights},
+          {.name = "normalize",
+           .type = ParameterType::boolean,
+           .default_value = ParameterScalar::of_boolean(true),
+           .help = "divide by the sum of the weights",
+           .sweepable = true,
+           .examples = {"true", "false"}}};
+}
 
 }  // namespace
 
-LinearMerge::LinearMerge(const MethodOptions& options, bool weights_required)
-    : options_(options), weights_required_(weights_required) {}
-
-std::span<const ParameterDef> LinearMerge::parameters() const {
-  return weights_required_ ? kLinearParameters : kAverageParameters;
-}
-
 void LinearMerge::start(const MergeShape& shape) {
   MergeMethod::start(shape);
-  check_weight_count(options_, shape.models, name());
-  const ParameterView params(options_.params, parameters(), shape_, name());
+  const ParameterView params(args_.params, args_.spec->parameters, shape_, name());
   weights_.assign(shape.tensors.size(), std::vector<double>(shape.models));
   divisor_.assign(shape.tensors.size(), 1.0);
   for (std::size_t t = 0; t < shape.tensors.size(); ++t) {
@@ -60,5 +56,21 @@ MPIMERGE_VECTOR_CLONES void LinearMerge::merge_block(const Block<T>& block, std:
 
 template void LinearMerge::merge_block<float>(const Block<float>&, std::span<float>);
 template void LinearMerge::merge_block<double>(const Block<double>&, std::span<double>);
+
+extern const MethodSpec kLinearSpec{
+    .name = "linear",
+    .summary = "weighted average of the models (mergekit's linear)",
+    .parameters = parameters(true),
+    .needs_base = false,
+    .make = make_method_of<LinearMerge>,
+};
+
+extern const MethodSpec kAverageSpec{
+    .name = "average",
+    .summary = "weighted average of the models (weights default to 1)",
+    .parameters = parameters(false),
+    .needs_base = false,
+    .make = make_method_of<LinearMerge>,
+};
 
 }  // namespace mpimerge

@@ -10,14 +10,8 @@ namespace {
 
 constexpr double kNormProductFloor = 1e-6;  // mergekit: norm_product.clamp(min=1e-6)
 
-const std::vector<ParameterDef> kParameters{
-    {"filter_wise", ParameterScope::global, ParameterType::boolean, ParameterScalar::of_boolean(false),
-     "one interpolation per vector along the last dimension (per row) instead of per tensor"},
-};
 
 }  // namespace
-
-std::span<const ParameterDef> ModelStockMerge::parameters() const { return kParameters; }
 
 bool ModelStockMerge::per_vector(std::size_t tensor) const {
   return filter_wise_[tensor] && shape_.tensors[tensor].shape.size() >= 2;
@@ -42,9 +36,7 @@ double ModelStockMerge::interpolation(std::span<const double> gram, std::size_t 
 
 void ModelStockMerge::start(const MergeShape& shape) {
   MergeMethod::start(shape);
-  if (shape.models < 2)
-    throw UsageError("model_stock needs at least two models besides the base (" + std::to_string(shape.models) + " given)");
-  const ParameterView params(options_.params, kParameters, shape_, "model_stock");
+  const ParameterView params(args_.params, args_.spec->parameters, shape_, "model_stock");
   filter_wise_.clear();
   for (std::size_t t = 0; t < shape.tensors.size(); ++t) filter_wise_.push_back(params.flag("filter_wise", t));
   sums_.assign(shape.tensors.size() * pairs(), ExactSum{});
@@ -121,5 +113,18 @@ template void ModelStockMerge::analyze_block<float>(const Block<float>&);
 template void ModelStockMerge::analyze_block<double>(const Block<double>&);
 template void ModelStockMerge::merge_block<float>(const Block<float>&, std::span<float>);
 template void ModelStockMerge::merge_block<double>(const Block<double>&, std::span<double>);
+
+extern const MethodSpec kModelStockSpec{
+    .name = "model_stock",
+    .summary = "Model Stock: towards the models' average by their task vectors' angle",
+    .parameters = {{.name = "filter_wise",
+                    .type = ParameterType::boolean,
+                    .default_value = ParameterScalar::of_boolean(false),
+                    .help = "one interpolation per vector along the last dimension (per row) instead of per tensor",
+                    .sweepable = true,
+                    .examples = {"false", "true"}}},
+    .min_models = 2,
+    .make = make_method_of<ModelStockMerge>,
+};
 
 }  // namespace mpimerge

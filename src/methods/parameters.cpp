@@ -21,7 +21,7 @@ std::string type_name(const ParameterDef& def) {
   std::string words;
   for (auto c : def.choices) words += (words.empty() ? "" : ", ") + std::string(c);
   switch (def.type) {
-    case ParameterType::number: return "a number";
+    case ParameterType::number: return def.range.describe();
     case ParameterType::integer: return "a non-negative integer";
     case ParameterType::boolean: return "true or false";
     case ParameterType::choice: return "one of " + words;
@@ -68,19 +68,6 @@ std::string known_names(std::span<const ParameterDef> defs) {
   std::string text;
   for (const auto& d : defs) text += (text.empty() ? "" : ", ") + std::string(d.name);
   return text.empty() ? "none" : text;
-}
-
-void check_setting(const ParameterDef& def, const ParameterSetting& setting, std::string_view method,
-                   const std::string& where) {
-  for (const auto& condition : setting.conditions) {
-    if (condition.value.size() > 1 && def.type != ParameterType::number)
-      throw UsageError(std::string(method) + ": parameter '" + std::string(def.name) + "' (" + where +
-                       ") is " + type_name(def) + ": it cannot be a gradient (a list of values)");
-    for (const auto& v : condition.value)
-      if (!fits(def, v))
-        throw UsageError(std::string(method) + ": parameter '" + std::string(def.name) + "' (" + where +
-                         ") must be " + type_name(def) + ", not '" + v.to_string() + "'");
-  }
 }
 
 }  // namespace
@@ -193,25 +180,159 @@ std::optional<ParameterScalar> ParameterTable::find(std::string_view name, std::
   return std::nullopt;
 }
 
-void check_parameters(const ParameterTable& table, std::span<const ParameterDef> defs, std::string_view method) {
-  for (const auto& [name, setting] : table.global()) {
-    const ParameterDef* def = find_def(defs, name);
-    if (!def)
-      throw UsageError(std::string(method) + " takes no parameter '" + name + "' (it takes: " + known_names(defs) + ")");
-    check_setting(*def, setting, method, "global");
+bool NumberRange::contains(double value) const {
+  if (!std::isfinite(value)) return false;
+  if (value < min || (min_open && value == min)) return false;
+  if (value > max || (max_open && value == max)) return false;
+  return true;
+}
+
+std::optional<double> NumberRange::read(double value) const {
+  if (percent && value > 1.0 && value <= 100.0) return value / 100.0;
+  if (!contains(value)) return std::nullopt;
+  return value;
+}
+
+std::string NumberRange::describe() const {
+  const bool low = std::isfinite(min), high = std::isfinite(max);
+  if (percent) return "a fraction in " + std::string(min_open ? "(" : "[") + format_number(min) + ", " + format_number(max) +
+                      (max_open ? ")" : "]") + " or a percentage in (1, 100]";
+  if (low && high)
+    return "a number in " + std::string(min_open ? "(" : "[") + format_number(min) + ", " + format_number(max) +
+           (max_open ? ")" : "]");
+  if (low) return "a finite number " + std::string(min_open ? "> " : ">= ") + format_number(min);
+  if (high) return "a finite number " + std::string(max_open ? "< " : "<= ") + format_number(max);
+  return "a finite number";
+}
+
+namespace {
+
+// One value of a setting, checked against its declaration; percentages become fractions.
+ParameterScalar checked_value(const ParameterDef& def, ParameterScalar v, std::string_view method,
+                              const std::string& where) {
+  auto refuse = [&] {
+    return UsageError(std::string(method) + ": parameter '" + std::string(def.name) + "' (" + where + ") must be " +
+                      type_name(def) + ", not '" + v.to_string() + "'");
+  };
+  if (!fits(def, v)) throw refuse();
+  if (def.type != ParameterType::number) return v;
+  const auto number = def.range.read(v.number);
+  if (!number) throw refuse();
+  return ParameterScalar::of_number(*number);  // as format_number writes it, whichever way it was written
+}
+
+ParameterSetting checked_setting(const ParameterDef& def, const ParameterSetting& setting, std::string_view method,
+                                 const std::string& where) {
+  const std::string name(def.name);
+  if (def.scope == ParameterScope::merge &&
+      (setting.conditions.size() != 1 || setting.conditions[0].filter || setting.conditions[0].value.size() != 1))
+    throw UsageError(std::string(method) + ": parameter '" + name + "' (" + where +
+                     ") is one value for the whole merge, not a list, a gradient or a set of filters");
+  ParameterSetting out;
+  for (const auto& condition : setting.conditions) {
+    if (condition.value.size() > 1 && def.type != ParameterType::number)
+      throw UsageError(std::string(method) + ": parameter '" + name + "' (" + where + ") is " + type_name(def) +
+                       ": it cannot be a gradient (a list of values)");
+    ParameterCondition c{condition.filter, {}};
+    for (const auto& v : condition.value) c.value.push_back(checked_value(def, v, method, where));
+    out.conditions.push_back(std::move(c));
   }
-  for (std::size_t m = 0; m < table.models_with_settings(); ++m) {
-    for (const auto& [name, setting] : table.model(m)) {
-      const ParameterDef* def = find_def(defs, name);
-      if (!def)
-        throw UsageError(std::string(method) + " takes no parameter '" + name + "' (given for model " +
-                         std::to_string(m + 1) + "; it takes: " + known_names(defs) + ")");
-      if (def->scope != ParameterScope::per_model)
-        throw UsageError(std::string(method) + ": '" + name + "' is one value for the whole merge, not per model (given for model " +
-                         std::to_string(m + 1) + "): set it under the top-level parameters");
-      check_setting(*def, setting, method, "model " + std::to_string(m + 1));
+  return out;
+}
+
+}  // namespace
+
+ParameterTable validate_parameters(const ParameterTable& table, std::span<const ParameterDef> defs,
+                                   std::string_view method, std::size_t models, bool mergekit_rules) {
+  const std::string m(method);
+  auto def_of = [&](const std::string& name, const std::string& where) -> const ParameterDef& {
+    const ParameterDef* def = find_def(defs, name);
+    if (!def) throw UsageError(m + " takes no parameter '" + name + "' (" + where + "; it takes: " + known_names(defs) + ")");
+    if (def->inert && !mergekit_rules)
+      throw UsageError(m + ": parameter '" + name + "' has no effect here (" + where +
+                       "); it is accepted only from mergekit's job files, where mergekit takes it");
+    return *def;
+  };
+  ParameterTable out;
+  for (const auto& [name, setting] : table.global()) {
+    const ParameterDef& def = def_of(name, "given for the merge");
+    out.set_global(name, checked_setting(def, setting, method, "global"));
+  }
+  if (table.models_with_settings() > models) {
+    for (std::size_t i = models; i < table.models_with_settings(); ++i)
+      if (!table.model(i).empty())
+        throw UsageError(m + ": parameter '" + table.model(i).begin()->first + "' is given for model " +
+                         std::to_string(i + 1) + ", but the merge has " + std::to_string(models) + " models");
+  }
+  for (std::size_t i = 0; i < table.models_with_settings(); ++i)
+    for (const auto& [name, setting] : table.model(i)) {
+      const std::string where = "model " + std::to_string(i + 1);
+      const ParameterDef& def = def_of(name, "given for " + where);
+      if (def.scope != ParameterScope::per_model)
+        throw UsageError(m + ": '" + name + "' is one value for the whole merge, not per model (given for " + where +
+                         "): set it under the top-level parameters");
+      out.set_model(i, name, checked_setting(def, setting, method, where));
+    }
+  for (const ParameterDef& def : defs) {
+    const std::string name(def.name);
+    const bool everywhere = out.global().count(name) > 0;
+    for (std::size_t i = 0; i < models && !everywhere; ++i) {
+      const bool own = out.model(i).count(name) > 0;
+      if (own) continue;
+      if (!def.default_value || (mergekit_rules && def.required_in_job_files))
+        throw UsageError(m + ": parameter '" + name + "' is required" +
+                         (def.scope == ParameterScope::per_model ? " for model " + std::to_string(i + 1) : std::string()) +
+                         " but not given" +
+                         (def.scope == ParameterScope::per_model
+                              ? ": set it in the model's parameters or in the global parameters"
+                              : ""));
     }
   }
+  return out;
+}
+
+std::vector<UsedParameter> used_parameters(const ParameterTable& validated, std::span<const ParameterDef> defs,
+                                           std::size_t models) {
+  std::vector<UsedParameter> used;
+  for (const ParameterDef& def : defs) {
+    if (def.inert) continue;
+    const std::string name(def.name);
+    const auto global = validated.global().find(name);
+    // The setting each model sees: its own, else the global one, else the default.
+    std::vector<ParameterSetting> per_model;
+    bool differ = false;
+    for (std::size_t i = 0; i < models && def.scope == ParameterScope::per_model; ++i) {
+      const auto own = validated.model(i).find(name);
+      if (own != validated.model(i).end()) per_model.push_back(own->second);
+      else if (global != validated.global().end()) per_model.push_back(global->second);
+      else if (def.default_value) per_model.push_back(ParameterSetting::scalar(*def.default_value));
+      else continue;
+      differ = differ || per_model.back().to_string() != per_model.front().to_string();
+    }
+    UsedParameter u{name, {}, {}};
+    if (differ) {
+      for (const auto& s : per_model) u.text += (u.text.empty() ? "[" : ", ") + s.to_string();
+      u.text += "]";
+      used.push_back(std::move(u));
+      continue;
+    }
+    std::optional<ParameterSetting> setting;
+    if (!per_model.empty()) setting = per_model.front();
+    else if (global != validated.global().end()) setting = global->second;
+    else if (def.default_value) setting = ParameterSetting::scalar(*def.default_value);
+    if (!setting) continue;
+    u.text = setting->to_string();
+    if (setting->conditions.size() == 1 && !setting->conditions[0].filter && setting->conditions[0].value.size() == 1)
+      u.value = setting->conditions[0].value[0];
+    used.push_back(std::move(u));
+  }
+  return used;
+}
+
+std::string describe_parameters(const std::vector<UsedParameter>& used) {
+  std::string text;
+  for (const auto& u : used) text += (text.empty() ? "" : ", ") + u.name + " " + u.text;
+  return text;
 }
 
 std::vector<double> gradient_positions(std::span<const std::string> tensor_names) {

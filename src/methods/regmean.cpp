@@ -13,12 +13,6 @@
 namespace mpimerge {
 namespace {
 
-const std::vector<ParameterDef> kParameters{
-    {"weight", ParameterScope::per_model, ParameterType::number, ParameterScalar::of_number(1.0),
-     "the model's coefficient: its Gram matrices are scaled by it, and parameters without them averaged with it"},
-    {"alpha", ParameterScope::global, ParameterType::number, ParameterScalar::of_number(1.0),
-     "scale of the Gram matrices' off-diagonal entries, in [0, 1] (RegMean's reduce_non_diagonal_ratio)"},
-};
 
 // yt[j][r] += sum_k a[j][k] * xt[k][r] for j < n, r < rows, each sum taken over k in increasing
 // order, starting from yt's value: the same additions in the same order whatever the number of
@@ -69,17 +63,12 @@ struct RegMeanMerge::Solver {
   std::vector<double> xt, rhs, yt;
 };
 
-RegMeanMerge::RegMeanMerge(const MethodOptions& options) : options_(options) {}
+RegMeanMerge::RegMeanMerge(const MethodArgs& args) : args_(args) {}
 RegMeanMerge::~RegMeanMerge() = default;
-
-std::span<const ParameterDef> RegMeanMerge::parameters() const { return kParameters; }
 
 void RegMeanMerge::start(const MergeShape& shape) {
   MergeMethod::start(shape);
-  if (shape.side_inputs != shape.models)
-    throw UsageError("regmean needs one file of Gram matrices per model (--gram, or gram: in the job file): " +
-                     std::to_string(shape.models) + " models, " + std::to_string(shape.side_inputs) + " Gram files");
-  const ParameterView params(options_.params, kParameters, shape_, "regmean");
+  const ParameterView params(args_.params, args_.spec->parameters, shape_, "regmean");
   has_gram_.clear();
   alpha_.clear();
   weights_.assign(shape.tensors.size(), std::vector<double>(shape.models));
@@ -105,10 +94,7 @@ void RegMeanMerge::start(const MergeShape& shape) {
                            "transposed first)");
     }
     has_gram_.push_back(present != 0);
-    const double alpha = params.number("alpha", t);
-    if (!(alpha >= 0.0 && alpha <= 1.0))
-      throw UsageError(params.describe("alpha", t, std::nullopt) + " is " + format_number(alpha) + ": give a value in [0, 1]");
-    alpha_.push_back(alpha);
+    alpha_.push_back(params.number("alpha", t));
     for (std::size_t m = 0; m < shape.models; ++m) weight_sum_[t] += weights_[t][m] = params.number("weight", t, m);
     if (weight_sum_[t] == 0)
       throw UsageError("regmean: the weights of tensor '" + info.name + "' sum to 0");
@@ -193,5 +179,31 @@ void RegMeanMerge::merge_block(const Block<T>& block, std::span<T> out) {
 
 template void RegMeanMerge::merge_block<float>(const Block<float>&, std::span<float>);
 template void RegMeanMerge::merge_block<double>(const Block<double>&, std::span<double>);
+
+extern const MethodSpec kRegMeanSpec{
+    .name = "regmean",
+    .summary = "RegMean: least-squares merge of linear layers (one Gram file per model: --gram)",
+    .parameters =
+        {
+            {.name = "weight",
+             .scope = ParameterScope::per_model,
+             .default_value = ParameterScalar::of_number(1.0),
+             .help = "the model's coefficient: its Gram matrices are scaled by it, and parameters without them "
+                     "averaged with it",
+             .range = {.min = 0}},
+            {.name = "alpha",
+             .default_value = ParameterScalar::of_number(1.0),
+             .help = "scale of the Gram matrices' off-diagonal entries (RegMean's reduce_non_diagonal_ratio)",
+             .range = {.min = 0, .max = 1},
+             .sweepable = true,
+             .examples = {"1", "0.5"}},
+        },
+    .side_inputs = {{.name = "gram",
+                     .kind = SideInputKind::matrices,
+                     .help = "each model's Gram matrices X^T X, one dataset per linear layer named after its weight, "
+                             "in model order"}},
+    .needs_base = false,
+    .make = make_method_of<RegMeanMerge>,
+};
 
 }  // namespace mpimerge

@@ -11,14 +11,8 @@ namespace {
 constexpr double kDotThreshold = 0.9995;  // mergekit's DOT_THRESHOLD: nearly parallel, lerp instead
 constexpr double kNormEpsilon = 1e-8;     // mergekit's normalize: smaller norms are left alone
 
-const std::vector<ParameterDef> kParameters{
-    {"t", ParameterScope::global, ParameterType::number, std::nullopt,
-     "interpolation position in [0, 1]: 0 gives the base, 1 the other model (required)"},
-};
 
 }  // namespace
-
-std::span<const ParameterDef> SlerpMerge::parameters() const { return kParameters; }
 
 SlerpMerge::Coefficients SlerpMerge::coefficients(double t, double norm0_squared, double norm1_squared, double dot) {
   const double n0 = std::sqrt(norm0_squared), n1 = std::sqrt(norm1_squared);
@@ -31,16 +25,10 @@ SlerpMerge::Coefficients SlerpMerge::coefficients(double t, double norm0_squared
 
 void SlerpMerge::start(const MergeShape& shape) {
   MergeMethod::start(shape);
-  if (shape.models != 1)
-    throw UsageError("slerp interpolates between exactly two models, the base and one other, but " +
-                     std::to_string(shape.models) + " models besides the base were given");
-  const ParameterView params(options_.params, kParameters, shape_, "slerp");
+  const ParameterView params(args_.params, args_.spec->parameters, shape_, "slerp");
   t_.clear();
   for (std::size_t i = 0; i < shape.tensors.size(); ++i) {
-    const double t = params.number("t", i);
-    if (!(t >= 0.0 && t <= 1.0))
-      throw UsageError(params.describe("t", i, std::nullopt) + " is " + format_number(t) + ": give a value in [0, 1]");
-    t_.push_back(t);
+    t_.push_back(params.number("t", i));
   }
   sums_.assign(3 * shape.tensors.size(), ExactSum{});
   measured_ = shape.tensors.empty();
@@ -83,5 +71,18 @@ template void SlerpMerge::analyze_block<float>(const Block<float>&);
 template void SlerpMerge::analyze_block<double>(const Block<double>&);
 template void SlerpMerge::merge_block<float>(const Block<float>&, std::span<float>);
 template void SlerpMerge::merge_block<double>(const Block<double>&, std::span<double>);
+
+extern const MethodSpec kSlerpSpec{
+    .name = "slerp",
+    .summary = "spherical interpolation between the base and one model (parameter t)",
+    .parameters = {{.name = "t",
+                    .help = "interpolation position: 0 gives the base, 1 the other model",
+                    .range = {.min = 0, .max = 1},
+                    .sweepable = true,
+                    .examples = {"0.3", "0.7"}}},
+    .min_models = 1,
+    .max_models = 1,
+    .make = make_method_of<SlerpMerge>,
+};
 
 }  // namespace mpimerge

@@ -9,4 +9,7 @@ namespace mpimerge {
 const TaskVectorRecipe kTaskArithmeticRecipe{"task_arithmetic", Sparsification::none, false, false, false};
 const TaskVectorRecipe kMagnitudePruneRecipe{"magnitude_prune", Sparsification::magnitude, false, false, false};
 
+extern const MethodSpec kTaskArithmeticSpec = task_vector_spec(kTaskArithmeticRecipe, "base + lambda * weighted sum of task vectors", make_task_vector_merge<&kTaskArithmeticRecipe>);
+extern const MethodSpec kMagnitudePruneSpec = task_vector_spec(kMagnitudePruneRecipe, "task arithmetic over magnitude-trimmed task vectors (PEFT)", make_task_vector_merge<&kMagnitudePruneRecipe>);
+
 }  // namespace mpimerge

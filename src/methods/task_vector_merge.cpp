@@ -17,49 +17,117 @@ constexpr double kDivisorEpsilon = 1e-8;  // mergekit's GTATask: |sum of weights
 
 std::vector<ParameterDef> parameters_of(const TaskVectorRecipe& r) {
   const bool random = r.sparsification == Sparsification::random || r.sparsification == Sparsification::della;
+  const bool sparse = r.sparsification != Sparsification::none;
   std::vector<ParameterDef> defs{
-      {"weight", ParameterScope::per_model, ParameterType::number, std::nullopt,
-       "weight of the model's task vector (required, as in mergekit)"},
-      {"density", ParameterScope::per_model, ParameterType::number, ParameterScalar::of_number(1.0),
-       "share of the task vector kept, in (0, 1] (1: no sparsification)"},
-      {"normalize", ParameterScope::global, ParameterType::boolean, ParameterScalar::of_boolean(r.default_normalize),
-       "divide by the sum of the weights (of the agreeing entries, after a sign election)"},
-      {"lambda", ParameterScope::global, ParameterType::number, ParameterScalar::of_number(1.0),
-       "scale of the merged task vector"},
-      {"rescale", ParameterScope::global, ParameterType::flag_or_choice, ParameterScalar::of_boolean(r.default_rescale),
-       "after sparsifying: true divides kept entries by their keep probability (DARE, DELLA; L1 for the "
-       "deterministic methods), l1 matches the task vector's L1 norm (mergekit today), false does neither",
-       {"l1"}},
-      {"int8_mask", ParameterScope::global, ParameterType::boolean, ParameterScalar::of_boolean(false),
-       "accepted for mergekit job files; no effect here (a memory saving in mergekit)"},
+      {.name = "weight",
+       .scope = ParameterScope::per_model,
+       .default_value = ParameterScalar::of_number(1.0),
+       .help = "weight of the model's task vector (negative: subtract it); job files must give it, as in mergekit",
+       .required_in_job_files = true},
+      {.name = "density",
+       .scope = ParameterScope::per_model,
+       .default_value = ParameterScalar::of_number(1.0),
+       .help = sparse ? "share of the task vector kept (1: no sparsification)"
+                      : "accepted for mergekit job files; task arithmetic keeps every entry",
+       .range = {.min = 0, .max = 1, .min_open = true, .percent = true},
+       .sweepable = sparse,
+       .examples = sparse ? std::vector<std::string_view>{"0.7", "0.3"} : std::vector<std::string_view>{},
+       .tag = "d",
+       .inert = !sparse},
+      {.name = "normalize",
+       .type = ParameterType::boolean,
+       .default_value = ParameterScalar::of_boolean(r.default_normalize),
+       .help = "divide by the sum of the weights (of the agreeing entries, after a sign election)",
+       .sweepable = true,
+       .examples = {"true", "false"}},
+      {.name = "lambda",
+       .default_value = ParameterScalar::of_number(1.0),
+       .help = "scale of the merged task vector",
+       .sweepable = true,
+       .examples = {"0.5", "1.5"},
+       .tag = "l"},
+      {.name = "rescale",
+       .type = ParameterType::flag_or_choice,
+       .default_value = ParameterScalar::of_boolean(r.default_rescale),
+       .help = random ? "after the random drop: true divides kept entries by their keep probability, l1 matches the "
+                        "task vector's L1 norm (mergekit today), false does neither"
+                      : "after trimming: true or l1 rescales the kept entries to the task vector's L1 norm, false "
+                        "does not",
+       .choices = {"l1"},
+       .sweepable = sparse,
+       .examples = !sparse ? std::vector<std::string_view>{}
+                   : random ? std::vector<std::string_view>{"true", "false", "l1"}
+                            : std::vector<std::string_view>{"false", "l1"},
+       .inert = !sparse},
+      {.name = "int8_mask",
+       .type = ParameterType::boolean,
+       .default_value = ParameterScalar::of_boolean(false),
+       .help = "accepted for mergekit job files; no effect here (a memory saving in mergekit)",
+       .inert = true},
   };
   if (r.sparsification == Sparsification::magnitude_outliers)
-    defs.push_back({"gamma", ParameterScope::per_model, ParameterType::number, ParameterScalar::of_number(0.01),
-                    "share of the largest magnitudes dropped as outliers"});
+    defs.push_back({.name = "gamma",
+                    .scope = ParameterScope::per_model,
+                    .default_value = ParameterScalar::of_number(0.01),
+                    .help = "share of the largest magnitudes dropped as outliers",
+                    .range = {.min = 0, .max = 1},
+                    .sweepable = true,
+                    .examples = {"0.01", "0.1"}});
   if (r.sparsification == Sparsification::della)
-    defs.push_back({"epsilon", ParameterScope::per_model, ParameterType::number, ParameterScalar::of_number(0.15),
-                    "keep probabilities range over density +- epsilon by magnitude rank"});
+    defs.push_back({.name = "epsilon",
+                    .scope = ParameterScope::per_model,
+                    .default_value = ParameterScalar::of_number(0.15),
+                    .help = "keep probabilities range over density +- epsilon by magnitude rank",
+                    .range = {.min = 0, .max = 1, .max_open = true},
+                    .sweepable = true,
+                    .examples = {"0.05", "0.1"}});
   if (random)
-    defs.push_back({"seed", ParameterScope::global, ParameterType::integer, ParameterScalar::of_number(0.0, "0"),
-                    "seed of the random drop: the same seed gives the same merge at any rank count"});
+    defs.push_back({.name = "seed",
+                    .type = ParameterType::integer,
+                    .default_value = ParameterScalar::of_number(0.0, "0"),
+                    .help = "seed of the random drop: the same seed gives the same merge at any rank count",
+                    .sweepable = true,
+                    .examples = {"1", "2"}});
   if (r.elects_sign)
-    defs.push_back({"consensus", ParameterScope::global, ParameterType::choice, ParameterScalar::of_text("sum"),
-                    "elect the sign from the sum of the weighted task vectors (sum) or from a count of their signs "
-                    "(count)",
-                    {"sum", "count"}});
+    defs.push_back({.name = "consensus",
+                    .type = ParameterType::choice,
+                    .default_value = ParameterScalar::of_text("sum"),
+                    .help = "elect the sign from the sum of the weighted task vectors (sum) or from a count of their "
+                            "signs (count)",
+                    .choices = {"sum", "count"},
+                    .sweepable = true,
+                    .examples = {"sum", "count"}});
   return defs;
+}
+
+// DELLA: each keep probability density +- epsilon must be a probability (in (0, 1)).
+void check_della(const ParameterView& params) {
+  for (std::size_t t = 0; t < params.shape().tensors.size(); ++t)
+    for (std::size_t m = 0; m < params.shape().models; ++m) {
+      const double density = params.number("density", t, m), epsilon = params.number("epsilon", t, m);
+      if (density < 1.0 && !(density - epsilon > 0.0 && density + epsilon < 1.0))
+        throw UsageError(params.describe("epsilon", t, m) + " is " + format_number(epsilon) +
+                         ": density +- epsilon must lie in (0, 1) (density " + format_number(density) + ")");
+    }
 }
 
 }  // namespace
 
-TaskVectorMerge::TaskVectorMerge(const TaskVectorRecipe& recipe, const MethodOptions& options)
-    : recipe_(recipe), options_(options), defs_(parameters_of(recipe)) {}
+MethodSpec task_vector_spec(const TaskVectorRecipe& recipe, std::string_view summary,
+                            std::unique_ptr<MergeMethod> (*make)(const MethodArgs&)) {
+  return MethodSpec{.name = recipe.name,
+                    .summary = summary,
+                    .parameters = parameters_of(recipe),
+                    .check = recipe.sparsification == Sparsification::della ? check_della : nullptr,
+                    .make = make};
+}
+
+TaskVectorMerge::TaskVectorMerge(const TaskVectorRecipe& recipe, const MethodArgs& args) : recipe_(recipe), args_(args) {}
 
 void TaskVectorMerge::start(const MergeShape& shape) {
   MergeMethod::start(shape);
   const std::string method(recipe_.name);
-  check_weight_count(options_, shape.models, method);
-  const ParameterView params(options_.params, defs_, shape_, method);
+  const ParameterView params(args_.params, args_.spec->parameters, shape_, method);
   const Sparsification how = recipe_.sparsification;
   const bool random = how == Sparsification::random || how == Sparsification::della;
   const std::size_t models = shape.models;
@@ -91,16 +159,11 @@ void TaskVectorMerge::start(const MergeShape& shape) {
       divisor64 += w;
       if (how == Sparsification::none) continue;
       Sparse& sp = sparse(t, m);
+      // Ranges and DELLA's density +- epsilon are checked by the declaration (parameters_of, check_della).
       const double density = params.number("density", t, m);
-      if (!(density > 0.0 && density <= 1.0))
-        throw UsageError(params.describe("density", t, m) + " is " + format_number(density) +
-                         ": give a fraction in (0, 1] (the drop rate p = 1 - density must lie in [0, 1))");
       sp.density = density;
       if (how == Sparsification::magnitude_outliers) {
-        const double gamma = params.number("gamma", t, m);
-        if (!(gamma >= 0.0 && gamma <= 1.0))
-          throw UsageError(params.describe("gamma", t, m) + " is " + format_number(gamma) + ": give a fraction in [0, 1]");
-        sp.band = sparsify::outlier_band(info.elements, density, gamma);
+        sp.band = sparsify::outlier_band(info.elements, density, params.number("gamma", t, m));
       } else {
         sp.band = sparsify::magnitude_band(info.elements, density);
       }
@@ -108,9 +171,6 @@ void TaskVectorMerge::start(const MergeShape& shape) {
       sp.active = true;
       if (how == Sparsification::della) {
         sp.epsilon = params.number("epsilon", t, m);
-        if (!(density - sp.epsilon > 0.0 && density + sp.epsilon < 1.0))
-          throw UsageError(params.describe("epsilon", t, m) + " is " + format_number(sp.epsilon) +
-                           ": density +- epsilon must lie in (0, 1) (density " + format_number(density) + ")");
         if (info.shape.size() <= 1) {
           sp.gather_offset = gather_size;
           gather_size += info.elements;

@@ -28,35 +28,41 @@ std::uint64_t sample_target(std::uint64_t keys, std::uint64_t at_least, std::uin
 
 }  // namespace
 
-TiesMerge::TiesMerge(const MethodOptions& options) : options_(options) {}
+TiesMerge::TiesMerge(const MethodArgs& args) : args_(args) {}
 
 std::size_t TiesMerge::problem(std::size_t task, std::size_t tensor) const {
-  return options_.trim_scope == TrimScope::model ? task : tensor * shape_.models + task;
+  return settings_.trim_scope == TrimScope::model ? task : tensor * shape_.models + task;
 }
 
 double TiesMerge::sample_fraction(std::size_t tensor) const { return planned_fraction(tensor) * sample_scale_; }
 
 double TiesMerge::planned_fraction(std::size_t tensor) const {
   const std::uint64_t keys =
-      options_.trim_scope == TrimScope::model ? shape_.total_elements() : shape_.tensors[tensor].elements;
+      settings_.trim_scope == TrimScope::model ? shape_.total_elements() : shape_.tensors[tensor].elements;
   if (keys == 0) return 0.0;
-  const std::uint64_t target = options_.trim_scope == TrimScope::model ? sample_target(keys, 1 << 16, 1 << 24)
+  const std::uint64_t target = settings_.trim_scope == TrimScope::model ? sample_target(keys, 1 << 16, 1 << 24)
                                                                         : sample_target(keys, 1 << 12, 1 << 22);
   return std::min(1.0, static_cast<double>(target) / static_cast<double>(keys));
 }
 
 void TiesMerge::start(const MergeShape& shape) {
   MergeMethod::start(shape);
+  const ParameterView params(args_.params, args_.spec->parameters, shape_, "ties");
+  settings_.density = params.number("density", 0);
+  settings_.lambda = params.number("lambda", 0);
+  settings_.trim_scope = params.word("trim_scope", 0) == "tensor" ? TrimScope::tensor : TrimScope::model;
+  const std::string merge = params.word("disjoint_merge", 0);
+  settings_.disjoint_merge = merge == "sum" ? DisjointMerge::sum : merge == "max" ? DisjointMerge::max : DisjointMerge::mean;
   wide_keys_ = shape.any_float64();
   std::vector<std::uint64_t> k, n;
-  if (options_.trim_scope == TrimScope::model) {
+  if (settings_.trim_scope == TrimScope::model) {
     n.assign(shape.models, shape.total_elements());
-    k.assign(shape.models, ties::kth_smallest_rank(shape.total_elements(), options_.density));
+    k.assign(shape.models, ties::kth_smallest_rank(shape.total_elements(), settings_.density));
   } else {
     for (const auto& t : shape.tensors)
       for (std::size_t m = 0; m < shape.models; ++m) {
         n.push_back(t.elements);
-        k.push_back(ties::kth_smallest_rank(t.elements, options_.density));
+        k.push_back(ties::kth_smallest_rank(t.elements, settings_.density));
       }
   }
   // Half of the method's memory for candidate keys, half for parameters whose sign waits. When
@@ -233,10 +239,10 @@ void TiesMerge::finish_count(Reductions& reductions) {
   for (std::size_t p = 0; p < sampled_->problems(); ++p) {
     if (!sampled_->needs_selection(p)) continue;
     if (sampled_->failed(p)) {
-      missed[p] = ties::kth_smallest_rank(options_.trim_scope == TrimScope::model
+      missed[p] = ties::kth_smallest_rank(settings_.trim_scope == TrimScope::model
                                               ? shape_.total_elements()
                                               : shape_.tensors[p / shape_.models].elements,
-                                          options_.density);
+                                          settings_.density);
       any_missed = true;
     } else {
       threshold_keys_[p] = sampled_->kth_key(p);
@@ -310,9 +316,9 @@ MPIMERGE_VECTOR_CLONES void TiesMerge::merge_block(const Block<T>& block, std::s
   auto gamma = scratch_.of<T>().extra(3 * block.size());
   ties::elected_sign_before_fallback<T>(trimmed, gamma.first(block.size()));
   ties::apply_zero_sign_fallback<T>(gamma.first(block.size()), majority_sign_);
-  ties::disjoint_merge<T>(trimmed, gamma.first(block.size()), options_.disjoint_merge, out,
+  ties::disjoint_merge<T>(trimmed, gamma.first(block.size()), settings_.disjoint_merge, out,
                           gamma.subspan(block.size()));
-  ties::add_scaled_to_base<T>(block.base, static_cast<T>(options_.lambda), out);
+  ties::add_scaled_to_base<T>(block.base, static_cast<T>(settings_.lambda), out);
   // disjoint_merge left the elected direction (+1 / -1) at the start of its work space.
   const auto direction = gamma.subspan(block.size(), block.size());
   std::int64_t kept = 0, lost = 0;
@@ -367,14 +373,14 @@ std::vector<MethodFinding> TiesMerge::findings() const {
   std::vector<std::uint64_t> kept(n, 0), total(n, 0);
   for (std::size_t p = 0; p < threshold_keys_.size(); ++p) {
     const std::size_t task = p % n;
-    const std::uint64_t elements = options_.trim_scope == TrimScope::model ? shape_.total_elements()
+    const std::uint64_t elements = settings_.trim_scope == TrimScope::model ? shape_.total_elements()
                                                                             : shape_.tensors[p / n].elements;
     total[task] += elements;
     kept[task] += elements - kept_below_[p];
   }
   for (std::size_t t = 0; t < n; ++t) {
     const std::string task = "task " + std::to_string(t);
-    if (options_.trim_scope == TrimScope::model) {
+    if (settings_.trim_scope == TrimScope::model) {
       const std::uint64_t key = threshold_keys_[t];
       out.push_back({task + " threshold", wide_keys_ ? bits::f64_from_magnitude_key(key)
                                                      : bits::f32_from_magnitude_key(key)});
@@ -399,62 +405,51 @@ template void TiesMerge::analyze_block<double>(const Block<double>&);
 template void TiesMerge::merge_block<float>(const Block<float>&, std::span<float>);
 template void TiesMerge::merge_block<double>(const Block<double>&, std::span<double>);
 
-namespace {
-
-const std::vector<ParameterDef> kPaperTiesParameters{
-    {"trim_scope", ParameterScope::global, ParameterType::choice, ParameterScalar::of_text("model"),
-     "rank magnitudes over the whole model (the paper) or within each tensor", {"model", "tensor"}},
-    {"density", ParameterScope::global, ParameterType::number, ParameterScalar::of_number(0.2),
-     "share of each task vector kept: a fraction in (0, 1] or a percentage in (1, 100]"},
-    {"lambda", ParameterScope::global, ParameterType::number, ParameterScalar::of_number(1.0),
-     "scale of the merged task vector"},
-    {"disjoint_merge", ParameterScope::global, ParameterType::choice, ParameterScalar::of_text("mean"),
-     "combine the entries that agree with the elected sign by mean, sum or max", {"mean", "sum", "max"}},
-    {"weight", ParameterScope::per_model, ParameterType::number, ParameterScalar::of_number(1.0),
-     "accepted for mergekit job files; the paper's TIES has no weights, so it must be 1"},
+// The paper's TIES: its parameters are one value each for the whole merge (its code has no
+// per-model or per-tensor settings) and it takes no model weights.
+extern const MethodSpec kPaperTiesSpec{
+    .name = "ties",
+    .summary = "TIES-Merging as the paper's code (trim over the whole model by default); in a job file without "
+               "trim_scope, mergekit's (ties_mergekit)",
+    .parameters =
+        {
+            {.name = "density",
+             .scope = ParameterScope::merge,
+             .default_value = ParameterScalar::of_number(0.2),
+             .help = "share of each task vector kept by the trim",
+             .range = {.min = 0, .max = 1, .min_open = true, .percent = true},
+             .sweepable = true,
+             .examples = {"0.1", "0.5"},
+             .tag = "d"},
+            {.name = "lambda",
+             .scope = ParameterScope::merge,
+             .default_value = ParameterScalar::of_number(1.0),
+             .help = "scale of the merged task vector",
+             .sweepable = true,
+             .examples = {"0.5", "1.5"},
+             .tag = "l"},
+            {.name = "trim_scope",
+             .scope = ParameterScope::merge,
+             .type = ParameterType::choice,
+             .default_value = ParameterScalar::of_text("model"),
+             .help = "rank magnitudes over the whole model (model, the paper) or within each tensor (tensor)",
+             .choices = {"model", "tensor"},
+             .sweepable = true,
+             .examples = {"model", "tensor"},
+             .tag = ""},
+            {.name = "disjoint_merge",
+             .scope = ParameterScope::merge,
+             .type = ParameterType::choice,
+             .default_value = ParameterScalar::of_text("mean"),
+             .help = "combine the entries that agree with the elected sign by their mean, sum or max",
+             .choices = {"mean", "sum", "max"},
+             .sweepable = true,
+             .examples = {"mean", "sum", "max"},
+             .tag = ""},
+        },
+    .make = make_method_of<TiesMerge>,
+    .mergekit_variant = "ties_mergekit",
+    .own_key = "trim_scope",
 };
-
-}  // namespace
-
-std::span<const ParameterDef> TiesMerge::parameters() const { return kPaperTiesParameters; }
-
-MethodOptions paper_ties_options(const MethodOptions& options) {
-  MethodOptions out = options;
-  out.params = ParameterTable{};
-  auto scalar = [](const std::string& name, const ParameterSetting& setting, const std::string& where) {
-    if (setting.conditions.size() != 1 || setting.conditions[0].filter || setting.conditions[0].value.size() != 1)
-      throw UsageError("ties with trim_scope (the paper's TIES): '" + name + "' " + where +
-                       " must be one plain value for the whole merge, not a list or a gradient");
-    return setting.conditions[0].value[0];
-  };
-  auto number = [&](const std::string& name, const ParameterScalar& v) {
-    if (v.kind != ParameterScalar::Kind::number || !std::isfinite(v.number))
-      throw UsageError("ties: parameter '" + name + "' must be a number, not '" + v.to_string() + "'");
-    return v.number;
-  };
-  for (const auto& [name, setting] : options.params.global()) {
-    const ParameterScalar v = scalar(name, setting, "(global)");
-    if (name == "density") out.density = parse_density(number(name, v));
-    else if (name == "lambda") out.lambda = number(name, v);
-    else if (name == "trim_scope") out.trim_scope = parse_trim_scope(v.to_string());
-    else if (name == "disjoint_merge") out.disjoint_merge = parse_disjoint_merge(v.to_string());
-    else if (name == "weight" && number(name, v) == 1.0) continue;
-    else if (name == "weight")
-      throw UsageError("ties with trim_scope (the paper's TIES) takes no model weights (weight " + v.to_string() +
-                       "); leave out trim_scope for mergekit's weighted TIES");
-    else
-      throw UsageError("ties with trim_scope (the paper's TIES) takes no parameter '" + name +
-                       "' (it takes: trim_scope, density, lambda, disjoint_merge)");
-  }
-  for (std::size_t m = 0; m < options.params.models_with_settings(); ++m)
-    for (const auto& [name, setting] : options.params.model(m)) {
-      const ParameterScalar v = scalar(name, setting, "of model " + std::to_string(m + 1));
-      if (name == "weight" && v.kind == ParameterScalar::Kind::number && v.number == 1.0) continue;
-      throw UsageError("ties with trim_scope (the paper's TIES): '" + name + "' is given for model " +
-                       std::to_string(m + 1) + ", but the paper's TIES takes one " + name +
-                       " for all models (and no weights); leave out trim_scope for mergekit's TIES");
-    }
-  return out;
-}
 
 }  // namespace mpimerge

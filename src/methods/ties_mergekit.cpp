@@ -8,6 +8,8 @@
 
 namespace mpimerge {
 
-const TaskVectorRecipe kTiesMergekitRecipe{"ties", Sparsification::magnitude, true, true, false};
+const TaskVectorRecipe kTiesMergekitRecipe{"ties_mergekit", Sparsification::magnitude, true, true, false};
+
+extern const MethodSpec kTiesMergekitSpec = task_vector_spec(kTiesMergekitRecipe, "TIES as mergekit and PEFT: exactly int(density * n) entries kept per tensor, weighted; what a job file's `ties` without trim_scope runs", make_task_vector_merge<&kTiesMergekitRecipe>);
 
 }  // namespace mpimerge

@@ -21,7 +21,9 @@ OpenInputs open_inputs(const std::optional<std::string>& base, const std::vector
     mpi::run_agreed(comm, [&] { inputs.owned.push_back(storage::open_checkpoint(path, comm)); });
     inputs.set.readers.push_back(inputs.owned.back().get());
   }
-  for (auto [paths, readers] : {std::pair{&side.fisher, &inputs.set.aligned}, std::pair{&side.gram, &inputs.set.side}})
+  inputs.set.aligned_name = side.aligned_name;
+  inputs.set.side_name = side.matrices_name;
+  for (auto [paths, readers] : {std::pair{&side.aligned, &inputs.set.aligned}, std::pair{&side.matrices, &inputs.set.side}})
     for (const std::string& path : *paths) {
       mpi::run_agreed(comm, [&] { inputs.owned.push_back(storage::open_checkpoint(path, comm)); });
       readers->push_back(inputs.owned.back().get());

@@ -16,10 +16,11 @@ struct OpenInputs {
   InputSet set;
 };
 
-// Side inputs of a merge: one diagonal Fisher file per model (aligned with the models' tensors),
-// one Gram file per model (matrices read whole). Empty when the method needs none.
+// Side inputs of a merge (MethodSpec::side_inputs), one file per model each: element-aligned ones
+// (Fisher diagonals) and matrices read whole (Gram matrices). Empty when the method needs none.
 struct SideInputPaths {
-  std::vector<std::string> fisher, gram;
+  std::string aligned_name, matrices_name;  // "fisher", "gram": for messages
+  std::vector<std::string> aligned, matrices;
 };
 
 // Collective; each open agreed on by every rank.

@@ -26,11 +26,11 @@ std::string InputSet::label(std::size_t input) const {
 }
 
 std::string InputSet::aligned_label(std::size_t input) const {
-  return "fisher " + std::to_string(input + 1) + " (" + aligned[input]->path() + ")";
+  return aligned_name + " " + std::to_string(input + 1) + " (" + aligned[input]->path() + ")";
 }
 
 std::string InputSet::side_label(std::size_t input) const {
-  return "gram " + std::to_string(input + 1) + " (" + side[input]->path() + ")";
+  return side_name + " " + std::to_string(input + 1) + " (" + side[input]->path() + ")";
 }
 
 std::vector<TensorInfo> MergePlan::output_tensors() const {

@@ -18,7 +18,8 @@
 #include "mpimerge/pipeline/summary.hpp"
 #include "mpimerge/presentation/progress.hpp"
 #include "pipeline/work_plan.hpp"
-#include "mpimerge/methods/method.hpp"
+#include "mpimerge/methods/method_spec.hpp"
+#include "pipeline/inputs.hpp"
 #include "mpimerge/storage/checkpoint.hpp"
 #include "mpimerge/util/byte_arena.hpp"
 
@@ -27,6 +28,8 @@ namespace mpimerge {
 struct MergeTarget {
   MergeJob job;
   storage::OutputSpec output;
+  MethodArgs method_args;  // the method's declaration and the job's parameters, validated
+  SideInputPaths side_inputs;
   std::unique_ptr<MergeMethod> method;
   std::unique_ptr<PendingOutput> pending;  // before the writer: removed after it closes
   std::unique_ptr<storage::CheckpointWriter> writer;

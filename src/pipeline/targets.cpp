@@ -5,21 +5,65 @@
 #include "durability/paths.hpp"
 #include "presentation/report.hpp"
 #include "mpimerge/error.hpp"
-#include "mpimerge/methods/options.hpp"
 #include "mpimerge/methods/registry.hpp"
 #include "mpimerge/util/counter_rng.hpp"
 #include "mpimerge/util/memory.hpp"
 
 namespace mpimerge {
 
+namespace {
+
+// The job's side input files, checked against the method's declaration: one file per model for
+// each side input it declares, none it does not.
+SideInputPaths side_inputs_for(const MethodSpec& spec, const MergeJob& job) {
+  SideInputPaths out;
+  for (const auto& [name, paths] : job.side_inputs) {
+    if (paths.empty()) continue;
+    const SideInputDef* def = spec.find_side_input(name);
+    if (!def) {
+      std::string takers;
+      for (const MethodSpec* s : method_registry())
+        if (s->find_side_input(name)) takers += (takers.empty() ? "" : ", ") + std::string(s->name);
+      throw UsageError(std::string(spec.name) + " takes no " + name + " files (--" + name + "; they are for " + takers + ")");
+    }
+  }
+  for (const SideInputDef& def : spec.side_inputs) {
+    const std::string name(def.name);
+    const auto at = job.side_inputs.find(name);
+    const std::size_t given = at == job.side_inputs.end() ? 0 : at->second.size();
+    if (given != job.models.size())
+      throw UsageError(std::string(spec.name) + " needs one " + name + " file per model (--" + name + ", or " + name +
+                       ": in the job file): " + std::to_string(job.models.size()) + " models, " + std::to_string(given) +
+                       " " + name + " files");
+    (def.kind == SideInputKind::aligned ? out.aligned : out.matrices) = at->second;
+    (def.kind == SideInputKind::aligned ? out.aligned_name : out.matrices_name) = name;
+  }
+  return out;
+}
+
+}  // namespace
+
 MergeTarget prepare_target(const MergeJob& job, const mpi::Comm& comm) {
   MergeTarget target;
   target.job = job;
   mpi::run_agreed(comm, [&] {
-    check_method_options(job.method);
-    target.method = make_method(job.method);
     if (job.models.empty()) throw UsageError("no models given (--model)");
-    if (target.method->needs_base() && !job.base) throw UsageError(job.method.method + " needs a base model (--base)");
+    // The one validation of the method and its parameters, whichever way the job came in.
+    const MethodSpec& spec = resolve_method(job.method);
+    target.method_args = {&spec, validate_parameters(job.method.params, spec.parameters, spec.name, job.models.size(),
+                                                     job.method.mergekit_rules)};
+    target.side_inputs = side_inputs_for(spec, job);
+    if (spec.needs_base && !job.base) throw UsageError(std::string(spec.name) + " needs a base model (--base)");
+    if (job.models.size() < spec.min_models || job.models.size() > spec.max_models) {
+      const std::string count = spec.min_models == spec.max_models ? "exactly " + std::to_string(spec.min_models)
+                                : spec.max_models == SIZE_MAX   ? "at least " + std::to_string(spec.min_models)
+                                                                : std::to_string(spec.min_models) + " to " +
+                                                                      std::to_string(spec.max_models);
+      throw UsageError(std::string(spec.name) + " merges " + count + (spec.min_models == 1 && spec.max_models == 1 ? " model" : " models") +
+                       (spec.needs_base ? " besides the base" : "") + ", but " + std::to_string(job.models.size()) +
+                       " were given");
+    }
+    target.method = spec.make(target.method_args);
     target.output = output_spec_for(job);
     check_job_paths(job);
   });
@@ -47,7 +91,11 @@ PlannedMerge plan_targets(const OpenInputs& inputs, std::span<MergeTarget* const
     planned.plan.shape.method_memory = methods_share / targets.size();
     planned.plan.shape.sample_memory = (planned.budget - methods_share) / targets.size();
     planned.plan.shape.ranks = comm.size();
-    for (MergeTarget* t : targets) t->method->start(planned.plan.shape);
+    for (MergeTarget* t : targets) {
+      const MethodArgs& args = t->method_args;
+      if (args.spec && args.spec->check) args.spec->check(ParameterView(args.params, args.spec->parameters, planned.plan.shape, args.spec->name));
+      t->method->start(planned.plan.shape);
+    }
     planned.work = make_work_plan(planned.plan, comm.size(), planned.budget - methods_share);
   });
   return planned;
@@ -81,7 +129,8 @@ MergeSummary summarize(const MergeTarget& target, const PlannedMerge& planned,
                        std::chrono::steady_clock::time_point started, const mpi::Comm& comm) {
   const MergePlan& plan = planned.plan;
   MergeSummary s;
-  s.method = target.job.method.method;
+  s.method = std::string(target.method_args.spec->name);
+  s.method_parameters = used_parameters(target.method_args.params, target.method_args.spec->parameters, target.job.models.size());
   s.ranks = comm.size();
   s.output = target.job.output;
   s.output_io = target.writer && target.writer->writes_direct() ? "direct" : "mpiio";

@@ -9,22 +9,39 @@
 
 namespace mpimerge {
 
+namespace {
+
+nlohmann::ordered_json scalar_json(const ParameterScalar& v) {
+  switch (v.kind) {
+    case ParameterScalar::Kind::number:
+      return v.text.empty() ? nlohmann::ordered_json(v.number) : nlohmann::ordered_json(v.to_string());
+    case ParameterScalar::Kind::boolean: return v.boolean;
+    case ParameterScalar::Kind::text: return v.text;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+nlohmann::ordered_json parameters_json(const std::vector<UsedParameter>& used) {
+  nlohmann::ordered_json j = nlohmann::ordered_json::object();
+  for (const auto& u : used) j[u.name] = u.value ? scalar_json(*u.value) : nlohmann::ordered_json(u.text);
+  return j;
+}
+
 nlohmann::ordered_json job_json(const MergeJob& job) {
   nlohmann::ordered_json j;
-  j["method"] = {{"name", job.method.method},
-                 {"density", job.method.density},
-                 {"lambda", job.method.lambda},
-                 {"trim_scope", to_string(job.method.trim_scope)},
-                 {"disjoint_merge", to_string(job.method.disjoint_merge)},
-                 {"weights", job.method.weights}};
-  // The parameter table (job files, --param), as written: part of what a resumed merge must match.
-  for (const auto& [name, setting] : job.method.params.global()) j["method"]["parameters"][name] = setting.to_string();
+  // The method as asked for and its parameters as given (job files, flags, a sweep point): part of
+  // what a resumed merge must match. What the method used, defaults included, is the report's
+  // top-level "method".
+  j["method"] = {{"name", job.method.method}};
+  for (const auto& [name, setting] : job.method.params.global()) j["method"]["given"][name] = setting.to_string();
   for (std::size_t m = 0; m < job.method.params.models_with_settings(); ++m)
     for (const auto& [name, setting] : job.method.params.model(m))
-      j["method"]["model_parameters"][std::to_string(m + 1)][name] = setting.to_string();
+      j["method"]["given_per_model"][std::to_string(m + 1)][name] = setting.to_string();
   if (job.method.mergekit_rules) j["method"]["rules"] = "mergekit";
-  if (!job.fisher.empty()) j["fisher"] = job.fisher;
-  if (!job.gram.empty()) j["gram"] = job.gram;
+  for (const auto& [name, paths] : job.side_inputs)
+    if (!paths.empty()) j[name] = paths;
   if (job.compute_in_float64) j["compute_dtype"] = "float64";
   j["base"] = job.base ? nlohmann::json(*job.base) : nlohmann::json(nullptr);
   j["models"] = job.models;
@@ -39,6 +56,7 @@ nlohmann::ordered_json summary_json(const MergeJob& job, const MergeSummary& sum
   nlohmann::ordered_json report;
   report["mpimerge_version"] = kVersion;
   report["command"] = job.command_line;
+  report["method"] = {{"name", summary.method}, {"parameters", parameters_json(summary.method_parameters)}};
   report["job"] = job_json(job);
   for (const auto& input : summary.inputs)
     report["inputs"].push_back({{"path", input.path}, {"checksum", checksum_hex(input.checksum)}});

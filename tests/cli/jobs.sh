@@ -43,7 +43,7 @@ expect_one_error_line
 expect_err "'weight' is required for model 2"
 run "$RANKS" merge --config "$JOBS/slerp.yaml" --t 1.5 --output "$WORK/e.h5"
 expect_status 2
-expect_err "give a value in [0, 1]"
+expect_err "slerp: parameter 't' (global) must be a number in [0, 1], not '1.5'"
 run "$RANKS" merge --method frobnicate --base demo-out/base.h5 --model demo-out/ft-1.h5 --output "$WORK/f.h5"
 expect_status 2
 expect_err "unknown method 'frobnicate'"

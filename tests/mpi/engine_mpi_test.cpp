@@ -9,6 +9,7 @@
 #include "mpimerge/convert.hpp"
 #include "mpimerge/commands/merge.hpp"
 #include "mpimerge/error.hpp"
+#include "mpimerge/methods/ties.hpp"
 #include "support/checkpoint_files.hpp"
 #include "support/serial_ties.hpp"
 #include "support/world.hpp"
@@ -116,10 +117,9 @@ TEST_P(EngineTies, EqualsTheSerialFormulasBitForBit) {
   options.with_f64 = c.with_f64;
   options.positive_bias = c.positive_bias;
   Inputs in(options);
-  in.job.method.density = c.density;
-  in.job.method.lambda = c.lambda;
-  in.job.method.trim_scope = c.scope;
-  in.job.method.disjoint_merge = c.merge;
+  in.job.method.set("density", c.density).set("lambda", c.lambda);
+  in.job.method.set("trim_scope", c.scope == TrimScope::model ? "model" : "tensor");
+  in.job.method.set("disjoint_merge", c.merge == DisjointMerge::mean ? "mean" : c.merge == DisjointMerge::sum ? "sum" : "max");
   in.job.out_dtype = c.out_dtype;
   const MergeSummary summary = in.run();
   // A sample pass and one counting pass that also counts the signs; density 1 needs no selection,
@@ -162,7 +162,7 @@ INSTANTIATE_TEST_SUITE_P(
 TEST(EngineStreaming, TinyBudgetWritesTheSameBytesAsInMemory) {
   for (const TrimScope scope : {TrimScope::model, TrimScope::tensor}) {
     Inputs in({});
-    in.job.method.trim_scope = scope;
+    in.job.method.set("trim_scope", scope == TrimScope::model ? "model" : "tensor");
     const MergeSummary whole = in.run();
     EXPECT_EQ(whole.groups, 1u);
     testing::RawCheckpoint expected;
@@ -191,7 +191,7 @@ TEST(EngineLinear, TaskArithmeticAndAverageFollowTheirFormulas) {
   options.with_f64 = false;
   Inputs in(options);
   in.job.method.method = "task_arithmetic";
-  in.job.method.lambda = 0.5;
+  in.job.method.set("lambda", 0.5);
   in.run();
   auto output = in.output();
   for (std::size_t i = 0; i < in.set.tensors.size(); ++i) {
@@ -210,6 +210,7 @@ TEST(EngineLinear, TaskArithmeticAndAverageFollowTheirFormulas) {
   }
 
   in.job.method.method = "average";
+  in.job.method.params = {};
   in.job.base.reset();  // average needs no base: the first model lends the layout
   in.job.overwrite = true;
   in.run();

@@ -74,8 +74,8 @@ TEST_P(EngineMethods, SameBytesAsOneProcessAtAnyRankCountAndBudget) {
         fisher[m].emplace_back(set.tensors[t].bytes());
         encode<double>(v, set.tensors[t].dtype, fisher[m].back());
       }
-      job.fisher.push_back(dir.file("fisher-" + std::to_string(m) + ".h5"));
-      testing::write_checkpoint(job.fisher.back(), floats, fisher[m], world());
+      job.side_inputs["fisher"].push_back(dir.file("fisher-" + std::to_string(m) + ".h5"));
+      testing::write_checkpoint(job.side_inputs["fisher"].back(), floats, fisher[m], world());
     }
     if (c.gram) {
       for (std::size_t g = 0; g < kGramTensors.size(); ++g) {
@@ -83,8 +83,8 @@ TEST_P(EngineMethods, SameBytesAsOneProcessAtAnyRankCountAndBudget) {
         gram[m].emplace_back(kGramTensors[g].bytes());
         encode<double>(values, kGramTensors[g].dtype, gram[m].back());
       }
-      job.gram.push_back(dir.file("gram-" + std::to_string(m) + ".h5"));
-      testing::write_checkpoint(job.gram.back(), kGramTensors, gram[m], world());
+      job.side_inputs["gram"].push_back(dir.file("gram-" + std::to_string(m) + ".h5"));
+      testing::write_checkpoint(job.side_inputs["gram"].back(), kGramTensors, gram[m], world());
     }
   }
 
@@ -92,8 +92,8 @@ TEST_P(EngineMethods, SameBytesAsOneProcessAtAnyRankCountAndBudget) {
   testing::DriverInput in;
   in.shape.models = c.models;
   in.shape.has_base = true;
-  in.shape.aligned_inputs = job.fisher.size();
-  in.shape.side_inputs = job.gram.size();
+  in.shape.aligned_inputs = job.side_inputs["fisher"].size();
+  in.shape.side_inputs = job.side_inputs["gram"].size();
   std::vector<std::size_t> merged;
   for (std::size_t t = 0; t < set.tensors.size(); ++t) {
     const TensorInfo& info = set.tensors[t];
@@ -109,12 +109,12 @@ TEST_P(EngineMethods, SameBytesAsOneProcessAtAnyRankCountAndBudget) {
       };
       tensor.base = values(info.dtype, set.base[t]);
       for (std::size_t m = 0; m < c.models; ++m) tensor.models.push_back(values(info.dtype, set.models[m][t]));
-      for (std::size_t m = 0; m < job.fisher.size(); ++m) {
+      for (std::size_t m = 0; m < job.side_inputs["fisher"].size(); ++m) {
         const std::size_t k = t == 0 ? 0 : t - 1;  // the Fisher files skip tensor 1
         tensor.aligned.push_back(t == 1 ? std::vector<T>{} : values(info.dtype, fisher[m][k]));
         shape.aligned_present.push_back(t != 1);
       }
-      for (std::size_t m = 0; m < job.gram.size(); ++m) {
+      for (std::size_t m = 0; m < job.side_inputs["gram"].size(); ++m) {
         std::optional<std::vector<std::uint64_t>> side;
         for (std::size_t g = 0; g < kGramTensors.size(); ++g)
           if (kGramTensors[g].name == info.name) {
@@ -132,7 +132,7 @@ TEST_P(EngineMethods, SameBytesAsOneProcessAtAnyRankCountAndBudget) {
     in.shape.tensors.push_back(shape);
   }
   in.shape.method_memory = 1 << 20;
-  auto reference_method = make_method(job.method);
+  auto reference_method = make_method(job.method, c.models);
   const testing::DriverOutput reference = testing::run_serially(*reference_method, in, 4096);
   std::map<std::string, testing::RawTensor> expected;
   std::size_t i32 = 0, i64 = 0;

@@ -145,7 +145,7 @@ MergeJob llama_job(const std::string& base, const std::vector<std::string>& mode
   job.models = models;
   job.output = output;
   job.method.method = "ties";
-  job.method.density = 0.3;
+  job.method.set("density", 0.3);
   job.quiet = true;
   return job;
 }
@@ -195,6 +195,7 @@ TEST(Safetensors, TiedLmHeadAbsentFromGpt2StaysAbsent) {
   const std::string gpt2 = kFixtures + "/gpt2-tiny-f32/";
   MergeJob job = llama_job(gpt2 + "base", {gpt2 + "ft-a", gpt2 + "ft-b"}, dir.file("merged"));
   job.method.method = "task_arithmetic";
+  job.method.params = {};
   run_merge(job, world(), kSilent);
   const auto merged = by_name(dir.file("merged"));
   EXPECT_EQ(merged.size(), 28u);

@@ -44,7 +44,7 @@ DriverInput random_input(std::size_t models, std::uint64_t seed) {
 }
 
 DriverOutput run(const MethodOptions& options, const DriverInput& in, std::size_t block) {
-  auto method = make_method(options);
+  auto method = make_method(options, in.shape.models);
   return testing::run_serially(*method, in, block);
 }
 
@@ -259,18 +259,26 @@ TEST(MethodErrors, AreOneClearLine) {
   o = {};
   o.method = "linear";
   o.set_model(0, "weight", 1.0).set_model(1, "weight", -2.0).set_model(2, "weight", 1.0);
+  EXPECT_NE(error_of(o, in).find("linear: parameter 'weight' (model 2) must be a finite number >= 0, not '-2'"),
+            std::string::npos)
+      << error_of(o, in);
+
+  o = {};
+  o.method = "task_arithmetic";  // negative weights subtract a task vector; normalising by a sum of 0 cannot be done
+  o.set_flag("normalize", true);
+  o.set_model(0, "weight", 1.0).set_model(1, "weight", -2.0).set_model(2, "weight", 1.0);
   EXPECT_NE(error_of(o, in).find("sum to 0"), std::string::npos) << error_of(o, in);
 
   o = {};
   o.method = "dare_linear";
   o.set("density", 0.0);
-  EXPECT_NE(error_of(o, in).find("p = 1 - density must lie in [0, 1)"), std::string::npos) << error_of(o, in);
+  EXPECT_NE(error_of(o, in).find("dare_linear: parameter 'density' (global) must be a fraction in (0, 1] or a percentage in (1, 100], not '0'"), std::string::npos) << error_of(o, in);
 
   o = {};
   o.method = "slerp";
   o.set("t", 1.5);
   DriverInput one = random_input(1, 18);
-  EXPECT_NE(error_of(o, one).find("give a value in [0, 1]"), std::string::npos) << error_of(o, one);
+  EXPECT_NE(error_of(o, one).find("slerp: parameter 't' (global) must be a number in [0, 1], not '1.5'"), std::string::npos) << error_of(o, one);
 
   o = {};
   o.method = "dare_ties";

@@ -45,7 +45,7 @@ out_dtype: bfloat16
   EXPECT_EQ(job.method.params.find("weight", 0, "x", 0)->number, 1.0);
   EXPECT_TRUE(job.compute_in_float64);
   EXPECT_EQ(job.out_dtype, DType::bf16);
-  EXPECT_EQ(make_method(job.method)->name(), "ties");
+  EXPECT_EQ(make_method(job.method, 2)->name(), "ties_mergekit");  // mergekit's: no trim_scope
 }
 
 TEST(JobFile, RefusesWhatAParameterLevelMergeCannotDo) {
@@ -64,15 +64,15 @@ TEST(JobFile, TrimScopeSelectsThePapersTies) {
       "merge_method: ties\nbase_model: b\nmodels: [{model: a}, {model: c}]\n"
       "parameters: {trim_scope: tensor, density: 20, lambda: 0.5, disjoint_merge: max}\n",
       "job.yaml"));
-  const MethodOptions paper = paper_ties_options(job.method);
-  EXPECT_EQ(paper.trim_scope, TrimScope::tensor);
-  EXPECT_EQ(paper.density, 0.2);
-  EXPECT_EQ(paper.lambda, 0.5);
-  EXPECT_EQ(paper.disjoint_merge, DisjointMerge::max);
-  EXPECT_NO_THROW(make_method(job.method));
-  MethodOptions weighted = job.method;
+  const MethodSpec& spec = resolve_method(job.method);
+  EXPECT_EQ(spec.name, "ties");
+  const ParameterTable used = validate_parameters(job.method.params, spec.parameters, spec.name, 2, true);
+  EXPECT_EQ(describe_parameters(used_parameters(used, spec.parameters, 2)),
+            "density 0.2, lambda 0.5, trim_scope tensor, disjoint_merge max");
+  EXPECT_NO_THROW(make_method(job.method, 2));
+  MethodOptions weighted = job.method;  // the paper's TIES takes no weights
   weighted.set_model(0, "weight", 0.5);
-  EXPECT_THROW(make_method(weighted), UsageError);
+  EXPECT_THROW(make_method(weighted, 2), UsageError);
 }
 
 }  // namespace

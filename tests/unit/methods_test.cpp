@@ -6,6 +6,7 @@
 
 #include "mpimerge/error.hpp"
 #include "mpimerge/methods/registry.hpp"
+#include "mpimerge/methods/ties.hpp"
 #include "support/serial_ties.hpp"
 
 namespace mpimerge {
@@ -129,12 +130,11 @@ TEST_P(TiesAgainstSerial, BitIdenticalForEveryBlockSize) {
   oracle.run(m.f32, m.f64, want32, want64);
 
   MethodOptions options;
-  options.density = c.density;
-  options.lambda = c.lambda;
-  options.trim_scope = c.scope;
-  options.disjoint_merge = c.merge;
+  options.set("density", c.density).set("lambda", c.lambda);
+  options.set("trim_scope", c.scope == TrimScope::model ? "model" : "tensor");
+  options.set("disjoint_merge", c.merge == DisjointMerge::mean ? "mean" : c.merge == DisjointMerge::sum ? "sum" : "max");
   for (std::size_t block_size : {1, 7, 64, 4096}) {
-    auto method = make_method(options);
+    auto method = make_method(options, 3);
     run_method(*method, m, block_size, got32, got64);
     EXPECT_EQ(got32, want32) << "block size " << block_size;
     EXPECT_EQ(got64, want64) << "block size " << block_size;
@@ -143,7 +143,7 @@ TEST_P(TiesAgainstSerial, BitIdenticalForEveryBlockSize) {
   // candidates and undecided signs (more passes) give the same result.
   for (Sampling sampling : {Sampling::everything, Sampling::misleading, Sampling::nothing})
     for (std::uint64_t memory : {std::uint64_t{0}, std::uint64_t{256}}) {
-      auto method = make_method(options);
+      auto method = make_method(options, 3);
       run_method(*method, m, 64, got32, got64, sampling, memory);
       EXPECT_EQ(got32, want32) << "sampling " << static_cast<int>(sampling) << ", memory " << memory;
       EXPECT_EQ(got64, want64) << "sampling " << static_cast<int>(sampling) << ", memory " << memory;
@@ -157,7 +157,7 @@ TEST(TiesPasses, AGoodSampleNeedsOneCountingPassAndABadOneFallsBack) {
   std::vector<std::vector<float>> out32;
   std::vector<std::vector<double>> out64;
   auto passes = [&](Sampling sampling, std::uint64_t memory) {
-    auto method = make_method(options);
+    auto method = make_method(options, 3);
     run_method(*method, m, 64, out32, out64, sampling, memory);
     for (const auto& f : method->findings())
       if (f.key == "selection fallback passes") return static_cast<int>(f.value);
@@ -183,11 +183,11 @@ TEST(TiesPasses, TheSampleFitsTheMemoryGivenToIt) {
     return bytes;
   };
   MethodOptions options;
-  options.trim_scope = TrimScope::tensor;
-  auto unlimited = make_method(options);
+  options.set("trim_scope", "tensor");
+  auto unlimited = make_method(options, 3);
   unlimited->start(shape);
   shape.sample_memory = 64u << 20;
-  auto limited = make_method(options);
+  auto limited = make_method(options, 3);
   limited->start(shape);
   EXPECT_GT(sampled_bytes(*unlimited), 4.0 * static_cast<double>(shape.sample_memory));  // it would not fit
   EXPECT_LE(sampled_bytes(*limited), static_cast<double>(shape.sample_memory) * (1 + 1e-9));
@@ -206,8 +206,8 @@ TEST(TaskArithmetic, IsBasePlusLambdaTimesTheSumOfTaskVectors) {
   const RandomModel m = random_model(3, 5);
   MethodOptions options;
   options.method = "task_arithmetic";
-  options.lambda = 0.4;
-  auto method = make_method(options);
+  options.set("lambda", 0.4);
+  auto method = make_method(options, 3);
   std::vector<std::vector<float>> out32;
   std::vector<std::vector<double>> out64;
   run_method(*method, m, 64, out32, out64);
@@ -223,8 +223,8 @@ TEST(Average, IsTheWeightedMeanOfTheModels) {
   const RandomModel m = random_model(3, 6);
   MethodOptions options;
   options.method = "average";
-  options.weights = {1.0, 2.0, 0.5};
-  auto method = make_method(options);
+  options.set_model(0, "weight", 1.0).set_model(1, "weight", 2.0).set_model(2, "weight", 0.5);
+  auto method = make_method(options, 3);
   std::vector<std::vector<float>> out32;
   std::vector<std::vector<double>> out64;
   run_method(*method, m, 64, out32, out64);
@@ -239,20 +239,20 @@ TEST(Average, RefusesWeightsThatDoNotFit) {
   const RandomModel m = random_model(3, 6);
   MethodOptions options;
   options.method = "average";
-  options.weights = {1.0, -1.0};
-  EXPECT_THROW(make_method(options)->start(m.shape), UsageError);
-  options.weights = {1.0, -1.0, 0.0};
-  EXPECT_THROW(make_method(options)->start(m.shape), UsageError);
+  options.set_model(0, "weight", 1.0).set_model(1, "weight", -1.0).set_model(2, "weight", 0.0);
+  EXPECT_THROW(make_method(options, 3), UsageError);  // negative: refused by the declaration
+  options.set_model(1, "weight", 0.0).set_model(0, "weight", 0.0);
+  EXPECT_THROW(make_method(options, 3)->start(m.shape), UsageError);  // summing to 0: cannot be normalised
 }
 
 TEST(Registry, UnknownMethodNamesTheKnownOnes) {
   MethodOptions options;
   options.method = "soup";
   try {
-    make_method(options);
+    make_method(options, 3);
     FAIL();
   } catch (const UsageError& e) {
-    EXPECT_NE(std::string(e.what()).find("ties, task_arithmetic, average"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("ties, ties_mergekit, task_arithmetic, average"), std::string::npos) << e.what();
   }
 }
 

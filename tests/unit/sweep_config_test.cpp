@@ -1,7 +1,7 @@
 // The sweep grid file: the product of its axes, without the axes a method does not use.
 #include <gtest/gtest.h>
 
-#include "mpimerge/commands/sweep.hpp"
+#include "mpimerge/job/sweep_file.hpp"
 #include "mpimerge/error.hpp"
 
 namespace mpimerge {
@@ -26,10 +26,10 @@ TEST(SweepConfig, ProductPerMethodOfTheAxesItUses) {
   EXPECT_EQ(s.points[0].name, "ties-d0.1-l0.5-model");
   EXPECT_EQ(s.points[0].job.output, "out/ties-d0.1-l0.5-model.h5");
   EXPECT_EQ(s.points[1].name, "ties-d0.2-l0.5-model");  // 20 is a percentage, as --density
-  EXPECT_EQ(s.points[1].job.method.density, 0.2);
-  EXPECT_EQ(s.points[7].job.method.trim_scope, TrimScope::tensor);
-  EXPECT_EQ(s.points[8].name, "task_arithmetic-l0.5");
-  EXPECT_EQ(s.points[9].job.method.lambda, 1.0);
+  EXPECT_EQ(s.points[1].job.method.params.global().at("density").to_string(), "0.2");
+  EXPECT_EQ(s.points[7].job.method.params.global().at("trim_scope").to_string(), "tensor");
+  EXPECT_EQ(s.points[8].name, "task_arithmetic-l0.5");  // task arithmetic keeps every entry: no density axis
+  EXPECT_EQ(s.points[9].job.method.params.global().at("lambda").to_string(), "1");
   EXPECT_EQ(s.points[10].name, "average");
   for (const auto& p : s.points) {
     EXPECT_EQ(*p.job.base, "set/base.h5");
@@ -37,6 +37,38 @@ TEST(SweepConfig, ProductPerMethodOfTheAxesItUses) {
     EXPECT_EQ(p.job.out_dtype, DType::f32);
     EXPECT_EQ(*p.job.memory_budget, std::uint64_t{1} << 30);
   }
+}
+
+// Any parameter a method declares sweepable is an axis, not a fixed few; points of the methods
+// that do not sweep it leave it out; fixed parameters go to every method that takes them.
+TEST(SweepConfig, AnySweepableParameterIsAnAxis) {
+  const Sweep s = parse_sweep(R"(
+base: b
+models: [m1, m2]
+output_dir: o
+parameters: {seed: 7}
+grid:
+  method: [dare_ties, breadcrumbs, ties]
+  density: [0.5]
+  gamma: [0.01, 0.1]
+  seed: [1, 2]
+)",
+                              "g");
+  std::vector<std::string> names;
+  for (const auto& p : s.points) names.push_back(p.name);
+  EXPECT_EQ(names, (std::vector<std::string>{"dare_ties-d0.5-seed1", "dare_ties-d0.5-seed2", "breadcrumbs-d0.5-gamma0.01",
+                                             "breadcrumbs-d0.5-gamma0.1", "ties-d0.5"}));
+  EXPECT_EQ(s.points[0].job.method.params.global().at("seed").to_string(), "1");  // the axis over the fixed value
+  EXPECT_FALSE(s.points[2].job.method.params.global().count("seed"));            // breadcrumbs takes no seed
+}
+
+TEST(SweepConfig, RefusesAnAxisNoMethodOfTheGridSweeps) {
+  const std::string ok = "base: b\nmodels: [m]\noutput_dir: o\n";
+  for (const std::string& bad : {ok + "grid: {method: [task_arithmetic], density: [0.1, 0.2]}\n",  // no effect there
+                                ok + "grid: {method: [average], lambda: [1, 2]}\n",
+                                ok + "grid: {method: [ties], gamma: [0.1]}\n",
+                                ok + "grid: {method: [linear], weight: [1, 2]}\n"})                 // per model: not an axis
+    EXPECT_THROW(parse_sweep(bad, "g"), UsageError) << bad;
 }
 
 TEST(SweepConfig, SafetensorsOutputsAreDirectories) {
@@ -48,7 +80,7 @@ TEST(SweepConfig, SafetensorsOutputsAreDirectories) {
 TEST(SweepConfig, RefusesWhatItDoesNotKnow) {
   const std::string ok = "base: b\nmodels: [m]\noutput_dir: o\n";
   for (const std::string& bad : {ok + "grid: {method: ties, bogus: 1}\n", ok + "grid: {density: [abc]}\n",
-                                ok + "grid: {density: [0]}\n", ok + "gird: {}\ngrid: {}\n", std::string("models: [m]\noutput_dir: o\ngrid: {}\n"),
+                                ok + "grid: {density: [0]}\n", ok + "gird: {}\ngrid: {}\n", std::string("base: b\noutput_dir: o\ngrid: {}\n"),
                                 ok + "grid: {lambda: []}\n", std::string("[1, 2]"), std::string(": : :")})
     EXPECT_THROW(parse_sweep(bad, "g"), UsageError) << bad;
 }

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include "mpimerge/methods/registry.hpp"
 #include "mpimerge/methods/ties_kernels.hpp"
 
 namespace mpimerge {
@@ -15,11 +16,11 @@ const std::vector<std::vector<float>> kPaperTaskVectors = {
 };
 
 // Runs the whole method on one process: one tensor of 10 elements, base 0, models = task vectors.
-std::vector<float> merge_paper_example(DisjointMerge how, double density = 0.2) {
+std::vector<float> merge_paper_example(const char* disjoint_merge, double density = 0.2) {
   MethodOptions options;
-  options.density = density;
-  options.disjoint_merge = how;
-  TiesMerge ties(options);
+  options.set("density", density).set("disjoint_merge", disjoint_merge);
+  const auto method = make_method(options, 3);
+  MergeMethod& ties = *method;
   MergeShape shape;
   shape.tensors.push_back({"w", {10}, 10, ComputeType::f32});
   shape.models = 3;
@@ -43,16 +44,16 @@ std::vector<float> merge_paper_example(DisjointMerge how, double density = 0.2) 
 
 TEST(TiesPaperExample, MeanGivesThePapersResult) {
   const std::vector<float> expected = {0.f, .8f, .9f, (-.7f + -.8f) / 2, .9f, 0.f, .7f, -.9f, -.7f, -.6f};
-  EXPECT_EQ(merge_paper_example(DisjointMerge::mean), expected);
+  EXPECT_EQ(merge_paper_example("mean"), expected);
 }
 
 TEST(TiesPaperExample, SumAndMaxAtIndexThree) {
-  EXPECT_FLOAT_EQ(merge_paper_example(DisjointMerge::sum)[3], -1.5f);
-  EXPECT_FLOAT_EQ(merge_paper_example(DisjointMerge::max)[3], -.8f);
+  EXPECT_FLOAT_EQ(merge_paper_example("sum")[3], -1.5f);
+  EXPECT_FLOAT_EQ(merge_paper_example("max")[3], -.8f);
 }
 
 TEST(TiesPaperExample, DensityAsAPercentage) {
-  EXPECT_EQ(merge_paper_example(DisjointMerge::mean, parse_density(20)), merge_paper_example(DisjointMerge::mean));
+  EXPECT_EQ(merge_paper_example("mean", 20), merge_paper_example("mean"));
 }
 
 TEST(TiesKernels, KthRankFollowsTopkValuesMask) {

@@ -1,6 +1,7 @@
 #pragma once
 // Everything one merge needs to know, as the CLI (or a job file) gives it.
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -19,11 +20,9 @@ struct MergeJob {
   MethodOptions method;
   std::optional<DType> out_dtype;  // default: the base's dtype of each tensor
   bool compute_in_float64 = false;  // merge every tensor in float64 (mergekit's `dtype: float64`)
-  // Side inputs, one file per model when given: diagonal Fisher matrices (the models' tensor names
-  // and shapes; read row-aligned with them) and Gram matrices (one dataset per linear layer, named
-  // after its weight; read whole by every rank).
-  std::vector<std::string> fisher;
-  std::vector<std::string> gram;
+  // The method's side inputs (MethodSpec::side_inputs) by name, one file per model in model order:
+  // "fisher" (diagonal Fishers), "gram" (Gram matrices).
+  std::map<std::string, std::vector<std::string>> side_inputs;
   std::optional<std::uint64_t> memory_budget;  // bytes per rank; default: a share of the node's memory
   bool overwrite = false;
   bool direct_writes = false;  // --output-io direct: write the output past the page cache (O_DIRECT)

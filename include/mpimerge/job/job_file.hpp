@@ -8,8 +8,8 @@
 //   models:
 //     - model: math.h5
 //       parameters: {weight: 1.0, density: 0.5}
-//       fisher: math.fisher.h5          # ours: the model's diagonal Fisher (fisher)
-//       gram: math.gram.h5              # ours: the model's Gram matrices (regmean)
+//       fisher: math.fisher.h5          # ours: a side input a method declares (fisher: the
+//       gram: math.gram.h5              # model's diagonal Fisher; regmean: its Gram matrices)
 //     - model: code.h5
 //       parameters:
 //         weight: 0.7
@@ -40,7 +40,7 @@ namespace mpimerge::job {
 struct JobModel {
   std::string path;
   std::map<std::string, ParameterSetting> parameters;
-  std::optional<std::string> fisher, gram;
+  std::map<std::string, std::string> side_inputs;  // by the name a method declares: fisher, gram
 };
 
 struct JobFile {

@@ -11,14 +11,15 @@
 //   output_format: hdf5            # optional: hdf5 (default) or safetensors
 //   out_dtype: bfloat16            # optional
 //   memory_budget: 4G              # optional, per rank
+//   fisher: [f1.h5, f2.h5, f3.h5]  # a method's side inputs, by the name it declares
+//   parameters: {seed: 3}          # optional: fixed values, for every point whose method takes them
 //   grid:                          # lists (or single values); the grid is their product
-//     method: [ties, task_arithmetic]
-//     density: [0.1, 0.2, 0.3]
+//     method: [ties, dare_ties]    # default: ties
+//     density: [0.1, 0.2, 0.3]     # any parameter a method of the grid declares sweepable
 //     lambda: [0.8, 1.0]
 //     trim_scope: model
-//     disjoint_merge: mean
-// A parameter a method does not use is left out of its points (task_arithmetic above gives two
-// points, not six).
+// Each method's points are the product of the axes it sweeps (MethodSpec: ParameterDef::sweepable);
+// the others are left out of its points. An axis no method of the grid sweeps is an error.
 #include <string>
 #include <vector>
 
@@ -40,7 +41,5 @@ struct Sweep {
 // UsageError for anything it does not understand, naming the key.
 Sweep parse_sweep(const std::string& yaml_text, const std::string& source);
 Sweep load_sweep(const std::string& path);
-// Whether a method uses a grid parameter (density, lambda, trim_scope, disjoint_merge).
-bool sweep_method_uses(const std::string& method, const std::string& parameter);
 
 }  // namespace mpimerge

@@ -14,16 +14,14 @@
 
 #include "mpimerge/exact_sum.hpp"
 #include "mpimerge/methods/method.hpp"
-#include "mpimerge/methods/options.hpp"
+#include "mpimerge/methods/method_spec.hpp"
 
 namespace mpimerge {
 
 class FisherMerge final : public MethodTemplate<FisherMerge> {
  public:
-  explicit FisherMerge(const MethodOptions& options) : options_(options) {}
+  explicit FisherMerge(const MethodArgs& args) : args_(args) {}
   std::string_view name() const override { return "fisher"; }
-  std::span<const ParameterDef> parameters() const override;
-  bool needs_base() const override { return false; }
   void start(const MergeShape& shape) override;
   bool needs_pass() const override { return !measured_; }
   void finish_pass(Reductions& reductions) override;
@@ -35,7 +33,7 @@ class FisherMerge final : public MethodTemplate<FisherMerge> {
   void merge_block(const Block<T>& block, std::span<T> out);
 
  private:
-  MethodOptions options_;
+  MethodArgs args_;
   std::vector<bool> has_fisher_;             // per tensor
   std::vector<std::vector<double>> weights_; // [tensor][model]
   std::vector<double> weight_sum_;           // per tensor

@@ -3,7 +3,7 @@
 #include <vector>
 
 #include "mpimerge/methods/method.hpp"
-#include "mpimerge/methods/options.hpp"
+#include "mpimerge/methods/method_spec.hpp"
 
 namespace mpimerge {
 
@@ -13,18 +13,15 @@ namespace mpimerge {
 // every model's weight in a job file, as mergekit does; `average` defaults them to 1.
 class LinearMerge final : public MethodTemplate<LinearMerge> {
  public:
-  LinearMerge(const MethodOptions& options, bool weights_required);
-  std::string_view name() const override { return weights_required_ ? "linear" : "average"; }
-  std::span<const ParameterDef> parameters() const override;
-  bool needs_base() const override { return false; }
+  explicit LinearMerge(const MethodArgs& args) : args_(args) {}
+  std::string_view name() const override { return args_.spec->name; }
   void start(const MergeShape& shape) override;
 
   template <class T>
   void merge_block(const Block<T>& block, std::span<T> out);
 
  private:
-  MethodOptions options_;
-  bool weights_required_;
+  MethodArgs args_;
   std::vector<std::vector<double>> weights_;  // [tensor][model]
   std::vector<double> divisor_;               // per tensor: sum of weights in the compute type, or 1
 };

@@ -95,9 +95,6 @@ class MergeMethod {
  public:
   virtual ~MergeMethod() = default;
   virtual std::string_view name() const = 0;
-  virtual bool needs_base() const { return true; }
-  // The parameters the method reads from MethodOptions::params (checked before the merge starts).
-  virtual std::span<const ParameterDef> parameters() const { return {}; }
 
   virtual void start(const MergeShape& shape) { shape_ = shape; }
   virtual bool needs_pass() const { return false; }

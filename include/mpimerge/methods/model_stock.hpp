@@ -11,15 +11,14 @@
 
 #include "mpimerge/exact_sum.hpp"
 #include "mpimerge/methods/method.hpp"
-#include "mpimerge/methods/options.hpp"
+#include "mpimerge/methods/method_spec.hpp"
 
 namespace mpimerge {
 
 class ModelStockMerge final : public MethodTemplate<ModelStockMerge> {
  public:
-  explicit ModelStockMerge(const MethodOptions& options) : options_(options) {}
+  explicit ModelStockMerge(const MethodArgs& args) : args_(args) {}
   std::string_view name() const override { return "model_stock"; }
-  std::span<const ParameterDef> parameters() const override;
   void start(const MergeShape& shape) override;
   bool needs_pass() const override { return !measured_; }
   void finish_pass(Reductions& reductions) override;
@@ -40,7 +39,7 @@ class ModelStockMerge final : public MethodTemplate<ModelStockMerge> {
   void add_gram(const Block<T>& block, std::size_t begin, std::size_t end, std::span<ExactSum> sums) const;
   std::size_t pairs() const { return shape_.models * (shape_.models + 1) / 2; }
 
-  MethodOptions options_;
+  MethodArgs args_;
   std::vector<bool> filter_wise_;   // per tensor
   std::vector<ExactSum> sums_;      // per tensor: tau_i . tau_j for i <= j
   std::vector<double> t_;           // per tensor (whole-tensor t)

@@ -12,6 +12,7 @@
 //     `parameters`, else from the method's default; a required one without a value is an error;
 //   - a gradient [v0, ..., vk] at position t in [0, 1] is the piecewise-linear interpolation
 //     between its values; t is the layer's index over (layers - 1) (see gradient_positions).
+#include <cmath>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -77,28 +78,76 @@ class ParameterTable {
   std::vector<std::map<std::string, ParameterSetting>> per_model_;
 };
 
-// What a method declares about each parameter it takes.
-enum class ParameterScope { global, per_model };
+// What a method declares about each parameter it takes (see method_spec.hpp): everything else --
+// the command-line flags, job-file keys, sweep axes, validation, banner, report and sweep CSV --
+// derives from these declarations.
+enum class ParameterScope {
+  merge,      // one plain value for the whole merge: no gradient, no filter, not per model
+  global,     // one setting for every model, which may vary by tensor (gradient, filters)
+  per_model,  // each model's own setting, else the global one
+};
 enum class ParameterType {
-  number,          // any finite number
+  number,          // a finite number within `range`
   integer,         // a non-negative integer (seeds)
   boolean,         // true / false
   choice,          // one of `choices`
   flag_or_choice,  // true / false or one of `choices` (rescale: true, false or l1)
 };
 
-struct ParameterDef {
-  std::string_view name;
-  ParameterScope scope = ParameterScope::global;
-  ParameterType type = ParameterType::number;
-  std::optional<ParameterScalar> default_value;  // none: required
-  std::string_view help;
-  std::vector<std::string_view> choices = {};
+// The values a number may take. With `percent`, values in (1, 100] are percentages, read as
+// value / 100 (the TIES paper's code: `if K > 1: K /= 100`), and `max` applies after that.
+struct NumberRange {
+  double min = -HUGE_VAL, max = HUGE_VAL;
+  bool min_open = false, max_open = false;
+  bool percent = false;
+  bool contains(double value) const;
+  // The value as read (a percentage as a fraction), or nullopt when out of range or not finite.
+  std::optional<double> read(double value) const;
+  std::string describe() const;  // "a fraction in (0, 1] or a percentage in (1, 100]"
 };
 
-// Refuses parameters the method does not take, and per-model settings of global parameters, with
-// a message that names them and lists what the method takes. Throws UsageError.
-void check_parameters(const ParameterTable& table, std::span<const ParameterDef> defs, std::string_view method);
+struct ParameterDef {
+  std::string_view name = {};
+  ParameterScope scope = ParameterScope::global;
+  ParameterType type = ParameterType::number;
+  std::optional<ParameterScalar> default_value = std::nullopt;  // none: required
+  std::string_view help = {};
+  std::vector<std::string_view> choices = {};
+  NumberRange range = {};
+  // A sweep grid may have it as an axis (given as one value for the whole merge).
+  bool sweepable = false;
+  // Values that change the merge, for help texts, docs and the tests generated over the registry.
+  std::vector<std::string_view> examples = {};
+  // Sweep point names: "<tag><value>" ("-d0.2"); unset: the parameter's name ("-gamma0.02").
+  std::optional<std::string_view> tag = std::nullopt;
+  // Accepted from mergekit's job files, where mergekit takes it, with no effect here (refused
+  // from the command line and sweeps, and left out of the banner, report and CSV).
+  bool inert = false;
+  // A job file (mergekit's rules) must give it for every model, as mergekit requires; elsewhere
+  // the default applies.
+  bool required_in_job_files = false;
+};
+
+// The one check of a job's parameters, whichever way they came (command line, job file, sweep
+// point), before anything is read. Refuses, naming the parameter, the model and what is expected:
+// parameters the method does not take (listing those it takes), per-model settings of global
+// ones, gradients or filters of one-value parameters, values of the wrong type or out of range,
+// inert parameters outside job files, settings for more models than there are, and required
+// parameters left out. Returns the table as methods read it: percentages as fractions.
+ParameterTable validate_parameters(const ParameterTable& table, std::span<const ParameterDef> defs,
+                                   std::string_view method, std::size_t models, bool mergekit_rules);
+
+// A parameter as the merge uses it, for the banner, the report and the sweep CSV: every declared
+// parameter but the inert ones, with its value given or its default.
+struct UsedParameter {
+  std::string name;
+  std::string text;  // "0.2", "[0, 0.5, 1]" (a gradient), "{mlp: 0.3; otherwise: 0.5}", per model "[1, 0.7, 0.5]"
+  std::optional<ParameterScalar> value;  // when one plain value holds for every tensor and model
+};
+std::vector<UsedParameter> used_parameters(const ParameterTable& validated, std::span<const ParameterDef> defs,
+                                           std::size_t models);
+// "density 0.2, lambda 1, trim_scope model"
+std::string describe_parameters(const std::vector<UsedParameter>& used);
 
 // The gradient position of every tensor, as mergekit gives it to the layers of a model: a tensor
 // whose name holds a numeric component ("model.layers.7.mlp...", "h.7.attn") belongs to that
@@ -126,6 +175,8 @@ class ParameterView {
   std::string uniform_word(std::string_view name) const;
 
   std::string describe(std::string_view name, std::size_t tensor, std::optional<std::size_t> model) const;
+  const MergeShape& shape() const { return shape_; }
+  const std::string& method() const { return method_; }
 
  private:
   const ParameterDef& def(std::string_view name) const;

@@ -14,17 +14,15 @@
 #include <vector>
 
 #include "mpimerge/methods/method.hpp"
-#include "mpimerge/methods/options.hpp"
+#include "mpimerge/methods/method_spec.hpp"
 
 namespace mpimerge {
 
 class RegMeanMerge final : public MethodTemplate<RegMeanMerge> {
  public:
-  explicit RegMeanMerge(const MethodOptions& options);
+  explicit RegMeanMerge(const MethodArgs& args);
   ~RegMeanMerge() override;
   std::string_view name() const override { return "regmean"; }
-  std::span<const ParameterDef> parameters() const override;
-  bool needs_base() const override { return false; }
   void start(const MergeShape& shape) override;
   bool wants_side_data(std::size_t tensor) const override { return has_gram_[tensor]; }
   void tensor_side_data(std::size_t tensor, std::vector<SideMatrix> matrices) override;
@@ -39,7 +37,7 @@ class RegMeanMerge final : public MethodTemplate<RegMeanMerge> {
  private:
   struct Solver;  // the current tensor's factorization and weighted Grams (Eigen, in regmean.cpp)
 
-  MethodOptions options_;
+  MethodArgs args_;
   std::vector<bool> has_gram_;                // per tensor
   std::vector<std::vector<double>> weights_;  // [tensor][model]
   std::vector<double> weight_sum_;            // per tensor

@@ -11,15 +11,14 @@
 
 #include "mpimerge/exact_sum.hpp"
 #include "mpimerge/methods/method.hpp"
-#include "mpimerge/methods/options.hpp"
+#include "mpimerge/methods/method_spec.hpp"
 
 namespace mpimerge {
 
 class SlerpMerge final : public MethodTemplate<SlerpMerge> {
  public:
-  explicit SlerpMerge(const MethodOptions& options) : options_(options) {}
+  explicit SlerpMerge(const MethodArgs& args) : args_(args) {}
   std::string_view name() const override { return "slerp"; }
-  std::span<const ParameterDef> parameters() const override;
   void start(const MergeShape& shape) override;
   bool needs_pass() const override { return !measured_; }
   void finish_pass(Reductions& reductions) override;
@@ -38,7 +37,7 @@ class SlerpMerge final : public MethodTemplate<SlerpMerge> {
   static Coefficients coefficients(double t, double norm0_squared, double norm1_squared, double dot);
 
  private:
-  MethodOptions options_;
+  MethodArgs args_;
   bool measured_ = false;
   std::vector<double> t_;                      // per tensor
   std::vector<ExactSum> sums_;                 // per tensor: |v0|^2, |v1|^2, v0 . v1

@@ -25,7 +25,7 @@
 #include "mpimerge/exact_sum.hpp"
 #include "mpimerge/methods/consensus_kernels.hpp"
 #include "mpimerge/methods/method.hpp"
-#include "mpimerge/methods/options.hpp"
+#include "mpimerge/methods/method_spec.hpp"
 #include "mpimerge/methods/scratch.hpp"
 #include "mpimerge/methods/sparsify.hpp"
 #include "mpimerge/selection/radix.hpp"
@@ -42,7 +42,12 @@ struct TaskVectorRecipe {
   bool default_rescale = false;
 };
 
-// The recipes, each defined in its method's file.
+// The declaration of a recipe's method: mergekit's parameters for it (weight, density, normalize,
+// lambda, rescale, and gamma, epsilon, seed, consensus where the recipe uses them).
+MethodSpec task_vector_spec(const TaskVectorRecipe& recipe, std::string_view summary,
+                            std::unique_ptr<MergeMethod> (*make)(const MethodArgs&));
+
+// The recipes, each defined in its method's file with its MethodSpec.
 extern const TaskVectorRecipe kTaskArithmeticRecipe;   // task_arithmetic.cpp
 extern const TaskVectorRecipe kMagnitudePruneRecipe;   // task_arithmetic.cpp (PEFT)
 extern const TaskVectorRecipe kTiesMergekitRecipe;     // ties_mergekit.cpp
@@ -53,11 +58,14 @@ extern const TaskVectorRecipe kBreadcrumbsTiesRecipe;  // breadcrumbs.cpp
 extern const TaskVectorRecipe kDellaRecipe;            // della.cpp
 extern const TaskVectorRecipe kDellaLinearRecipe;      // della.cpp
 
+// make for a recipe's MethodSpec.
+template <const TaskVectorRecipe* recipe>
+std::unique_ptr<MergeMethod> make_task_vector_merge(const MethodArgs& args);
+
 class TaskVectorMerge final : public MethodTemplate<TaskVectorMerge> {
  public:
-  TaskVectorMerge(const TaskVectorRecipe& recipe, const MethodOptions& options);
+  TaskVectorMerge(const TaskVectorRecipe& recipe, const MethodArgs& args);
   std::string_view name() const override { return recipe_.name; }
-  std::span<const ParameterDef> parameters() const override { return defs_; }
 
   void start(const MergeShape& shape) override;
   bool needs_pass() const override { return phase_ != Phase::merge; }
@@ -109,8 +117,7 @@ class TaskVectorMerge final : public MethodTemplate<TaskVectorMerge> {
   void della_probabilities(const Block<T>& block, std::size_t model, std::span<const T> tau, std::span<double> p);
 
   TaskVectorRecipe recipe_;
-  MethodOptions options_;
-  std::vector<ParameterDef> defs_;
+  MethodArgs args_;
   std::vector<TensorSettings> settings_;  // per tensor
   std::vector<Sparse> sparse_;            // [tensor * models + model]
   std::vector<sparsify::Cut*> cut_of_problem_;  // selection problem -> cut
@@ -127,5 +134,10 @@ class TaskVectorMerge final : public MethodTemplate<TaskVectorMerge> {
   std::vector<std::uint32_t> group_order_;
   std::vector<double> group_ranks_;
 };
+
+template <const TaskVectorRecipe* recipe>
+std::unique_ptr<MergeMethod> make_task_vector_merge(const MethodArgs& args) {
+  return std::make_unique<TaskVectorMerge>(*recipe, args);
+}
 
 }  // namespace mpimerge

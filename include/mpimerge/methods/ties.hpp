@@ -15,26 +15,21 @@
 #include <vector>
 
 #include "mpimerge/methods/method.hpp"
-#include "mpimerge/methods/options.hpp"
+#include "mpimerge/methods/method_spec.hpp"
 #include "mpimerge/methods/scratch.hpp"
 #include "mpimerge/methods/sign_tally.hpp"
+#include "mpimerge/methods/ties_kernels.hpp"
 #include "mpimerge/selection/radix.hpp"
 #include "mpimerge/selection/sampled.hpp"
 
 namespace mpimerge {
 
-// The paper's TIES reads the fields of MethodOptions; a job file that asks for it (by naming
-// `trim_scope`) gives trim_scope, density, lambda and disjoint_merge as parameters. This moves
-// them into the fields: one value each for the whole merge (the paper's TIES has no per-model or
-// per-tensor settings), and any `weight` must be 1. Throws UsageError otherwise.
-MethodOptions paper_ties_options(const MethodOptions& options);
+enum class TrimScope { model, tensor };
 
 class TiesMerge final : public MethodTemplate<TiesMerge> {
  public:
-  explicit TiesMerge(const MethodOptions& options);
+  explicit TiesMerge(const MethodArgs& args);
   std::string_view name() const override { return "ties"; }
-  // What a job file may give it (see paper_ties_options); it reads them from the fields.
-  std::span<const ParameterDef> parameters() const override;
 
   void start(const MergeShape& shape) override;
   bool needs_pass() const override { return phase_ != Phase::merge; }
@@ -76,7 +71,14 @@ class TiesMerge final : public MethodTemplate<TiesMerge> {
   void tally_undecided(const Block<T>& block, std::span<const std::span<T>> tau, std::span<const std::span<T>> trimmed,
                        std::span<const T> provisional_sums);
 
-  MethodOptions options_;
+  struct Settings {
+    double density = 0.2;
+    double lambda = 1.0;
+    TrimScope trim_scope = TrimScope::model;
+    DisjointMerge disjoint_merge = DisjointMerge::mean;
+  };
+  MethodArgs args_;
+  Settings settings_;
   Phase phase_ = Phase::sample;
   double sample_scale_ = 1.0;  // of planned_fraction, to fit the sample in MergeShape::sample_memory
   bool wide_keys_ = false;

@@ -16,6 +16,13 @@
 #include "mpimerge/methods/options.hpp"
 #include "mpimerge/util/vector_clones.hpp"
 
+namespace mpimerge {
+
+// How TIES combines the entries that agree with the elected sign (the paper's code: merge_func).
+enum class DisjointMerge { mean, sum, max };
+
+}  // namespace mpimerge
+
 namespace mpimerge::ties {
 
 // x where keep is true, else +0, without a branch: the loops below stay vectorisable.

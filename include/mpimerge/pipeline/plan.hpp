@@ -33,6 +33,7 @@ struct InputSet {
   // Element-aligned inputs (read row by row with the models: Fisher files) and per-tensor side
   // inputs (read whole by every rank: Gram files), one per model each when given.
   std::vector<storage::CheckpointReader*> aligned = {}, side = {};
+  std::string aligned_name = "aligned", side_name = "side";  // the method's names for them: "fisher", "gram"
   std::string aligned_label(std::size_t input) const;  // "fisher 2 (path)"
   std::string side_label(std::size_t input) const;     // "gram 1 (path)"
 };

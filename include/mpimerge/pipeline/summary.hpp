@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "mpimerge/methods/method.hpp"
+#include "mpimerge/methods/parameters.hpp"
 
 namespace mpimerge {
 
@@ -16,7 +17,8 @@ struct PhaseTiming {
 };
 
 struct MergeSummary {
-  std::string method;
+  std::string method;                      // as resolved: a job file's `ties` may be ties_mergekit
+  std::vector<UsedParameter> method_parameters;  // exactly those the method used, with their values
   int ranks = 1;
   std::size_t tensors = 0, merged_tensors = 0, copied_tensors = 0;
   std::uint64_t parameters = 0;  // merged elements per model

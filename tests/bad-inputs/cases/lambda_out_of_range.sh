@@ -1,7 +1,7 @@
 # A scale that is not a finite number.
 ARGS=(merge --base "$DATA/set/base.h5" --model "$DATA/set/ft-1.h5" --lambda inf --output "$OUTPUT")
 STATUS=2
-EXPECT=("lambda must be a finite number")
+EXPECT=("ties: parameter 'lambda' (global) must be a finite number, not 'inf'")
 for l in nan -inf x; do
   set +e; timeout 120 mpirun -n "$RANKS" --oversubscribe "$MPIMERGE" merge --method task_arithmetic --base "$DATA/set/base.h5" \
     --model "$DATA/set/ft-1.h5" --lambda "$l" --output "$OUTPUT" 2>"$T/err" >/dev/null; s=$?; set -e
