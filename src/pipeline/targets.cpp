@@ -70,6 +70,14 @@ MergeTarget prepare_target(const MergeJob& job, const mpi::Comm& comm) {
   return target;
 }
 
+void check_same_plan(const MergePlan& plan, const mpi::Comm& comm) {
+  const std::uint64_t fingerprint = plan_fingerprint(plan);
+  if (comm.min(fingerprint) != comm.max(fingerprint))
+    throw AgreedError("the ranks planned different merges: they read different inputs (a file that differs between "
+                      "nodes, or one replaced while the merge started)",
+                      ExitCode::failure, 0);
+}
+
 PlannedMerge plan_targets(const OpenInputs& inputs, std::span<MergeTarget* const> targets,
                           std::optional<std::uint64_t> requested_budget, std::optional<DType> out_dtype,
                           const mpi::Comm& comm, bool compute_in_float64) {
@@ -78,13 +86,7 @@ PlannedMerge plan_targets(const OpenInputs& inputs, std::span<MergeTarget* const
   mpi::run_agreed(comm, [&] {
     planned.plan = plan_merge(inputs.set, out_dtype, compute_in_float64);
   });
-  // Every rank built its plan from what it read itself: a rank that saw other files (a node with
-  // another copy, a file replaced between opens) would make other collective calls and hang or
-  // mix outputs. One cheap check before any I/O turns that into an error.
-  const std::uint64_t fingerprint = plan_fingerprint(planned.plan);
-  if (comm.min(fingerprint) != comm.max(fingerprint))
-    throw AgreedError("the ranks planned different merges: they read different inputs (a file that differs between "
-                      "nodes, or one replaced while the merge started)", ExitCode::failure, 0);
+  check_same_plan(planned.plan, comm);
   mpi::run_agreed(comm, [&] {
     // An eighth of the budget for what methods keep beyond the slices (selection candidates).
     const std::uint64_t methods_share = planned.budget / 8;

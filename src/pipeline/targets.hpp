@@ -14,6 +14,12 @@ namespace mpimerge {
 // The method, the output format and the path checks of one job; agreed on by every rank.
 MergeTarget prepare_target(const MergeJob& job, const mpi::Comm& comm);
 
+// Every rank builds its plan from what it read itself: a rank that saw other files (a node with
+// another copy, a file replaced between opens) would make other collective calls and hang or mix
+// outputs. This cheap check (a hash of the plan, its minimum and maximum over the ranks), made
+// before any data moves, turns that into one agreed error.
+void check_same_plan(const MergePlan& plan, const mpi::Comm& comm);
+
 // Plans the merge of the inputs for these targets (all see the same plan) and cuts it into groups
 // within the budget, of which each target's method gets an eighth, shared. Starts the methods.
 struct PlannedMerge {

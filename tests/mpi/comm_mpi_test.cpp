@@ -51,5 +51,18 @@ TEST(Agreement, ForeignExceptionsToo) {
   }
 }
 
+// Communicators return MPI's errors instead of ending the job inside the call, so check() turns
+// them into exceptions naming the call (here a broadcast from a rank that does not exist, which
+// every rank sees alike).
+TEST(MpiErrors, AreExceptionsNamingTheCall) {
+  std::string text = "x";
+  try {
+    world().broadcast(text, world().size());
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("MPI_Bcast failed"), std::string::npos) << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace mpimerge

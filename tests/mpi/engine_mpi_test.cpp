@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "mpimerge/convert.hpp"
+#include "pipeline/targets.hpp"
 #include "mpimerge/commands/merge.hpp"
 #include "mpimerge/error.hpp"
 #include "mpimerge/methods/ties.hpp"
@@ -280,6 +281,23 @@ TEST(EngineErrors, MismatchedModelsAreListed) {
   } catch (const AgreedError& e) {
     EXPECT_NE(std::string(e.what()).find("has shape [5, 7] in model 3"), std::string::npos) << e.what();
   }
+}
+
+// Ranks that built different plans (different inputs) stop with one agreed error before any I/O,
+// instead of hanging in collective calls that no longer match.
+TEST(EnginePlan, RanksThatPlannedDifferentMergesStopTogether) {
+  MergePlan plan;
+  PlannedTensor t;
+  t.output = {"w", DType::f32, {4, 2}};
+  plan.tensors.push_back(t);
+  EXPECT_NO_THROW(check_same_plan(plan, world()));
+  if (world().size() == 1) return;
+  if (world().rank() == world().size() - 1) plan.tensors[0].output.shape = {4, 3};
+  EXPECT_THROW(check_same_plan(plan, world()), AgreedError);
+  MergePlan other = plan;
+  other.tensors[0].output.shape = {4, 2};
+  other.tensors[0].output.name = world().rank() == 0 ? "w" : "v";
+  EXPECT_THROW(check_same_plan(other, world()), AgreedError);
 }
 
 }  // namespace

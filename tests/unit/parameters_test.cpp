@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <map>
 
 #include "mpimerge/error.hpp"
 #include "mpimerge/job/job_file.hpp"
@@ -175,6 +176,35 @@ TEST(Registry, EveryDeclarationIsConsistent) {
         EXPECT_FALSE(def.choices.empty()) << what;
       }
     }
+  }
+}
+
+// What the banner, the report and sweep.csv list for each family of methods at their defaults:
+// exactly the parameters each uses (no density for task arithmetic, no weights for the paper's
+// TIES, no int8_mask anywhere), with the values it uses.
+TEST(UsedParameters, EachFamilyListsExactlyItsOwn) {
+  const std::map<std::string, std::string> expected{
+      {"ties", "density 0.2, lambda 1, trim_scope model, disjoint_merge mean"},
+      {"ties_mergekit", "weight 1, density 1, normalize true, lambda 1, rescale false, consensus sum"},
+      {"task_arithmetic", "weight 1, normalize false, lambda 1"},
+      {"dare_ties", "weight 1, density 1, normalize false, lambda 1, rescale true, seed 0, consensus sum"},
+      {"breadcrumbs", "weight 1, density 1, normalize false, lambda 1, rescale false, gamma 0.01"},
+      {"della_linear", "weight 1, density 1, normalize false, lambda 1, rescale true, epsilon 0.15, seed 0"},
+      {"linear", "weight 1, normalize true"},
+      {"average", "weight 1, normalize true"},
+      {"slerp", "t 0.5"},
+      {"model_stock", "filter_wise false"},
+      {"fisher", "weight 1, fisher_floor 1e-06, favor_target_model true, normalize_fisher true"},
+      {"regmean", "weight 1, alpha 1"},
+  };
+  for (const auto& [name, text] : expected) {
+    const MethodSpec& spec = find_method(name);
+    ParameterTable given;
+    if (name == "slerp") given.set_global("t", number(0.5));  // required
+    EXPECT_EQ(describe_parameters(used_parameters(validate_parameters(given, spec.parameters, name, 3, false),
+                                                  spec.parameters, 3)),
+              text)
+        << name;
   }
 }
 
