@@ -3,6 +3,7 @@
 #include "cli/commands.hpp"
 #include "mpimerge/commands/sweep.hpp"
 #include "mpimerge/util/memory.hpp"
+#include "mpimerge/util/size.hpp"
 
 namespace mpimerge::cli {
 namespace po = boost::program_options;
@@ -33,7 +34,7 @@ int sweep_command(const Args& args, const mpi::Comm& comm) {
   }
   SweepOptions o;
   if (v.count("point")) o.point = v["point"].as<std::size_t>();
-  if (v.count("memory-budget")) o.memory_budget = parse_memory_size(v["memory-budget"].as<std::string>());
+  if (v.count("memory-budget")) o.memory_budget = parse_size(v["memory-budget"].as<std::string>());
   o.overwrite = v.count("overwrite") > 0;
   o.direct_writes = parse_output_io(v["output-io"].as<std::string>());
   o.allow_nonfinite = v.count("allow-nonfinite") > 0;

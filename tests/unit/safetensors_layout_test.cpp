@@ -105,17 +105,6 @@ TEST(SafetensorsIndex, ParsesAndRejects) {
   EXPECT_EQ(index_error(R"({"weight_map":{"x":"a","x":"b"}})"), "i.json: tensor 'x' appears twice in weight_map");
 }
 
-TEST(ByteSize, ParsesAsHuggingFace) {
-  EXPECT_EQ(parse_byte_size("5GB"), 5'000'000'000u);
-  EXPECT_EQ(parse_byte_size("40KB"), 40'000u);
-  EXPECT_EQ(parse_byte_size("500mb"), 500'000'000u);
-  EXPECT_EQ(parse_byte_size("2GiB"), 2ull << 30);
-  EXPECT_EQ(parse_byte_size("1000"), 1000u);
-  EXPECT_EQ(parse_byte_size("7B"), 7u);
-  for (const char* bad : {"", "GB", "0", "-5GB", "5 GB", "5XB", "1.5GB", "99999999999999TB"})
-    EXPECT_THROW(parse_byte_size(bad), UsageError) << bad;
-}
-
 TEST(OutputFormat, FollowsThePathOrTheRequest) {
   EXPECT_EQ(output_format_for("m.h5"), Format::hdf5);
   EXPECT_EQ(output_format_for("m.hdf5"), Format::hdf5);

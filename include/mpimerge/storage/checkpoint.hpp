@@ -102,8 +102,4 @@ Format output_format_for(const std::string& path, const std::string& requested =
 // index, or of a .safetensors file with a config.json beside it), or "" when there is none.
 std::string model_directory_of(const std::string& input_path);
 
-// "5GB" = 5e9 bytes, "500MB", "40KB", "2GiB" = 2^31, "1000" bytes, as Hugging Face parses
-// max_shard_size. Throws UsageError naming the text.
-std::uint64_t parse_byte_size(const std::string& text);
-
 }  // namespace mpimerge::storage
