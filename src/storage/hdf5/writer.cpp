@@ -7,7 +7,9 @@
 #include "mpimerge/error.hpp"
 #include "storage/direct_file.hpp"
 #include "storage/hdf5/hdf5_checkpoint.hpp"
+#include "storage/hdf5/names.hpp"
 #include "storage/hdf5/parallel.hpp"
+#include "storage/hdf5/rows.hpp"
 #include "storage/hdf5/types.hpp"
 
 namespace mpimerge::storage::hdf5 {
@@ -64,6 +66,10 @@ class Hdf5Writer final : public CheckpointWriter {
              bool direct_writes)
       : path_(path), tensors_(tensors), comm_(comm) {
     silence_hdf5_errors();
+    // Before the file exists: the same on every rank, from the names and shapes alone.
+    if (const std::string problem = unwritable_in_hdf5(tensors); !problem.empty())
+      throw InputError("an HDF5 output cannot hold " + problem +
+                       "; write a .safetensors file or a Hugging Face directory instead");
     if (reopen)
       open_existing(comm);
     else
