@@ -81,6 +81,9 @@ class Hdf5Writer final : public CheckpointWriter {
 
   void write_rows(std::size_t index, RowRange rows, std::span<const std::uint8_t> data) override {
     const TensorInfo& t = tensors_[index];
+    // A tensor without elements ([5, 0]) has no storage, not even an address: HDF5 refuses any
+    // transfer to it. Nothing to write, decided from the shape alike on every rank.
+    if (t.elements() == 0) return;
     if (direct_) {
       const std::uint64_t row_bytes = t.row_elements() * dtype_size(t.dtype);
       mpi::run_agreed(comm_, [&] {
