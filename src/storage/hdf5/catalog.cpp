@@ -48,6 +48,21 @@ std::string class_text(H5T_class_t type_class) {
   }
 }
 
+// The registered names of third-party filters seen in checkpoints, for files that do not record one
+// (ids from The HDF Group's list of registered filter plugins).
+std::string known_filter_name(H5Z_filter_t id) {
+  switch (id) {
+    case 307: return "bzip2";
+    case 32000: return "lzf";
+    case 32001: return "blosc";
+    case 32004: return "lz4";
+    case 32008: return "bitshuffle";
+    case 32015: return "zstd";
+    case 32026: return "blosc2";
+    default: return "";
+  }
+}
+
 class CatalogReader {
  public:
   CatalogReader(hid_t file, const std::string& path, std::uint64_t file_size, bool checksums)
@@ -134,7 +149,8 @@ class CatalogReader {
       const H5Z_filter_t id = H5Pget_filter2(dcpl, static_cast<unsigned>(i), &flags, &values, nullptr,
                                              sizeof text, text, &config);
       if (id < 0) fail(name, "has an unreadable filter pipeline");
-      const std::string filter = "filter " + std::to_string(id) + (text[0] ? " (" + printable(text, 40) + ")" : "");
+      const std::string name_of = text[0] ? printable(text, 40) : known_filter_name(id);
+      const std::string filter = "filter " + std::to_string(id) + (name_of.empty() ? "" : " (" + name_of + ")");
       // H5Zfilter_avail also loads a plugin from HDF5_PLUGIN_PATH, where one is installed.
       unsigned info = 0;
       if (H5Zfilter_avail(id) <= 0 || H5Zget_filter_info(id, &info) < 0 || !(info & H5Z_FILTER_CONFIG_DECODE_ENABLED)) {
