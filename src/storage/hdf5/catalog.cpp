@@ -149,6 +149,7 @@ class CatalogReader {
       const H5Z_filter_t id = H5Pget_filter2(dcpl, static_cast<unsigned>(i), &flags, &values, nullptr,
                                              sizeof text, text, &config);
       if (id < 0) fail(name, "has an unreadable filter pipeline");
+      text[sizeof text - 1] = '\0';  // a name as long as the buffer need not end in one
       const std::string name_of = text[0] ? printable(text, 40) : known_filter_name(id);
       const std::string filter = "filter " + std::to_string(id) + (name_of.empty() ? "" : " (" + name_of + ")");
       // H5Zfilter_avail also loads a plugin from HDF5_PLUGIN_PATH, where one is installed.

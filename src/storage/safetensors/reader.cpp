@@ -76,13 +76,16 @@ std::optional<std::string> configured_weights(const fs::path& dir) {
   } catch (const nlohmann::json::exception&) {
     return std::nullopt;  // not ours to judge: transformers refuses it when it loads the model
   }
-  if (!json.is_object() || !json.contains("transformers_weights")) return std::nullopt;
-  const auto& name = json["transformers_weights"];
-  if (!name.is_string() || (!ends_with(name.get<std::string>(), ".safetensors") &&
-                            !ends_with(name.get<std::string>(), ".safetensors.index.json")))
+  if (!json.is_object() || !json.contains("transformers_weights") || json["transformers_weights"].is_null())
+    return std::nullopt;  // null: as absent, for transformers too
+  const auto& value = json["transformers_weights"];
+  const std::string name = value.is_string() ? value.get<std::string>() : "";
+  // A file of the directory itself, as an index's shards must be: no path leads elsewhere.
+  if ((!ends_with(name, ".safetensors") && !ends_with(name, ".safetensors.index.json")) ||
+      name.find('/') != std::string::npos || name.find('\\') != std::string::npos)
     throw InputError(config.string() + ": transformers_weights is not the name of a .safetensors or "
-                     ".safetensors.index.json file");
-  return name.get<std::string>();
+                     ".safetensors.index.json file in its directory");
+  return name;
 }
 
 // A directory resolves as transformers' from_pretrained resolves it (modeling_utils,
