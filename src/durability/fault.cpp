@@ -18,7 +18,10 @@ bool fault_armed(const char* point, int rank, std::uint64_t count) {
 }
 
 void fault_point(const char* point, int rank, std::uint64_t count) {
-  if (fault_armed(point, rank, count)) std::raise(SIGKILL);
+  if (!fault_armed(point, rank, count)) return;
+  const std::string spec = std::getenv("MPIMERGE_FAULT");
+  const bool stop = spec.size() > 5 && spec.compare(spec.size() - 5, 5, ":stop") == 0;
+  std::raise(stop ? SIGSTOP : SIGKILL);
 }
 
 }  // namespace mpimerge

@@ -4,6 +4,8 @@
 //   analysis      after the analysis passes, before any tensor is written
 //   tensors-done  once `count` tensors are complete (written, synced and journaled)
 //   commit        after everything is written, before the output is renamed into place
+// With ":stop" after the rank ("tensors-done:1:3:stop"), the rank stops itself (SIGSTOP) instead:
+// frozen at a known point until the test kills it with its node (tests/slurm/nodes_loss_test.sh).
 // One point does something else than a kill (see storage/input_file.hpp):
 //   truncate-input  before its `count`-th read of the file MPIMERGE_FAULT_INPUT names, that rank
 //                   truncates the file to half its size (an input cut short while a merge reads it)

@@ -1,5 +1,7 @@
 #include "pipeline/inputs.hpp"
 
+#include <algorithm>
+
 #include "mpimerge/convert.hpp"
 #include "mpimerge/pipeline/transfers.hpp"
 #include "mpimerge/error.hpp"
@@ -51,7 +53,7 @@ std::vector<SideMatrix> read_side_matrices(const PlannedTensor& tensor, const In
   return out;
 }
 
-std::uint64_t memory_budget(std::optional<std::uint64_t> requested, const mpi::Comm& comm) {
+MemoryBudget memory_budget(std::optional<std::uint64_t> requested, const mpi::Comm& comm) {
   std::uint64_t budget = 0;
   if (requested) {
     budget = *requested;
@@ -59,7 +61,19 @@ std::uint64_t memory_budget(std::optional<std::uint64_t> requested, const mpi::C
     const std::uint64_t share = usable_memory_bytes() / 10 * 7 / static_cast<std::uint64_t>(comm.ranks_on_node());
     budget = share > 2 * kFixedOverhead ? share - kFixedOverhead : share / 2;
   }
-  return comm.min(budget);
+  MemoryBudget out;
+  out.per_rank = comm.min(budget);
+  const std::vector<std::string> hosts = comm.processor_names();
+  const std::vector<std::uint64_t> budgets = comm.allgather(budget);
+  for (int r = 0; r < comm.size(); ++r) {
+    const std::string& host = hosts[static_cast<std::size_t>(r)];
+    auto node = std::find_if(out.nodes.begin(), out.nodes.end(), [&](const NodeShare& n) { return n.host == host; });
+    if (node == out.nodes.end()) node = out.nodes.insert(out.nodes.end(), NodeShare{host, {}, budgets[static_cast<std::size_t>(r)]});
+    node->ranks.push_back(r);
+    // Ranks of one host see the same memory and count; the smallest, should they not.
+    node->budget_per_rank = std::min(node->budget_per_rank, budgets[static_cast<std::size_t>(r)]);
+  }
+  return out;
 }
 
 void check_slices(const MergePlan& plan, const InputSet& inputs, const GroupSlices& slices, bool allow_nonfinite) {

@@ -8,6 +8,7 @@
 #include "pipeline/group_slices.hpp"
 #include "mpimerge/pipeline/plan.hpp"
 #include "mpimerge/mpi/comm.hpp"
+#include "mpimerge/pipeline/summary.hpp"
 
 namespace mpimerge {
 
@@ -29,8 +30,13 @@ OpenInputs open_inputs(const std::optional<std::string>& base, const std::vector
 
 // Per rank: the given budget, or 70% of the memory this process may use shared by the ranks on
 // its node, less a fixed allowance for MPI, HDF5 and the program. The smallest over all ranks
-// holds everywhere, so that every rank forms the same groups.
-std::uint64_t memory_budget(std::optional<std::uint64_t> requested, const mpi::Comm& comm);
+// holds everywhere (per_rank), so that every rank forms the same groups; `nodes` keeps what each
+// node's own share gave, for the log and the report. Collective.
+struct MemoryBudget {
+  std::uint64_t per_rank = 0;
+  std::vector<NodeShare> nodes;
+};
+MemoryBudget memory_budget(std::optional<std::uint64_t> requested, const mpi::Comm& comm);
 
 // Every side input's matrix for one merged tensor, whole, in float64 (empty ones where an input
 // lacks it). Collective: every rank reads every row.

@@ -26,6 +26,7 @@ struct PlannedMerge {
   MergePlan plan;
   WorkPlan work;
   std::uint64_t budget = 0;
+  std::vector<NodeShare> nodes;  // the ranks of each node and the budget its own share gave
 };
 PlannedMerge plan_targets(const OpenInputs& inputs, std::span<MergeTarget* const> targets,
                           std::optional<std::uint64_t> requested_budget, std::optional<DType> out_dtype,
@@ -47,6 +48,11 @@ MergeSummary summarize(const MergeTarget& target, const PlannedMerge& planned,
 void log_summary(const Log& log, const MergeSummary& summary);
 // Writes the target's report if its job asks for one (rank 0; agreed).
 void report_target(const MergeTarget& target, MergeSummary& summary, const mpi::Comm& comm);
+// The plan, and on a job of more than one node the nodes_line after it.
 std::string plan_line(const PlannedMerge& planned);
+// "nodes   2: n1 ranks 0-2 (its share: 444 MiB per rank), n2 rank 3 (its share: ...); Open MPI
+// v4.1.4, pml ob1, btl tcp,self,vader, ...": each node's ranks and the budget its own memory gave
+// them, the MPI library and the transport settings it was given. Empty for a job of one node.
+std::string nodes_line(const std::vector<NodeShare>& nodes, const mpi::TransportSettings& transport);
 
 }  // namespace mpimerge
