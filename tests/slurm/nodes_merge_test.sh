@@ -38,7 +38,7 @@ for launcher in srun mpirun; do
     expect_nodes "$out/report.json" default "${placement[@]}"
   else
     # 70% of 1000M is 700M, over twice the 256M reserve: 700M - 256M = 444M.
-    expect_line "$log" "mpimerge-slurm: memory budget: 444M per rank (--mem-per-cpu=1000M x 1 CPU(s) = 1000M; 70% less 256M)"
+    expect_line "$log" "mpimerge-slurm: memory budget: 444MiB per rank (--mem-per-cpu=1000M x 1 CPU(s) = 1000M; 70% less 256M)"
     expect_report "$out/report.json" 4 444
     expect_nodes "$out/report.json" 444 "${placement[@]}"
   fi

@@ -33,7 +33,7 @@ for launcher in srun mpirun; do
   expect_line "$log" "mpimerge-slurm: grid of 3 points, the inputs read once for all"
   # --mem is per node, shared by the most ranks a node runs (3): 666M; 70% of it, 466M, is under
   # twice the 256M reserve: half of it.
-  expect_line "$log" "mpimerge-slurm: memory budget: 233M per rank (--mem=2000M / 3 ranks on a node = 666M; 70% less 256M)"
+  expect_line "$log" "mpimerge-slurm: memory budget: 233MiB per rank (--mem=2000M / 3 ranks on a node = 666M; 70% less 256M)"
   expect_line "$log" "mpimerge-slurm: job $JOB on n1: 4 ranks on 2 node(s), in $JOBDIR"
   grep -qE "^nodes   2: n1 ranks 0-2 .*, n2 rank 3 .*; Open MPI v[0-9.]+, pml ob1, btl tcp,self,vader, " "$log" ||
     fail "$log: no line naming the nodes, their ranks and the transport"
