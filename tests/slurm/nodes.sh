@@ -20,7 +20,7 @@
 # are the node's own. slurmctld runs in the controller's namespace; the test's Slurm commands
 # (sbatch, squeue, ...) run there too, through the functions below.
 #
-# Teardown: cluster_stop (common.sh's trap runs it on every exit path) stops the daemons, kills
+# Teardown: nodes_stop (common.sh's trap runs it on every exit path) stops the daemons, kills
 # whatever is left in the namespaces, and deletes them; a namespace holds no process of its own, so
 # deleting it frees its veth pair. The daemons run under `timeout` as in cluster.sh.
 
@@ -37,15 +37,15 @@ node_ns() { echo "$NODES_PREFIX-$1"; }
 node_address() { echo "$NODES_SUBNET.${1#n}"; }
 
 # The Slurm clients reach slurmctld only from inside the cluster's network: from the controller's
-# namespace. `command` keeps these functions from calling themselves.
+# namespace (ip execs the program, not these functions).
 for client in squeue scontrol scancel sinfo; do
   eval "$client() { ip netns exec \"\$NODES_CTL_NS\" $client \"\$@\"; }"
 done
 # Open MPI over TCP between the nodes, on their veth interface only, and shared memory within a
 # node (ob1: not UCX, which picks its own transports): in the environment that sbatch hands the job
 # (--export=ALL), and srun and mpirun the ranks. Only there: the test's own mpirun runs outside the
-# namespaces, where that interface does not exist.
-# The nodes share this machine's few cores: waiting ranks yield them rather than spin.
+# namespaces, where that interface does not exist. The nodes share this machine's few cores:
+# waiting ranks yield them rather than spin.
 NODES_MPI_ENV=(OMPI_MCA_pml=ob1 OMPI_MCA_btl=tcp,self,vader OMPI_MCA_btl_tcp_if_include=$NODES_IF
                OMPI_MCA_oob_tcp_if_include=$NODES_IF OMPI_MCA_mpi_yield_when_idle=1)
 sbatch() { ip netns exec "$NODES_CTL_NS" env "${NODES_MPI_ENV[@]}" sbatch "$@"; }
