@@ -18,7 +18,10 @@ fi
 # The reference: the same merge at 1 rank, outside the cluster.
 single merge "${INPUTS[@]}" --method ties --density 0.2 --lambda 1.0 --memory-budget 444M --output single.h5
 
-for launcher in srun mpirun; do
+# LAUNCHERS: slurm.nodes4.merge runs mpirun only: srun --mpi=pmix with one rank on each of 4
+# nodes crashed a rank at start-up (SIGSEGV at address 0, before the first collective completed)
+# in about 1 run of 4 here, not yet understood (docs/slurm.md, Several nodes).
+for launcher in ${LAUNCHERS:-srun mpirun}; do
   out=out/$launcher
   # 4 tasks on nodes of --ntasks-per-node slots: mpirun fills the slots in order; srun spreads
   # tasks evenly unless told to fill each node first (plane=).
