@@ -1,8 +1,11 @@
 #include "pipeline/inputs.hpp"
 
+#include <algorithm>
+
 #include "mpimerge/convert.hpp"
 #include "mpimerge/pipeline/transfers.hpp"
 #include "mpimerge/error.hpp"
+#include "mpimerge/util/format.hpp"
 #include "mpimerge/util/memory.hpp"
 
 namespace mpimerge {
@@ -49,15 +52,26 @@ std::vector<SideMatrix> read_side_matrices(const PlannedTensor& tensor, const In
   return out;
 }
 
-std::uint64_t memory_budget(std::optional<std::uint64_t> requested, const mpi::Comm& comm) {
-  std::uint64_t budget = 0;
+MemoryBudget memory_budget(std::optional<std::uint64_t> requested, const mpi::Comm& comm) {
+  MemoryBudget budget;
   if (requested) {
-    budget = *requested;
+    budget = {*requested, "--memory-budget"};
   } else {
-    const std::uint64_t share = usable_memory_bytes() / 10 * 7 / static_cast<std::uint64_t>(comm.ranks_on_node());
-    budget = share > 2 * kFixedOverhead ? share - kFixedOverhead : share / 2;
+    const MemoryLimit limit = usable_memory();
+    const auto ranks = static_cast<std::uint64_t>(comm.ranks_on_node());
+    const std::uint64_t share = limit.bytes / 10 * 7 / ranks;
+    budget.bytes = share > 2 * kFixedOverhead ? share - kFixedOverhead : share / 2;
+    budget.source = "70% of " + format_bytes(limit.bytes) + " (" + limit.source + ") shared by " + std::to_string(ranks) +
+                    (ranks == 1 ? " rank" : " ranks") + " on the node, " +
+                    (share > 2 * kFixedOverhead ? "less " + format_bytes(kFixedOverhead) + " for MPI, HDF5 and the program"
+                                                : "halved for MPI, HDF5 and the program");
   }
-  return comm.min(budget);
+  // Every rank forms the same groups: the smallest budget holds everywhere, with its rank's reason.
+  const std::vector<std::uint64_t> all = comm.allgather(budget.bytes);
+  const auto smallest = std::min_element(all.begin(), all.end());
+  comm.broadcast(budget.source, static_cast<int>(smallest - all.begin()));
+  budget.bytes = *smallest;
+  return budget;
 }
 
 void check_slices(const MergePlan& plan, const InputSet& inputs, const GroupSlices& slices, bool allow_nonfinite) {

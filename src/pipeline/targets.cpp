@@ -30,7 +30,9 @@ PlannedMerge plan_targets(const OpenInputs& inputs, std::span<MergeTarget* const
                           std::optional<std::uint64_t> requested_budget, std::optional<DType> out_dtype,
                           const mpi::Comm& comm, bool compute_in_float64) {
   PlannedMerge planned;
-  planned.budget = memory_budget(requested_budget, comm);
+  const MemoryBudget budget = memory_budget(requested_budget, comm);
+  planned.budget = budget.bytes;
+  planned.budget_source = budget.source;
   mpi::run_agreed(comm, [&] {
     planned.plan = plan_merge(inputs.set, out_dtype, compute_in_float64);
   });
@@ -90,6 +92,7 @@ MergeSummary summarize(const MergeTarget& target, const PlannedMerge& planned,
   s.copied_tensors = s.tensors - s.merged_tensors;
   s.parameters = plan.shape.total_elements();
   s.memory_budget = planned.budget;
+  s.memory_budget_source = planned.budget_source;
   s.groups = planned.work.groups.size();
   s.analysis_passes = target.analysis_passes;
   s.phases = session.timings();

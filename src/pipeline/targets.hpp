@@ -20,6 +20,7 @@ struct PlannedMerge {
   MergePlan plan;
   WorkPlan work;
   std::uint64_t budget = 0;
+  std::string budget_source;  // where the budget came from, for the report
 };
 PlannedMerge plan_targets(const OpenInputs& inputs, std::span<MergeTarget* const> targets,
                           std::optional<std::uint64_t> requested_budget, std::optional<DType> out_dtype,

@@ -54,6 +54,7 @@ nlohmann::ordered_json summary_json(const MergeJob& job, const MergeSummary& sum
   report["bytes_read"] = summary.bytes_read;
   report["bytes_written"] = summary.bytes_written;
   report["memory"] = {{"budget_per_rank", summary.memory_budget},
+                      {"budget_source", summary.memory_budget_source},
                       {"groups", summary.groups},
                       {"reads_of_the_inputs", summary.data_reads},
                       {"peak_rss_per_rank", summary.peak_rss}};
