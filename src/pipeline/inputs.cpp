@@ -17,18 +17,23 @@ OpenInputs open_inputs(const std::optional<std::string>& base, const std::vector
                        const mpi::Comm& comm, const SideInputPaths& side) {
   OpenInputs inputs;
   inputs.set.has_base = base.has_value();
-  std::vector<std::string> paths;
-  if (base) paths.push_back(*base);
-  paths.insert(paths.end(), models.begin(), models.end());
-  for (const std::string& path : paths) {
-    mpi::run_agreed(comm, [&] { inputs.owned.push_back(storage::open_checkpoint(path, comm)); });
-    inputs.set.readers.push_back(inputs.owned.back().get());
-  }
-  for (auto [paths, readers] : {std::pair{&side.fisher, &inputs.set.aligned}, std::pair{&side.gram, &inputs.set.side}})
-    for (const std::string& path : *paths) {
-      mpi::run_agreed(comm, [&] { inputs.owned.push_back(storage::open_checkpoint(path, comm)); });
-      readers->push_back(inputs.owned.back().get());
-    }
+  // Each input is pinned as it is opened (see durability/input_pins.hpp), under the role
+  // job_inputs() gives it.
+  auto open = [&](const std::string& role, const std::string& path) {
+    mpi::run_agreed(comm, [&] {
+      const InputPins::Snapshot before = InputPins::before_open(path);
+      inputs.owned.push_back(storage::open_checkpoint(path, comm));
+      inputs.pins.pin(role, *inputs.owned.back(), before);
+    });
+    return inputs.owned.back().get();
+  };
+  if (base) inputs.set.readers.push_back(open("base", *base));
+  for (std::size_t m = 0; m < models.size(); ++m)
+    inputs.set.readers.push_back(open("model " + std::to_string(m + 1), models[m]));
+  for (std::size_t m = 0; m < side.fisher.size(); ++m)
+    inputs.set.aligned.push_back(open("fisher " + std::to_string(m + 1), side.fisher[m]));
+  for (std::size_t m = 0; m < side.gram.size(); ++m)
+    inputs.set.side.push_back(open("gram " + std::to_string(m + 1), side.gram[m]));
   return inputs;
 }
 

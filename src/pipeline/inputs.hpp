@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "durability/input_pins.hpp"
 #include "pipeline/group_slices.hpp"
 #include "mpimerge/pipeline/plan.hpp"
 #include "mpimerge/mpi/comm.hpp"
@@ -14,6 +15,7 @@ namespace mpimerge {
 struct OpenInputs {
   std::vector<std::unique_ptr<storage::CheckpointReader>> owned;
   InputSet set;
+  InputPins pins;  // every file the readers read, as it was when opened
 };
 
 // Side inputs of a merge: one diagonal Fisher file per model (aligned with the models' tensors),
@@ -22,7 +24,7 @@ struct SideInputPaths {
   std::vector<std::string> fisher, gram;
 };
 
-// Collective; each open agreed on by every rank.
+// Collective; each open agreed on by every rank, and each input pinned as it is opened.
 OpenInputs open_inputs(const std::optional<std::string>& base, const std::vector<std::string>& models,
                        const mpi::Comm& comm, const SideInputPaths& side = {});
 

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "pipeline/group_slices.hpp"
+#include "durability/output_claim.hpp"
 #include "durability/pending_output.hpp"
 #include "pipeline/phases.hpp"
 #include "mpimerge/job/job.hpp"
@@ -28,6 +29,7 @@ struct MergeTarget {
   MergeJob job;
   storage::OutputSpec output;
   std::unique_ptr<MergeMethod> method;
+  std::unique_ptr<OutputClaim> claim;      // first: held until everything below is gone
   std::unique_ptr<PendingOutput> pending;  // before the writer: removed after it closes
   std::unique_ptr<storage::CheckpointWriter> writer;
   std::vector<std::uint64_t> checksums;  // per plan tensor: this rank's partial sums, then the result

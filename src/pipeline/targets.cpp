@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "durability/fault.hpp"
+#include "durability/journal.hpp"
 #include "durability/paths.hpp"
 #include "presentation/report.hpp"
 #include "mpimerge/error.hpp"
@@ -23,6 +25,9 @@ MergeTarget prepare_target(const MergeJob& job, const mpi::Comm& comm) {
     target.output = output_spec_for(job);
     check_job_paths(job);
   });
+  // Before the first byte: the output's directories, its lock, and a last look under the lock.
+  target.claim = std::make_unique<OutputClaim>(job, comm);
+  fault_point("locked", comm.rank());
   return target;
 }
 
@@ -55,8 +60,18 @@ PlannedMerge plan_targets(const OpenInputs& inputs, std::span<MergeTarget* const
   return planned;
 }
 
-void open_output(MergeTarget& target, const MergePlan& plan, const mpi::Comm& comm, const Log& log) {
-  target.pending = std::make_unique<PendingOutput>(target.job.output, comm);
+void open_output(MergeTarget& target, const MergePlan& plan, const mpi::Comm& comm, const Log& log,
+                 const std::string& fingerprint, const nlohmann::ordered_json& inputs) {
+  if (target.claim && !target.claim->locked())
+    log.line("note    " + target.job.output + ": its file system has no file locks; a second merge to it would not be noticed");
+  const WrittenPaths paths = written_paths(target.job);
+  target.pending = std::make_unique<PendingOutput>(paths, comm);
+  // The journal before the partial output: a partial output with a journal of ours beside it is one
+  // that this program wrote (a killed run's), which a later run may continue or discard.
+  if (!target.output.reopen)
+    mpi::run_agreed(comm, [&] {
+      if (comm.is_root()) Journal::start(paths.journal, fingerprint.empty() ? "not resumable" : fingerprint, inputs);
+    });
   mpi::run_agreed(comm, [&] {
     target.writer = storage::create_checkpoint(target.pending->path(), target.output, plan.output_tensors(), comm);
   });
@@ -131,12 +146,16 @@ void log_summary(const Log& log, const MergeSummary& summary) {
            format_bytes(*std::max_element(summary.peak_rss.begin(), summary.peak_rss.end())) + " per rank");
 }
 
-void report_target(const MergeTarget& target, MergeSummary& summary, const mpi::Comm& comm) {
-  if (!target.job.report) return;
-  summary.report_path = report_path_for(target.job);
-  mpi::run_agreed(comm, [&] {
-    if (comm.is_root()) write_report(summary.report_path, target.job, summary);
-  });
+void commit_target(MergeTarget& target, MergeSummary& summary, const mpi::Comm& comm) {
+  // The report first, under its temporary name: a report that cannot be written (a full disk, a
+  // read-only directory) fails the merge before its output is in place.
+  if (const auto& temp = target.pending->report_path()) {
+    summary.report_path = report_path_for(target.job);
+    mpi::run_agreed(comm, [&] {
+      if (comm.is_root()) write_report(*temp, target.job, summary);
+    });
+  }
+  target.pending->commit();
 }
 
 }  // namespace mpimerge
