@@ -203,6 +203,10 @@ void check_job_paths(const MergeJob& job, OutputKind kind) {
       {"manifest", w.manifest},      {"manifest", w.manifest_temp},  {"partial report", w.report_temp.value_or("")}};
   for (const auto& [what, path] : beside)
     if (!path.empty()) check_written(what, path, inputs);
+  if (w.report && same_path(*w.report, w.output))
+    throw UsageError("report '" + *w.report + "' is the output '" + job.output + "': choose a path beside it");
+  if (w.report && (inside(*w.report, w.output) || inside(*w.report, w.partial)))
+    throw UsageError("report '" + *w.report + "' would be inside the output '" + job.output + "': choose a path beside it");
   check_directory_for("output", w.output, true);
   if (w.report) check_directory_for("report", *w.report, true);
   check_output_paths(job);

@@ -9,13 +9,15 @@ MPIMERGE_FAULT="analysis:0:0:run:echo held >'$T/held'; read line <'$T/go'" \
   >"$T/first.out" 2>&1 &
 first=$!
 CLEANUP+=("kill $first 2>/dev/null")
-read -r line <"$T/held"  # the first merge holds the lock and has written its partial output
+# Until the first merge holds the lock and has written its partial output (a timeout, should it
+# fail before).
+timeout 120 bash -c 'read -r line <"$1"' _ "$T/held" || fail "the first merge never reached its analysis point: $(cat "$T/first.out")"
 holder=$(cat "$OUTPUT.lock")
 ARGS=("${common[@]}" --output "$OUTPUT" --density 0.5)
 STATUS=2
 EXPECT=("output '$OUTPUT' is being written by another mpimerge run (${holder#mpimerge lock: })")
 check_after() {
-  echo go >"$T/go"
+  timeout 60 bash -c 'echo go >"$1"' _ "$T/go" || fail "the first merge no longer waits: $(cat "$T/first.out")"
   wait "$first" || fail "the first merge failed: $(cat "$T/first.out")"
   grep -q '"density": 0.2,' "$OUTPUT.report.json" || fail "the report does not say density 0.2"
   timeout 120 mpirun -n "$RANKS" --oversubscribe "$MPIMERGE" "${common[@]}" --density 0.2 --output "$T/alone.h5" --quiet ||
