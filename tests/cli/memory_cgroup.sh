@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The default --memory-budget is the job's own memory, not the node's: a default TIES merge at 2
-# ranks, run inside a memory cgroup (v1 or v2) smaller than its inputs, finishes (the kernel does
-# not kill it), stays under the limit, says in its report that the budget came from the cgroup,
+# ranks, run inside a memory cgroup (v1 or v2) smaller than its inputs, finishes under the limit
+# (the kernel does not kill it), says in its report that the budget came from the cgroup,
 # and writes the same bytes as the same merge outside. Skipped (77), saying why, where no memory
 # cgroup can be made (not root, no memory controller, no delegation).
 source "$(dirname "$0")/common.sh"
@@ -60,6 +60,8 @@ STATUS=$?
 set -e
 ERR=$(cat "$WORK/err")
 expect_status 0
+# The kernel holds the cgroup to its limit: a merge that needs more is killed (exit 137, as the
+# same merge with a node-sized --memory-budget is), so exit 0 and no OOM kill mean it fit.
 [ "$(oom_kills)" = "$kills_before" ] || fail "the kernel killed a process of the cgroup for memory"
 python3 - "$WORK/confined.h5.report.json" "$LIMIT" "$CG" <<'EOF' || fail "the report's memory section is not the cgroup's"
 import json, sys
@@ -68,7 +70,8 @@ limit, cgroup = int(sys.argv[2]), sys.argv[3]
 source = memory["budget_source"]
 assert "cgroup" in source and cgroup in source, source
 assert memory["groups"] > 1, memory  # streamed: the slices did not fit
-assert sum(memory["peak_rss_per_rank"]) < limit, memory
+# Each rank well under the limit (their sum may not be: each counts the libraries they share).
+assert max(memory["peak_rss_per_rank"]) < limit * 3 // 5, memory
 assert memory["budget_per_rank"] < limit // 2, memory
 print("cgroup:", source, "| peak RSS per rank", memory["peak_rss_per_rank"], "| groups", memory["groups"])
 EOF
