@@ -27,20 +27,20 @@ TEST(Placement, EveryRankNamesThisHost) {
 
 TEST(Placement, OneNodeHoldsEveryRankAndTheGivenBudget) {
   const MemoryBudget budget = memory_budget(std::uint64_t{123456789}, world());
-  EXPECT_EQ(budget.per_rank, 123456789u);
+  EXPECT_EQ(budget.bytes, 123456789u);
   ASSERT_EQ(budget.nodes.size(), 1u);
   EXPECT_EQ(budget.nodes[0].host, this_host());
   std::vector<int> all(static_cast<std::size_t>(world().size()));
   for (int r = 0; r < world().size(); ++r) all[static_cast<std::size_t>(r)] = r;
   EXPECT_EQ(budget.nodes[0].ranks, all);
-  EXPECT_EQ(budget.nodes[0].budget_per_rank, 123456789u);
+  EXPECT_EQ(budget.nodes[0].budget.bytes, 123456789u);
 }
 
 TEST(Placement, WithoutABudgetTheNodesShareIsTheBudget) {
   const MemoryBudget budget = memory_budget(std::nullopt, world());
   ASSERT_EQ(budget.nodes.size(), 1u);
-  EXPECT_EQ(budget.nodes[0].budget_per_rank, budget.per_rank);
-  EXPECT_GT(budget.per_rank, 0u);
+  EXPECT_EQ(budget.nodes[0].budget.bytes, budget.bytes);
+  EXPECT_GT(budget.bytes, 0u);
 }
 
 TEST(Placement, NodesLineOnlyForSeveralNodes) {

@@ -238,11 +238,12 @@ nodes_stop() {
   NODES_NAMESPACES=()
 }
 
-# expect_nodes REPORT BUDGET_MIB|default NODE:RANKS...: the report of a merge on the cluster names
-# these nodes with these ranks (NODE:0,1,2), the transport settings the cluster gave Open MPI, and
-# each node's budget per rank from its own share: BUDGET_MIB everywhere where the job gave one,
-# else what mpimerge's rule makes of this machine's memory shared by the node's ranks (70%, less
-# 256 MiB; half where that is less than twice 256 MiB); the merge ran under the smallest.
+# expect_nodes REPORT BUDGET NODE:RANKS...: the report of a merge on the cluster names these nodes
+# with these ranks (NODE:0,1,2), the transport settings the cluster gave Open MPI, and each node's
+# budget per rank from its own share. BUDGET: a number of MiB the job gave every rank, or
+# granted=MIB, the memory Slurm granted on each node: mpimerge's rule then takes 70% of it (or of
+# the machine's memory or cgroup limit, if smaller), shared by the node's ranks, less 256 MiB (half
+# where that is less than twice 256 MiB). The merge ran under the smallest share.
 expect_nodes() {
   local report=$1 budget=$2; shift 2
   /usr/bin/python3 - "$JOBDIR/$report" "$budget" "$NODES_IF" "$@" <<'PY' || fail "report $report: nodes"
@@ -259,9 +260,10 @@ for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in
         memory = min(memory, int(text))
         break
 def share(ranks):
-    if budget != "default":
+    if not budget.startswith("granted="):
         return int(budget) << 20
-    s = memory // 10 * 7 // ranks
+    limit = min(memory, int(budget[len("granted="):]) << 20)
+    s = limit // 10 * 7 // ranks
     return s - (256 << 20) if s > 2 * (256 << 20) else s // 2
 want = []
 for item in expected:

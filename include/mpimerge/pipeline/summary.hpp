@@ -33,6 +33,7 @@ struct MergeSummary {
   std::uint64_t parameters = 0;  // merged elements per model
   int analysis_passes = 0;
   std::uint64_t memory_budget = 0;     // per rank, the smallest over ranks
+  std::string memory_budget_source;    // where it came from: --memory-budget, a cgroup, Slurm, the node
   std::vector<NodeShare> nodes;        // in the order of their first rank
   std::string mpi_library;             // e.g. "Open MPI v4.1.4"
   std::vector<std::pair<std::string, std::string>> mpi_settings;  // transport settings given (OMPI_MCA_*)
