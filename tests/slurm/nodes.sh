@@ -241,7 +241,8 @@ nodes_stop() {
 # expect_nodes REPORT BUDGET NODE:RANKS...: the report of a merge on the cluster names these nodes
 # with these ranks (NODE:0,1,2), the transport settings the cluster gave Open MPI, and each node's
 # budget per rank from its own share. BUDGET: a number of MiB the job gave every rank, or
-# granted=MIB, the memory Slurm granted on each node: mpimerge's rule then takes 70% of it (or of
+# per_cpu=MIB (--mem-per-cpu): Slurm grants a node MIB per CPU of the step there, one per rank
+# (SLURM_MEM_PER_CPU x SLURM_CPUS_ON_NODE), and mpimerge's rule takes 70% of that (or of
 # the machine's memory or cgroup limit, if smaller), shared by the node's ranks, less 256 MiB (half
 # where that is less than twice 256 MiB). The merge ran under the smallest share.
 expect_nodes() {
@@ -260,9 +261,9 @@ for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in
         memory = min(memory, int(text))
         break
 def share(ranks):
-    if not budget.startswith("granted="):
+    if not budget.startswith("per_cpu="):
         return int(budget) << 20
-    limit = min(memory, int(budget[len("granted="):]) << 20)
+    limit = min(memory, (int(budget[len("per_cpu="):]) * ranks) << 20)
     s = limit // 10 * 7 // ranks
     return s - (256 << 20) if s > 2 * (256 << 20) else s // 2
 want = []

@@ -38,8 +38,8 @@ for launcher in ${LAUNCHERS:-srun mpirun}; do
     fail "$log: no line naming the nodes, their ranks and budgets, and the transport"
   same_bytes "$out/merged.h5" single.h5
   if [ $launcher = srun ]; then
-    # Slurm granted --mem-per-cpu x the CPUs of the node (--ntasks-per-node of them).
-    expect_nodes "$out/report.json" granted=$((1000 * per_node)) "${placement[@]}"
+    # Each node's memory is what Slurm granted it: 1000M per CPU of the step there.
+    expect_nodes "$out/report.json" per_cpu=1000 "${placement[@]}"
   else
     # 70% of 1000M is 700M, over twice the 256M reserve: 700M - 256M = 444M.
     expect_line "$log" "mpimerge-slurm: memory budget: 444MiB per rank (--mem-per-cpu=1000M x 1 CPU(s) = 1000M; 70% less 256M)"
