@@ -12,5 +12,6 @@ packages=(
   clang libclang-rt-dev  # scripts/fuzz.sh: libFuzzer (-fsanitize=fuzzer) comes with clang's runtime
   libhdf5-dev  # scripts/fuzz.sh: the HDF5 metadata fuzzer links serial HDF5 (the program, parallel)
   slurm-wlm munge  # tests/slurm starts a private single-node Slurm to run the sbatch scripts of slurm/
+  iproute2  # tests/slurm/nodes.sh: a multi-node Slurm in network namespaces (ip netns, veth, bridge)
 )
 bash "$(dirname "$0")/apt-install.sh" setup "${packages[@]}"

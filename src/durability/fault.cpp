@@ -62,7 +62,7 @@ void fault_point(const char* point, int rank, std::uint64_t count) {
   }
   // An error this rank alone meets, outside any agreement (the MPI_Abort path's test).
   if (action == "throw") throw std::runtime_error(std::string("fault injected at ") + point);
-  std::raise(SIGKILL);
+  std::raise(action == "stop" ? SIGSTOP : SIGKILL);
 }
 
 }  // namespace mpimerge

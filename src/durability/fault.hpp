@@ -13,6 +13,8 @@
 //                 journaled before it (where an error of one rank ends every rank: the `throw` test)
 //   commit        after everything is written, before the inputs are checked and the output renamed
 // A point fires on its rank at the first call whose count reaches `count`, once per process.
+// With "point:count:rank:stop" the rank stops itself (SIGSTOP) instead: frozen at a known point
+// until the test kills it with its node (tests/slurm/nodes_loss_test.sh).
 // One point does something else than a kill (see storage/input_file.hpp):
 //   truncate-input  before its `count`-th read of the file MPIMERGE_FAULT_INPUT names, that rank
 //                   truncates the file to half its size (an input cut short while a merge reads it)

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 
 #include "mpimerge/error.hpp"
 
@@ -142,6 +143,34 @@ int Comm::ranks_on_node() const {
   MPI_Comm_size(node, &size);
   MPI_Comm_free(&node);
   return size;
+}
+
+std::vector<std::string> Comm::processor_names() const {
+  char mine[MPI_MAX_PROCESSOR_NAME] = {};
+  int length = 0;
+  check(MPI_Get_processor_name(mine, &length), "MPI_Get_processor_name");
+  std::vector<char> all(static_cast<std::size_t>(size_) * MPI_MAX_PROCESSOR_NAME);
+  count(MPI_MAX_PROCESSOR_NAME);
+  check(MPI_Allgather(mine, MPI_MAX_PROCESSOR_NAME, MPI_CHAR, all.data(), MPI_MAX_PROCESSOR_NAME, MPI_CHAR, comm_),
+        "MPI_Allgather");
+  std::vector<std::string> names;
+  for (int r = 0; r < size_; ++r) {
+    const char* name = all.data() + static_cast<std::size_t>(r) * MPI_MAX_PROCESSOR_NAME;
+    names.emplace_back(name, strnlen(name, MPI_MAX_PROCESSOR_NAME));
+  }
+  return names;
+}
+
+TransportSettings transport_settings() {
+  TransportSettings t;
+  char version[MPI_MAX_LIBRARY_VERSION_STRING] = {};
+  int length = 0;
+  MPI_Get_library_version(version, &length);
+  t.library = std::string(version, strnlen(version, sizeof version));
+  t.library = t.library.substr(0, t.library.find_first_of("\n,"));
+  for (const char* name : {"pml", "btl", "btl_tcp_if_include", "oob_tcp_if_include"})
+    if (const char* value = std::getenv(("OMPI_MCA_" + std::string(name)).c_str())) t.settings.emplace_back(name, value);
+  return t;
 }
 
 bool Comm::all(bool value) const {

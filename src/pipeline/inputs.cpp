@@ -62,7 +62,8 @@ std::vector<SideMatrix> read_side_matrices(const PlannedTensor& tensor, const In
 MemoryBudget memory_budget(std::optional<std::uint64_t> requested, const mpi::Comm& comm) {
   MemoryBudget budget;
   if (requested) {
-    budget = {*requested, "--memory-budget"};
+    budget.bytes = *requested;
+    budget.source = "--memory-budget";
   } else {
     const MemoryLimit limit = usable_memory();
     const auto ranks = static_cast<std::uint64_t>(comm.ranks_on_node());
@@ -77,6 +78,17 @@ MemoryBudget memory_budget(std::optional<std::uint64_t> requested, const mpi::Co
   const std::vector<std::uint64_t> all = comm.allgather(budget.bytes);
   const auto smallest = std::min_element(all.begin(), all.end());
   comm.broadcast(budget.source, static_cast<int>(smallest - all.begin()));
+  // Each node's own share, for the log and the report: ranks grouped by host name.
+  const std::vector<std::string> hosts = comm.processor_names();
+  for (int r = 0; r < comm.size(); ++r) {
+    const std::string& host = hosts[static_cast<std::size_t>(r)];
+    const std::uint64_t mine = all[static_cast<std::size_t>(r)];
+    auto node = std::find_if(budget.nodes.begin(), budget.nodes.end(), [&](const NodeShare& n) { return n.host == host; });
+    if (node == budget.nodes.end()) node = budget.nodes.insert(budget.nodes.end(), NodeShare{host, {}, mine});
+    node->ranks.push_back(r);
+    // Ranks of one host see the same memory and count; the smallest, should they not.
+    node->budget_per_rank = std::min(node->budget_per_rank, mine);
+  }
   budget.bytes = *smallest;
   return budget;
 }

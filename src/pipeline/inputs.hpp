@@ -9,6 +9,7 @@
 #include "pipeline/group_slices.hpp"
 #include "mpimerge/pipeline/plan.hpp"
 #include "mpimerge/mpi/comm.hpp"
+#include "mpimerge/pipeline/summary.hpp"
 
 namespace mpimerge {
 
@@ -32,10 +33,12 @@ OpenInputs open_inputs(const std::optional<std::string>& base, const std::vector
 // Per rank: the given budget, or 70% of the memory this process may use (util/memory.hpp: the
 // node's, its cgroup's or Slurm's, the smallest) shared by the ranks on its node, less a fixed
 // allowance for MPI, HDF5 and the program. The smallest over all ranks holds everywhere, so that
-// every rank forms the same groups. Collective.
+// every rank forms the same groups; `nodes` keeps what each node's own share gave, for the log and
+// the report. Collective.
 struct MemoryBudget {
   std::uint64_t bytes = 0;
   std::string source;  // where it came from, for the report
+  std::vector<NodeShare> nodes;
 };
 MemoryBudget memory_budget(std::optional<std::uint64_t> requested, const mpi::Comm& comm);
 

@@ -90,6 +90,7 @@ PlannedMerge plan_targets(const OpenInputs& inputs, std::span<MergeTarget* const
   const MemoryBudget budget = memory_budget(requested_budget, comm);
   planned.budget = budget.bytes;
   planned.budget_source = budget.source;
+  planned.nodes = budget.nodes;
   mpi::run_agreed(comm, [&] {
     planned.plan = plan_merge(inputs.set, out_dtype, compute_in_float64);
   });
@@ -159,6 +160,10 @@ MergeSummary summarize(const MergeTarget& target, const PlannedMerge& planned,
   s.parameters = plan.shape.total_elements();
   s.memory_budget = planned.budget;
   s.memory_budget_source = planned.budget_source;
+  s.nodes = planned.nodes;
+  const mpi::TransportSettings transport = mpi::transport_settings();
+  s.mpi_library = transport.library;
+  s.mpi_settings = transport.settings;
   s.groups = planned.work.groups.size();
   s.analysis_passes = target.analysis_passes;
   s.phases = session.timings();
@@ -185,7 +190,30 @@ std::string plan_line(const PlannedMerge& planned) {
          (planned.work.streaming() ? "\nstream  the slices exceed the memory budget of " + format_bytes(planned.budget) +
                                          " per rank: " + std::to_string(planned.work.groups.size()) +
                                          " groups, inputs read once per pass"
-                                   : "");
+                                   : "") +
+         (planned.nodes.size() > 1 ? "\n" + nodes_line(planned.nodes, mpi::transport_settings()) : "");
+}
+
+namespace {
+std::string rank_list(const std::vector<int>& ranks) {
+  const bool run = ranks.back() - ranks.front() + 1 == static_cast<int>(ranks.size());
+  if (ranks.size() == 1) return "rank " + std::to_string(ranks.front());
+  if (run) return "ranks " + std::to_string(ranks.front()) + "-" + std::to_string(ranks.back());
+  std::string text = "ranks ";
+  for (std::size_t i = 0; i < ranks.size(); ++i) text += (i ? "," : "") + std::to_string(ranks[i]);
+  return text;
+}
+}  // namespace
+
+std::string nodes_line(const std::vector<NodeShare>& nodes, const mpi::TransportSettings& transport) {
+  if (nodes.size() < 2) return "";
+  std::string line = "nodes   " + std::to_string(nodes.size()) + ":";
+  for (std::size_t i = 0; i < nodes.size(); ++i)
+    line += std::string(i ? "," : "") + " " + nodes[i].host + " " + rank_list(nodes[i].ranks) + " (its share: " +
+            format_bytes(nodes[i].budget_per_rank) + " per rank)";
+  line += "; " + transport.library;
+  for (const auto& [name, value] : transport.settings) line += ", " + name + " " + value;
+  return line;
 }
 
 void log_summary(const Log& log, const MergeSummary& summary) {

@@ -30,6 +30,7 @@ struct PlannedMerge {
   WorkPlan work;
   std::uint64_t budget = 0;
   std::string budget_source;  // where the budget came from, for the report
+  std::vector<NodeShare> nodes;  // the ranks of each node and the budget its own share gave
 };
 PlannedMerge plan_targets(const OpenInputs& inputs, std::span<MergeTarget* const> targets,
                           std::optional<std::uint64_t> requested_budget, std::optional<DType> out_dtype,
@@ -54,6 +55,11 @@ void log_summary(const Log& log, const MergeSummary& summary);
 // Collective: writes the target's report (if its job asks for one) under its temporary name, then
 // renames the output and the report into place together. Check the inputs' pins first.
 void commit_target(MergeTarget& target, MergeSummary& summary, const mpi::Comm& comm);
+// The plan, and on a job of more than one node the nodes_line after it.
 std::string plan_line(const PlannedMerge& planned);
+// "nodes   2: n1 ranks 0-2 (its share: 444 MiB per rank), n2 rank 3 (its share: ...); Open MPI
+// v4.1.4, pml ob1, btl tcp,self,vader, ...": each node's ranks and the budget its own memory gave
+// them, the MPI library and the transport settings it was given. Empty for a job of one node.
+std::string nodes_line(const std::vector<NodeShare>& nodes, const mpi::TransportSettings& transport);
 
 }  // namespace mpimerge

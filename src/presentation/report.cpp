@@ -80,6 +80,10 @@ nlohmann::ordered_json summary_json(const MergeJob& job, const MergeSummary& sum
                       {"groups", summary.groups},
                       {"reads_of_the_inputs", summary.data_reads},
                       {"peak_rss_per_rank", summary.peak_rss}};
+  for (const auto& node : summary.nodes)
+    report["nodes"].push_back({{"host", node.host}, {"ranks", node.ranks}, {"budget_per_rank_from_its_share", node.budget_per_rank}});
+  report["mpi"] = {{"library", summary.mpi_library}, {"settings_given", nlohmann::ordered_json::object()}};
+  for (const auto& [name, value] : summary.mpi_settings) report["mpi"]["settings_given"][name] = value;
   report["reduction_bytes_per_rank"] = summary.reduction_bytes_per_rank;
   report["seconds"] = summary.seconds;
   // A sorted map, not the report's ordered one: inserting into an ordered_json object searches its

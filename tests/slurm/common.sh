@@ -18,9 +18,10 @@ umask 022  # the munge user and the test's ordinary user read what root writes h
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/mpimerge-slurm-test.XXXXXX")
 chmod 755 "$WORK"  # the munge user enters it to reach its own directory
 JOBDIR=$WORK/job
+CLUSTER_STOP=cluster_stop  # the multi-node tests' also deletes their namespaces (nodes.sh)
 finish() {
   local status=$?
-  cluster_stop
+  "$CLUSTER_STOP"
   [ -n "${KEEP_WORK:-}" ] || rm -rf "$WORK"
   exit "$status"
 }
@@ -41,9 +42,12 @@ cluster_fail() { fail "$@"; }  # the jobs' logs too
 # The cluster, and the job directory with 3 small fine-tunes of a Llama-style base.
 setup() {
   cluster_start "$WORK/cluster"
+  make_job_dir
+}
+make_job_dir() {
   mkdir -p "$JOBDIR"
   ln -s "$REPO/jobs" "$JOBDIR/jobs"
-  direct generate --output-dir "$JOBDIR/out/checkpoints" --params 3M --models 3 --dtype bfloat16 --vocab 1001
+  direct generate --output-dir "$JOBDIR/out/checkpoints" --params "${CHECKPOINT_PARAMS:-3M}" --models 3 --dtype bfloat16 --vocab 1001
   INPUTS=(--base out/checkpoints/base.h5 --model out/checkpoints/ft-1.h5 --model out/checkpoints/ft-2.h5
           --model out/checkpoints/ft-3.h5)
 }
@@ -54,6 +58,14 @@ direct() {
   [ "$(id -u)" -ne 0 ] || root=(OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1)
   (cd "$JOBDIR" && env "${root[@]}" timeout 120 mpirun -n 2 --oversubscribe "$MPIMERGE" "$@" --quiet) ||
     fail "mpirun -n 2 mpimerge $* failed"
+}
+
+# single ARGS...: mpimerge ARGS... at 1 rank (mpirun -n 1) in the job directory, outside Slurm.
+single() {
+  local root=()
+  [ "$(id -u)" -ne 0 ] || root=(OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1)
+  (cd "$JOBDIR" && env "${root[@]}" timeout 120 mpirun -n 1 "$MPIMERGE" "$@" --quiet) ||
+    fail "mpirun -n 1 mpimerge $* failed"
 }
 
 # submit_script SCRIPT SBATCH-ARGS...: submits slurm/SCRIPT from the job directory, waits for it.

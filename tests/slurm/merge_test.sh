@@ -12,7 +12,7 @@ expect_job COMPLETED 0:0
 log=$JOBDIR/mpimerge-$JOB.out
 # 1000M / 2 ranks = 500M; 70% of it, 350M, is under twice the 256M reserve: half of it, 175M.
 expect_line "$log" "mpimerge-slurm: memory budget: 175MiB per rank (--mem=1000M / 2 ranks on a node = 500M; 70% less 256M)"
-expect_run "$log" srun --mpi=pmix --ntasks=2 --cpus-per-task=1 "$MPIMERGE" merge "${INPUTS[@]}" \
+expect_run "$log" srun --mpi=pmix --kill-on-bad-exit=1 --ntasks=2 --cpus-per-task=1 "$MPIMERGE" merge "${INPUTS[@]}" \
   --output out/slurm/merged.h5 --method ties --density 0.2 --lambda 1.0 --memory-budget 175MiB \
   --report out/slurm/merged.report.json
 direct merge "${INPUTS[@]}" --method ties --density 0.2 --lambda 1.0 --memory-budget 175MiB --output direct.h5

@@ -13,7 +13,7 @@ expect_job COMPLETED 0:0
 log=$JOBDIR/mpimerge-$JOB.out
 # 70% of 1000M is 700M, over twice the 256M reserve: 700M - 256M = 444M.
 expect_line "$log" "mpimerge-slurm: memory budget: 444MiB per rank (--mem-per-cpu=1000M x 1 CPU(s) = 1000M; 70% less 256M)"
-expect_run "$log" srun --mpi=pmix --ntasks=2 --cpus-per-task=1 "$MPIMERGE" merge "${INPUTS[@]}" \
+expect_run "$log" srun --mpi=pmix --kill-on-bad-exit=1 --ntasks=2 --cpus-per-task=1 "$MPIMERGE" merge "${INPUTS[@]}" \
   --output out/slurm/merged.h5 --method ties --density 0.2 --lambda 1.0 --memory-budget 444MiB \
   --report out/slurm/merged.report.json
 direct merge "${INPUTS[@]}" --method ties --density 0.2 --lambda 1.0 --memory-budget 444MiB --output direct.h5

@@ -22,7 +22,7 @@ for n in 1 2 3 4; do
   log=$JOBDIR/mpimerge-sweep-${array}_$n.out
   read -r -a args <<<"$options"
   expect_line "$log" "mpimerge-slurm: grid point $n of 4: $options -> $dir"
-  expect_run "$log" srun --mpi=pmix --ntasks=2 --cpus-per-task=1 "$MPIMERGE" merge "${INPUTS[@]}" \
+  expect_run "$log" srun --mpi=pmix --kill-on-bad-exit=1 --ntasks=2 --cpus-per-task=1 "$MPIMERGE" merge "${INPUTS[@]}" \
     --output "$dir/merged.h5" --report "$dir/report.json" "${args[@]}" --memory-budget 175MiB
   expect_line "$JOBDIR/$dir/options.txt" "$options"
   expect_report "$dir/report.json" 2 175

@@ -7,6 +7,7 @@
 #include <exception>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "mpimerge/error.hpp"
@@ -53,6 +54,8 @@ class Comm {
   std::vector<std::uint64_t> allgather(std::uint64_t value) const;
   // How many ranks of this communicator share this rank's node (its memory).
   int ranks_on_node() const;
+  // Every rank's MPI_Get_processor_name (its host), in rank order. Collective.
+  std::vector<std::string> processor_names() const;
   bool all(bool value) const;
   void broadcast(std::string& text, int root = 0) const;
   void broadcast(std::vector<std::uint8_t>& bytes, int root = 0) const;
@@ -75,6 +78,16 @@ class Comm {
   int rank_ = 0, size_ = 1;
   mutable TrafficStats traffic_;
 };
+
+// The MPI library (the first line of MPI_Get_library_version) and the transport settings it was
+// given through the environment (Open MPI's OMPI_MCA_pml, _btl, _btl_tcp_if_include,
+// _oob_tcp_if_include; unset ones are left out). What was asked for, not what the library chose:
+// Open MPI does not say which of the allowed components carried the messages.
+struct TransportSettings {
+  std::string library;
+  std::vector<std::pair<std::string, std::string>> settings;
+};
+TransportSettings transport_settings();
 
 // What this run created and must not outlive an abort (a partial output, its journal): abort() runs
 // it on the aborting rank before MPI_Abort (the file system is shared, so any rank can remove it).

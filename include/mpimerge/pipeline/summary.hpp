@@ -16,6 +16,15 @@ struct PhaseTiming {
   std::uint64_t bytes = 0;  // summed over ranks
 };
 
+// One node of the job (ranks sharing a host name, as MPI_Get_processor_name gives it), its ranks,
+// and the budget per rank its own memory gives them: the given budget, or its memory shared by its
+// ranks. The merge runs under the smallest over the nodes (every rank must form the same groups).
+struct NodeShare {
+  std::string host;
+  std::vector<int> ranks;
+  std::uint64_t budget_per_rank = 0;
+};
+
 struct MergeSummary {
   std::string method;                      // as resolved: a job file's `ties` may be ties_mergekit
   std::vector<UsedParameter> method_parameters;  // exactly those the method used, with their values
@@ -25,6 +34,9 @@ struct MergeSummary {
   int analysis_passes = 0;
   std::uint64_t memory_budget = 0;     // per rank, the smallest over ranks
   std::string memory_budget_source;    // where it came from: --memory-budget, a cgroup, Slurm, the node
+  std::vector<NodeShare> nodes;        // in the order of their first rank
+  std::string mpi_library;             // e.g. "Open MPI v4.1.4"
+  std::vector<std::pair<std::string, std::string>> mpi_settings;  // transport settings given (OMPI_MCA_*)
   std::size_t groups = 1;              // > 1: the slices did not fit and were streamed
   int data_reads = 1;                  // how many times each input byte was read
   std::vector<std::uint64_t> peak_rss; // per rank, bytes
