@@ -33,13 +33,13 @@ TEST(Placement, OneNodeHoldsEveryRankAndTheGivenBudget) {
   std::vector<int> all(static_cast<std::size_t>(world().size()));
   for (int r = 0; r < world().size(); ++r) all[static_cast<std::size_t>(r)] = r;
   EXPECT_EQ(budget.nodes[0].ranks, all);
-  EXPECT_EQ(budget.nodes[0].budget.bytes, 123456789u);
+  EXPECT_EQ(budget.nodes[0].budget_per_rank, 123456789u);
 }
 
 TEST(Placement, WithoutABudgetTheNodesShareIsTheBudget) {
   const MemoryBudget budget = memory_budget(std::nullopt, world());
   ASSERT_EQ(budget.nodes.size(), 1u);
-  EXPECT_EQ(budget.nodes[0].budget.bytes, budget.bytes);
+  EXPECT_EQ(budget.nodes[0].budget_per_rank, budget.bytes);
   EXPECT_GT(budget.bytes, 0u);
 }
 
