@@ -276,10 +276,10 @@ MergeJob merge_job_from(const JobFile& file) {
   job.method.method = file.merge_method;
   job.method.mergekit_rules = true;
   for (const auto& [name, setting] : file.parameters) job.method.params.set_global(name, setting);
-  // Whether the method takes a base decides what a model equal to base_model is.
+  // Whether the method measures from a base decides what a model equal to base_model is.
   bool needs_base = true;
   for (const MethodSpec* spec : method_registry())
-    if (spec->name == file.merge_method) needs_base = spec->needs_base;
+    if (spec->name == file.merge_method) needs_base = spec->needs_base || spec->optional_base;
   const std::optional<std::string> base = file.base_model ? std::optional(normal_path(*file.base_model)) : std::nullopt;
   bool base_listed = false;
   for (const JobModel& m : file.models) {

@@ -24,6 +24,12 @@ namespace mpimerge {
   METHOD(kDellaLinearSpec)       \
   METHOD(kSlerpSpec)             \
   METHOD(kModelStockSpec)        \
+  METHOD(kNuSlerpSpec)           \
+  METHOD(kMultiSlerpSpec)        \
+  METHOD(kKarcherSpec)           \
+  METHOD(kSceSpec)               \
+  METHOD(kArceeFusionSpec)       \
+  METHOD(kNearSwapSpec)          \
   METHOD(kFisherSpec)            \
   METHOD(kRegMeanSpec)
 

@@ -75,5 +75,27 @@ TEST(JobFile, TrimScopeSelectsThePapersTies) {
   EXPECT_THROW(make_method(weighted, 2), UsageError);
 }
 
+// mergekit lists the base among the models; whether it is then the base or one more input is the
+// method's: nuslerp and multislerp measure task vectors from it (easy_define and NuSlerpTask take
+// it out of the models), karcher averages it with the others (as linear does).
+TEST(JobFile, ABaseListedAmongTheModelsIsTheBaseWhereTheMethodMeasuresFromIt) {
+  auto job_for = [](const std::string& method) {
+    return job::merge_job_from(job::parse_job_file("merge_method: " + method +
+                                                       "\nbase_model: b.h5\nmodels:\n  - model: b.h5\n"
+                                                       "  - model: x.h5\n    parameters: {weight: 1}\n"
+                                                       "  - model: y.h5\n    parameters: {weight: 2}\n",
+                                                   "job.yaml"));
+  };
+  for (const std::string method : {"nuslerp", "multislerp", "sce"}) {
+    const MergeJob job = job_for(method);
+    EXPECT_EQ(job.models, (std::vector<std::string>{"x.h5", "y.h5"})) << method;
+    EXPECT_EQ(job.base.value_or(""), "b.h5") << method;
+    EXPECT_EQ(job.method.params.find("weight", 1, "t", 0)->number, 2.0) << method;
+  }
+  const MergeJob karcher = job_for("karcher");
+  EXPECT_EQ(karcher.models, (std::vector<std::string>{"b.h5", "x.h5", "y.h5"}));
+  EXPECT_FALSE(karcher.base.has_value());
+}
+
 }  // namespace
 }  // namespace mpimerge
