@@ -50,8 +50,8 @@ extern const MethodSpec kNearSwapSpec{
     .name = "nearswap",
     .summary = "NearSwap: the model's value where it lies within t of the base, a step of t towards it elsewhere",
     .parameters = {{.name = "t",
-                    .help = "nearswap: distance within which a parameter takes the model's value (weight t / |base - "
-                            "model|, at most 1)",
+                    .help = "distance within which a parameter takes the model's value (weight t / |base - model|, "
+                            "at most 1)",
                     .range = {.min = 0},
                     .sweepable = true,
                     .examples = {"0.0001", "0.01"}}},
