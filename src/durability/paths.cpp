@@ -87,6 +87,13 @@ void check_job_paths(const MergeJob& job) {
       if (same_file(checkpoint_root(path_i), checkpoint_root(path_j)))
         throw UsageError(role_j + " '" + path_j + "' is the same checkpoint as " + role_i + " '" + path_i + "'");
     }
+  // Later slices may take layers of the same checkpoints again: checked as inputs, not for repeats.
+  for (std::size_t s = 1; s < job.slices.size(); ++s)
+    for (std::size_t i = 0; i < job.slices[s].size(); ++i) {
+      const std::string role = "slice " + std::to_string(s + 1) + " source " + std::to_string(i + 1);
+      check_input(job.slices[s][i].path, role);
+      inputs.emplace_back(role, job.slices[s][i].path);
+    }
 
   if (job.output.empty()) throw UsageError("no output given (--output)");
   const std::string output = without_trailing_slashes(job.output);
@@ -109,6 +116,12 @@ storage::OutputSpec output_spec_for(const MergeJob& job) {
     const std::string& reference = job.base ? *job.base : job.models.front();
     spec.model_files_from = storage::model_directory_of(reference);
     spec.config_dtype = job.out_dtype;
+    // Slices make a model of their own depth (mergekit: the sum of the slices' lengths).
+    if (!job.slices.empty()) {
+      std::uint64_t layers = 0;
+      for (const auto& slice : job.slices) layers += slice.front().end_layer - slice.front().first_layer;
+      spec.config_layers = layers;
+    }
   }
   return spec;
 }

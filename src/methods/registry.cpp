@@ -30,6 +30,7 @@ namespace mpimerge {
   METHOD(kSceSpec)               \
   METHOD(kArceeFusionSpec)       \
   METHOD(kNearSwapSpec)          \
+  METHOD(kPassthroughSpec)       \
   METHOD(kFisherSpec)            \
   METHOD(kRegMeanSpec)
 

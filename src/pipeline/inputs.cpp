@@ -1,6 +1,9 @@
 #include "pipeline/inputs.hpp"
 
+#include <map>
+
 #include "mpimerge/convert.hpp"
+#include "pipeline/slice_view.hpp"
 #include "mpimerge/pipeline/transfers.hpp"
 #include "mpimerge/error.hpp"
 #include "mpimerge/util/memory.hpp"
@@ -11,15 +14,30 @@ constexpr std::uint64_t kFixedOverhead = std::uint64_t{256} << 20;
 }
 
 OpenInputs open_inputs(const std::optional<std::string>& base, const std::vector<std::string>& models,
-                       const mpi::Comm& comm, const SideInputPaths& side) {
+                       const mpi::Comm& comm, const SideInputPaths& side,
+                       const std::vector<std::vector<SliceSource>>& slices) {
   OpenInputs inputs;
   inputs.set.has_base = base.has_value();
   std::vector<std::string> paths;
   if (base) paths.push_back(*base);
   paths.insert(paths.end(), models.begin(), models.end());
-  for (const std::string& path : paths) {
-    mpi::run_agreed(comm, [&] { inputs.owned.push_back(storage::open_checkpoint(path, comm)); });
-    inputs.set.readers.push_back(inputs.owned.back().get());
+  if (slices.empty()) {
+    for (const std::string& path : paths) {
+      mpi::run_agreed(comm, [&] { inputs.owned.push_back(storage::open_checkpoint(path, comm)); });
+      inputs.set.readers.push_back(inputs.owned.back().get());
+    }
+  } else {
+    std::map<std::string, storage::CheckpointReader*> opened;
+    for (const auto& slice : slices)
+      for (const SliceSource& source : slice)
+        if (!opened.count(source.path)) {
+          mpi::run_agreed(comm, [&] { inputs.owned.push_back(storage::open_checkpoint(source.path, comm)); });
+          opened[source.path] = inputs.owned.back().get();
+        }
+    for (std::size_t i = 0; i < slices.front().size(); ++i) {
+      mpi::run_agreed(comm, [&] { inputs.owned.push_back(make_slice_view(slices, i, opened)); });
+      inputs.set.readers.push_back(inputs.owned.back().get());
+    }
   }
   inputs.set.aligned_name = side.aligned_name;
   inputs.set.side_name = side.matrices_name;

@@ -7,6 +7,7 @@
 
 #include "pipeline/group_slices.hpp"
 #include "mpimerge/pipeline/plan.hpp"
+#include "mpimerge/job/job.hpp"
 #include "mpimerge/mpi/comm.hpp"
 
 namespace mpimerge {
@@ -23,9 +24,11 @@ struct SideInputPaths {
   std::vector<std::string> aligned, matrices;
 };
 
-// Collective; each open agreed on by every rank.
+// Collective; each open agreed on by every rank. With slices (MergeJob::slices), each checkpoint
+// they name is opened once and the inputs are their views (slice_view.hpp).
 OpenInputs open_inputs(const std::optional<std::string>& base, const std::vector<std::string>& models,
-                       const mpi::Comm& comm, const SideInputPaths& side = {});
+                       const mpi::Comm& comm, const SideInputPaths& side = {},
+                       const std::vector<std::vector<SliceSource>>& slices = {});
 
 // Per rank: the given budget, or 70% of the memory this process may use shared by the ranks on
 // its node, less a fixed allowance for MPI, HDF5 and the program. The smallest over all ranks
