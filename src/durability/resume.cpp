@@ -71,6 +71,10 @@ std::string merge_fingerprint(const MergeJob& job, const storage::OutputSpec& ou
     j["out_dtype"] = job.out_dtype ? std::string(dtype_name(*job.out_dtype)) : "";
     j["output"] = {{"format", static_cast<int>(output.format)}, {"shard_bytes", output.shard_bytes}};
     for (const auto* reader : inputs.readers) j["inputs"].push_back(identity(reader->path()));
+    // Slices' views have no file of their own: their checkpoints and ranges identify them.
+    for (const auto& slice : job.slices)
+      for (const SliceSource& source : slice)
+        j["slices"].push_back({identity(source.path), source.first_layer, source.end_layer});
     for (const auto& t : plan.tensors)
       j["tensors"].push_back({t.output.name, std::string(dtype_name(t.output.dtype)), t.output.shape});
     text = checksum_hex(text_checksum(j.dump()));

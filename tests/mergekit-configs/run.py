@@ -368,6 +368,19 @@ def main():
                             "--quiet", "--no-report"], env=ENV, capture_output=True, text=True)
         check(r.returncode == 1 and "the vocabulary of models/ft-grown differs from" in r.stderr
               and "130 tokens against 128; it has '</tool>' (id 129), which models/base lacks" in r.stderr, f"grown vocabulary: exit {r.returncode}: {r.stderr[:400]}")
+
+        # Refusals with their reasons: tokenizer files need a directory output; a job file's
+        # slices are not overridden from the command line.
+        refusals = [
+            (["--config", os.path.join(HERE, "configs", "della-tokenizer-base.yml"), "--output", "out/della.h5"],
+             "tokenizer_source writes tokenizer files, which need a Hugging Face directory output"),
+            (["--config", os.path.join(HERE, "configs", "passthrough-stack.yml"), "--model", "models/ft-c", "--output", "out/x"],
+             "--model cannot override a job file's slices"),
+        ]
+        for args, message in refusals:
+            r = subprocess.run(["mpirun", "-n", "2", MPIMERGE, "merge", *args, "--quiet", "--no-report"], env=ENV,
+                               capture_output=True, text=True)
+            check(r.returncode == 2 and message in r.stderr, f"{args}: exit {r.returncode}: {r.stderr[:400]}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
     if FAILURES:
