@@ -70,6 +70,25 @@ inline std::uint64_t magnitude_key(float x) { return std::bit_cast<std::uint32_t
 inline std::uint64_t magnitude_key(double x) {
   return std::bit_cast<std::uint64_t>(x) & 0x7FFFFFFFFFFFFFFFull;
 }
+// Keys that order signed values, for selecting order statistics of values that may be negative
+// (arcee_fusion's quantiles): for finite x and y, x < y exactly when ordered_key(x) <
+// ordered_key(y); -0 and +0 get the key of +0. 32 bits for float32, 64 for float64.
+inline std::uint64_t ordered_key(float x) {
+  const std::uint32_t u = std::bit_cast<std::uint32_t>(x == 0.0f ? 0.0f : x);
+  return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
+}
+inline std::uint64_t ordered_key(double x) {
+  const std::uint64_t u = std::bit_cast<std::uint64_t>(x == 0.0 ? 0.0 : x);
+  return (u >> 63) ? ~u : (u | (std::uint64_t{1} << 63));
+}
+inline float f32_from_ordered_key(std::uint64_t key) {
+  const auto k = static_cast<std::uint32_t>(key);
+  return std::bit_cast<float>((k & 0x80000000u) ? (k & 0x7FFFFFFFu) : ~k);
+}
+inline double f64_from_ordered_key(std::uint64_t key) {
+  return std::bit_cast<double>((key >> 63) ? (key & ~(std::uint64_t{1} << 63)) : ~key);
+}
+
 inline float f32_from_magnitude_key(std::uint64_t key) {
   return std::bit_cast<float>(static_cast<std::uint32_t>(key));
 }

@@ -110,6 +110,11 @@ MergeJob job_from(const po::variables_map& v, const MethodFlags& flags, const mp
   const bool from_file = v.count("config") > 0;
   MergeJob job = from_file ? job::merge_job_from(read_job_file(v["config"].as<std::string>(), comm)) : MergeJob{};
   MethodOptions& method = job.method;
+  // A file's slices give each input its sources and the base its role by the file's method.
+  if (!job.slices.empty())
+    for (const char* option : {"method", "base", "model"})
+      if (given(v, option))
+        throw UsageError(std::string("--") + option + " cannot override a job file's slices (edit the file's slices instead)");
   if (!from_file || given(v, "method")) method.method = v["method"].as<std::string>();
   if (v.count("base")) job.base = v["base"].as<std::string>();
   if (v.count("model")) {  // replaces the file's models, and with them their own settings

@@ -193,6 +193,8 @@ void check_job_paths(const MergeJob& job, OutputKind kind) {
       if (same_file(checkpoint_root(a.path), checkpoint_root(b.path)))
         throw UsageError(b.role + " '" + b.path + "' is the same checkpoint as " + a.role + " '" + a.path + "'");
     }
+  // Later slices' sources ("slice S source I" in job_inputs) may take layers of the same
+  // checkpoints again: checked as inputs above, not for repeats.
 
   if (job.output.empty()) throw UsageError("no output given (--output)");
   if (kind == OutputKind::text) {
@@ -231,6 +233,12 @@ storage::OutputSpec output_spec_for(const MergeJob& job) {
     const std::string& reference = job.base ? *job.base : job.models.front();
     spec.model_files_from = storage::model_directory_of(reference);
     spec.config_dtype = job.out_dtype;
+    // Slices make a model of their own depth (mergekit: the sum of the slices' lengths).
+    if (!job.slices.empty()) {
+      std::uint64_t layers = 0;
+      for (const auto& slice : job.slices) layers += slice.front().end_layer - slice.front().first_layer;
+      spec.config_layers = layers;
+    }
   }
   return spec;
 }

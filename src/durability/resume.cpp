@@ -94,6 +94,10 @@ std::string merge_fingerprint(const MergeJob& job, const storage::OutputSpec& ou
     // Each file's identity without its device number (see FileIdentity::to_json): a resume may
     // run on other nodes, which mount the same file system under another device number.
     j["inputs"] = input_identities(pins);
+    // Slices: which layers of which checkpoints each input is (the files are pinned above).
+    for (const auto& slice : job.slices)
+      for (const SliceSource& source : slice)
+        j["slices"].push_back({source.path, source.first_layer, source.end_layer});
     for (const auto& t : plan.tensors)
       j["tensors"].push_back({t.output.name, std::string(dtype_name(t.output.dtype)), t.output.shape});
     text = checksum_hex(text_checksum(j.dump()));

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <filesystem>
 #include <set>
+#include <tuple>
 
 #include "mpimerge/error.hpp"
 #include "mpimerge/methods/registry.hpp"
@@ -161,8 +162,8 @@ class Reader {
       } else if (is_side_input(key)) {
         m.side_inputs[key] = text(item, what + " " + key);
       } else if (key == "layer_range") {
-        fail(item, what + ": layer_range is not supported: mpimerge merges whole checkpoints parameter by "
-                          "parameter; taking layers from models needs slices, which a parameter-level merge does not have");
+        fail(item, what + ": layer_range belongs to a slice's source (slices: - sources: - model: path, layer_range: "
+                          "[first, end]); under 'models' each model is taken whole");
       } else {
         fail(node, what + ": unknown key '" + key + "' (a model has model, parameters, and a method's side inputs: " +
                        side_input_names() + ")");
@@ -172,23 +173,92 @@ class Reader {
     return m;
   }
 
+  // [first, end): two layer indices, first below end.
+  std::pair<std::uint64_t, std::uint64_t> layer_range(const YAML::Node& node, const std::string& what) const {
+    if (!node.IsSequence() || node.size() != 2)
+      fail(node, what + ": layer_range must be two layer indices [first, end] (end not included)");
+    std::uint64_t bounds[2] = {0, 0};
+    for (std::size_t i = 0; i < 2; ++i) {
+      const ParameterScalar v = scalar(node[i], what + " layer_range");
+      if (v.kind != ParameterScalar::Kind::number || !(v.number >= 0) || v.number != std::floor(v.number) || v.number > 1e9)
+        fail(node[i], what + ": layer_range holds layer indices (integers >= 0), not '" + v.to_string() + "'");
+      bounds[i] = static_cast<std::uint64_t>(v.number);
+    }
+    if (bounds[0] >= bounds[1])
+      fail(node, what + ": layer_range [" + std::to_string(bounds[0]) + ", " + std::to_string(bounds[1]) +
+                     "] holds no layer (the end is not included)");
+    return {bounds[0], bounds[1]};
+  }
+
+  JobSliceSource slice_source(const YAML::Node& node, const std::string& what) const {
+    if (!node.IsMap()) fail(node, what + " must be a mapping with 'model' and 'layer_range'");
+    JobSliceSource source;
+    bool has_path = false, has_range = false;
+    for (const auto& [key, item] : entries(node, what)) {
+      if (key == "model") {
+        if (item.IsMap()) fail(item, what + ": 'model' must be a checkpoint path (model references with LoRA or revisions are not supported)");
+        source.path = text(item, what + " path");
+        has_path = !source.path.empty();
+      } else if (key == "layer_range") {
+        std::tie(source.first_layer, source.end_layer) = layer_range(item, what);
+        has_range = true;
+      } else if (key == "parameters") {
+        source.parameters = parameters(item, what + " parameters");
+      } else {
+        fail(node, what + ": unknown key '" + key + "' (a slice's source has model, layer_range and parameters)");
+      }
+    }
+    if (!has_path) fail(node, what + " has no 'model' path");
+    if (!has_range) fail(node, what + " has no layer_range (slices take layer ranges; whole models go under 'models')");
+    return source;
+  }
+
+  JobSlice output_slice(const YAML::Node& node, std::size_t index) const {
+    const std::string what = "slice " + std::to_string(index + 1);
+    JobSlice slice;
+    bool has_sources = false;
+    for (const auto& [key, item] : entries(node, what)) {
+      if (key == "sources") {
+        if (!item.IsSequence() || item.size() == 0) fail(item, what + ": sources must be a non-empty list (- model: path, layer_range: [first, end])");
+        if (item.size() > kMaxListLength) fail(item, what + ": sources is too long a list");
+        for (std::size_t i = 0; i < item.size(); ++i)
+          slice.sources.push_back(slice_source(item[i], what + " source " + std::to_string(i + 1)));
+        has_sources = true;
+      } else if (key == "base_model") {
+        if (item.IsMap()) fail(item, what + ": base_model must be a checkpoint path (model references are not supported)");
+        if (!item.IsNull()) slice.base_model = text(item, what + " base_model");
+      } else if (key == "parameters") {
+        slice.parameters = parameters(item, what + " parameters");
+      } else if (key == "residual_weight") {
+        scalar(item, what + " residual_weight");  // mergekit declares it and uses it nowhere
+      } else {
+        fail(node, what + ": unknown key '" + key + "' (a slice has sources, base_model and parameters)");
+      }
+    }
+    if (!has_sources) fail(node, what + " has no sources");
+    const std::uint64_t layers = slice.sources[0].end_layer - slice.sources[0].first_layer;
+    for (std::size_t i = 1; i < slice.sources.size(); ++i)
+      if (slice.sources[i].end_layer - slice.sources[i].first_layer != layers)
+        fail(node, what + ": source " + std::to_string(i + 1) + " has " +
+                       std::to_string(slice.sources[i].end_layer - slice.sources[i].first_layer) + " layers but source 1 has " +
+                       std::to_string(layers) + " (the sources of a slice are merged layer by layer)");
+    return slice;
+  }
+
  private:
   std::string source_;
 };
 
+// ChatML, the one template every chat model family knows, as mergekit ships it
+// (mergekit/_data/chat_templates/chatml.jinja: the format's two lines).
+constexpr const char* kChatML =
+    "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + "
+    "'\\n'}}{% endfor %}\n{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}\n";
+
 const std::map<std::string, std::string>& refused_keys() {
   static const std::map<std::string, std::string> refused{
-      {"slices", "slices are not supported: they stack layer ranges of models (passthrough, frankenmerges), which "
-                 "needs the model's architecture; mpimerge merges whole checkpoints parameter by parameter "
-                 "(list the checkpoints under 'models')"},
       {"modules", "modules are not supported: they split a model by architecture, which a parameter-level merge "
                   "does not know (list the checkpoints under 'models')"},
-      {"tokenizer_source", "tokenizer_source is not supported: tokenizer surgery rewrites the embeddings against a "
-                           "merged vocabulary, and mpimerge merges weights of one shared vocabulary only (copy the "
-                           "base's tokenizer files next to the output)"},
-      {"tokenizer", "tokenizer is not supported: tokenizer surgery rewrites the embeddings against a merged "
-                    "vocabulary, and mpimerge merges weights of one shared vocabulary only"},
-      {"chat_template", "chat_template is not supported: mpimerge writes weights only, no tokenizer files"},
   };
   return refused;
 }
@@ -197,7 +267,103 @@ std::string normal_path(const std::string& path) {
   return std::filesystem::path(path).lexically_normal().string();
 }
 
+// A setting whose conditions hold only for one slice's tensors.
+ParameterSetting scoped(const ParameterSetting& setting, const std::optional<TensorScope>& scope) {
+  ParameterSetting out = setting;
+  for (ParameterCondition& c : out.conditions) c.scope = scope;
+  return out;
+}
+
+void append(std::map<std::string, ParameterSetting>& to, const std::string& name, const ParameterSetting& setting) {
+  auto& conditions = to[name].conditions;
+  conditions.insert(conditions.end(), setting.conditions.begin(), setting.conditions.end());
+}
+
+// A job file's slices as inputs of the merge (MergeJob::slices): the base's source of each slice
+// is input 0 when the method takes a base, and the other sources follow in the order the slice
+// lists them. Parameters take mergekit's precedence (config.py, ConfigReader.parameter): a
+// source's own, then its slice's, then the global ones; each slice's apply to its own tensors
+// only, and a gradient runs over each slice's layers (plan.py: t = i / (layers - 1)).
+void add_slices(const JobFile& file, bool takes_base, bool requires_base, MergeJob& job) {
+  const std::size_t slices = file.slices.size();
+  std::vector<std::optional<std::size_t>> base_source(slices);
+  for (std::size_t s = 0; s < slices; ++s) {
+    const JobSlice& slice = file.slices[s];
+    const std::string what = "slice " + std::to_string(s + 1);
+    std::set<std::string> seen;
+    for (const JobSliceSource& source : slice.sources)
+      if (!seen.insert(normal_path(source.path)).second)
+        throw UsageError(what + " lists '" + source.path + "' twice (mergekit keys a slice's sources by model)");
+    const std::optional<std::string>& base = slice.base_model ? slice.base_model : file.base_model;
+    if (takes_base && base)
+      for (std::size_t i = 0; i < slice.sources.size(); ++i)
+        if (normal_path(slice.sources[i].path) == normal_path(*base)) base_source[s] = i;
+    if (requires_base && !base_source[s])
+      throw UsageError(what + ": " + file.merge_method + " needs a base, and " +
+                       (base ? "its base_model '" + *base + "' is not among its sources"
+                             : std::string("no base_model is given (globally or for the slice)")));
+    if (base_source[s].has_value() != base_source[0].has_value())
+      throw UsageError(what + (base_source[s] ? " has" : " has no") + " base among its sources but slice 1" +
+                       (base_source[0] ? " has" : " has not") + ": every slice must have its base, or none");
+    if (slice.sources.size() != file.slices[0].sources.size())
+      throw UsageError(what + " has " + std::to_string(slice.sources.size()) + " sources but slice 1 has " +
+                       std::to_string(file.slices[0].sources.size()) +
+                       ": every slice merges one source per input (the same number in each slice)");
+  }
+
+  const bool has_base = base_source[0].has_value();
+  const std::size_t models = file.slices[0].sources.size() - (has_base ? 1 : 0);
+  std::vector<std::map<std::string, ParameterSetting>> model_settings(models);
+  std::map<std::string, ParameterSetting> global_settings;
+  std::vector<double> positions;
+  std::uint64_t offset = 0;
+  for (std::size_t s = 0; s < slices; ++s) {
+    const JobSlice& slice = file.slices[s];
+    const std::uint64_t layers = slice.sources[0].end_layer - slice.sources[0].first_layer;
+    // One slice holds every tensor: its settings need no scope.
+    const std::optional<TensorScope> scope =
+        slices == 1 ? std::nullopt : std::optional(TensorScope{offset, offset + layers, s == 0, s + 1 == slices});
+    std::vector<SliceSource> inputs;
+    if (has_base) {
+      const JobSliceSource& b = slice.sources[*base_source[s]];
+      inputs.push_back({b.path, b.first_layer, b.end_layer});
+    }
+    std::size_t model = 0;
+    for (std::size_t i = 0; i < slice.sources.size(); ++i) {
+      if (has_base && i == *base_source[s]) continue;  // the base's own parameters are not read (as in models:)
+      const JobSliceSource& source = slice.sources[i];
+      inputs.push_back({source.path, source.first_layer, source.end_layer});
+      for (const auto& [name, setting] : source.parameters) append(model_settings[model], name, scoped(setting, scope));
+      ++model;
+    }
+    for (const auto& [name, setting] : slice.parameters) append(global_settings, name, scoped(setting, scope));
+    for (std::uint64_t k = 0; k < layers; ++k)
+      positions.push_back(layers > 1 ? static_cast<double>(k) / static_cast<double>(layers - 1) : 1.0);
+    job.slices.push_back(std::move(inputs));
+    offset += layers;
+  }
+  for (const auto& [name, setting] : file.parameters) append(global_settings, name, setting);
+  for (const auto& [name, setting] : global_settings) job.method.params.set_global(name, setting);
+  for (std::size_t m = 0; m < models; ++m)
+    for (const auto& [name, setting] : model_settings[m]) job.method.params.set_model(m, name, setting);
+  job.method.params.set_layer_positions(std::move(positions));
+  if (has_base) job.base = job.slices[0][0].path;
+  for (std::size_t i = has_base ? 1 : 0; i < job.slices[0].size(); ++i) job.models.push_back(job.slices[0][i].path);
+}
+
 }  // namespace
+
+std::string chat_template_text(const std::string& given) {
+  if (given == "chatml") return kChatML;
+  for (const char* name : {"llama3", "alpaca", "mistral", "exaone"})
+    if (given == name)
+      throw UsageError("chat_template '" + given + "': mpimerge knows the name chatml only (mergekit's other named "
+                       "templates are its own files); give the template's Jinja text, or auto");
+  if (given == "auto") return given;
+  if (given.size() < 20 || given.find('{') == std::string::npos)
+    throw UsageError("chat_template '" + given + "' is neither a template name (chatml, auto) nor a Jinja template");
+  return given;
+}
 
 ParameterScalar parse_scalar(const std::string& text, bool quoted) {
   if (quoted) return ParameterScalar::of_text(text);
@@ -233,7 +399,7 @@ JobFile parse_job_file(const std::string& text, const std::string& source) {
   JobFile job;
   try {
     if (!root.IsMap()) throw UsageError(source + ": a job file is a mapping with merge_method, models, ...");
-    bool has_method = false, has_models = false;
+    bool has_method = false, has_models = false, has_tokenizer = false;
     for (const auto& [key, node] : r.entries(root, "the job file")) {
       if (const auto it = refused_keys().find(key); it != refused_keys().end()) r.fail(node, it->second);
       if (key == "merge_method") {
@@ -247,24 +413,57 @@ JobFile parse_job_file(const std::string& text, const std::string& source) {
         if (node.size() > kMaxListLength) r.fail(node, "models is too long a list");
         for (std::size_t i = 0; i < node.size(); ++i) job.models.push_back(r.model(node[i], i));
         has_models = true;
+      } else if (key == "slices") {
+        if (!node.IsSequence() || node.size() == 0) r.fail(node, "slices must be a non-empty list (- sources: [...])");
+        if (node.size() > kMaxListLength) r.fail(node, "slices is too long a list");
+        for (std::size_t i = 0; i < node.size(); ++i) job.slices.push_back(r.output_slice(node[i], i));
       } else if (key == "parameters") {
         job.parameters = r.parameters(node, "parameters");
       } else if (key == "dtype") {
         job.dtype = r.dtype(node, "dtype");
       } else if (key == "out_dtype") {
         job.out_dtype = r.dtype(node, "out_dtype");
+      } else if (key == "tokenizer_source") {
+        if (has_tokenizer) r.fail(node, "give tokenizer_source or tokenizer, not both (as mergekit)");
+        job.tokenizer_source = r.text(node, "tokenizer_source");
+        has_tokenizer = true;
+      } else if (key == "tokenizer") {
+        if (has_tokenizer) r.fail(node, "give tokenizer_source or tokenizer, not both (as mergekit)");
+        for (const auto& [tkey, item] : r.entries(node, "tokenizer")) {
+          if (tkey == "source") {
+            job.tokenizer_source = r.text(item, "tokenizer source");
+          } else if (tkey == "tokens") {
+            if (!item.IsNull() && item.size() > 0)
+              r.fail(item, "tokenizer: tokens is not supported: it sets chosen tokens' embeddings from chosen models, "
+                           "and mpimerge merges the models' rows of one shared vocabulary only");
+          } else if (tkey == "pad_to_multiple_of") {
+            const ParameterScalar v = r.scalar(item, "tokenizer pad_to_multiple_of");
+            if (!item.IsNull() && (v.kind != ParameterScalar::Kind::number || !(v.number >= 1) || v.number != std::floor(v.number) || v.number > 1e9))
+              r.fail(item, "tokenizer: pad_to_multiple_of must be a positive integer");
+            if (!item.IsNull()) job.pad_to_multiple_of = static_cast<std::uint64_t>(v.number);
+          } else {
+            r.fail(node, "tokenizer: unknown key '" + tkey + "' (it has source, tokens, pad_to_multiple_of)");
+          }
+        }
+        if (job.tokenizer_source.empty()) r.fail(node, "tokenizer has no source (base, union or a model)");
+        has_tokenizer = true;
+      } else if (key == "chat_template") {
+        if (!node.IsNull()) job.chat_template = r.text(node, "chat_template");
       } else if (key == "output_format") {
         const std::string name = r.text(node, "output_format");
         if (name != "hdf5" && name != "safetensors")
           r.fail(node, "output_format '" + name + "' is unknown (known: hdf5, safetensors)");
         job.output_format = name;
       } else {
-        r.fail(node, "unknown key '" + key + "' (a job file has merge_method, base_model, models, parameters, dtype, "
-                     "out_dtype, output_format)");
+        r.fail(node, "unknown key '" + key + "' (a job file has merge_method, base_model, models or slices, parameters, "
+                     "dtype, out_dtype, tokenizer_source or tokenizer, chat_template, output_format)");
       }
     }
     if (!has_method) throw UsageError(source + ": no merge_method given");
-    if (!has_models || job.models.empty()) throw UsageError(source + ": no models given (models: - model: path)");
+    if (has_models && !job.slices.empty())
+      throw UsageError(source + ": give either models or slices, not both (as mergekit)");
+    if ((!has_models || job.models.empty()) && job.slices.empty())
+      throw UsageError(source + ": no models given (models: - model: path, or slices: - sources: [...])");
   } catch (const YAML::Exception& e) {
     r.fail(e.mark, e.msg);
   }
@@ -275,13 +474,20 @@ MergeJob merge_job_from(const JobFile& file) {
   MergeJob job;
   job.method.method = file.merge_method;
   job.method.mergekit_rules = true;
-  for (const auto& [name, setting] : file.parameters) job.method.params.set_global(name, setting);
-  // Whether the method takes a base decides what a model equal to base_model is.
-  bool needs_base = true;
+  // Whether the method measures from a base decides what a model equal to base_model is.
+  bool needs_base = true, requires_base = true;
   for (const MethodSpec* spec : method_registry())
-    if (spec->name == file.merge_method) needs_base = spec->needs_base;
+    if (spec->name == file.merge_method) {
+      needs_base = spec->needs_base || spec->optional_base;
+      requires_base = spec->needs_base;
+    }
+  if (!file.slices.empty()) {
+    add_slices(file, needs_base, requires_base, job);
+  } else {
+    for (const auto& [name, setting] : file.parameters) job.method.params.set_global(name, setting);
+  }
   const std::optional<std::string> base = file.base_model ? std::optional(normal_path(*file.base_model)) : std::nullopt;
-  bool base_listed = false;
+  bool base_listed = !file.slices.empty();
   for (const JobModel& m : file.models) {
     if (base && normal_path(m.path) == *base) {
       base_listed = true;
@@ -292,7 +498,7 @@ MergeJob merge_job_from(const JobFile& file) {
     for (const auto& [name, setting] : m.parameters) job.method.params.set_model(index, name, setting);
     for (const auto& [name, path] : m.side_inputs) job.side_inputs[name].push_back(path);
   }
-  if (file.base_model && (needs_base || !base_listed)) job.base = file.base_model;
+  if (file.slices.empty() && file.base_model && (needs_base || !base_listed)) job.base = file.base_model;
   for (const auto& [name, paths] : job.side_inputs)
     if (paths.size() != job.models.size())
       throw UsageError(name + " is given for " + std::to_string(paths.size()) + " of " + std::to_string(job.models.size()) +
@@ -300,6 +506,9 @@ MergeJob merge_job_from(const JobFile& file) {
   job.compute_in_float64 = file.dtype == DType::f64;
   job.out_dtype = file.out_dtype ? file.out_dtype : file.dtype;  // mergekit: out_dtype defaults to dtype
   job.output_format = file.output_format.value_or("");
+  job.tokenizer_source = file.tokenizer_source;
+  job.pad_to_multiple_of = file.pad_to_multiple_of;
+  if (!file.chat_template.empty()) job.chat_template = chat_template_text(file.chat_template);
   return job;
 }
 

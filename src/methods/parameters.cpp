@@ -119,6 +119,7 @@ ParameterSetting ParameterSetting::gradient(std::vector<double> values) {
 
 std::optional<ParameterScalar> ParameterSetting::evaluate(std::string_view tensor_name, double t) const {
   for (const auto& c : conditions) {
+    if (c.scope && !c.scope->contains(tensor_name)) continue;
     const bool matches = !c.filter || *c.filter == "*" || tensor_name.find(*c.filter) != std::string_view::npos;
     if (!matches) continue;
     if (c.value.size() == 1) return c.value[0];
@@ -225,7 +226,8 @@ ParameterSetting checked_setting(const ParameterDef& def, const ParameterSetting
                                  const std::string& where) {
   const std::string name(def.name);
   if (def.scope == ParameterScope::merge &&
-      (setting.conditions.size() != 1 || setting.conditions[0].filter || setting.conditions[0].value.size() != 1))
+      (setting.conditions.size() != 1 || setting.conditions[0].filter || setting.conditions[0].scope ||
+       setting.conditions[0].value.size() != 1))
     throw UsageError(std::string(method) + ": parameter '" + name + "' (" + where +
                      ") is one value for the whole merge, not a list, a gradient or a set of filters");
   ParameterSetting out;
@@ -233,7 +235,7 @@ ParameterSetting checked_setting(const ParameterDef& def, const ParameterSetting
     if (condition.value.size() > 1 && def.type != ParameterType::number)
       throw UsageError(std::string(method) + ": parameter '" + name + "' (" + where + ") is " + type_name(def) +
                        ": it cannot be a gradient (a list of values)");
-    ParameterCondition c{condition.filter, {}};
+    ParameterCondition c{condition.filter, {}, condition.scope};
     for (const auto& v : condition.value) c.value.push_back(checked_value(def, v, method, where));
     out.conditions.push_back(std::move(c));
   }
@@ -288,6 +290,7 @@ ParameterTable validate_parameters(const ParameterTable& table, std::span<const 
                               : ""));
     }
   }
+  out.set_layer_positions(table.layer_positions());
   return out;
 }
 
@@ -335,27 +338,46 @@ std::string describe_parameters(const std::vector<UsedParameter>& used) {
   return text;
 }
 
-std::vector<double> gradient_positions(std::span<const std::string> tensor_names) {
+std::optional<LayerPart> layer_part(std::string_view name) {
+  std::size_t begin = 0;
+  while (begin <= name.size()) {
+    std::size_t end = name.find_first_of("./", begin);
+    if (end == std::string_view::npos) end = name.size();
+    const std::string_view part = name.substr(begin, end - begin);
+    if (!part.empty() && part.size() <= 9 && std::all_of(part.begin(), part.end(), [](char c) { return c >= '0' && c <= '9'; }))
+      return LayerPart{std::stoull(std::string(part)), begin, end};
+    begin = end + 1;
+  }
+  return std::nullopt;
+}
+
+bool is_before_layers(std::string_view name) {
+  if (layer_part(name)) return false;
+  return name.find("embed") != std::string_view::npos || name.find("wte") != std::string_view::npos ||
+         name.find("wpe") != std::string_view::npos;
+}
+
+bool TensorScope::contains(std::string_view name) const {
+  if (const auto layer = layer_part(name)) return layer->index >= first_layer && layer->index < end_layer;
+  return is_before_layers(name) ? before_layers : after_layers;
+}
+
+std::vector<double> gradient_positions(std::span<const std::string> tensor_names, std::span<const double> layer_positions) {
   std::vector<std::optional<std::uint64_t>> layer(tensor_names.size());
   std::uint64_t layers = 0;
-  for (std::size_t i = 0; i < tensor_names.size(); ++i) {
-    const std::string& name = tensor_names[i];
-    std::size_t begin = 0;
-    while (begin <= name.size()) {
-      std::size_t end = name.find_first_of("./", begin);
-      if (end == std::string::npos) end = name.size();
-      const std::string_view part(name.data() + begin, end - begin);
-      if (!part.empty() && part.size() <= 9 && std::all_of(part.begin(), part.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-        layer[i] = std::stoull(std::string(part));
-        layers = std::max(layers, *layer[i] + 1);
-        break;
-      }
-      begin = end + 1;
+  for (std::size_t i = 0; i < tensor_names.size(); ++i)
+    if (const auto part = layer_part(tensor_names[i])) {
+      layer[i] = part->index;
+      layers = std::max(layers, part->index + 1);
     }
-  }
   std::vector<double> positions(tensor_names.size(), 0.0);
-  for (std::size_t i = 0; i < layer.size(); ++i)
-    if (layer[i]) positions[i] = layers > 1 ? static_cast<double>(*layer[i]) / static_cast<double>(layers - 1) : 1.0;
+  for (std::size_t i = 0; i < layer.size(); ++i) {
+    if (!layer[i]) continue;
+    if (*layer[i] < layer_positions.size())
+      positions[i] = layer_positions[*layer[i]];
+    else
+      positions[i] = layers > 1 ? static_cast<double>(*layer[i]) / static_cast<double>(layers - 1) : 1.0;
+  }
   return positions;
 }
 
@@ -364,7 +386,7 @@ ParameterView::ParameterView(const ParameterTable& table, std::span<const Parame
     : table_(table), defs_(defs), shape_(shape), method_(method) {
   std::vector<std::string> names;
   for (const auto& t : shape.tensors) names.push_back(t.name);
-  positions_ = gradient_positions(names);
+  positions_ = gradient_positions(names, table.layer_positions());
 }
 
 const ParameterDef& ParameterView::def(std::string_view name) const {

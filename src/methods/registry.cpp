@@ -24,6 +24,13 @@ namespace mpimerge {
   METHOD(kDellaLinearSpec)       \
   METHOD(kSlerpSpec)             \
   METHOD(kModelStockSpec)        \
+  METHOD(kNuSlerpSpec)           \
+  METHOD(kMultiSlerpSpec)        \
+  METHOD(kKarcherSpec)           \
+  METHOD(kSceSpec)               \
+  METHOD(kArceeFusionSpec)       \
+  METHOD(kNearSwapSpec)          \
+  METHOD(kPassthroughSpec)       \
   METHOD(kFisherSpec)            \
   METHOD(kRegMeanSpec)
 

@@ -1,8 +1,10 @@
 #include "pipeline/inputs.hpp"
 
 #include <algorithm>
+#include <map>
 
 #include "mpimerge/convert.hpp"
+#include "pipeline/slice_view.hpp"
 #include "mpimerge/pipeline/transfers.hpp"
 #include "mpimerge/error.hpp"
 #include "mpimerge/util/format.hpp"
@@ -14,7 +16,8 @@ constexpr std::uint64_t kFixedOverhead = std::uint64_t{256} << 20;
 }
 
 OpenInputs open_inputs(const std::optional<std::string>& base, const std::vector<std::string>& models,
-                       const mpi::Comm& comm, const SideInputPaths& side) {
+                       const mpi::Comm& comm, const SideInputPaths& side,
+                       const std::vector<std::vector<SliceSource>>& slices) {
   OpenInputs inputs;
   inputs.set.has_base = base.has_value();
   // Each input is pinned as it is opened (see durability/input_pins.hpp), under the role
@@ -27,9 +30,28 @@ OpenInputs open_inputs(const std::optional<std::string>& base, const std::vector
     });
     return inputs.owned.back().get();
   };
-  if (base) inputs.set.readers.push_back(open("base", *base));
-  for (std::size_t m = 0; m < models.size(); ++m)
-    inputs.set.readers.push_back(open("model " + std::to_string(m + 1), models[m]));
+  if (slices.empty()) {
+    if (base) inputs.set.readers.push_back(open("base", *base));
+    for (std::size_t m = 0; m < models.size(); ++m)
+      inputs.set.readers.push_back(open("model " + std::to_string(m + 1), models[m]));
+  } else {
+    // Each checkpoint once, under its first role in job_inputs(): slice 1's sources are the base
+    // and the models, later slices' sources "slice S source I".
+    std::map<std::string, storage::CheckpointReader*> opened;
+    for (std::size_t s = 0; s < slices.size(); ++s)
+      for (std::size_t i = 0; i < slices[s].size(); ++i) {
+        const std::string& path = slices[s][i].path;
+        if (opened.count(path)) continue;
+        const std::string role = s > 0 ? "slice " + std::to_string(s + 1) + " source " + std::to_string(i + 1)
+                                 : base && i == 0 ? std::string("base")
+                                                  : "model " + std::to_string(i + (base ? 0 : 1));
+        opened[path] = open(role, path);
+      }
+    for (std::size_t i = 0; i < slices.front().size(); ++i) {
+      mpi::run_agreed(comm, [&] { inputs.owned.push_back(make_slice_view(slices, i, opened)); });
+      inputs.set.readers.push_back(inputs.owned.back().get());
+    }
+  }
   inputs.set.aligned_name = side.aligned_name;
   inputs.set.side_name = side.matrices_name;
   for (std::size_t m = 0; m < side.aligned.size(); ++m)

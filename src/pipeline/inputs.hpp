@@ -8,6 +8,7 @@
 #include "durability/input_pins.hpp"
 #include "pipeline/group_slices.hpp"
 #include "mpimerge/pipeline/plan.hpp"
+#include "mpimerge/job/job.hpp"
 #include "mpimerge/mpi/comm.hpp"
 #include "mpimerge/pipeline/summary.hpp"
 
@@ -26,9 +27,12 @@ struct SideInputPaths {
   std::vector<std::string> aligned, matrices;
 };
 
-// Collective; each open agreed on by every rank, and each input pinned as it is opened.
+// Collective; each open agreed on by every rank, and each input pinned as it is opened. With
+// slices (MergeJob::slices), each checkpoint they name is opened once and the inputs are their
+// views (slice_view.hpp).
 OpenInputs open_inputs(const std::optional<std::string>& base, const std::vector<std::string>& models,
-                       const mpi::Comm& comm, const SideInputPaths& side = {});
+                       const mpi::Comm& comm, const SideInputPaths& side = {},
+                       const std::vector<std::vector<SliceSource>>& slices = {});
 
 // Per rank: the given budget, or 70% of the memory this process may use (util/memory.hpp: the
 // node's, its cgroup's or Slurm's, the smallest) shared by the ranks on its node, less a fixed

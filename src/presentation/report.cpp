@@ -49,6 +49,13 @@ nlohmann::ordered_json job_json(const MergeJob& job) {
   if (job.compute_in_float64) j["compute_dtype"] = "float64";
   j["base"] = job.base ? nlohmann::json(*job.base) : nlohmann::json(nullptr);
   j["models"] = job.models;
+  // A job file's slices: per slice, each input's source and layer range (the base's first).
+  for (const auto& slice : job.slices) {
+    nlohmann::ordered_json sources = nlohmann::ordered_json::array();
+    for (const SliceSource& s : slice)
+      sources.push_back(nlohmann::ordered_json{{"model", s.path}, {"layer_range", {s.first_layer, s.end_layer}}});
+    j["slices"].push_back(sources);
+  }
   j["output"] = job.output;
   j["output_format"] = job.output_format.empty() ? "from the path" : job.output_format;
   j["out_dtype"] = job.out_dtype ? std::string(dtype_name(*job.out_dtype)) : "as the base";

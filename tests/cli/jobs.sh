@@ -31,11 +31,11 @@ run "$RANKS" merge --base demo-out/base.h5 --model demo-out/ft-1.h5 --model demo
 expect_status 0
 cmp -s "$WORK/a.h5" "$WORK/b.h5" || fail "--config ties_paper.yaml --density 0.3 differs from the command line's ties"
 
-printf 'merge_method: linear\nslices:\n  - sources: [{model: a, layer_range: [0, 2]}]\n' >"$WORK/slices.yaml"
+printf 'merge_method: linear\nslices:\n  - sources: [{model: a, layer_range: [0, 2]}, {model: b, layer_range: [0, 3]}]\n' >"$WORK/slices.yaml"
 run "$RANKS" merge --config "$WORK/slices.yaml" --output "$WORK/c.h5"
 expect_status 2
 expect_one_error_line
-expect_err "slices are not supported"
+expect_err "source 2 has 3 layers but source 1 has 2"
 printf 'merge_method: linear\nmodels:\n  - model: demo-out/ft-1.h5\n    parameters: {weight: 1}\n  - model: demo-out/ft-2.h5\n' >"$WORK/noweight.yaml"
 run "$RANKS" merge --config "$WORK/noweight.yaml" --output "$WORK/d.h5"
 expect_status 2

@@ -11,6 +11,8 @@ References (read, re-implemented here; no code copied):
     merge_methods/linear.py                       LinearMergeTask.execute
     merge_methods/slerp.py                        slerp, lerp, normalize
     merge_methods/model_stock.py                  ModelStockMergeTask.execute
+    merge_methods/nuslerp.py, multislerp.py, karcher.py, sce.py, arcee_fusion.py, nearswap.py:
+                                                  ported in mergekit_ports.py
   PEFT (huggingface/peft), src/peft/utils/merge_utils.py:
     magnitude_based_pruning, prune, calculate_majority_sign_mask, disjoint_merge, ties,
     magnitude_prune, task_arithmetic
@@ -38,6 +40,14 @@ What is compared, and how exactly:
     size (within 5 sigma), DELLA keeps larger magnitudes more often, kept entries are exactly
     tau / density (tau / p for DELLA) or tau * L1 factor, and the full merge equals the
     reference recomputed from those kept sets.
+  * nearswap, sce: bit-exact (sce's means of squares with exact sums, its variance as torch's CPU
+    kernel: Welford in double; equal variances at the cut by index, as the magnitude cut).
+  * nuslerp, multislerp, karcher: within 2e-6 of the tensor's largest magnitude of the float32
+    port (mergekit's float32 norms, dots and coefficients) and of the float64 one; nuslerp's lerp of
+    colinear vectors bit-exact. multislerp's tangent step is checked to vanish (float64 port).
+  * arcee_fusion: bit-exact against the port computing the divergence in double (as mpimerge);
+    against the float32 port, entries may differ only where the importance lies within 1e-4 of
+    the threshold (rounding decides there).
 Every run is repeated at each rank count given (default 1 and 3) and must give identical values.
 
 Usage: mergekit_reference.py MPIMERGE [RANKS...]
@@ -50,6 +60,9 @@ import tempfile
 
 import h5py
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import mergekit_ports as ports  # noqa: E402
 
 MPIMERGE = sys.argv[1]
 RANK_COUNTS = [int(r) for r in sys.argv[2:]] or [1, 3]
@@ -397,6 +410,124 @@ def compare_close(tag, got, ref, rel=2e-6):
 
 # ---------------------------------------------------------------- the tests
 
+def mpimerge_fails(args, out):
+    """Runs at 1 rank a merge that must fail; returns (exit code, output)."""
+    cmd = ["timeout", "300", "mpirun", "-n", "1", MPIMERGE, "merge", *args, "--output", out, "--overwrite",
+           "--quiet", "--no-report"]
+    res = subprocess.run(cmd, env=ENV, capture_output=True, text=True)
+    return res.returncode, res.stdout + res.stderr
+
+
+def check_spherical_and_selection_methods(work, base, fts, base_path, paths, zero_paths, job):
+    """nearswap, nuslerp, multislerp, karcher, sce, arcee_fusion against mergekit_ports.py."""
+    per_model = lambda n, **cols: [{k: v[i] for k, v in cols.items()} for i in range(n)]
+    f32, f64 = np.float32, np.float64
+
+    # ---- nearswap: element-wise, bit-exact
+    for t in (0.001, 0.05):
+        got = job(f"nearswap_{t}", "nearswap", {"t": t}, models=paths[:1])
+        compare_exact(f"mergekit nearswap t={t}", got, {n: ports.nearswap(t, base[n], fts[0][n]) for n in NAMES})
+    got = run_all_ranks("nearswap_cli", ["--method", "nearswap", "--t", "0.02", "--base", base_path,
+                                         "--model", paths[1]], work)
+    compare_exact("mergekit nearswap (command line)", got, {n: ports.nearswap(0.02, base[n], fts[1][n]) for n in NAMES})
+
+    # ---- nuslerp: t = 0.9 / 1.2; the whole tensor, rows, columns; task vectors or the models
+    nw = [0.3, 0.9]
+    for flatten, row_wise in ((True, False), (False, False), (False, True)):
+        for with_base in (True, False):
+            tag = f"nuslerp_{flatten}_{row_wise}_{with_base}"
+            params = {"nuslerp_flatten": str(flatten).lower(), "nuslerp_row_wise": str(row_wise).lower()}
+            got = job(tag, "nuslerp", params, per_model(2, weight=nw), models=paths[:2],
+                      base_model=base_path if with_base else None)
+            for dtype in (f32, f64):
+                ref = {n: ports.nuslerp(nw, [fts[0][n], fts[1][n]], base[n] if with_base else None, row_wise,
+                                        flatten, dtype)[0] for n in NAMES}
+                compare_close(f"mergekit {tag} ({dtype.__name__} port)", got, ref)
+            if with_base and not flatten and row_wise:
+                # mergekit's habit of listing the base among the models: it is the base, not a model.
+                path = job_yaml(os.path.join(work, tag + "-listed.yaml"), "nuslerp", base_path,
+                                [base_path] + paths[:2], params, [None] + per_model(2, weight=nw))
+                compare_exact("nuslerp with the base listed among the models", run_all_ranks(
+                    tag + "-listed", ["--config", path], work), got)
+    # Two equal vectors (two copies of the base, no base given) are colinear: mergekit's lerp,
+    # bit for bit. (mergekit's float32 cos of two equal vectors is often 1 - 6e-8, and then its
+    # spherical branch gives the same values up to rounding: compared within the tolerance.)
+    got = job("nuslerp_colinear", "nuslerp", None, per_model(2, weight=nw), models=zero_paths[:2], base_model=None)
+    compare_exact("mergekit nuslerp colinear (lerp)", got,
+                  {n: (F32(1 - 0.75) * base[n] + F32(0.75) * base[n]).astype(F32) for n in NAMES})
+    for dtype in (f32, f64):
+        compare_close(f"mergekit nuslerp colinear ({dtype.__name__} port)", got,
+                      {n: ports.nuslerp(nw, [base[n], base[n]], None, False, True, dtype)[0] for n in NAMES})
+
+    # ---- multislerp: weights normalised or not, task vectors or the models
+    mw = [1.0, 0.7, 0.5]
+    for normalize in ("true", "false"):
+        for with_base in (True, False):
+            tag = f"multislerp_{normalize}_{with_base}"
+            got = job(tag, "multislerp", {"normalize_weights": normalize}, per_model(3, weight=mw),
+                      base_model=base_path if with_base else None)
+            for dtype in (f32, f64):
+                ref = {}
+                for n in NAMES:
+                    ref[n], tangent = ports.multislerp(mw, [ft[n] for ft in fts], base[n] if with_base else None,
+                                                       normalize == "true", 1e-8, dtype)
+                    if dtype is f64:
+                        check(tangent < 1e-12, f"{tag} {n}: the tangent step does not vanish ({tangent:.3g})")
+                compare_close(f"mergekit {tag} ({dtype.__name__} port)", got, ref)
+    # Task vectors d and -d with equal weights cancel: two models fall back to the weighted sum,
+    # three are refused (mergekit raises there too).
+    rng = np.random.default_rng(7)
+    dyadic = {n: (rng.integers(-32, 33, size=base[n].shape) / 32).astype(F32) for n in NAMES}
+    d = {n: (rng.integers(-8, 9, size=base[n].shape) / 64).astype(F32) for n in NAMES}
+    dyadic_path = os.path.join(work, "dyadic-base.h5")
+    pm = [os.path.join(work, "plus.h5"), os.path.join(work, "minus.h5")]
+    write_h5(dyadic_path, dyadic)
+    write_h5(pm[0], {n: (dyadic[n] + d[n]).astype(F32) for n in NAMES})
+    write_h5(pm[1], {n: (dyadic[n] - d[n]).astype(F32) for n in NAMES})
+    plus, minus = read_h5(pm[0]), read_h5(pm[1])
+    check(all(np.array_equal(plus[n] - dyadic[n], dyadic[n] - minus[n]) for n in NAMES), "antipodal test data")
+    got = job("multislerp_antipodal", "multislerp", None, per_model(2, weight=[1.0, 1.0]), models=pm,
+              base_model=dyadic_path)
+    compare_exact("mergekit multislerp antipodal (weighted sum)", got,
+                  {n: ports.multislerp([1.0, 1.0], [plus[n], minus[n]], dyadic[n], True, 1e-8, f32)[0] for n in NAMES})
+    check(all(np.array_equal(got[n], dyadic[n]) for n in NAMES), "multislerp antipodal: not the base")
+    path = job_yaml(os.path.join(work, "multislerp_antipodal3.yaml"), "multislerp", dyadic_path, pm + [paths[0]],
+                    None, per_model(3, weight=[1.0, 1.0, 0.0]))
+    code, text = mpimerge_fails(["--config", path], os.path.join(work, "antipodal3.h5"))
+    check(code == 1 and "cancel" in text, f"multislerp: three models whose unit vectors cancel: {code} {text}")
+
+    # ---- karcher: the base is one more input when given
+    for with_base, max_iter, tol in ((True, 10, 1e-5), (False, 10, 1e-5), (False, 0, 1e-5), (True, 10, 0.05)):
+        tag = f"karcher_{with_base}_{max_iter}_{tol}"
+        got = job(tag, "karcher", {"max_iter": max_iter, "tol": tol}, base_model=base_path if with_base else None)
+        for dtype in (f32, f64):
+            ref = {n: ports.karcher([ft[n] for ft in fts] + ([base[n]] if with_base else []), max_iter, tol, dtype)[0]
+                   for n in NAMES}
+            compare_close(f"mergekit {tag} ({dtype.__name__} port)", got, ref)
+
+    # ---- sce: bit-exact; the dyadic tensors put runs of equal variances across every cut
+    for topk in (1.0, 0.3, 0.05, 0.0):
+        got = job(f"sce_{topk}", "sce", {"select_topk": topk})
+        compare_exact(f"mergekit sce select_topk={topk}", got,
+                      {n: ports.sce(base[n], [ft[n] for ft in fts], topk) for n in NAMES})
+    got8 = job("sce_int8", "sce", {"select_topk": 0.3, "int8_mask": "true"})
+    compare_exact("mergekit sce int8_mask (no effect on the values)", got8, job("sce_0.3b", "sce", {"select_topk": 0.3}))
+
+    # ---- arcee_fusion: exact with the divergence in double; near the threshold against float32
+    for i in range(2):
+        got = job(f"arcee_fusion_{i}", "arcee_fusion", None, models=paths[i:i + 1])
+        ref64 = {n: ports.arcee_fusion(base[n], fts[i][n], ports.kl_rows_double)[0] for n in NAMES}
+        compare_exact(f"mergekit arcee_fusion model {i} (divergence in double)", got, ref64)
+        for n in NAMES:
+            ref32, importance, threshold = ports.arcee_fusion(base[n], fts[i][n], ports.kl_rows_float32)
+            differ = got[n] != ref32
+            near = np.abs(importance - threshold) <= 1e-4 * abs(float(threshold))
+            check(np.all(near[differ]), f"arcee_fusion model {i} {n}: {int(differ.sum())} entries differ from the "
+                                        f"float32 port, {int((differ & ~near).sum())} away from the threshold")
+            fused = got[n] != base[n]
+            check(TENSORS[n][1] == "ties" or 0 < fused.sum() < fused.size, f"arcee_fusion model {i} {n}: fused {int(fused.sum())} entries")
+
+
 def main():
     rng = np.random.default_rng(20240611)
     work = tempfile.mkdtemp(prefix="mpimerge-mergekit-ref-")
@@ -620,6 +751,8 @@ def main():
                           {"seed": 7, "rescale": rescale, "lambda": 1.1, **extra}, mp(weight=W, density=dens))
                 ref = {name: gta(base[name], sparsified[name], W, cons, norm, 1.1) for name in NAMES}
                 compare_exact(f"{method} rescale {rescale} (from the recovered kept sets)", got, ref)
+
+    check_spherical_and_selection_methods(work, base, fts, base_path, paths, zero_paths, job)
 
     print(f"{CHECKS[0]} checks, {len(FAILURES)} failed")
     if FAILURES:

@@ -229,7 +229,8 @@ TEST_F(EveryWayIn, CommandLineJobFileAndSweepGiveTheSameBytesForEveryParameterOf
     // The inputs and the fixed parameters, as each way in writes them.
     std::vector<std::string> cli_inputs, yaml_models;
     std::string sweep_inputs, yaml_side;
-    // A base for every method: those that need none only take its layout (and equal the merge without it).
+    // A base for every method; those that need none use it by their own rules (linear: its layout;
+    // karcher: one more input; nuslerp, multislerp: the origin of the task vectors).
     cli_inputs = {"--base", in.base};
     std::string model_list;
     for (std::size_t m = 0; m < c.models; ++m) {

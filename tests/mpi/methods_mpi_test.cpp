@@ -1,4 +1,4 @@
-// Every method of issue #4 through the whole engine at this rank count, with and without
+// Every method (issues #4 and #17) through the whole engine at this rank count, with and without
 // streaming (a memory budget far below the inputs), compared bit for bit with the same method run
 // on one process over whole tensors (tests/support/method_driver.hpp), whose formulas the unit
 // tests check. Run at 1, 2, 3 and 4 ranks, this pins outputs that do not depend on the rank count.
@@ -192,6 +192,14 @@ INSTANTIATE_TEST_SUITE_P(
         make_case("slerp", [](MethodOptions& o) { o.method = "slerp"; o.set("t", 0.35); }, 1),
         make_case("model_stock", [](MethodOptions& o) { o.method = "model_stock"; }),
         make_case("model_stock_filter_wise", [](MethodOptions& o) { o.method = "model_stock"; o.set_flag("filter_wise", true); }),
+        make_case("nuslerp", [](MethodOptions& o) { o.method = "nuslerp"; weights(o, {0.4, 1}); }, 2),
+        make_case("nuslerp_rows", [](MethodOptions& o) { o.method = "nuslerp"; weights(o, {1, 1}); o.set_flag("nuslerp_flatten", false); }, 2),
+        make_case("nuslerp_columns", [](MethodOptions& o) { o.method = "nuslerp"; weights(o, {2, 1}); o.set_flag("nuslerp_flatten", false); o.set_flag("nuslerp_row_wise", true); }, 2),
+        make_case("multislerp", [](MethodOptions& o) { o.method = "multislerp"; weights(o, {1, 0.5, 2}); }),
+        make_case("karcher", [](MethodOptions& o) { o.method = "karcher"; o.set("max_iter", 20.0); }),
+        make_case("sce", [](MethodOptions& o) { o.method = "sce"; o.set("select_topk", 0.3); }),
+        make_case("arcee_fusion", [](MethodOptions& o) { o.method = "arcee_fusion"; }, 1),
+        make_case("nearswap", [](MethodOptions& o) { o.method = "nearswap"; o.set("t", 0.02); }, 1),
         make_case("fisher", [](MethodOptions& o) { o.method = "fisher"; o.set_model(1, "weight", 2.0); }, 3, true),
         make_case("regmean", [](MethodOptions& o) { o.method = "regmean"; o.set("alpha", 0.9); }, 2, false, true)),
     [](const auto& info) { return info.param.label; });

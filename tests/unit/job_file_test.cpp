@@ -49,14 +49,130 @@ out_dtype: bfloat16
 }
 
 TEST(JobFile, RefusesWhatAParameterLevelMergeCannotDo) {
-  EXPECT_NE(refusal("merge_method: passthrough\nslices: []\n").find("slices are not supported"), std::string::npos);
-  EXPECT_NE(refusal("merge_method: linear\nmodels:\n  - model: a.h5\n    layer_range: [0, 4]\n").find("layer_range is not supported"),
+  EXPECT_NE(refusal("merge_method: passthrough\nslices: []\n").find("slices must be a non-empty list"), std::string::npos);
+  EXPECT_NE(refusal("merge_method: linear\nmodels:\n  - model: a.h5\n    layer_range: [0, 4]\n")
+                .find("layer_range belongs to a slice's source"),
             std::string::npos);
-  EXPECT_NE(refusal("merge_method: linear\ntokenizer_source: base\nmodels: [{model: a}]\n").find("tokenizer"),
+  EXPECT_NE(refusal("merge_method: linear\ntokenizer: {source: base, tokens: {'<x>': {source: a}}}\nmodels: [{model: a}]\n")
+                .find("tokenizer: tokens is not supported"),
+            std::string::npos);
+  EXPECT_NE(refusal("merge_method: linear\ntokenizer_source: base\ntokenizer: {source: base}\nmodels: [{model: a}]\n")
+                .find("give tokenizer_source or tokenizer, not both"),
+            std::string::npos);
+  EXPECT_NE(refusal("merge_method: linear\nmodules: {}\nmodels: [{model: a}]\n").find("modules are not supported"),
             std::string::npos);
   EXPECT_NE(refusal("merge_method: linear\nmodels: [{model: a}]\nfrobs: 1\n").find("unknown key 'frobs'"),
             std::string::npos);
   EXPECT_NE(refusal("merge_method: [\n").find("not valid YAML"), std::string::npos);
+}
+
+// mergekit's slices: one input per source position, the base's source first; parameters by
+// mergekit's precedence (the source's, the slice's, the global ones), each slice's for its own
+// tensors (its layers; slice 1 also the embeddings, the last slice the norm and head); a
+// gradient over each slice's own layers.
+TEST(JobFile, SlicesAreInputsWithEachSlicesParameters) {
+  const MergeJob job = job::merge_job_from(job::parse_job_file(R"(
+slices:
+  - sources:
+      - {model: a, layer_range: [0, 2], parameters: {weight: [1, 3]}}
+      - {model: b, layer_range: [2, 4]}
+    parameters: {weight: 0.5}
+  - sources:
+      - {model: a, layer_range: [2, 4]}
+      - model: b
+        layer_range: [0, 2]
+        parameters:
+          weight: [{filter: mlp, value: 2}]
+merge_method: linear
+parameters: {weight: 1}
+)",
+                                                               "job.yaml"));
+  ASSERT_EQ(job.slices.size(), 2u);
+  ASSERT_EQ(job.slices[1].size(), 2u);
+  EXPECT_EQ(job.slices[1][1].path, "b");
+  EXPECT_EQ(job.slices[1][1].first_layer, 0u);
+  EXPECT_EQ(job.slices[1][1].end_layer, 2u);
+  EXPECT_FALSE(job.base);
+  EXPECT_EQ(job.models, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(job.method.params.layer_positions(), (std::vector<double>{0, 1, 0, 1}));
+  const ParameterTable& p = job.method.params;
+  EXPECT_EQ(p.find("weight", 0, "model.layers.1.mlp.up.weight", 1.0)->number, 3.0);   // source a, slice 1
+  EXPECT_EQ(p.find("weight", 0, "model.layers.0.mlp.up.weight", 0.0)->number, 1.0);
+  EXPECT_EQ(p.find("weight", 0, "model.layers.2.mlp.up.weight", 0.0)->number, 1.0);   // global
+  EXPECT_EQ(p.find("weight", 1, "model.layers.0.mlp.up.weight", 0.0)->number, 0.5);   // slice 1's
+  EXPECT_EQ(p.find("weight", 1, "model.embed_tokens.weight", 0.0)->number, 0.5);      // before the layers: slice 1
+  EXPECT_EQ(p.find("weight", 1, "model.layers.3.mlp.up.weight", 1.0)->number, 2.0);   // source b, slice 2, mlp
+  EXPECT_EQ(p.find("weight", 1, "model.layers.3.self_attn.q.weight", 1.0)->number, 1.0);  // no filter matches
+  EXPECT_EQ(p.find("weight", 1, "lm_head.weight", 0.0)->number, 1.0);                 // after: slice 2, global
+  EXPECT_EQ(gradient_positions(std::vector<std::string>{"model.layers.3.x", "model.norm.weight", "model.layers.2.x"},
+                               p.layer_positions()),
+            (std::vector<double>{1.0, 0.0, 0.0}));
+}
+
+TEST(JobFile, SlicesTakeTheBaseFromTheirSources) {
+  const MergeJob job = job::merge_job_from(job::parse_job_file(
+      "merge_method: slerp\nbase_model: b\nparameters: {t: 0.3}\n"
+      "slices:\n  - sources: [{model: a, layer_range: [0, 4]}, {model: b, layer_range: [0, 4]}]\n",
+      "job.yaml"));
+  ASSERT_EQ(job.slices.size(), 1u);
+  EXPECT_EQ(*job.base, "b");
+  EXPECT_EQ(job.models, std::vector<std::string>{"a"});
+  EXPECT_EQ(job.slices[0][0].path, "b");  // the base's source is input 0
+  // One slice: its settings hold everywhere, with the gradient of a whole model.
+  EXPECT_EQ(job.method.params.layer_positions(), (std::vector<double>{0, 1.0 / 3, 2.0 / 3, 1}));
+
+  auto refused = [](const std::string& text) -> std::string {
+    try {
+      job::merge_job_from(job::parse_job_file(text, "job.yaml"));
+    } catch (const UsageError& e) {
+      return e.what();
+    }
+    return "";
+  };
+  EXPECT_NE(refused("merge_method: slerp\nbase_model: c\nparameters: {t: 0.3}\n"
+                    "slices:\n  - sources: [{model: a, layer_range: [0, 4]}, {model: b, layer_range: [0, 4]}]\n")
+                .find("slice 1: slerp needs a base, and its base_model 'c' is not among its sources"),
+            std::string::npos);
+  EXPECT_NE(refused("merge_method: linear\nslices:\n  - sources: [{model: a, layer_range: [0, 2]}, {model: b, layer_range: [0, 2]}]\n"
+                    "  - sources: [{model: a, layer_range: [2, 4]}]\n")
+                .find("slice 2 has 1 sources but slice 1 has 2"),
+            std::string::npos);
+  EXPECT_NE(refused("merge_method: linear\nslices:\n  - sources: [{model: a, layer_range: [0, 2]}, {model: b, layer_range: [0, 3]}]\n")
+                .find("source 2 has 3 layers but source 1 has 2"),
+            std::string::npos);
+  EXPECT_NE(refused("merge_method: passthrough\nslices:\n  - sources: [{model: a, layer_range: [2, 2]}]\n")
+                .find("layer_range [2, 2] holds no layer"),
+            std::string::npos);
+  EXPECT_NE(refused("merge_method: passthrough\nslices:\n  - sources: [{model: a}]\n").find("has no layer_range"),
+            std::string::npos);
+  EXPECT_NE(refused("merge_method: passthrough\nmodels: [{model: a}]\nslices:\n  - sources: [{model: a, layer_range: [0, 1]}]\n")
+                .find("either models or slices"),
+            std::string::npos);
+  EXPECT_NE(refused("merge_method: linear\nslices:\n  - sources: [{model: a, layer_range: [0, 2]}, {model: a, layer_range: [2, 4]}]\n")
+                .find("lists 'a' twice"),
+            std::string::npos);
+}
+
+// Tokenizer keys: the source, padding and chat template as mergekit reads them; a template is
+// a name we know, auto, or Jinja text.
+TEST(JobFile, ReadsTokenizerKeysAndChatTemplates) {
+  const MergeJob a = job::merge_job_from(job::parse_job_file(
+      "merge_method: linear\nmodels: [{model: a}]\ntokenizer: {source: union, pad_to_multiple_of: 64}\nchat_template: chatml\n",
+      "job.yaml"));
+  EXPECT_EQ(a.tokenizer_source, "union");
+  EXPECT_EQ(a.pad_to_multiple_of, 64u);
+  EXPECT_EQ(a.chat_template,
+            "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + "
+            "'\\n'}}{% endfor %}\n{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}\n");
+  const MergeJob b = job::merge_job_from(job::parse_job_file(
+      "merge_method: linear\nmodels: [{model: a}]\ntokenizer_source: b\nchat_template: \"{{ messages[0]['content'] }} x\"\n",
+      "job.yaml"));
+  EXPECT_EQ(b.tokenizer_source, "b");
+  EXPECT_EQ(b.chat_template, "{{ messages[0]['content'] }} x");
+  EXPECT_EQ(job::chat_template_text("auto"), "auto");
+  EXPECT_THROW(job::chat_template_text("llama3"), UsageError);   // mergekit's own file
+  EXPECT_THROW(job::chat_template_text("vicuna"), UsageError);   // neither a name nor a template
+  EXPECT_THROW(job::chat_template_text("{short}"), UsageError);  // under 20 characters, as mergekit
 }
 
 TEST(JobFile, TrimScopeSelectsThePapersTies) {
@@ -73,6 +189,28 @@ TEST(JobFile, TrimScopeSelectsThePapersTies) {
   MethodOptions weighted = job.method;  // the paper's TIES takes no weights
   weighted.set_model(0, "weight", 0.5);
   EXPECT_THROW(make_method(weighted, 2), UsageError);
+}
+
+// mergekit lists the base among the models; whether it is then the base or one more input is the
+// method's: nuslerp and multislerp measure task vectors from it (easy_define and NuSlerpTask take
+// it out of the models), karcher averages it with the others (as linear does).
+TEST(JobFile, ABaseListedAmongTheModelsIsTheBaseWhereTheMethodMeasuresFromIt) {
+  auto job_for = [](const std::string& method) {
+    return job::merge_job_from(job::parse_job_file("merge_method: " + method +
+                                                       "\nbase_model: b.h5\nmodels:\n  - model: b.h5\n"
+                                                       "  - model: x.h5\n    parameters: {weight: 1}\n"
+                                                       "  - model: y.h5\n    parameters: {weight: 2}\n",
+                                                   "job.yaml"));
+  };
+  for (const std::string method : {"nuslerp", "multislerp", "sce"}) {
+    const MergeJob job = job_for(method);
+    EXPECT_EQ(job.models, (std::vector<std::string>{"x.h5", "y.h5"})) << method;
+    EXPECT_EQ(job.base.value_or(""), "b.h5") << method;
+    EXPECT_EQ(job.method.params.find("weight", 1, "t", 0)->number, 2.0) << method;
+  }
+  const MergeJob karcher = job_for("karcher");
+  EXPECT_EQ(karcher.models, (std::vector<std::string>{"b.h5", "x.h5", "y.h5"}));
+  EXPECT_FALSE(karcher.base.has_value());
 }
 
 }  // namespace

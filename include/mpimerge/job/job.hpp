@@ -11,6 +11,13 @@
 
 namespace mpimerge {
 
+// One source of one output slice (a job file's `slices:`, mergekit's InputSliceDefinition): layers
+// [first_layer, end_layer) of a checkpoint.
+struct SliceSource {
+  std::string path;
+  std::uint64_t first_layer = 0, end_layer = 0;
+};
+
 struct MergeJob {
   std::optional<std::string> base;
   std::vector<std::string> models;
@@ -18,6 +25,17 @@ struct MergeJob {
   std::string output_format;                  // "", "hdf5" or "safetensors" (see storage::output_format_for)
   std::uint64_t shard_bytes = 5'000'000'000;  // Hugging Face directory outputs: largest shard
   MethodOptions method;
+  // A job file's slices, in output order: slices[s][i] is where input i (the base first, when there
+  // is one, then the models) takes slice s's layers from; its weights before the layers come from
+  // slice 0's sources and those after them from the last slice's. Empty: every input is one whole
+  // checkpoint (base and models above, which then name slice 0's sources).
+  std::vector<std::vector<SliceSource>> slices;
+  // mergekit's tokenizer_source (or tokenizer: source): "base", "union" or a checkpoint's path;
+  // empty: none (the output takes the base's tokenizer files). See pipeline/tokenizer.hpp.
+  std::string tokenizer_source;
+  std::uint64_t pad_to_multiple_of = 0;  // tokenizer: pad_to_multiple_of (0: none)
+  // mergekit's chat_template: the template's text (a known name resolved), "auto", or empty.
+  std::string chat_template;
   std::optional<DType> out_dtype;  // default: the base's dtype of each tensor
   bool compute_in_float64 = false;  // merge every tensor in float64 (mergekit's `dtype: float64`)
   // The method's side inputs (MethodSpec::side_inputs) by name, one file per model in model order:

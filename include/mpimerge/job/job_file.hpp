@@ -19,9 +19,27 @@
 //   out_dtype: bfloat16                 # default: dtype when given, else each tensor's own
 //   output_format: hdf5                 # ours; default: from the output's extension
 //
-// Refused: slices, modules and layer_range (layer stacking needs the architecture, not a
-// parameter-level merge), tokenizer_source, tokenizer and chat_template (tokenizer surgery
-// rewrites embeddings against a vocabulary, and mpimerge writes weights only).
+// Instead of models, mergekit's slices (then layer_range is a source's, not a model's):
+//
+//   slices:
+//     - sources:
+//         - model: a                      # layers [0, 16) of a ...
+//           layer_range: [0, 16]
+//           parameters: {weight: 0.5}     # this source's own (before the slice's and the global)
+//         - model: b                      # ... merged with layers [0, 16) of b
+//           layer_range: [0, 16]
+//       base_model: a                     # optional: the slice's base (default: the global one)
+//       parameters: {t: [0, 1]}           # the slice's own; a gradient runs over its layers
+//     - sources: [{model: b, layer_range: [8, 24]}]
+//
+// Every slice has the same number of sources (one per input of the merge; the base's source is
+// the base); the output has the slices' layers in order (see pipeline/slice_view.hpp).
+//
+//   tokenizer_source: base              # or union, or a model's path (or tokenizer: {source: base})
+//   chat_template: chatml               # or auto, or a Jinja template
+// Tokenizer keys merge models of one vocabulary and write the chosen tokenizer's files (see
+// pipeline/tokenizer.hpp). Refused: modules (they split a model by architecture) and
+// tokenizer: tokens (embeddings forced for chosen tokens).
 //
 // The parser never crashes on any input: every malformed file is a UsageError whose message
 // names the file, the line and column where known, and what was expected.
@@ -43,13 +61,29 @@ struct JobModel {
   std::map<std::string, std::string> side_inputs;  // by the name a method declares: fisher, gram
 };
 
+struct JobSliceSource {
+  std::string path;
+  std::uint64_t first_layer = 0, end_layer = 0;  // layer_range: [first, end)
+  std::map<std::string, ParameterSetting> parameters;
+};
+
+struct JobSlice {
+  std::vector<JobSliceSource> sources;
+  std::optional<std::string> base_model;
+  std::map<std::string, ParameterSetting> parameters;
+};
+
 struct JobFile {
   std::string merge_method;
   std::optional<std::string> base_model;
-  std::vector<JobModel> models;
+  std::vector<JobModel> models;  // or:
+  std::vector<JobSlice> slices;
   std::map<std::string, ParameterSetting> parameters;
   std::optional<DType> dtype, out_dtype;
   std::optional<std::string> output_format;  // hdf5 or safetensors
+  std::string tokenizer_source;              // tokenizer_source, or tokenizer: source
+  std::uint64_t pad_to_multiple_of = 0;      // tokenizer: pad_to_multiple_of
+  std::string chat_template;                 // as given (a name, auto, or Jinja text)
 };
 
 // Files larger than this are refused before parsing (mergekit configurations are a few KB).
@@ -61,6 +95,11 @@ JobFile parse_job_file(const std::string& text, const std::string& source);
 // A scalar as a job file or `--param KEY=VALUE` writes it: a number, true/false (YAML 1.1 words
 // such as yes/no too), or a word. Quoted text is always a word.
 ParameterScalar parse_scalar(const std::string& text, bool quoted = false);
+
+// The text of a chat template a job names: a name we know ("chatml"), "auto" (kept: the models'
+// most common template), or Jinja text (at least 20 characters, with a '{', as mergekit demands).
+// Throws UsageError.
+std::string chat_template_text(const std::string& given);
 
 // The merge a job file describes. Models equal to base_model are the base for methods that
 // take one, and ordinary models otherwise (mergekit's `linear` lists the base among its models).

@@ -40,6 +40,11 @@ struct MethodSpec {
   std::vector<ParameterDef> parameters = {};
   std::vector<SideInputDef> side_inputs = {};
   bool needs_base = true;
+  // For a method that does not need a base: whether a base, when given, is the origin its task
+  // vectors are measured from (nuslerp, multislerp), rather than one more input (karcher) or a
+  // layout to follow (linear). A job file's model equal to its base_model is then the base, not a
+  // model, as mergekit takes it.
+  bool optional_base = false;
   // How many models (besides the base) it merges: slerp exactly one, Model Stock at least two.
   std::size_t min_models = 1, max_models = SIZE_MAX;
   // Constraints between parameters, checked once the tensors are known, before any data is read

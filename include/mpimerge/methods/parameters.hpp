@@ -39,9 +39,28 @@ struct ParameterScalar {
   bool operator==(const ParameterScalar&) const = default;
 };
 
+// A tensor name's layer: its first component that is a number ("model.layers.7.mlp.up_proj.weight",
+// "transformer.h.7.attn"), where it lies in the name, and its value. Tensors without one are outside
+// the layers: embeddings before them (names holding "embed", "wte" or "wpe"), norms and heads after.
+struct LayerPart {
+  std::uint64_t index = 0;
+  std::size_t begin = 0, end = 0;  // the digits' place in the name
+};
+std::optional<LayerPart> layer_part(std::string_view tensor_name);
+bool is_before_layers(std::string_view tensor_name);  // outside the layers, and an embedding
+
+// The tensors one output slice of a job file's `slices:` makes (mergekit's OutputSliceDefinition):
+// its output layers, and the weights before (first slice) or after (last slice) the layers.
+struct TensorScope {
+  std::uint64_t first_layer = 0, end_layer = 0;
+  bool before_layers = false, after_layers = false;
+  bool contains(std::string_view tensor_name) const;
+};
+
 struct ParameterCondition {
   std::optional<std::string> filter;   // absent: matches every tensor
   std::vector<ParameterScalar> value;  // one value, or several numbers: a gradient
+  std::optional<TensorScope> scope = std::nullopt;  // a slice's own setting: only its tensors
 };
 
 struct ParameterSetting {
@@ -61,6 +80,9 @@ class ParameterTable {
   void set_model(std::size_t model, const std::string& name, ParameterSetting setting);
   void erase_global(const std::string& name);
   void clear_models() { per_model_.clear(); }
+  // Gradient positions by output layer, where slices give each its own (see gradient_positions).
+  void set_layer_positions(std::vector<double> positions) { layer_positions_ = std::move(positions); }
+  const std::vector<double>& layer_positions() const { return layer_positions_; }
 
   const std::map<std::string, ParameterSetting>& global() const { return global_; }
   // Models beyond the ones given settings have none.
@@ -76,6 +98,7 @@ class ParameterTable {
  private:
   std::map<std::string, ParameterSetting> global_;
   std::vector<std::map<std::string, ParameterSetting>> per_model_;
+  std::vector<double> layer_positions_;
 };
 
 // What a method declares about each parameter it takes (see method_spec.hpp): everything else --
@@ -152,8 +175,11 @@ std::string describe_parameters(const std::vector<UsedParameter>& used);
 // The gradient position of every tensor, as mergekit gives it to the layers of a model: a tensor
 // whose name holds a numeric component ("model.layers.7.mlp...", "h.7.attn") belongs to that
 // layer; with L layers (one more than the largest index) layer i sits at i / (L - 1), or at 1 when
-// L = 1. Tensors outside the layers (embeddings, final norm, head) sit at 0.
-std::vector<double> gradient_positions(std::span<const std::string> tensor_names);
+// L = 1. Tensors outside the layers (embeddings, final norm, head) sit at 0. A job file's slices
+// give their layers their own positions (`layer_positions`, by layer index: mergekit's t runs over
+// each slice's layers), which replace these where given.
+std::vector<double> gradient_positions(std::span<const std::string> tensor_names,
+                                       std::span<const double> layer_positions = {});
 
 // The values a method reads, with its defaults and its types checked; errors name the parameter,
 // the model and the tensor. Built in MergeMethod::start from the method's own declarations.

@@ -74,6 +74,9 @@ struct OutputSpec {
   std::uint64_t shard_bytes = 5'000'000'000;  // hf_directory: Hugging Face's default "5GB"
   std::string model_files_from;               // hf_directory: copy config/tokenizer files from here
   std::optional<DType> config_dtype;          // hf_directory: set config.json's dtype to this
+  std::optional<std::uint64_t> config_layers;  // hf_directory: set config.json's layer count to this
+  std::string tokenizer_from;  // hf_directory: take the tokenizer files from here instead
+  std::string chat_template;   // hf_directory: write this chat template (chat_template.jinja)
   // Open an output that an interrupted run created with these same tensors, to write the rows it
   // did not finish (--resume), instead of creating it. Files beside the tensors are left as they are.
   bool reopen = false;
@@ -103,7 +106,7 @@ std::unique_ptr<CheckpointWriter> create_checkpoint(const std::string& path, con
 inline std::unique_ptr<CheckpointWriter> create_checkpoint(const std::string& path, Format format,
                                                            const std::vector<TensorInfo>& tensors,
                                                            const mpi::Comm& comm) {
-  return create_checkpoint(path, OutputSpec{format, 5'000'000'000, {}, {}}, tensors, comm);
+  return create_checkpoint(path, OutputSpec{format, 5'000'000'000, {}, {}, {}, {}, {}}, tensors, comm);
 }
 
 // The format an output path asks for: requested is "", "hdf5" or "safetensors" (--output-format).

@@ -62,24 +62,30 @@ std::string config_with_dtype(std::string_view config_text, DType dtype, std::st
   return config.dump(2) + "\n";
 }
 
-std::string config_for_output(std::string_view config_text, std::optional<DType> dtype, std::string_view path) {
+std::string config_for_output(std::string_view config_text, std::optional<DType> dtype, std::string_view path,
+                              std::optional<std::uint64_t> layers) {
   const bool set_dtype = dtype && !torch_name(*dtype).empty();
   nlohmann::ordered_json config;
   try {
     config = nlohmann::ordered_json::parse(config_text.begin(), config_text.end());
   } catch (const nlohmann::json::exception& e) {
-    if (!set_dtype) return std::string(config_text);  // not ours to judge
+    if (!set_dtype && !layers) return std::string(config_text);  // not ours to judge
     throw InputError(std::string(path) + ": not valid JSON: " + e.what());
   }
+  if (layers && !config.is_object()) throw InputError(std::string(path) + ": not a JSON object");
   const bool names_weights = config.is_object() && config.contains("transformers_weights");
-  if (!names_weights && !set_dtype) return std::string(config_text);
+  if (!names_weights && !set_dtype && !layers) return std::string(config_text);
   if (set_dtype) config = nlohmann::ordered_json::parse(config_with_dtype(config_text, *dtype, path));
   config.erase("transformers_weights");
+  if (layers) {
+    const char* key = config.contains("num_hidden_layers") || !config.contains("n_layer") ? "num_hidden_layers" : "n_layer";
+    config[key] = *layers;
+  }
   return config.dump(2) + "\n";
 }
 
 std::vector<std::string> copy_model_files(const std::string& from_dir, const std::string& to_dir,
-                                          std::optional<DType> dtype) {
+                                          std::optional<DType> dtype, std::optional<std::uint64_t> layers) {
   std::vector<std::string> names;
   for (const auto& entry : fs::directory_iterator(from_dir))
     if (entry.is_regular_file() && is_model_file(entry.path().filename().string()))
@@ -88,7 +94,7 @@ std::vector<std::string> copy_model_files(const std::string& from_dir, const std
   for (const std::string& name : names) {
     const fs::path from = fs::path(from_dir) / name, to = fs::path(to_dir) / name;
     if (name == "config.json") {
-      const std::string text = config_for_output(read_text(from), dtype, from.string());
+      const std::string text = config_for_output(read_text(from), dtype, from.string(), layers);
       std::ofstream out(to, std::ios::binary);
       out << text;
       if (!out) throw Error(to.string() + ": cannot write");
@@ -100,6 +106,38 @@ std::vector<std::string> copy_model_files(const std::string& from_dir, const std
     if (!out) throw Error(to.string() + ": cannot write");
   }
   return names;
+}
+
+void write_tokenizer_files(const std::string& from_dir, const std::string& to_dir, const std::string& chat_template) {
+  auto write = [](const fs::path& to, const std::string& text) {
+    std::ofstream out(to, std::ios::binary);
+    out << text;
+    if (!out) throw Error(to.string() + ": cannot write");
+  };
+  auto is_tokenizer_file = [](const std::string& name) {
+    return is_model_file(name) && name != "config.json" && name != "generation_config.json";
+  };
+  if (!from_dir.empty()) {
+    std::vector<fs::path> old;
+    for (const auto& entry : fs::directory_iterator(to_dir))
+      if (entry.is_regular_file() && is_tokenizer_file(entry.path().filename().string())) old.push_back(entry.path());
+    for (const fs::path& p : old) fs::remove(p);
+    for (const auto& entry : fs::directory_iterator(from_dir))
+      if (entry.is_regular_file() && is_tokenizer_file(entry.path().filename().string()))
+        write(fs::path(to_dir) / entry.path().filename(), read_text(entry.path()));
+  }
+  if (chat_template.empty()) return;
+  fs::remove(fs::path(to_dir) / "chat_template.json");
+  const fs::path config_path = fs::path(to_dir) / "tokenizer_config.json";
+  if (fs::exists(config_path)) {
+    const std::string text = read_text(config_path);
+    nlohmann::ordered_json config = nlohmann::ordered_json::parse(text, nullptr, false);
+    if (config.is_object() && config.contains("chat_template")) {
+      config.erase("chat_template");
+      write(config_path, config.dump(2) + "\n");
+    }
+  }
+  write(fs::path(to_dir) / "chat_template.jinja", chat_template);
 }
 
 }  // namespace mpimerge::storage::safetensors
