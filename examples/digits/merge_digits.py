@@ -14,6 +14,7 @@ Seeded and deterministic: CPU, one thread, fixed seeds; the same table on every 
 Exit 77 (skipped) when torch, scikit-learn, h5py or matplotlib are missing (examples/install.sh).
 """
 import argparse
+import csv
 import json
 import os
 import re
@@ -157,21 +158,22 @@ def merge_all(args, out, tasks, methods):
 def sweep(args, out, tasks, densities, lambdas, ta_lambdas):
     """TIES over density x lambda and task arithmetic over lambda: one `mpimerge sweep`."""
     models = ", ".join(f"{out}/{t}.h5" for t in tasks)
-    grids = [("ties", densities, lambdas), ("task_arithmetic", [0.2], ta_lambdas)]
+    # Task arithmetic has no density: a grid axis no method uses is refused, so it gets none.
+    grids = [("ties", densities, lambdas), ("task_arithmetic", None, ta_lambdas)]
     rows = []
     for method, ds, ls in grids:
         config = f"{out}/sweep-{method}.yaml"
+        density_axis = f"  density: [{', '.join(map(str, ds))}]\n" if ds else ""
         with open(config, "w") as f:
             f.write(f"base: {out}/base.h5\nmodels: [{models}]\noutput_dir: {out}/sweep-{method}\n"
-                    f"grid:\n  method: {method}\n  density: [{', '.join(map(str, ds))}]\n"
+                    f"grid:\n  method: {method}\n{density_axis}"
                     f"  lambda: [{', '.join(map(str, ls))}]\n")
         shutil.rmtree(f"{out}/sweep-{method}", ignore_errors=True)
         run(["mpirun", "-n", str(args.ranks), args.mpimerge, "sweep", "--config", config, "--quiet"])
-        lines = open(f"{out}/sweep-{method}/sweep.csv").read().splitlines()
-        head = lines[0].split(",")
-        for line in lines[1:]:
-            row = dict(zip(head, line.split(",")))
-            rows.append((method, float(row["density"] or "nan"), float(row["lambda"]), row["output"]))
+        with open(f"{out}/sweep-{method}/sweep.csv", newline="") as f:
+            for row in csv.DictReader(f):
+                density = float(row["density"]) if row.get("density") else float("nan")
+                rows.append((method, density, float(row["lambda"]), row["output"]))
     return rows
 
 

@@ -15,6 +15,7 @@
 #include "mpimerge/storage/checkpoint.hpp"
 #include "mpimerge/util/memory.hpp"
 #include "mpimerge/util/size.hpp"
+#include "mpimerge/util/text_file.hpp"
 
 namespace mpimerge::cli {
 namespace po = boost::program_options;
@@ -30,12 +31,7 @@ std::string method_list() {
 job::JobFile read_job_file(const std::string& path, const mpi::Comm& comm) {
   std::string text;
   mpi::run_agreed(comm, [&] {
-    if (!comm.is_root()) return;
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw UsageError("job file '" + path + "' cannot be read");
-    std::ostringstream content;
-    content << in.rdbuf();
-    text = content.str();
+    if (comm.is_root()) text = read_text_file(path, "job file", job::kMaxJobFileBytes);
   });
   comm.broadcast(text);
   return job::parse_job_file(text, path);

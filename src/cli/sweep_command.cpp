@@ -4,6 +4,7 @@
 #include "mpimerge/commands/sweep.hpp"
 #include "mpimerge/util/memory.hpp"
 #include "mpimerge/util/size.hpp"
+#include "mpimerge/util/text_file.hpp"
 
 namespace mpimerge::cli {
 namespace po = boost::program_options;
@@ -25,7 +26,15 @@ int sweep_command(const Args& args, const mpi::Comm& comm) {
                      "Merges every point of a grid over one set of inputs, reading them once for all points.",
                      options, args, v, comm))
     return 0;
-  const Sweep sweep = load_sweep(v["config"].as<std::string>());
+  // Rank 0 reads the file and every rank parses the same text: a file edited while the ranks start
+  // cannot give them different grids.
+  const std::string path = v["config"].as<std::string>();
+  std::string text;
+  mpi::run_agreed(comm, [&] {
+    if (comm.is_root()) text = read_text_file(path, "sweep file");
+  });
+  comm.broadcast(text);
+  const Sweep sweep = parse_sweep_file(text, path);
   if (v.count("list")) {
     if (comm.is_root())
       for (std::size_t i = 0; i < sweep.points.size(); ++i)

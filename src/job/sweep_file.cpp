@@ -15,6 +15,7 @@
 #include "mpimerge/storage/checkpoint.hpp"
 #include "mpimerge/util/format.hpp"
 #include "mpimerge/util/memory.hpp"
+#include "mpimerge/util/text_file.hpp"
 #include "mpimerge/util/size.hpp"
 
 namespace mpimerge {
@@ -200,12 +201,10 @@ Sweep parse_sweep_yaml(const YAML::Node& root, const std::string& source) {
 
 }  // namespace
 
-Sweep load_sweep(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw UsageError("sweep file '" + path + "' cannot be read");
-  std::stringstream text;
-  text << in.rdbuf();
-  Sweep sweep = parse_sweep(text.str(), path);
+Sweep load_sweep(const std::string& path) { return parse_sweep_file(read_text_file(path, "sweep file"), path); }
+
+Sweep parse_sweep_file(const std::string& text, const std::string& path) {
+  Sweep sweep = parse_sweep(text, path);
   for (auto& point : sweep.points) point.job.job_file = path;
   return sweep;
 }

@@ -136,5 +136,15 @@ TEST(ModelFiles, SetsTheConfigDtypeItHas) {
   EXPECT_THROW(config_with_dtype("{", DType::bf16, "c"), InputError);
 }
 
+TEST(ModelFiles, AnOutputConfigNamesNoInputWeightsFile) {
+  // transformers_weights named the input's weights file: the output's are model.safetensors or shards.
+  EXPECT_EQ(config_for_output(R"({"a": 1, "transformers_weights": "other.safetensors"})", std::nullopt, "c"),
+            "{\n  \"a\": 1\n}\n");
+  EXPECT_EQ(config_for_output(R"({"torch_dtype": "float32", "transformers_weights": "w.safetensors"})", DType::bf16, "c"),
+            "{\n  \"torch_dtype\": \"bfloat16\"\n}\n");
+  EXPECT_EQ(config_for_output("{ \"a\":1 }", std::nullopt, "c"), "{ \"a\":1 }");  // nothing to change: as it is
+  EXPECT_EQ(config_for_output("not json", std::nullopt, "c"), "not json");
+}
+
 }  // namespace
 }  // namespace mpimerge::storage::safetensors
