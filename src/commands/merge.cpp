@@ -28,6 +28,7 @@ MergeSummary run_merge(const MergeJob& job, const mpi::Comm& comm, const Log& lo
   const auto started = std::chrono::steady_clock::now();
   MergeTarget target = prepare_target(job, comm);
   log.line(describe_job(target, comm.size()));
+  for (const std::string& note : job.notes) log.line("note    " + note);
   const OpenInputs inputs = open_inputs(job.base, job.models, comm, target.side_inputs);
   MergeTarget* const targets[] = {&target};
   const PlannedMerge planned = plan_targets(inputs, targets, job.memory_budget, job.out_dtype, comm, job.compute_in_float64);

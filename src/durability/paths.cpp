@@ -8,6 +8,7 @@
 
 #include "mpimerge/job/job.hpp"
 #include "mpimerge/error.hpp"
+#include "storage/remote_reference.hpp"
 
 namespace mpimerge {
 namespace fs = std::filesystem;
@@ -15,7 +16,10 @@ namespace {
 
 void check_input(const std::string& path, const std::string& role) {
   std::error_code ec;
-  if (!fs::exists(path, ec)) throw UsageError(role + " '" + path + "' does not exist");
+  if (!fs::exists(path, ec)) {
+    const std::string reason = storage::not_local_reason(path);
+    throw UsageError(role + " '" + path + "' does not exist" + (reason.empty() ? "" : ": " + reason));
+  }
   if (fs::is_directory(path, ec)) return;  // a Hugging Face directory: its backend checks what it holds
   // A FIFO, device or socket: the storage layer refuses it without opening it (opening a FIFO
   // blocks until a writer comes).
@@ -106,7 +110,7 @@ storage::OutputSpec output_spec_for(const MergeJob& job) {
   spec.shard_bytes = job.shard_bytes;
   spec.direct_writes = job.direct_writes;
   if (spec.format == storage::Format::hf_directory) {
-    const std::string& reference = job.base ? *job.base : job.models.front();
+    const std::string& reference = job.model_files_from ? *job.model_files_from : job.base ? *job.base : job.models.front();
     spec.model_files_from = storage::model_directory_of(reference);
     spec.config_dtype = job.out_dtype;
   }

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "durability/paths.hpp"
+#include "presentation/model_card.hpp"
 #include "presentation/report.hpp"
 #include "mpimerge/error.hpp"
 #include "mpimerge/methods/registry.hpp"
@@ -65,6 +66,7 @@ MergeTarget prepare_target(const MergeJob& job, const mpi::Comm& comm) {
     }
     target.method = spec.make(target.method_args);
     target.output = output_spec_for(job);
+    if (target.output.format == storage::Format::hf_directory) target.output.extra_files = model_card_files(job, target.method_args);
     check_job_paths(job);
   });
   return target;

@@ -15,13 +15,15 @@
 //         weight: 0.7
 //         density: [{filter: mlp, value: 0.3}, {value: 0.5}]
 //   parameters: {normalize: true, lambda: 1.0}
-//   dtype: float32                      # compute dtype; float64 merges in float64
+//   dtype: float32                      # compute dtype; float64 merges in float64, the 16-bit
+//                                       # dtypes in float32 (a note says so; docs/methods.md)
 //   out_dtype: bfloat16                 # default: dtype when given, else each tensor's own
 //   output_format: hdf5                 # ours; default: from the output's extension
 //
 // Refused: slices, modules and layer_range (layer stacking needs the architecture, not a
 // parameter-level merge), tokenizer_source, tokenizer and chat_template (tokenizer surgery
-// rewrites embeddings against a vocabulary, and mpimerge writes weights only).
+// rewrites embeddings against a vocabulary, and mpimerge writes weights only), and mergekit-moe's
+// configs (experts, gate_mode), with one line naming mergekit-moe.
 //
 // The parser never crashes on any input: every malformed file is a UsageError whose message
 // names the file, the line and column where known, and what was expected.
@@ -64,6 +66,8 @@ ParameterScalar parse_scalar(const std::string& text, bool quoted = false);
 
 // The merge a job file describes. Models equal to base_model are the base for methods that
 // take one, and ordinary models otherwise (mergekit's `linear` lists the base among its models).
+// linear's base_model not among the models is one more model, last, with the global weight, as
+// mergekit adds it (refused without a global weight, on which mergekit fails).
 MergeJob merge_job_from(const JobFile& file);
 
 }  // namespace mpimerge::job

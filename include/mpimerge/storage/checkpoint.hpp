@@ -71,6 +71,9 @@ struct OutputSpec {
   std::uint64_t shard_bytes = 5'000'000'000;  // hf_directory: Hugging Face's default "5GB"
   std::string model_files_from;               // hf_directory: copy config/tokenizer files from here
   std::optional<DType> config_dtype;          // hf_directory: set config.json's dtype to this
+  // hf_directory: files written beside the weights, by name (the model card README.md, the job file
+  // as mergekit_config.yml); they replace a copied file of the same name.
+  std::vector<std::pair<std::string, std::string>> extra_files = {};
   // Open an output that an interrupted run created with these same tensors, to write the rows it
   // did not finish (--resume), instead of creating it. Files beside the tensors are left as they are.
   bool reopen = false;

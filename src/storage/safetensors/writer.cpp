@@ -48,6 +48,7 @@ class SafetensorsWriter final : public CheckpointWriter {
         fs::create_directories(dir);
         if (layout_.files.size() > 1) write_text(dir / kIndexFileName, index_text());
         if (!spec.model_files_from.empty()) copy_model_files(spec.model_files_from, dir.string(), spec.config_dtype);
+        for (const auto& [name, text] : spec.extra_files) write_text(dir / name, text);
       }
     });
     for (const ShardFile& shard : layout_.files) {
