@@ -108,7 +108,9 @@ inline std::unique_ptr<CheckpointWriter> create_checkpoint(const std::string& pa
 
 // The format an output path asks for: requested is "", "hdf5" or "safetensors" (--output-format).
 // Without a request: .h5/.hdf5 is HDF5, .safetensors one safetensors file, and a path ending in
-// '/', an existing directory or a name without extension a Hugging Face directory. With
+// '/', an existing directory or any other name a Hugging Face directory ("Llama-3.1-8B-merged":
+// a dot starts an extension only when it names a file type, and those of other programs, .bin,
+// .pt, .gguf, ..., are refused). With
 // "safetensors", a path not ending in .safetensors is a directory. Throws UsageError otherwise.
 Format output_format_for(const std::string& path, const std::string& requested = "");
 
