@@ -44,10 +44,9 @@ std::string model_card(const MergeJob& job, const MethodArgs& method, const std:
   if (!job.job_file_text.empty()) {
     card += "\n### Configuration\n\nThe following YAML configuration was used to produce this model:\n\n";
     card += block("yaml", job.job_file_text);
-    if (!job.command_line.empty()) card += "\nwith the command line:\n\n" + block("sh", job.command_line);
-  } else if (!job.command_line.empty()) {
-    card += "\n### Configuration\n\nThe following command was used to produce this model:\n\n" + block("sh", job.command_line);
   }
+  // Not the command line: it holds how the run went (--output-io, --resume, --memory-budget), and
+  // the same merge must give the same files however it ran (the report records the command).
   return card;
 }
 

@@ -1,7 +1,7 @@
 #pragma once
 // What a Hugging Face output directory says about itself, as mergekit's outputs do (mergekit
 // card.py, merge.py): README.md, a model card naming the method, the base, the models and the
-// parameters, with the job file (or the command line) that made it; and the job file itself as
+// parameters, with the job file that made it; and the job file itself as
 // mergekit_config.yml, so that the directory can be merged again or read by mergekit's tools.
 #include <string>
 #include <utility>
