@@ -24,8 +24,10 @@ expect_err "density"
 run "$RANKS" merge --base "$B" --model "$M1" --model "$M1" --output "$WORK/o.h5"
 expect_status 2; expect_one_error_line; expect_err "is the same file as"
 
-run "$RANKS" merge --base "$B" --model "$M1" --output "$WORK/no-such-dir/o.h5"
-expect_status 2; expect_one_error_line; expect_err "does not exist"
+# A missing output directory is made; one that cannot be (a file stands in the way) is refused.
+echo "a file" >"$WORK/afile"
+run "$RANKS" merge --base "$B" --model "$M1" --output "$WORK/afile/sub/o.h5"
+expect_status 2; expect_one_error_line; expect_err "output directory '$WORK/afile/sub' cannot be made: '$WORK/afile' is not a directory"
 
 # mergekit's references to models that are not local directories: one line saying what to do.
 cd "$WORK"
@@ -48,8 +50,9 @@ cd - >/dev/null
 
 # A dotted model name without a known extension is a Hugging Face directory; a file type that
 # mpimerge does not write is refused.
-run "$RANKS" merge --base "$B" --model "$M1" --model "$M2" --output "$WORK/Llama-3.1-8B-merged" --quiet
-expect_status 0; [ -f "$WORK/Llama-3.1-8B-merged/model.safetensors" ] || fail "no Hugging Face directory: $(ls -R "$WORK")"
+# Its missing parent directories are made, as mergekit makes them.
+run "$RANKS" merge --base "$B" --model "$M1" --model "$M2" --output "$WORK/made/here/Llama-3.1-8B-merged" --quiet
+expect_status 0; [ -f "$WORK/made/here/Llama-3.1-8B-merged/model.safetensors" ] || fail "no Hugging Face directory: $(ls -R "$WORK")"
 run "$RANKS" merge --base "$B" --model "$M1" --model "$M2" --output "$WORK/merged.pt"
 expect_status 2; expect_one_error_line; expect_err "output '$WORK/merged.pt': mpimerge does not write .pt files"
 
