@@ -27,14 +27,14 @@ std::string method_list() {
   return text;
 }
 
-// Rank 0 reads the job file and every rank parses the same text.
-job::JobFile read_job_file(const std::string& path, const mpi::Comm& comm) {
+// Rank 0 reads the job file; every rank parses the same text.
+std::string read_job_file(const std::string& path, const mpi::Comm& comm) {
   std::string text;
   mpi::run_agreed(comm, [&] {
     if (comm.is_root()) text = read_text_file(path, "job file", job::kMaxJobFileBytes);
   });
   comm.broadcast(text);
-  return job::parse_job_file(text, path);
+  return text;
 }
 
 // Drops a parameter from the table, globally and for every model.
@@ -108,7 +108,13 @@ std::optional<DType> float_dtype(const po::variables_map& v, const std::string& 
 // declaration checks the table (prepare_target), whichever way it was filled.
 MergeJob job_from(const po::variables_map& v, const MethodFlags& flags, const mpi::Comm& comm) {
   const bool from_file = v.count("config") > 0;
-  MergeJob job = from_file ? job::merge_job_from(read_job_file(v["config"].as<std::string>(), comm)) : MergeJob{};
+  MergeJob job;
+  if (from_file) {
+    const std::string path = v["config"].as<std::string>();
+    const std::string text = read_job_file(path, comm);
+    job = job::merge_job_from(job::parse_job_file(text, path));
+    job.job_file_text = text;
+  }
   MethodOptions& method = job.method;
   // A file's slices give each input its sources and the base its role by the file's method.
   if (!job.slices.empty())
@@ -156,6 +162,8 @@ MergeJob job_from(const po::variables_map& v, const MethodFlags& flags, const mp
 
   if (const auto dtype = float_dtype(v, "dtype")) {
     job.compute_in_float64 = *dtype == DType::f64;
+    std::erase_if(job.notes, [](const std::string& note) { return note.rfind("dtype ", 0) == 0; });  // the file's
+    if (*dtype == DType::bf16 || *dtype == DType::f16) job.notes.push_back(sixteen_bit_compute_note(*dtype));
     if (!v.count("out-dtype")) job.out_dtype = dtype;
   }
   if (const auto out = float_dtype(v, "out-dtype")) job.out_dtype = out;
@@ -192,7 +200,8 @@ int merge_command(const Args& args, const mpi::Comm& comm) {
       ("param", po::value<std::vector<std::string>>()->value_name("KEY=VALUE")->composing(),
        "any parameter of the method, e.g. --param gamma=0.02 --param rescale=l1 (repeat; see docs/methods.md)")
       ("dtype", po::value<std::string>()->value_name("T"),
-       "compute dtype as mergekit's: float64 merges in float64; also the default --out-dtype")
+       "mergekit's compute dtype: float64 merges in float64; float32, bfloat16 and float16 merge in float32 "
+       "(see docs/methods.md); also the default --out-dtype")
       ("out-dtype", po::value<std::string>()->value_name("T"), "dtype of merged tensors: float32, float64, float16, bfloat16 (default: the base's)")
       ("memory-budget", po::value<std::string>()->value_name("SIZE"),
        "memory per rank for tensor slices, e.g. 4G (default: 70% of the node's memory shared by its ranks); "

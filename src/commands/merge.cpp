@@ -29,6 +29,7 @@ MergeSummary run_merge(const MergeJob& job, const mpi::Comm& comm, const Log& lo
   const auto started = std::chrono::steady_clock::now();
   MergeTarget target = prepare_target(job, comm);
   log.line(describe_job(target, comm.size()));
+  for (const std::string& note : job.notes) log.line("note    " + note);
   const std::optional<std::uint64_t> tokens = plan_tokenizer(job, target.output, comm);
   const OpenInputs inputs = open_inputs(job.base, job.models, comm, target.side_inputs, job.slices);
   MergeTarget* const targets[] = {&target};

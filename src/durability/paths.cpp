@@ -13,6 +13,7 @@
 #include "durability/ownership.hpp"
 #include "mpimerge/error.hpp"
 #include "mpimerge/job/job.hpp"
+#include "storage/remote_reference.hpp"
 
 namespace mpimerge {
 namespace fs = std::filesystem;
@@ -33,7 +34,10 @@ bool lexists(const std::string& path) {
 void check_input(const JobInput& input) {
   struct stat st {};
   if (::stat(input.path.c_str(), &st) != 0) {
-    if (errno == ENOENT || errno == ENOTDIR) throw UsageError(input.role + " '" + input.path + "' does not exist");
+    if (errno == ENOENT || errno == ENOTDIR) {
+      const std::string reason = storage::not_local_reason(input.path);
+      throw UsageError(input.role + " '" + input.path + "' does not exist" + (reason.empty() ? "" : ": " + reason));
+    }
     throw UsageError(input.role + " '" + input.path + "' cannot be read: " + std::strerror(errno));
   }
   if (S_ISDIR(st.st_mode)) return;  // a Hugging Face directory: its backend checks what it holds
@@ -230,7 +234,7 @@ storage::OutputSpec output_spec_for(const MergeJob& job) {
   spec.shard_bytes = job.shard_bytes;
   spec.direct_writes = job.direct_writes;
   if (spec.format == storage::Format::hf_directory) {
-    const std::string& reference = job.base ? *job.base : job.models.front();
+    const std::string& reference = job.model_files_from ? *job.model_files_from : job.base ? *job.base : job.models.front();
     spec.model_files_from = storage::model_directory_of(reference);
     spec.config_dtype = job.out_dtype;
     // Slices make a model of their own depth (mergekit: the sum of the slices' lengths).

@@ -9,6 +9,12 @@ std::string report_path_for(const MergeJob& job) {
   return out + ".report.json";
 }
 
+std::string sixteen_bit_compute_note(DType dtype) {
+  const std::string name = dtype == DType::bf16 ? "bfloat16" : "float16";
+  return "dtype " + name + ": mergekit computes in " + name + ", rounding after every operation as torch's kernels "
+         "do on its device; mpimerge computes in float32 and rounds once, to " + name + " (the default out_dtype)";
+}
+
 std::vector<JobInput> job_inputs(const MergeJob& job) {
   std::vector<JobInput> out;
   if (job.base) out.push_back({"base", *job.base});

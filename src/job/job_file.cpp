@@ -263,6 +263,27 @@ const std::map<std::string, std::string>& refused_keys() {
   return refused;
 }
 
+// mergekit-moe's configurations (gate_mode, experts, experts_per_token, shared_experts) build a
+// mixture of experts: the dense models' MLPs become experts behind a new router. That is a
+// different program (mergekit-moe), refused here with one line, before any other key is judged.
+void refuse_moe_config(const YAML::Node& root, const Reader& r) {
+  std::optional<YAML::Node> key_node;
+  for (const char* key : {"experts", "gate_mode", "experts_per_token", "shared_experts"})
+    if (const YAML::Node node = root[key]; node.IsDefined()) {
+      key_node = node;
+      break;
+    }
+  if (!key_node) return;
+  const YAML::Node gate = root["gate_mode"];
+  const std::string mode = gate.IsDefined() && gate.IsScalar() ? gate.Scalar() : "hidden";  // mergekit-moe's default
+  if (mode == "hidden" || mode == "cheap_embed")
+    r.fail(*key_node, "a mergekit-moe config (gate_mode " + mode + "): mpimerge does not build mixture-of-experts models, "
+                     "and gate_mode " + mode + " computes each router from the hidden states of the experts' prompts, "
+                     "a forward pass through the model that a parameter-level merge does not have; use mergekit-moe");
+  r.fail(*key_node, "a mergekit-moe config (gate_mode " + mode + "): mpimerge does not build mixture-of-experts models "
+                   "(experts behind a new router, a new architecture); use mergekit-moe");
+}
+
 std::string normal_path(const std::string& path) {
   return std::filesystem::path(path).lexically_normal().string();
 }
@@ -399,6 +420,7 @@ JobFile parse_job_file(const std::string& text, const std::string& source) {
   JobFile job;
   try {
     if (!root.IsMap()) throw UsageError(source + ": a job file is a mapping with merge_method, models, ...");
+    refuse_moe_config(root, r);
     bool has_method = false, has_models = false, has_tokenizer = false;
     for (const auto& [key, node] : r.entries(root, "the job file")) {
       if (const auto it = refused_keys().find(key); it != refused_keys().end()) r.fail(node, it->second);
@@ -498,12 +520,26 @@ MergeJob merge_job_from(const JobFile& file) {
     for (const auto& [name, setting] : m.parameters) job.method.params.set_model(index, name, setting);
     for (const auto& [name, path] : m.side_inputs) job.side_inputs[name].push_back(path);
   }
-  if (file.slices.empty() && file.base_model && (needs_base || !base_listed)) job.base = file.base_model;
+  if (file.slices.empty() && file.base_model && !base_listed && file.merge_method == "linear") {
+    // mergekit adds a base_model missing from the models as one more input, last, with no
+    // parameters of its own (plan.py, normalize_config), and linear averages every input: the
+    // base's weight is the global one. Without one mergekit fails (a weight of None); here that
+    // is said up front. Its config and tokenizer still make the output, as mergekit's donor.
+    if (!file.parameters.count("weight"))
+      throw UsageError("linear: base_model '" + *file.base_model + "' is not among the models, so mergekit averages "
+                       "it in as one more model with the global weight, and the job file gives none (add "
+                       "parameters: {weight: W}, or list the base under models with its weight)");
+    job.models.push_back(*file.base_model);
+    job.model_files_from = file.base_model;
+  } else if (file.slices.empty() && file.base_model && (needs_base || !base_listed)) {
+    job.base = file.base_model;
+  }
   for (const auto& [name, paths] : job.side_inputs)
     if (paths.size() != job.models.size())
       throw UsageError(name + " is given for " + std::to_string(paths.size()) + " of " + std::to_string(job.models.size()) +
                        " models: give one per model, or none");
   job.compute_in_float64 = file.dtype == DType::f64;
+  if (file.dtype && (*file.dtype == DType::bf16 || *file.dtype == DType::f16)) job.notes.push_back(sixteen_bit_compute_note(*file.dtype));
   job.out_dtype = file.out_dtype ? file.out_dtype : file.dtype;  // mergekit: out_dtype defaults to dtype
   job.output_format = file.output_format.value_or("");
   job.tokenizer_source = file.tokenizer_source;

@@ -8,12 +8,19 @@
 namespace mpimerge {
 namespace {
 
-constexpr std::size_t kMaxListed = 40;
+// An architecture mismatch (another layer count, another vocabulary) differs in hundreds of tensors:
+// the error line shows the count and the first few, and inspect lists them all.
+constexpr std::size_t kMaxListed = 3;
 
-std::string join_problems(const std::vector<std::string>& problems) {
+std::string join_problems(const std::vector<std::string>& problems, const InputSet& inputs) {
   std::string text = std::to_string(problems.size()) + (problems.size() == 1 ? " problem: " : " problems: ");
+  if (problems.size() > kMaxListed) text = std::to_string(problems.size()) + " problems, the first " + std::to_string(kMaxListed) + ": ";
   for (std::size_t i = 0; i < problems.size() && i < kMaxListed; ++i) text += (i ? "; " : "") + problems[i];
-  if (problems.size() > kMaxListed) text += "; and " + std::to_string(problems.size() - kMaxListed) + " more";
+  if (problems.size() > kMaxListed) {
+    std::string command = "mpimerge inspect";
+    for (const auto* reader : inputs.readers) command += " " + reader->path();
+    text += "; `" + command + "` lists all " + std::to_string(problems.size());
+  }
   return text;
 }
 
@@ -161,7 +168,7 @@ MergePlan build_plan(const InputSet& inputs, std::optional<DType> out_dtype, boo
 MergePlan plan_merge(const InputSet& inputs, std::optional<DType> out_dtype, bool compute_in_float64) {
   std::vector<std::string> problems;
   MergePlan plan = build_plan(inputs, out_dtype, compute_in_float64, problems);
-  if (!problems.empty()) throw InputError("the inputs cannot be merged: " + join_problems(problems));
+  if (!problems.empty()) throw InputError("the inputs cannot be merged: " + join_problems(problems, inputs));
   return plan;
 }
 

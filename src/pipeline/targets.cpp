@@ -5,6 +5,7 @@
 #include "durability/fault.hpp"
 #include "durability/journal.hpp"
 #include "durability/paths.hpp"
+#include "presentation/model_card.hpp"
 #include "presentation/report.hpp"
 #include "mpimerge/error.hpp"
 #include "mpimerge/methods/registry.hpp"
@@ -67,6 +68,7 @@ MergeTarget prepare_target(const MergeJob& job, const mpi::Comm& comm) {
     }
     target.method = spec.make(target.method_args);
     target.output = output_spec_for(job);
+    if (target.output.format == storage::Format::hf_directory) target.output.extra_files = model_card_files(job, target.method_args);
     if (comm.is_root()) check_job_paths(job);  // one rank looks: the others would race its lock file
   });
   // Before the first byte: the output's directories, its lock, and a last look under the lock.

@@ -12,6 +12,7 @@
 
 #include "durability/fault.hpp"
 #include "mpimerge/error.hpp"
+#include "storage/remote_reference.hpp"
 
 namespace mpimerge::storage {
 namespace {
@@ -32,8 +33,11 @@ std::string not_regular(const std::string& path, mode_t mode) {
 
 void require(const std::string& path, bool directory_allowed) {
   struct stat st {};
-  if (::stat(path.c_str(), &st) != 0)
-    throw InputError(path + ": cannot be read: " + std::strerror(errno));
+  if (::stat(path.c_str(), &st) != 0) {
+    const std::string cause = std::strerror(errno);
+    const std::string reason = errno == ENOENT ? not_local_reason(path) : "";
+    throw InputError(path + ": cannot be read: " + cause + (reason.empty() ? "" : ": " + reason));
+  }
   if (S_ISREG(st.st_mode) || (directory_allowed && S_ISDIR(st.st_mode))) return;
   throw InputError(not_regular(path, st.st_mode));
 }

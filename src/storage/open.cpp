@@ -1,5 +1,8 @@
 // Chooses the backend for a path. The only place that knows which formats exist.
+#include <algorithm>
+#include <cctype>
 #include <filesystem>
+#include <string_view>
 
 #include "mpimerge/error.hpp"
 #include "mpimerge/storage/checkpoint.hpp"
@@ -25,6 +28,21 @@ std::unique_ptr<CheckpointReader> open_checkpoint(const std::string& path, const
                           "Hugging Face directory)");
 }
 
+namespace {
+
+// Extensions of files other programs write (PyTorch, GGUF, ONNX, NumPy, archives, text), which a
+// user would not mean as a directory name.
+bool is_file_extension(const std::string& ext) {
+  static constexpr std::string_view kFileTypes[] = {
+      ".bin", ".pt",  ".pth",  ".ckpt", ".gguf", ".ggml", ".onnx", ".npz", ".npy", ".pkl", ".pickle", ".msgpack",
+      ".json", ".yaml", ".yml", ".txt", ".csv", ".tar", ".gz", ".zip", ".zst", ".hdf", ".he5", ".nc", ".mat", ".keras"};
+  std::string lower = ext;
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return std::find(std::begin(kFileTypes), std::end(kFileTypes), lower) != std::end(kFileTypes);
+}
+
+}  // namespace
+
 Format output_format_for(const std::string& path, const std::string& requested) {
   const fs::path p(path);
   const std::string ext = p.extension().string();
@@ -37,9 +55,11 @@ Format output_format_for(const std::string& path, const std::string& requested) 
   if (slash || fs::is_directory(path, ec)) return Format::hf_directory;
   if (ext == ".h5" || ext == ".hdf5") return Format::hdf5;
   if (ext == ".safetensors") return Format::safetensors_file;
-  if (ext.empty()) return Format::hf_directory;
-  throw UsageError("output '" + path + "': unknown format (use a .h5 or .safetensors file name, a directory for a "
-                   "Hugging Face checkpoint, or --output-format)");
+  // Model names hold dots ("Llama-3.1-8B-merged"): what follows the last dot is an extension only
+  // when it names a file type. Those mpimerge does not write are refused rather than made a directory.
+  if (!is_file_extension(ext)) return Format::hf_directory;
+  throw UsageError("output '" + path + "': mpimerge does not write " + ext + " files (use a .h5 or .safetensors file "
+                   "name, a directory for a Hugging Face checkpoint, or --output-format)");
 }
 
 std::unique_ptr<CheckpointWriter> create_checkpoint(const std::string& path, const OutputSpec& spec,

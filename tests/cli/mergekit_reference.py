@@ -661,6 +661,18 @@ def main():
         got = job(f"linear_{normalize}", "linear", {"normalize": normalize}, mp(weight=LW), base_model=None)
         compare_exact(f"mergekit linear normalize {normalize}", got,
                       mergekit_linear(fts, LW, normalize == "true"))
+    # A base_model not among the models: mergekit adds it as one more input, last (plan.py
+    # normalize_config), whose weight is the global one (ConfigReader.parameter), and averages it in.
+    got = job("linear_base", "linear", {"weight": 0.4}, mp(weight=LW))
+    compare_exact("mergekit linear with an unlisted base_model", got, mergekit_linear(fts + [base], LW + [0.4], True))
+    got = job("linear_base_global", "linear", {"weight": 0.4, "normalize": "false"})
+    compare_exact("mergekit linear with an unlisted base_model, global weight only", got,
+                  mergekit_linear(fts + [base], [0.4] * 4, False))
+    status, text = mpimerge_fails(["--config", job_yaml(os.path.join(work, "linear_base_none.yaml"), "linear", base_path,
+                                                        paths, None, mp(weight=LW))],
+                                  os.path.join(work, "linear_base_none.h5"))
+    check(status == 2 and "linear: base_model '" + base_path + "' is not among the models, so mergekit averages it in"
+          in text, f"linear with an unlisted base and no global weight: exit {status}: {text}")
 
     # ---- slerp (t, gradient-free; the 'tiny' tensor takes the lerp fallback)
     for t in (0.3, 0.75):

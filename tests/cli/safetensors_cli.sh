@@ -95,7 +95,7 @@ printf 'not json' >"$WORK/broken/model.safetensors.index.json"
 run "$RANKS" inspect "$WORK/broken"
 expect_status 1; expect_one_error_line; expect_err "$WORK/broken/model.safetensors.index.json: not valid JSON: "
 run "$RANKS" convert "$L/base" "$WORK/out.bin"
-expect_status 2; expect_one_error_line; expect_err "output '$WORK/out.bin': unknown format"
+expect_status 2; expect_one_error_line; expect_err "output '$WORK/out.bin': mpimerge does not write .bin files"
 run "$RANKS" convert "$L/base" "$WORK/out" --shard-size 5XB
 expect_status 2; expect_one_error_line; expect_err "size '5XB': expected a positive number of bytes"
 echo "safetensors CLI: ok at $RANKS ranks"

@@ -29,6 +29,33 @@ echo "a file" >"$WORK/afile"
 run "$RANKS" merge --base "$B" --model "$M1" --output "$WORK/afile/sub/o.h5"
 expect_status 2; expect_one_error_line; expect_err "output directory '$WORK/afile/sub' cannot be made: '$WORK/afile' is not a directory"
 
+# mergekit's references to models that are not local directories: one line saying what to do.
+cd "$WORK"
+run "$RANKS" merge --base meta-llama/Llama-3.1-8B --model "$M1" --output "$WORK/o.h5"
+expect_status 2; expect_one_error_line
+expect_err "base 'meta-llama/Llama-3.1-8B' does not exist: it looks like a Hugging Face Hub id, and mpimerge reads local checkpoints only: download it first (huggingface-cli download meta-llama/Llama-3.1-8B --local-dir Llama-3.1-8B) and give that directory"
+run "$RANKS" merge --base "$B" --model "org/model@v2" --output "$WORK/o.h5"
+expect_status 2; expect_one_error_line
+expect_err "(huggingface-cli download org/model --revision v2 --local-dir model)"
+run "$RANKS" merge --base "$B" --model "$M1+$WORK/adapter" --output "$WORK/o.h5"
+expect_status 2; expect_one_error_line
+expect_err "model 1 '$M1+$WORK/adapter' does not exist: '$M1+$WORK/adapter' is mergekit's model+LoRA reference, and mpimerge reads merged checkpoints only: merge the LoRA '$WORK/adapter' into '$M1' first"
+run "$RANKS" inspect Qwen/Qwen2.5-7B-Instruct
+expect_status 1; expect_one_error_line; expect_err "Qwen/Qwen2.5-7B-Instruct: cannot be read: No such file or directory: it looks like a Hugging Face Hub id"
+# A local path that is missing is just missing: its directory exists, so it is no Hub id.
+run "$RANKS" merge --base set/none --model "$M1" --output "$WORK/o.h5"
+expect_status 2; expect_one_error_line; expect_err "base 'set/none' does not exist"
+grep -q "Hub id" <<<"$ERR" && fail "a local path read as a Hub id: $ERR"
+cd - >/dev/null
+
+# A dotted model name without a known extension is a Hugging Face directory; a file type that
+# mpimerge does not write is refused.
+# Its missing parent directories are made, as mergekit makes them.
+run "$RANKS" merge --base "$B" --model "$M1" --model "$M2" --output "$WORK/made/here/Llama-3.1-8B-merged" --quiet
+expect_status 0; [ -f "$WORK/made/here/Llama-3.1-8B-merged/model.safetensors" ] || fail "no Hugging Face directory: $(ls -R "$WORK")"
+run "$RANKS" merge --base "$B" --model "$M1" --model "$M2" --output "$WORK/merged.pt"
+expect_status 2; expect_one_error_line; expect_err "output '$WORK/merged.pt': mpimerge does not write .pt files"
+
 run "$RANKS" merge --model "$M1" --model "$M2" --output "$WORK/o.h5"
 expect_status 2; expect_one_error_line; expect_err "ties needs a base model (--base)"
 

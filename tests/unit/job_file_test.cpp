@@ -213,5 +213,75 @@ TEST(JobFile, ABaseListedAmongTheModelsIsTheBaseWhereTheMethodMeasuresFromIt) {
   EXPECT_FALSE(karcher.base.has_value());
 }
 
+// mergekit adds a base_model missing from the models as one more input, last, and its linear
+// averages every input: the base's weight is the global one (plan.py normalize_config,
+// ConfigReader.parameter). Without a global weight mergekit fails on a weight of None.
+TEST(JobFile, LinearAveragesInABaseThatIsNotAmongTheModels) {
+  const MergeJob job = job::merge_job_from(job::parse_job_file(
+      "merge_method: linear\nbase_model: b.h5\nmodels:\n  - model: x.h5\n    parameters: {weight: 0.25}\n"
+      "  - model: y.h5\nparameters: {weight: 0.5}\n",
+      "job.yaml"));
+  EXPECT_EQ(job.models, (std::vector<std::string>{"x.h5", "y.h5", "b.h5"}));
+  EXPECT_FALSE(job.base.has_value());
+  EXPECT_EQ(job.model_files_from.value_or(""), "b.h5");  // mergekit's donor of config and tokenizer
+  EXPECT_EQ(job.method.params.find("weight", 0, "t", 0)->number, 0.25);
+  EXPECT_EQ(job.method.params.find("weight", 1, "t", 0)->number, 0.5);
+  EXPECT_EQ(job.method.params.find("weight", 2, "t", 0)->number, 0.5);
+  try {
+    job::merge_job_from(job::parse_job_file(
+        "merge_method: linear\nbase_model: b.h5\nmodels:\n  - model: x.h5\n    parameters: {weight: 1}\n", "job.yaml"));
+    FAIL() << "expected a UsageError";
+  } catch (const UsageError& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "linear: base_model 'b.h5' is not among the models, so mergekit averages it in as one more model with the "
+              "global weight, and the job file gives none (add parameters: {weight: W}, or list the base under models "
+              "with its weight)");
+  }
+  // Listed among the models, the base is an ordinary model with its own weight, as before.
+  const MergeJob listed = job::merge_job_from(job::parse_job_file(
+      "merge_method: linear\nbase_model: b.h5\nmodels:\n  - model: b.h5\n    parameters: {weight: 2}\n"
+      "  - model: x.h5\n    parameters: {weight: 1}\n",
+      "job.yaml"));
+  EXPECT_EQ(listed.models, (std::vector<std::string>{"b.h5", "x.h5"}));
+  EXPECT_FALSE(listed.model_files_from.has_value());
+}
+
+// mergekit's dtype is the compute dtype; mpimerge computes 16-bit dtypes in float32 and says so.
+TEST(JobFile, SixteenBitComputeDtypeIsANoteAndTheDefaultOutDtype) {
+  const auto job_with = [](const std::string& dtype) {
+    return job::merge_job_from(
+        job::parse_job_file("merge_method: linear\nmodels: [{model: a.h5}]\ndtype: " + dtype + "\n", "job.yaml"));
+  };
+  const MergeJob bf16 = job_with("bfloat16");
+  EXPECT_FALSE(bf16.compute_in_float64);
+  EXPECT_EQ(bf16.out_dtype, DType::bf16);
+  EXPECT_EQ(bf16.notes, (std::vector<std::string>{
+                            "dtype bfloat16: mergekit computes in bfloat16, rounding after every operation as torch's "
+                            "kernels do on its device; mpimerge computes in float32 and rounds once, to bfloat16 (the "
+                            "default out_dtype)"}));
+  EXPECT_EQ(job_with("float16").notes.size(), 1u);
+  EXPECT_TRUE(job_with("float32").notes.empty());
+  EXPECT_TRUE(job_with("float64").compute_in_float64);
+}
+
+// mergekit-moe's configurations are another program's: one line naming it, and for the gate modes
+// that need a forward pass, why.
+TEST(JobFile, RefusesMergekitMoeConfigsNamingMergekitMoe) {
+  const std::string experts = "base_model: b\nexperts:\n  - source_model: x\n    positive_prompts: [\"math\"]\n";
+  EXPECT_EQ(refusal("gate_mode: random\n" + experts),
+            "job.yaml:4:3: a mergekit-moe config (gate_mode random): mpimerge does not build mixture-of-experts models "
+            "(experts behind a new router, a new architecture); use mergekit-moe");
+  EXPECT_NE(refusal("gate_mode: uniform_random\n" + experts).find("(gate_mode uniform_random): mpimerge does not build"),
+            std::string::npos);
+  for (const std::string mode : {"hidden", "cheap_embed"})
+    EXPECT_NE(refusal("gate_mode: " + mode + "\n" + experts)
+                  .find("gate_mode " + mode + " computes each router from the hidden states of the experts' prompts, a "
+                        "forward pass through the model that a parameter-level merge does not have; use mergekit-moe"),
+              std::string::npos)
+        << mode;
+  // mergekit-moe's default gate mode is hidden.
+  EXPECT_NE(refusal(experts).find("(gate_mode hidden)"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace mpimerge

@@ -38,6 +38,11 @@ struct MergeJob {
   std::string chat_template;
   std::optional<DType> out_dtype;  // default: the base's dtype of each tensor
   bool compute_in_float64 = false;  // merge every tensor in float64 (mergekit's `dtype: float64`)
+  // The checkpoint a Hugging Face output takes its config and tokenizer files from; default: the
+  // base, else the first model. A job file's linear sets it to a base_model it averages in as a model.
+  std::optional<std::string> model_files_from;
+  // What the job asked that mpimerge does otherwise than mergekit, printed as "note" lines.
+  std::vector<std::string> notes;
   // The method's side inputs (MethodSpec::side_inputs) by name, one file per model in model order:
   // "fisher" (diagonal Fishers), "gram" (Gram matrices).
   std::map<std::string, std::vector<std::string>> side_inputs;
@@ -52,6 +57,7 @@ struct MergeJob {
   bool report = true;       // false: no JSON report
   std::string command_line; // as the user typed it, for the report
   std::string job_file;     // the job file or sweep file the job came from, if any (an input too)
+  std::string job_file_text;  // a merge job file's text as read (the output's mergekit_config.yml)
 };
 
 // Every file the job reads, with its role ("base", "model 2", "fisher 1", "job file"), in a fixed
@@ -61,6 +67,11 @@ struct JobInput {
   std::string path;
 };
 std::vector<JobInput> job_inputs(const MergeJob& job);
+
+// The note for mergekit's `dtype: bfloat16` or `float16` (or --dtype): mergekit computes every
+// operation in that dtype, mpimerge in float32 with one rounding to the output dtype (which the
+// dtype becomes by default). See docs/methods.md, "Compute dtype".
+std::string sixteen_bit_compute_note(DType dtype);
 
 // The report's path for a job: --report, else "<output>.report.json" beside the output.
 std::string report_path_for(const MergeJob& job);

@@ -15,7 +15,8 @@
 //         weight: 0.7
 //         density: [{filter: mlp, value: 0.3}, {value: 0.5}]
 //   parameters: {normalize: true, lambda: 1.0}
-//   dtype: float32                      # compute dtype; float64 merges in float64
+//   dtype: float32                      # compute dtype; float64 merges in float64, the 16-bit
+//                                       # dtypes in float32 (a note says so; docs/methods.md)
 //   out_dtype: bfloat16                 # default: dtype when given, else each tensor's own
 //   output_format: hdf5                 # ours; default: from the output's extension
 //
@@ -40,6 +41,7 @@
 // Tokenizer keys merge models of one vocabulary and write the chosen tokenizer's files (see
 // pipeline/tokenizer.hpp). Refused: modules (they split a model by architecture) and
 // tokenizer: tokens (embeddings forced for chosen tokens).
+// mergekit-moe's configs (experts, gate_mode) are refused with one line naming mergekit-moe.
 //
 // The parser never crashes on any input: every malformed file is a UsageError whose message
 // names the file, the line and column where known, and what was expected.
@@ -103,6 +105,8 @@ std::string chat_template_text(const std::string& given);
 
 // The merge a job file describes. Models equal to base_model are the base for methods that
 // take one, and ordinary models otherwise (mergekit's `linear` lists the base among its models).
+// linear's base_model not among the models is one more model, last, with the global weight, as
+// mergekit adds it (refused without a global weight, on which mergekit fails).
 MergeJob merge_job_from(const JobFile& file);
 
 }  // namespace mpimerge::job

@@ -77,6 +77,9 @@ struct OutputSpec {
   std::optional<std::uint64_t> config_layers;  // hf_directory: set config.json's layer count to this
   std::string tokenizer_from;  // hf_directory: take the tokenizer files from here instead
   std::string chat_template;   // hf_directory: write this chat template (chat_template.jinja)
+  // hf_directory: files written beside the weights, by name (the model card README.md, the job file
+  // as mergekit_config.yml); they replace a copied file of the same name.
+  std::vector<std::pair<std::string, std::string>> extra_files = {};
   // Open an output that an interrupted run created with these same tensors, to write the rows it
   // did not finish (--resume), instead of creating it. Files beside the tensors are left as they are.
   bool reopen = false;
@@ -111,7 +114,9 @@ inline std::unique_ptr<CheckpointWriter> create_checkpoint(const std::string& pa
 
 // The format an output path asks for: requested is "", "hdf5" or "safetensors" (--output-format).
 // Without a request: .h5/.hdf5 is HDF5, .safetensors one safetensors file, and a path ending in
-// '/', an existing directory or a name without extension a Hugging Face directory. With
+// '/', an existing directory or any other name a Hugging Face directory ("Llama-3.1-8B-merged":
+// a dot starts an extension only when it names a file type, and those of other programs, .bin,
+// .pt, .gguf, ..., are refused). With
 // "safetensors", a path not ending in .safetensors is a directory. Throws UsageError otherwise.
 Format output_format_for(const std::string& path, const std::string& requested = "");
 

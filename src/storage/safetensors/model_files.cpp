@@ -45,8 +45,9 @@ bool is_model_file(std::string_view name) {
       "chat_template.jinja",   "preprocessor_config.json", "processor_config.json",
   };
   if (std::find(std::begin(kNames), std::end(kNames), name) != std::end(kNames)) return true;
-  // tokenizer.json, tokenizer_config.json, tokenizer.model, and sentencepiece models (spiece.model).
-  return starts_with(name, "tokenizer") || ends_with(name, ".model");
+  // tokenizer.json, tokenizer_config.json, tokenizer.model, and sentencepiece models (spiece.model);
+  // a model's own code (modeling_*.py, configuration_*.py), which trust_remote_code loads.
+  return starts_with(name, "tokenizer") || ends_with(name, ".model") || ends_with(name, ".py");
 }
 
 std::string config_with_dtype(std::string_view config_text, DType dtype, std::string_view path) {

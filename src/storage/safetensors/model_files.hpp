@@ -1,6 +1,7 @@
 #pragma once
 // The files beside the weights that make a Hugging Face directory loadable with from_pretrained:
-// config.json, generation_config.json and the tokenizer's files.
+// config.json, generation_config.json, the tokenizer's files, and the model's own code (*.py) that
+// trust_remote_code loads.
 #include <optional>
 #include <string>
 #include <string_view>
@@ -11,7 +12,7 @@
 namespace mpimerge::storage::safetensors {
 
 // Whether a file of this name in a model directory is one to carry over (config, generation
-// config, tokenizer files, chat template); weights and indexes are not.
+// config, tokenizer files, chat template, the model's own *.py code); weights and indexes are not.
 bool is_model_file(std::string_view name);
 
 // config.json's text with its dtype fields ("torch_dtype" and/or "dtype", whichever it has) set to

@@ -50,6 +50,7 @@ class SafetensorsWriter final : public CheckpointWriter {
         if (!spec.model_files_from.empty()) copy_model_files(spec.model_files_from, dir.string(), spec.config_dtype, spec.config_layers);
         if (!spec.tokenizer_from.empty() || !spec.chat_template.empty())
           write_tokenizer_files(spec.tokenizer_from, dir.string(), spec.chat_template);
+        for (const auto& [name, text] : spec.extra_files) write_text(dir / name, text);
       }
     });
     for (const ShardFile& shard : layout_.files) {
