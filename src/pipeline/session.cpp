@@ -7,6 +7,7 @@
 #include "durability/journal.hpp"
 #include "pipeline/inputs.hpp"
 #include "pipeline/sample_pass.hpp"
+#include "pipeline/whole_tensors.hpp"
 #include "mpimerge/checksum.hpp"
 #include "mpimerge/pipeline/transfers.hpp"
 
@@ -170,6 +171,7 @@ std::vector<std::span<std::uint8_t>> MergeSession::merge_group(MergeTarget& targ
   std::vector<double> f64(kBlockElements);
   MergeTarget* const one[] = {&target};
   const std::vector<bool> whole_rows = whole_rows_of(one, plan_.shape.tensors.size());
+  const std::vector<bool> whole = whole_tensors_of(*target.method, plan_.shape.tensors.size());
   for_each_block(plan_, *slices_, inputs_, whole_rows, [&](const auto& block, std::size_t u, std::uint64_t offset) {
     using T = typename std::decay_t<decltype(block.base)>::value_type;
     std::span<T> merged;
@@ -183,7 +185,7 @@ std::vector<std::span<std::uint8_t>> MergeSession::merge_group(MergeTarget& targ
     target.method->merge(block, merged);
     const DType dtype = plan_.tensors[slices_->unit(u).tensor].output.dtype;
     encode<T>(merged, dtype, out[u].subspan(offset * dtype_size(dtype), block.size() * dtype_size(dtype)));
-  });
+  }, whole);
   return out;
 }
 
@@ -230,6 +232,7 @@ void MergeSession::merge_and_write(std::span<MergeTarget* const> targets) {
         timed(t->seconds, [&] { mpi::run_agreed(comm_, [&] { merged = merge_group(*t); }); });
         return std::uint64_t{0};
       });
+      merge_whole_tensors(plan_, *work_, g, *slices_, inputs_, *t->method, comm_, phases_, t->seconds, merged);
       phases_.collective("write", [&] {
         std::uint64_t bytes = 0;
         timed(t->seconds, [&] {

@@ -26,6 +26,8 @@ struct PlannedMerge {
   MergePlan plan;
   WorkPlan work;
   std::uint64_t budget = 0;
+  // Per plan tensor: what merging it whole needs, where some target's method does (work_plan.hpp).
+  std::vector<std::optional<WholeTensorNeed>> whole;
 };
 PlannedMerge plan_targets(const OpenInputs& inputs, std::span<MergeTarget* const> targets,
                           std::optional<std::uint64_t> requested_budget, std::optional<DType> out_dtype,
