@@ -232,7 +232,10 @@ void MergeSession::merge_and_write(std::span<MergeTarget* const> targets) {
         timed(t->seconds, [&] { mpi::run_agreed(comm_, [&] { merged = merge_group(*t); }); });
         return std::uint64_t{0};
       });
-      merge_whole_tensors(plan_, *work_, g, *slices_, inputs_, *t->method, comm_, phases_, t->seconds, merged);
+      // Whole tensors (owners decomposing matrices) can take minutes: progress after each round.
+      const std::uint64_t shown = merge_whole_tensors(plan_, *work_, g, *slices_, inputs_, *t->method, comm_, phases_,
+                                                      t->seconds, merged,
+                                                      [&](std::uint64_t bytes) { progress_.advance(bytes, 0); });
       phases_.collective("write", [&] {
         std::uint64_t bytes = 0;
         timed(t->seconds, [&] {
@@ -252,7 +255,7 @@ void MergeSession::merge_and_write(std::span<MergeTarget* const> targets) {
         unjournaled_from[i] = g + 1;
         unjournaled_bytes[i] = 0;
       }
-      progress_.advance(written, t == targets.back() ? 1 : 0);
+      progress_.advance(written - std::min(written, shown), t == targets.back() ? 1 : 0);
     }
   }
   progress_.finish();

@@ -49,10 +49,13 @@ std::vector<bool> whole_tensors_of(const MergeMethod& method, std::size_t tensor
   return out;
 }
 
-void merge_whole_tensors(const MergePlan& plan, const WorkPlan& work, std::size_t group, const GroupSlices& slices,
-                         const InputSet& inputs, MergeMethod& method, const mpi::Comm& comm, PhaseClock& phases,
-                         double& seconds, const std::vector<std::span<std::uint8_t>>& out) {
-  if (group >= work.rounds.size()) return;
+std::uint64_t merge_whole_tensors(const MergePlan& plan, const WorkPlan& work, std::size_t group,
+                                  const GroupSlices& slices, const InputSet& inputs, MergeMethod& method,
+                                  const mpi::Comm& comm, PhaseClock& phases, double& seconds,
+                                  const std::vector<std::span<std::uint8_t>>& out,
+                                  const std::function<void(std::uint64_t)>& round_done) {
+  std::uint64_t done = 0;
+  if (group >= work.rounds.size()) return done;
   const int rank = comm.rank(), ranks = comm.size();
   std::map<std::size_t, std::size_t> unit_of;  // plan tensor -> its unit in the group
   for (std::size_t u = 0; u < slices.units(); ++u) unit_of[slices.unit(u).tensor] = u;
@@ -131,7 +134,15 @@ void merge_whole_tensors(const MergePlan& plan, const WorkPlan& work, std::size_
       timed([&] { comm.exchange(sends, receives); });
       return std::uint64_t{0};
     });
+    std::uint64_t bytes = 0;
+    for (const WholeJob& job : jobs) {
+      const TensorInfo& info = plan.tensors[job.tensor].output;
+      bytes += owned_rows(info.rows(), 0, ranks).count() * info.row_elements() * dtype_size(info.dtype);
+    }
+    done += bytes;
+    round_done(bytes);
   }
+  return done;
 }
 
 }  // namespace mpimerge

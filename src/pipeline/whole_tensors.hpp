@@ -8,6 +8,7 @@
 //      of the tensor's unit (collective), which the engine then writes as any other.
 // Kept apart from the block loop: the rest of the pipeline sees whole tensors as ordinary units.
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <vector>
 
@@ -23,9 +24,13 @@ namespace mpimerge {
 std::vector<bool> whole_tensors_of(const MergeMethod& method, std::size_t tensors);
 
 // Collective. out[u] is this rank's output buffer of the group's unit u (already sized); `seconds`
-// accumulates this rank's time (the target's own).
-void merge_whole_tensors(const MergePlan& plan, const WorkPlan& work, std::size_t group, const GroupSlices& slices,
-                         const InputSet& inputs, MergeMethod& method, const mpi::Comm& comm, PhaseClock& phases,
-                         double& seconds, const std::vector<std::span<std::uint8_t>>& out);
+// accumulates this rank's time (the target's own); round_done(bytes) follows each round with the
+// output bytes of rank 0's rows of its tensors (for the progress of long merges). Returns the sum
+// of those bytes.
+std::uint64_t merge_whole_tensors(const MergePlan& plan, const WorkPlan& work, std::size_t group,
+                                  const GroupSlices& slices, const InputSet& inputs, MergeMethod& method,
+                                  const mpi::Comm& comm, PhaseClock& phases, double& seconds,
+                                  const std::vector<std::span<std::uint8_t>>& out,
+                                  const std::function<void(std::uint64_t)>& round_done);
 
 }  // namespace mpimerge
