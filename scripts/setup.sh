@@ -11,6 +11,7 @@ packages=(
   python3 python3-numpy python3-h5py
   python3-torch python3-sklearn python3-matplotlib  # the digits example's test (examples/digits), ~1 GB
   clang libclang-rt-dev  # scripts/fuzz.sh: libFuzzer (-fsanitize=fuzzer) comes with clang's runtime
+  libhdf5-dev  # scripts/fuzz.sh: the HDF5 metadata fuzzer links serial HDF5 (the program, parallel)
   slurm-wlm munge  # tests/slurm starts a private single-node Slurm to run the sbatch scripts of slurm/
 )
 bash "$(dirname "$0")/apt-install.sh" setup "${packages[@]}"

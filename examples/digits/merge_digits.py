@@ -15,6 +15,7 @@ Seeded and deterministic: CPU, one thread, fixed seeds; the same table on every 
 Exit 77 (skipped) when torch, scikit-learn, h5py or matplotlib are missing (examples/install.sh).
 """
 import argparse
+import csv
 import json
 import os
 import re
@@ -164,23 +165,25 @@ def sweep(args, out, tasks, densities, lambdas, ta_lambdas, svd_lambdas, svd_met
     """TIES over density x lambda, task arithmetic over lambda, and the task-singular methods over
     lambda: one `mpimerge sweep` each (the last for all three methods at once)."""
     models = ", ".join(f"{out}/{t}.h5" for t in tasks)
-    grids = [("ties", "ties", densities, lambdas), ("task_arithmetic", "task_arithmetic", [0.2], ta_lambdas)]
+    # Task arithmetic and the task-singular methods have no density: a grid axis no method uses is
+    # refused, so they get none.
+    grids = [("ties", "ties", densities, lambdas), ("task_arithmetic", "task_arithmetic", None, ta_lambdas)]
     if svd_methods:
         grids.append(("svd", "[" + ", ".join(svd_methods) + "]", None, svd_lambdas))
     rows = []
     for name, method, ds, ls in grids:
         config = f"{out}/sweep-{name}.yaml"
+        density_axis = f"  density: [{', '.join(map(str, ds))}]\n" if ds else ""
         with open(config, "w") as f:
             f.write(f"base: {out}/base.h5\nmodels: [{models}]\noutput_dir: {out}/sweep-{name}\n"
-                    f"grid:\n  method: {method}\n" + (f"  density: [{', '.join(map(str, ds))}]\n" if ds else "") +
+                    f"grid:\n  method: {method}\n{density_axis}"
                     f"  lambda: [{', '.join(map(str, ls))}]\n")
         shutil.rmtree(f"{out}/sweep-{name}", ignore_errors=True)
         run(["mpirun", "-n", str(args.ranks), args.mpimerge, "sweep", "--config", config, "--quiet"])
-        lines = open(f"{out}/sweep-{name}/sweep.csv").read().splitlines()
-        head = lines[0].split(",")
-        for line in lines[1:]:
-            row = dict(zip(head, line.split(",")))
-            rows.append((row["method"], float(row.get("density") or "nan"), float(row["lambda"]), row["output"]))
+        with open(f"{out}/sweep-{name}/sweep.csv", newline="") as f:
+            for row in csv.DictReader(f):
+                density = float(row["density"]) if row.get("density") else float("nan")
+                rows.append((row["method"], density, float(row["lambda"]), row["output"]))
     return rows
 
 

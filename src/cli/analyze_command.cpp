@@ -7,6 +7,7 @@
 #include "mpimerge/error.hpp"
 #include "mpimerge/methods/parameters.hpp"
 #include "mpimerge/util/memory.hpp"
+#include "mpimerge/util/size.hpp"
 
 namespace mpimerge::cli {
 namespace po = boost::program_options;
@@ -82,7 +83,7 @@ int analyze_command(const Args& args, const mpi::Comm& comm) {
   if (v.count("json")) job.json_path = v["json"].as<std::string>();
   if (v.count("csv")) job.csv_path = v["csv"].as<std::string>();
   job.overwrite = v.count("overwrite") > 0;
-  if (v.count("memory-budget")) job.memory_budget = parse_memory_size(v["memory-budget"].as<std::string>());
+  if (v.count("memory-budget")) job.memory_budget = parse_size(v["memory-budget"].as<std::string>());
   job.quiet = v.count("quiet") > 0;
   job.progress = v["progress"].as<std::string>();
   Progress::style_for(true, false, job.progress);  // refuses an unknown style here, on every rank

@@ -3,6 +3,7 @@
 #include "cli/commands.hpp"
 #include "mpimerge/commands/convert.hpp"
 #include "mpimerge/storage/checkpoint.hpp"
+#include "mpimerge/util/size.hpp"
 
 namespace mpimerge::cli {
 namespace po = boost::program_options;
@@ -16,7 +17,7 @@ int convert_command(const Args& args, const mpi::Comm& comm) {
        "where to write it: a .h5 file, a .safetensors file, or a directory for a Hugging Face checkpoint")
       ("output-format", po::value<std::string>()->value_name("F")->default_value(""), "hdf5 or safetensors (default: from DST)")
       ("shard-size", po::value<std::string>()->value_name("SIZE")->default_value("5GB"),
-       "Hugging Face directory: largest shard, in bytes (5GB = 5e9, 2GiB = 2^31)")
+       "Hugging Face directory: largest shard (5GB = 5G = 5B = 5e9 bytes, 2GiB = 2^31)")
       ("overwrite", "replace an existing output")
       ("quiet,q", "print nothing but errors");
   po::positional_options_description positional;
@@ -31,7 +32,7 @@ int convert_command(const Args& args, const mpi::Comm& comm) {
   job.source = v["source"].as<std::string>();
   job.output = v["output"].as<std::string>();
   job.output_format = v["output-format"].as<std::string>();
-  job.shard_bytes = storage::parse_byte_size(v["shard-size"].as<std::string>());
+  job.shard_bytes = parse_size(v["shard-size"].as<std::string>());
   job.overwrite = v.count("overwrite") > 0;
   const Log log(comm.is_root(), v.count("quiet") > 0, std::cout);
   run_convert(job, comm, log);

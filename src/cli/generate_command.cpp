@@ -5,6 +5,7 @@
 #include "mpimerge/presentation/log.hpp"
 #include "mpimerge/error.hpp"
 #include "mpimerge/generate/synthetic.hpp"
+#include "mpimerge/util/size.hpp"
 
 namespace mpimerge::cli {
 namespace po = boost::program_options;
@@ -53,7 +54,7 @@ int generate_command(const Args& args, const mpi::Comm& comm) {
   const std::string format_name = v["format"].as<std::string>();
   if (format_name == "safetensors") format.format = storage::Format::hf_directory;
   else if (format_name != "hdf5") throw UsageError("--format: expected hdf5 or safetensors");
-  format.shard_bytes = storage::parse_byte_size(v["shard-size"].as<std::string>());
+  format.shard_bytes = parse_size(v["shard-size"].as<std::string>());
   const auto paths = generate::write_synthetic_set(dir, shape, *dtype, models, spec, comm, format);
   for (const auto& p : paths) log.line("wrote   " + p);
   return 0;

@@ -14,6 +14,8 @@
 #include "mpimerge/methods/registry.hpp"
 #include "mpimerge/storage/checkpoint.hpp"
 #include "mpimerge/util/memory.hpp"
+#include "mpimerge/util/size.hpp"
+#include "mpimerge/util/text_file.hpp"
 
 namespace mpimerge::cli {
 namespace po = boost::program_options;
@@ -29,12 +31,7 @@ std::string method_list() {
 job::JobFile read_job_file(const std::string& path, const mpi::Comm& comm) {
   std::string text;
   mpi::run_agreed(comm, [&] {
-    if (!comm.is_root()) return;
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw UsageError("job file '" + path + "' cannot be read");
-    std::ostringstream content;
-    content << in.rdbuf();
-    text = content.str();
+    if (comm.is_root()) text = read_text_file(path, "job file", job::kMaxJobFileBytes);
   });
   comm.broadcast(text);
   return job::parse_job_file(text, path);
@@ -124,7 +121,7 @@ MergeJob job_from(const po::variables_map& v, const MethodFlags& flags, const mp
     if (v.count(name)) job.side_inputs[name] = v[name].as<std::vector<std::string>>();
   job.output = v["output"].as<std::string>();
   if (!from_file || given(v, "output-format")) job.output_format = v["output-format"].as<std::string>();
-  job.shard_bytes = storage::parse_byte_size(v["shard-size"].as<std::string>());
+  job.shard_bytes = parse_size(v["shard-size"].as<std::string>());
 
   if (v.count("param"))
     for (const std::string& assignment : v["param"].as<std::vector<std::string>>()) {
@@ -157,7 +154,7 @@ MergeJob job_from(const po::variables_map& v, const MethodFlags& flags, const mp
     if (!v.count("out-dtype")) job.out_dtype = dtype;
   }
   if (const auto out = float_dtype(v, "out-dtype")) job.out_dtype = out;
-  if (v.count("memory-budget")) job.memory_budget = parse_memory_size(v["memory-budget"].as<std::string>());
+  if (v.count("memory-budget")) job.memory_budget = parse_size(v["memory-budget"].as<std::string>());
   job.overwrite = v.count("overwrite") > 0;
   job.direct_writes = parse_output_io(v["output-io"].as<std::string>());
   job.resume = v.count("resume") > 0;
@@ -185,7 +182,7 @@ int merge_command(const Args& args, const mpi::Comm& comm) {
        "where to write the merged checkpoint: a .h5 file, a .safetensors file, or a directory (DIR/) for a Hugging Face checkpoint")
       ("output-format", po::value<std::string>()->value_name("F")->default_value(""), "hdf5 or safetensors (default: from --output)")
       ("shard-size", po::value<std::string>()->value_name("SIZE")->default_value("5GB"),
-       "Hugging Face directory output: largest shard, in bytes (5GB = 5e9, 2GiB = 2^31)")
+       "Hugging Face directory output: largest shard (5GB = 5G = 5B = 5e9 bytes, 2GiB = 2^31)")
       ("method", po::value<std::string>()->value_name("NAME")->default_value("ties"), ("merge method:" + method_list()).c_str())
       ("param", po::value<std::vector<std::string>>()->value_name("KEY=VALUE")->composing(),
        "any parameter of the method, e.g. --param gamma=0.02 --param rescale=l1 (repeat; see docs/methods.md)")

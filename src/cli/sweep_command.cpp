@@ -3,6 +3,8 @@
 #include "cli/commands.hpp"
 #include "mpimerge/commands/sweep.hpp"
 #include "mpimerge/util/memory.hpp"
+#include "mpimerge/util/size.hpp"
+#include "mpimerge/util/text_file.hpp"
 
 namespace mpimerge::cli {
 namespace po = boost::program_options;
@@ -24,7 +26,15 @@ int sweep_command(const Args& args, const mpi::Comm& comm) {
                      "Merges every point of a grid over one set of inputs, reading them once for all points.",
                      options, args, v, comm))
     return 0;
-  const Sweep sweep = load_sweep(v["config"].as<std::string>());
+  // Rank 0 reads the file and every rank parses the same text: a file edited while the ranks start
+  // cannot give them different grids.
+  const std::string path = v["config"].as<std::string>();
+  std::string text;
+  mpi::run_agreed(comm, [&] {
+    if (comm.is_root()) text = read_text_file(path, "sweep file");
+  });
+  comm.broadcast(text);
+  const Sweep sweep = parse_sweep_file(text, path);
   if (v.count("list")) {
     if (comm.is_root())
       for (std::size_t i = 0; i < sweep.points.size(); ++i)
@@ -33,7 +43,7 @@ int sweep_command(const Args& args, const mpi::Comm& comm) {
   }
   SweepOptions o;
   if (v.count("point")) o.point = v["point"].as<std::size_t>();
-  if (v.count("memory-budget")) o.memory_budget = parse_memory_size(v["memory-budget"].as<std::string>());
+  if (v.count("memory-budget")) o.memory_budget = parse_size(v["memory-budget"].as<std::string>());
   o.overwrite = v.count("overwrite") > 0;
   o.direct_writes = parse_output_io(v["output-io"].as<std::string>());
   o.allow_nonfinite = v.count("allow-nonfinite") > 0;

@@ -10,6 +10,7 @@
 #include "mpimerge/error.hpp"
 #include "mpimerge/mpi/comm.hpp"
 #include "mpimerge/storage/checkpoint.hpp"
+#include "storage/input_file.hpp"
 
 namespace mpimerge {
 namespace {
@@ -21,6 +22,8 @@ std::string default_report(std::string path) {
 
 // Checksums from a report: {"checksums": {name: hex}}. Read on every rank (a small file).
 std::vector<std::pair<std::string, std::uint64_t>> report_checksums(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::exists(path, ec)) storage::require_regular_file(path);  // a FIFO would block the open
   std::ifstream in(path);
   if (!in) throw InputError("no checksums recorded: the file has none and there is no report at " + path);
   nlohmann::json report;
@@ -52,7 +55,7 @@ VerifyReport verify_checkpoint(const std::string& path, const std::string& repor
   VerifyReport report;
   report.path = path;
   std::unique_ptr<storage::CheckpointReader> reader;
-  mpi::run_agreed(comm, [&] { reader = storage::open_checkpoint(path, comm); });
+  mpi::run_agreed(comm, [&] { reader = storage::open_checkpoint(path, comm, {.checksums = true}); });
   const auto& tensors = reader->tensors();
   bool in_file = false;
   for (std::size_t t = 0; t < tensors.size(); ++t) in_file = in_file || reader->stored_checksum(t).has_value();

@@ -17,6 +17,9 @@ void check_input(const std::string& path, const std::string& role) {
   std::error_code ec;
   if (!fs::exists(path, ec)) throw UsageError(role + " '" + path + "' does not exist");
   if (fs::is_directory(path, ec)) return;  // a Hugging Face directory: its backend checks what it holds
+  // A FIFO, device or socket: the storage layer refuses it without opening it (opening a FIFO
+  // blocks until a writer comes).
+  if (!fs::is_regular_file(path, ec)) return;
   if (!std::ifstream(path, std::ios::binary)) throw UsageError(role + " '" + path + "' cannot be read");
 }
 

@@ -15,6 +15,8 @@
 #include "mpimerge/storage/checkpoint.hpp"
 #include "mpimerge/util/format.hpp"
 #include "mpimerge/util/memory.hpp"
+#include "mpimerge/util/text_file.hpp"
+#include "mpimerge/util/size.hpp"
 
 namespace mpimerge {
 namespace {
@@ -96,8 +98,8 @@ Sweep parse_sweep_yaml(const YAML::Node& root, const std::string& source) {
     if (!dtype || !is_float(*dtype)) throw UsageError(source + ": out_dtype must be a float type");
     common.out_dtype = dtype;
   }
-  if (root["memory_budget"]) common.memory_budget = parse_memory_size(root["memory_budget"].as<std::string>());
-  if (root["shard_size"]) common.shard_bytes = storage::parse_byte_size(root["shard_size"].as<std::string>());
+  if (root["memory_budget"]) common.memory_budget = parse_size(root["memory_budget"].as<std::string>());
+  if (root["shard_size"]) common.shard_bytes = parse_size(root["shard_size"].as<std::string>());
   for (const auto& kv : root) {
     const std::string key = kv.first.as<std::string>();
     if (!is_side_input(key)) continue;
@@ -141,7 +143,8 @@ Sweep parse_sweep_yaml(const YAML::Node& root, const std::string& source) {
           names += (names.empty() ? "" : ", ") + std::string(d.name);
     return names;
   };
-  for (const auto& [key, values] : axes) {
+  for (const auto& axis : axes) {
+    const std::string& key = axis.first;  // a named variable: clang 14 cannot capture structured bindings
     const bool used = std::any_of(specs.begin(), specs.end(), [&](const MethodSpec* s) {
       const ParameterDef* d = s->find(key);
       return d && d->sweepable;
@@ -150,9 +153,11 @@ Sweep parse_sweep_yaml(const YAML::Node& root, const std::string& source) {
       throw UsageError(source + ": grid parameter '" + key + "' is swept by none of the grid's methods (they sweep: " +
                        sweepable_names() + ")");
   }
-  for (const auto& [key, value] : fixed)
+  for (const auto& parameter : fixed) {
+    const std::string& key = parameter.first;
     if (std::none_of(specs.begin(), specs.end(), [&](const MethodSpec* s) { return s->find(key) != nullptr; }))
       throw UsageError(source + ": parameter '" + key + "' is taken by none of the grid's methods");
+  }
 
   // The product of the axes, one method at a time, over the axes it sweeps, in the order of its
   // declaration (which the point names follow).
@@ -196,12 +201,10 @@ Sweep parse_sweep_yaml(const YAML::Node& root, const std::string& source) {
 
 }  // namespace
 
-Sweep load_sweep(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw UsageError("sweep file '" + path + "' cannot be read");
-  std::stringstream text;
-  text << in.rdbuf();
-  Sweep sweep = parse_sweep(text.str(), path);
+Sweep load_sweep(const std::string& path) { return parse_sweep_file(read_text_file(path, "sweep file"), path); }
+
+Sweep parse_sweep_file(const std::string& text, const std::string& path) {
+  Sweep sweep = parse_sweep(text, path);
   for (auto& point : sweep.points) point.job.job_file = path;
   return sweep;
 }

@@ -37,8 +37,7 @@ std::size_t TiesMerge::problem(std::size_t task, std::size_t tensor) const {
 double TiesMerge::sample_fraction(std::size_t tensor) const { return planned_fraction(tensor) * sample_scale_; }
 
 double TiesMerge::planned_fraction(std::size_t tensor) const {
-  const std::uint64_t keys =
-      settings_.trim_scope == TrimScope::model ? shape_.total_elements() : shape_.tensors[tensor].elements;
+  const std::uint64_t keys = settings_.trim_scope == TrimScope::model ? total_elements_ : shape_.tensors[tensor].elements;
   if (keys == 0) return 0.0;
   const std::uint64_t target = settings_.trim_scope == TrimScope::model ? sample_target(keys, 1 << 16, 1 << 24)
                                                                         : sample_target(keys, 1 << 12, 1 << 22);
@@ -53,6 +52,7 @@ void TiesMerge::start(const MergeShape& shape) {
   settings_.trim_scope = params.word("trim_scope", 0) == "tensor" ? TrimScope::tensor : TrimScope::model;
   const std::string merge = params.word("disjoint_merge", 0);
   settings_.disjoint_merge = merge == "sum" ? DisjointMerge::sum : merge == "max" ? DisjointMerge::max : DisjointMerge::mean;
+  total_elements_ = shape.total_elements();  // once: per-tensor lookups of it made 100k tensors quadratic
   wide_keys_ = shape.any_float64();
   std::vector<std::uint64_t> k, n;
   if (settings_.trim_scope == TrimScope::model) {
@@ -240,7 +240,7 @@ void TiesMerge::finish_count(Reductions& reductions) {
     if (!sampled_->needs_selection(p)) continue;
     if (sampled_->failed(p)) {
       missed[p] = ties::kth_smallest_rank(settings_.trim_scope == TrimScope::model
-                                              ? shape_.total_elements()
+                                              ? total_elements_
                                               : shape_.tensors[p / shape_.models].elements,
                                           settings_.density);
       any_missed = true;
@@ -373,8 +373,7 @@ std::vector<MethodFinding> TiesMerge::findings() const {
   std::vector<std::uint64_t> kept(n, 0), total(n, 0);
   for (std::size_t p = 0; p < threshold_keys_.size(); ++p) {
     const std::size_t task = p % n;
-    const std::uint64_t elements = settings_.trim_scope == TrimScope::model ? shape_.total_elements()
-                                                                            : shape_.tensors[p / n].elements;
+    const std::uint64_t elements = settings_.trim_scope == TrimScope::model ? total_elements_ : shape_.tensors[p / n].elements;
     total[task] += elements;
     kept[task] += elements - kept_below_[p];
   }

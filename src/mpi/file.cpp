@@ -86,7 +86,7 @@ void File::for_each_piece(std::uint64_t bytes, Piece&& piece) const {
   }
 }
 
-void File::read_at_all(std::uint64_t offset, std::span<std::uint8_t> out) {
+void File::read_at_all(std::uint64_t offset, std::span<std::uint8_t> out, const std::function<void()>& after_read) {
   for_each_piece(out.size(), [&](std::uint64_t begin, std::uint64_t n) {
     MPI_Status status;
     const int code = MPI_File_read_at_all(handle_, static_cast<MPI_Offset>(offset + begin), out.data() + begin,
@@ -103,6 +103,13 @@ void File::read_at_all(std::uint64_t offset, std::span<std::uint8_t> out) {
       error = std::make_exception_ptr(Error(path_ + ": short read: " + std::to_string(got) + " of " + std::to_string(n) +
                                             " bytes at offset " + std::to_string(offset + begin) +
                                             " (was the file truncated?)"));
+    if (!error && after_read) {
+      try {
+        after_read();
+      } catch (...) {
+        error = std::current_exception();
+      }
+    }
     comm_->agree(error);  // one agreement per call, as for writes
   });
 }

@@ -33,7 +33,12 @@ Progress::Style Progress::style_for(bool is_root, bool quiet, const std::string&
   if (requested == "bar") return Style::bar;
   if (requested == "lines") return Style::lines;
   if (requested != "auto") throw UsageError("--progress '" + requested + "': expected auto, bar, lines or none");
-  return isatty(STDOUT_FILENO) && !std::getenv("SLURM_JOB_ID") ? Style::bar : Style::lines;
+  // A bar only where a person watches rank 0's standard output. Under a launcher that is not known:
+  // Open MPI gives ranks a pseudo-terminal even when mpirun's own output goes to a log file, where
+  // redrawn bars become lines of '\r' noise. So under mpirun or srun, and in Slurm jobs, lines.
+  for (const char* launched : {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "SLURM_JOB_ID"})
+    if (std::getenv(launched)) return Style::lines;
+  return isatty(STDOUT_FILENO) ? Style::bar : Style::lines;
 }
 
 void Progress::start(const std::string& phase, std::uint64_t total_bytes, std::uint64_t total_items) {

@@ -4,19 +4,23 @@
 #include "mpimerge/error.hpp"
 #include "mpimerge/storage/checkpoint.hpp"
 #include "storage/hdf5/hdf5_checkpoint.hpp"
+#include "storage/input_file.hpp"
 #include "storage/safetensors/index.hpp"
 #include "storage/safetensors/safetensors_checkpoint.hpp"
 
 namespace mpimerge::storage {
 namespace fs = std::filesystem;
 
-std::unique_ptr<CheckpointReader> open_checkpoint(const std::string& path, const mpi::Comm& comm) {
+std::unique_ptr<CheckpointReader> open_checkpoint(const std::string& path, const mpi::Comm& comm,
+                                                  const OpenOptions& options) {
   std::error_code ec;
+  // Before anything opens it: opening a FIFO for reading blocks until a writer comes.
+  require_regular_file_or_directory(path);
   if (safetensors::looks_like_safetensors(path)) return safetensors::open_safetensors(path, comm);
   if (fs::is_directory(path, ec))
     throw InputError(path + ": a directory without " + safetensors::kSingleFileName + " or " +
                      safetensors::kIndexFileName + " (expected a Hugging Face checkpoint directory)");
-  if (hdf5::looks_like_hdf5(path)) return hdf5::open_hdf5(path, comm);
+  if (hdf5::looks_like_hdf5(path)) return hdf5::open_hdf5(path, comm, options.checksums);
   throw InputError(path + ": not a checkpoint this program reads (expected an HDF5 file, a .safetensors file or a "
                           "Hugging Face directory)");
 }

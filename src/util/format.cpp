@@ -36,4 +36,20 @@ std::string format_number(double value) {
   return std::string(text, result.ptr);
 }
 
+std::string printable(const std::string& text, std::size_t limit) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (std::size_t i = 0; i < text.size() && i < limit; ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c >= 0x20 && c != 0x7f && c != '\\') {
+      out += static_cast<char>(c);
+    } else {
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return text.size() > limit ? out + "..." : out;
+}
+
 }  // namespace mpimerge

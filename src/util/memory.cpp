@@ -40,32 +40,4 @@ std::uint64_t peak_rss_bytes() {
   return static_cast<std::uint64_t>(usage.ru_maxrss) * 1024;  // Linux reports kilobytes
 }
 
-std::uint64_t parse_memory_size(const std::string& text) {
-  std::size_t used = 0;
-  double value = 0;
-  try {
-    value = std::stod(text, &used);
-  } catch (const std::exception&) {
-    throw UsageError("'" + text + "' is not a memory size (e.g. 512M, 4G)");
-  }
-  std::string unit = text.substr(used);
-  std::transform(unit.begin(), unit.end(), unit.begin(), [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
-  for (const char* suffix : {"IB", "B"})
-    if (unit.size() > std::string(suffix).size() && unit.ends_with(suffix)) {
-      unit.resize(unit.size() - std::string(suffix).size());
-      break;
-    }
-  double scale = 1;
-  if (unit == "K") scale = 1024.0;
-  else if (unit == "M") scale = 1024.0 * 1024;
-  else if (unit == "G") scale = 1024.0 * 1024 * 1024;
-  else if (unit == "T") scale = 1024.0 * 1024 * 1024 * 1024;
-  else if (!unit.empty() && unit != "B") throw UsageError("'" + text + "' is not a memory size (e.g. 512M, 4G)");
-  if (!(value > 0)) throw UsageError("memory size '" + text + "' must be positive");
-  // Converting a double at or above 2^64 (or infinity) to uint64 is undefined behaviour (found by
-  // fuzz/sweep_config_fuzzer.cpp: "memory_budget: 1111...1G").
-  if (!(value * scale < 18446744073709551616.0)) throw UsageError("memory size '" + text + "' is too large");
-  return static_cast<std::uint64_t>(value * scale);
-}
-
 }  // namespace mpimerge

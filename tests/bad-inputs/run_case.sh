@@ -9,8 +9,11 @@
 #   OUTPUT=$T/out.h5     the output path (the default): nothing may be left there, nor
 #                        OUTPUT.partial, its journal, or any other new file beside it
 #   KEEP_OUTPUT=1        the output existed before and must be left as it was
-# and may call `skip REASON` (exit 77). Each case runs under `timeout`: a hang fails.
-# Every case also checks that its inputs ($T, $DATA) are unchanged by the run.
+#   NO_OUTPUT=1          a command that writes nothing (inspect, verify): exit 0 leaves nothing either
+# and may call `skip REASON` (exit 77), and define check_after, run last (same_tensors A B there
+# fails the case unless checkpoints A and B hold the same tensors, bit for bit). Each case runs
+# under `timeout`: a hang fails. Every case also checks that its inputs ($T, $DATA) are unchanged
+# by the run. tests/bad-inputs/craft.py ($CRAFT) makes hostile HDF5 and safetensors files.
 set -euo pipefail
 CASE=${1:?case name}
 RANKS=${2:?rank count}
@@ -18,6 +21,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 MPIMERGE=${MPIMERGE:?path to the mpimerge binary}
 DATA=${DATA:?the inputs of make_inputs.sh}
 EDIT="/usr/bin/python3 $HERE/edit.py"
+CRAFT="/usr/bin/python3 $HERE/craft.py"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 T=$(mktemp -d /tmp/bad-input-XXXXXX)
 CLEANUP=()
@@ -31,9 +35,15 @@ fail() { echo "FAIL [$CASE, $RANKS ranks]: $*" >&2; exit 1; }
 skip() { echo "skipped: $*"; exit 77; }
 # Runs mpimerge the way a case's preparation needs it (2 ranks, quiet); fails the case on error.
 prepare() { timeout 120 mpirun -n 2 --oversubscribe "$MPIMERGE" "$@" --quiet >/dev/null || fail "preparing: mpimerge $*"; }
+same_tensors() {
+  timeout 120 mpirun -n 2 --oversubscribe "$MPIMERGE" diff "$1" "$2" --summary >"$T.diff" 2>&1 ||
+    fail "$1 and $2 differ: $(tail -3 "$T.diff")"
+  rm -f "$T.diff"
+}
 
 OUTPUT=$T/out.h5
 KEEP_OUTPUT=0
+NO_OUTPUT=0
 STATUS=
 EXPECT=()
 RUNNER=()  # a command the mpirun runs under (e.g. one that drops capabilities)
@@ -70,6 +80,9 @@ if [ "$STATUS" != 0 ]; then
   after_dir=$(ls -A "$out_dir")
   [ "$after_dir" = "$before_dir" ] || fail "files were left beside the output: $(diff <(echo "$before_dir") <(echo "$after_dir") | grep '^>' | tr '\n' ' ')"
   echo "ok [$CASE, $RANKS ranks]: exit $status, $lines"
+elif [ "$NO_OUTPUT" = 1 ]; then
+  [ ! -e "$out" ] && [ "$(ls -A "$out_dir")" = "$before_dir" ] || fail "exit 0 but something was written beside $out"
+  echo "ok [$CASE, $RANKS ranks]: exit 0"
 else
   [ -e "$out" ] || fail "exit 0 but no output at $out: $err"
   echo "ok [$CASE, $RANKS ranks]: merged"

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+
 #include <sstream>
 
 #include "mpimerge/error.hpp"
@@ -41,6 +43,12 @@ TEST(Progress, Styles) {
   EXPECT_EQ(Progress::style_for(true, true, "bar"), Progress::Style::none);    // --quiet
   EXPECT_EQ(Progress::style_for(true, false, "lines"), Progress::Style::lines);
   EXPECT_THROW(Progress::style_for(true, false, "fancy"), UsageError);
+  // Under mpirun ranks get a pseudo-terminal even when mpirun's output goes to a log: auto means
+  // lines there, and a bar only when asked for.
+  ::setenv("OMPI_COMM_WORLD_SIZE", "2", 1);
+  EXPECT_EQ(Progress::style_for(true, false, "auto"), Progress::Style::lines);
+  EXPECT_EQ(Progress::style_for(true, false, "bar"), Progress::Style::bar);
+  ::unsetenv("OMPI_COMM_WORLD_SIZE");
 }
 
 }  // namespace

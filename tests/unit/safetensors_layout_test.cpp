@@ -105,17 +105,6 @@ TEST(SafetensorsIndex, ParsesAndRejects) {
   EXPECT_EQ(index_error(R"({"weight_map":{"x":"a","x":"b"}})"), "i.json: tensor 'x' appears twice in weight_map");
 }
 
-TEST(ByteSize, ParsesAsHuggingFace) {
-  EXPECT_EQ(parse_byte_size("5GB"), 5'000'000'000u);
-  EXPECT_EQ(parse_byte_size("40KB"), 40'000u);
-  EXPECT_EQ(parse_byte_size("500mb"), 500'000'000u);
-  EXPECT_EQ(parse_byte_size("2GiB"), 2ull << 30);
-  EXPECT_EQ(parse_byte_size("1000"), 1000u);
-  EXPECT_EQ(parse_byte_size("7B"), 7u);
-  for (const char* bad : {"", "GB", "0", "-5GB", "5 GB", "5XB", "1.5GB", "99999999999999TB"})
-    EXPECT_THROW(parse_byte_size(bad), UsageError) << bad;
-}
-
 TEST(OutputFormat, FollowsThePathOrTheRequest) {
   EXPECT_EQ(output_format_for("m.h5"), Format::hdf5);
   EXPECT_EQ(output_format_for("m.hdf5"), Format::hdf5);
@@ -145,6 +134,16 @@ TEST(ModelFiles, SetsTheConfigDtypeItHas) {
   EXPECT_EQ(config_with_dtype(R"({"torch_dtype": "float32"})", DType::f16, "c"), "{\n  \"torch_dtype\": \"float16\"\n}\n");
   EXPECT_EQ(config_with_dtype(R"({"x": 1})", DType::bf16, "c"), "{\n  \"x\": 1\n}\n");
   EXPECT_THROW(config_with_dtype("{", DType::bf16, "c"), InputError);
+}
+
+TEST(ModelFiles, AnOutputConfigNamesNoInputWeightsFile) {
+  // transformers_weights named the input's weights file: the output's are model.safetensors or shards.
+  EXPECT_EQ(config_for_output(R"({"a": 1, "transformers_weights": "other.safetensors"})", std::nullopt, "c"),
+            "{\n  \"a\": 1\n}\n");
+  EXPECT_EQ(config_for_output(R"({"torch_dtype": "float32", "transformers_weights": "w.safetensors"})", DType::bf16, "c"),
+            "{\n  \"torch_dtype\": \"bfloat16\"\n}\n");
+  EXPECT_EQ(config_for_output("{ \"a\":1 }", std::nullopt, "c"), "{ \"a\":1 }");  // nothing to change: as it is
+  EXPECT_EQ(config_for_output("not json", std::nullopt, "c"), "not json");
 }
 
 }  // namespace

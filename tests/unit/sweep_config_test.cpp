@@ -35,7 +35,7 @@ TEST(SweepConfig, ProductPerMethodOfTheAxesItUses) {
     EXPECT_EQ(*p.job.base, "set/base.h5");
     EXPECT_EQ(p.job.models.size(), 2u);
     EXPECT_EQ(p.job.out_dtype, DType::f32);
-    EXPECT_EQ(*p.job.memory_budget, std::uint64_t{1} << 30);
+    EXPECT_EQ(*p.job.memory_budget, 1'000'000'000u);  // 1G = 1e9, as every size option
   }
 }
 

@@ -41,5 +41,7 @@ struct Sweep {
 // UsageError for anything it does not understand, naming the key.
 Sweep parse_sweep(const std::string& yaml_text, const std::string& source);
 Sweep load_sweep(const std::string& path);
+// The sweep file at `path`, whose text is given (read once by rank 0 and broadcast).
+Sweep parse_sweep_file(const std::string& text, const std::string& path);
 
 }  // namespace mpimerge

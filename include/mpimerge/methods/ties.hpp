@@ -79,6 +79,7 @@ class TiesMerge final : public MethodTemplate<TiesMerge> {
   };
   MethodArgs args_;
   Settings settings_;
+  std::uint64_t total_elements_ = 0;  // of every merged tensor, per model
   Phase phase_ = Phase::sample;
   double sample_scale_ = 1.0;  // of planned_fraction, to fit the sample in MergeShape::sample_memory
   bool wide_keys_ = false;

@@ -8,6 +8,7 @@
 #include <mpi.h>
 
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 
@@ -41,7 +42,10 @@ class File {
   bool is_open() const { return handle_ != MPI_FILE_NULL; }
 
   // Collective transfers at explicit byte offsets; a rank with nothing to move passes an empty span.
-  void read_at_all(std::uint64_t offset, std::span<std::uint8_t> out);
+  // after_read, if given, runs on every rank after each piece is read and before the ranks agree
+  // on the outcome: an exception it throws (a file found shorter than its header said) is agreed on
+  // like a failed read.
+  void read_at_all(std::uint64_t offset, std::span<std::uint8_t> out, const std::function<void()>& after_read = {});
   void write_at_all(std::uint64_t offset, std::span<const std::uint8_t> data);
 
   void set_size(std::uint64_t bytes);

@@ -34,7 +34,8 @@ class CheckpointReader {
   virtual void read_rows(std::size_t index, RowRange rows, std::span<std::uint8_t> out) = 0;
   // A hint, not collective: these rows will be read soon, start fetching them. No effect on results.
   virtual void prefetch_rows(std::size_t /*index*/, RowRange /*rows*/) {}
-  // The checksum the file records for tensors()[index] (set_checksums), if it records one.
+  // The checksum the file records for tensors()[index] (set_checksums), if it records one and the
+  // reader was opened with OpenOptions::checksums.
   virtual std::optional<std::uint64_t> stored_checksum(std::size_t /*index*/) const { return std::nullopt; }
   // What the checkpoint is, for people: "HDF5 file", "Hugging Face directory, 2 shards".
   virtual std::string describe() const { return "checkpoint"; }
@@ -78,9 +79,19 @@ struct OutputSpec {
   bool direct_writes = false;
 };
 
+struct OpenOptions {
+  // Read the checksums the file records (stored_checksum), as verify does. A merge does not need
+  // them and leaves them unread, so that a malformed one cannot stop it.
+  bool checksums = false;
+};
+
 // Finds the format from the path (and, for files, the content): an HDF5 file, a .safetensors
-// file, or a Hugging Face directory (or its model.safetensors.index.json). Collective.
-std::unique_ptr<CheckpointReader> open_checkpoint(const std::string& path, const mpi::Comm& comm);
+// file, or a Hugging Face directory (or its model.safetensors.index.json). Anything else, and any
+// FIFO, device or socket, is refused before it is opened. Every file is checked whole before a
+// tensor is read, and every read checks that the file still holds what it was checked to hold.
+// Collective.
+std::unique_ptr<CheckpointReader> open_checkpoint(const std::string& path, const mpi::Comm& comm,
+                                                  const OpenOptions& options = {});
 
 // Creates a checkpoint holding exactly these tensors (contents written later). Collective.
 std::unique_ptr<CheckpointWriter> create_checkpoint(const std::string& path, const OutputSpec& spec,
@@ -101,9 +112,5 @@ Format output_format_for(const std::string& path, const std::string& requested =
 // The Hugging Face directory an input path belongs to (the directory itself, the directory of its
 // index, or of a .safetensors file with a config.json beside it), or "" when there is none.
 std::string model_directory_of(const std::string& input_path);
-
-// "5GB" = 5e9 bytes, "500MB", "40KB", "2GiB" = 2^31, "1000" bytes, as Hugging Face parses
-// max_shard_size. Throws UsageError naming the text.
-std::uint64_t parse_byte_size(const std::string& text);
 
 }  // namespace mpimerge::storage

@@ -10,4 +10,9 @@ std::string format_seconds(double seconds);                    // "0.123 s"
 std::string format_rate(std::uint64_t bytes, double seconds);  // "2.31 GB/s"
 std::string format_number(double value);                       // shortest round-trip form: "0.2"
 
+// A name or text from a file, for a one-line error message: control characters (a newline, a NUL)
+// and backslashes as \xHH, everything else as it is, and a text longer than limit bytes cut with
+// "...", so that a crafted name cannot break or flood the line.
+std::string printable(const std::string& text, std::size_t limit = 200);
+
 }  // namespace mpimerge

@@ -7,7 +7,9 @@
 #include "mpimerge/error.hpp"
 #include "storage/direct_file.hpp"
 #include "storage/hdf5/hdf5_checkpoint.hpp"
+#include "storage/hdf5/names.hpp"
 #include "storage/hdf5/parallel.hpp"
+#include "storage/hdf5/rows.hpp"
 #include "storage/hdf5/types.hpp"
 
 namespace mpimerge::storage::hdf5 {
@@ -64,6 +66,10 @@ class Hdf5Writer final : public CheckpointWriter {
              bool direct_writes)
       : path_(path), tensors_(tensors), comm_(comm) {
     silence_hdf5_errors();
+    // Before the file exists: the same on every rank, from the names and shapes alone.
+    if (const std::string problem = unwritable_in_hdf5(tensors); !problem.empty())
+      throw InputError("an HDF5 output cannot hold " + problem +
+                       "; write a .safetensors file or a Hugging Face directory instead");
     if (reopen)
       open_existing(comm);
     else
@@ -75,6 +81,9 @@ class Hdf5Writer final : public CheckpointWriter {
 
   void write_rows(std::size_t index, RowRange rows, std::span<const std::uint8_t> data) override {
     const TensorInfo& t = tensors_[index];
+    // A tensor without elements ([5, 0]) has no storage, not even an address: HDF5 refuses any
+    // transfer to it. Nothing to write, decided from the shape alike on every rank.
+    if (t.elements() == 0) return;
     if (direct_) {
       const std::uint64_t row_bytes = t.row_elements() * dtype_size(t.dtype);
       mpi::run_agreed(comm_, [&] {

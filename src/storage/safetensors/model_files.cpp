@@ -62,6 +62,22 @@ std::string config_with_dtype(std::string_view config_text, DType dtype, std::st
   return config.dump(2) + "\n";
 }
 
+std::string config_for_output(std::string_view config_text, std::optional<DType> dtype, std::string_view path) {
+  const bool set_dtype = dtype && !torch_name(*dtype).empty();
+  nlohmann::ordered_json config;
+  try {
+    config = nlohmann::ordered_json::parse(config_text.begin(), config_text.end());
+  } catch (const nlohmann::json::exception& e) {
+    if (!set_dtype) return std::string(config_text);  // not ours to judge
+    throw InputError(std::string(path) + ": not valid JSON: " + e.what());
+  }
+  const bool names_weights = config.is_object() && config.contains("transformers_weights");
+  if (!names_weights && !set_dtype) return std::string(config_text);
+  if (set_dtype) config = nlohmann::ordered_json::parse(config_with_dtype(config_text, *dtype, path));
+  config.erase("transformers_weights");
+  return config.dump(2) + "\n";
+}
+
 std::vector<std::string> copy_model_files(const std::string& from_dir, const std::string& to_dir,
                                           std::optional<DType> dtype) {
   std::vector<std::string> names;
@@ -71,8 +87,8 @@ std::vector<std::string> copy_model_files(const std::string& from_dir, const std
   std::sort(names.begin(), names.end());
   for (const std::string& name : names) {
     const fs::path from = fs::path(from_dir) / name, to = fs::path(to_dir) / name;
-    if (name == "config.json" && dtype && !torch_name(*dtype).empty()) {
-      const std::string text = config_with_dtype(read_text(from), *dtype, from.string());
+    if (name == "config.json") {
+      const std::string text = config_for_output(read_text(from), dtype, from.string());
       std::ofstream out(to, std::ios::binary);
       out << text;
       if (!out) throw Error(to.string() + ": cannot write");

@@ -1,13 +1,17 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
+
+#include <nlohmann/json.hpp>
 
 #include "mpimerge/error.hpp"
+#include "storage/input_file.hpp"
 #include "storage/prefetch.hpp"
+#include "storage/root_read.hpp"
 #include "mpimerge/mpi/file.hpp"
 #include "storage/safetensors/header.hpp"
 #include "storage/safetensors/index.hpp"
-#include "storage/safetensors/root_read.hpp"
 #include "storage/safetensors/safetensors_checkpoint.hpp"
 
 namespace mpimerge::storage::safetensors {
@@ -21,6 +25,7 @@ bool ends_with(const std::string& s, const std::string& suffix) {
 // What rank 0 sends for one shard: the file's size (8 bytes, little-endian), then its first bytes:
 // the 8-byte length and, when that length is plausible, the JSON.
 std::vector<std::uint8_t> read_header_bytes(const std::string& path) {
+  require_regular_file(path);  // before the open: a FIFO would block it
   std::error_code ec;
   const std::uint64_t size = fs::file_size(path, ec);
   std::ifstream in(path, std::ios::binary);
@@ -40,12 +45,12 @@ std::vector<std::uint8_t> read_header_bytes(const std::string& path) {
   return out;
 }
 
-std::string read_text_file(const std::string& path) {
+std::string read_text_file(const std::string& path, std::uint64_t limit) {
+  require_regular_file(path);
   std::error_code ec;
   const std::uint64_t size = fs::file_size(path, ec);
   if (ec) throw InputError(path + ": cannot be read: " + ec.message());
-  if (size > kMaxIndexBytes)
-    throw InputError(path + ": " + std::to_string(size) + " bytes, larger than an index can be");
+  if (size > limit) throw InputError(path + ": " + std::to_string(size) + " bytes, larger than an index can be");
   std::ifstream in(path, std::ios::binary);
   std::string text(size, '\0');
   if (!in.read(text.data(), static_cast<std::streamsize>(size))) throw InputError(path + ": cannot be read");
@@ -56,28 +61,86 @@ std::string read_text_file(const std::string& path) {
 struct Location {
   std::string index_path;          // "" for a single file
   std::vector<std::string> files;  // full paths of the shard files
+  std::string note;                // how a directory was resolved, where there was a choice
 };
 
+// The weights file config.json names ("transformers_weights"), if it names one: newer transformers
+// load that file before any other.
+std::optional<std::string> configured_weights(const fs::path& dir) {
+  const fs::path config = dir / "config.json";
+  std::error_code ec;
+  if (!fs::exists(config, ec)) return std::nullopt;
+  nlohmann::json json;
+  try {
+    json = nlohmann::json::parse(read_text_file(config.string(), kMaxIndexBytes));
+  } catch (const nlohmann::json::exception&) {
+    return std::nullopt;  // not ours to judge: transformers refuses it when it loads the model
+  }
+  if (!json.is_object() || !json.contains("transformers_weights") || json["transformers_weights"].is_null())
+    return std::nullopt;  // null: as absent, for transformers too
+  const auto& value = json["transformers_weights"];
+  const std::string name = value.is_string() ? value.get<std::string>() : "";
+  // A file of the directory itself, as an index's shards must be: no path leads elsewhere.
+  if ((!ends_with(name, ".safetensors") && !ends_with(name, ".safetensors.index.json")) ||
+      name.find('/') != std::string::npos || name.find('\\') != std::string::npos)
+    throw InputError(config.string() + ": transformers_weights is not the name of a .safetensors or "
+                     ".safetensors.index.json file in its directory");
+  return name;
+}
+
+// A directory resolves as transformers' from_pretrained resolves it (modeling_utils,
+// _get_resolved_checkpoint_files): the file config.json names in transformers_weights, else
+// model.safetensors, else model.safetensors.index.json. A directory holding both of the latter
+// is thus read from model.safetensors, and the index (and its shards) left alone.
 Location locate(const std::string& path) {
   std::error_code ec;
   if (fs::is_directory(path, ec)) {
-    const fs::path index = fs::path(path) / kIndexFileName, single = fs::path(path) / kSingleFileName;
-    if (fs::exists(index, ec)) return {index.string(), {}};
-    if (fs::exists(single, ec)) return {"", {single.string()}};
+    const fs::path dir(path), index = dir / kIndexFileName, single = dir / kSingleFileName;
+    if (const auto named = configured_weights(dir)) {
+      const fs::path file = dir / *named;
+      require_regular_file(file.string());
+      if (ends_with(*named, ".index.json")) return {file.string(), {}, "config.json's transformers_weights"};
+      return {"", {file.string()}, "config.json's transformers_weights"};
+    }
+    if (fs::exists(single, ec) || fs::is_symlink(single, ec)) {
+      require_regular_file(single.string());
+      const bool both = fs::exists(index, ec);
+      return {"", {single.string()}, both ? std::string(kIndexFileName) + " beside it ignored, as transformers does" : ""};
+    }
+    if (fs::exists(index, ec) || fs::is_symlink(index, ec)) return {index.string(), {}, ""};
     throw InputError(path + ": a directory without " + kSingleFileName + " or " + kIndexFileName);
   }
-  if (ends_with(path, ".index.json")) return {path, {}};
-  return {"", {path}};
+  if (ends_with(path, ".index.json")) return {path, {}, ""};
+  return {"", {path}, ""};
+}
+
+// Location as bytes, for rank 0 to send: fields separated by NUL (which no path holds).
+std::vector<std::uint8_t> encode(const Location& where) {
+  std::string text = where.index_path + '\0' + where.note;
+  for (const std::string& file : where.files) text += '\0' + file;
+  return {text.begin(), text.end()};
+}
+
+Location decode(const std::vector<std::uint8_t>& bytes) {
+  std::vector<std::string> fields(1);
+  for (const std::uint8_t c : bytes) {
+    if (c == 0) fields.emplace_back();
+    else fields.back() += static_cast<char>(c);
+  }
+  Location where{fields[0], {}, fields.size() > 1 ? fields[1] : ""};
+  for (std::size_t i = 2; i < fields.size(); ++i) where.files.push_back(fields[i]);
+  return where;
 }
 
 class SafetensorsReader final : public CheckpointReader {
  public:
-  SafetensorsReader(const std::string& path, const mpi::Comm& comm) : path_(path) {
-    Location where = locate(path);
+  SafetensorsReader(const std::string& path, const mpi::Comm& comm) : path_(path), comm_(comm) {
+    // Rank 0 looks at the directory: every rank then reads the same files, or fails alike.
+    Location where = decode(read_on_root(comm, [&] { return encode(locate(path)); }));
     std::optional<ShardIndex> index;
     if (!where.index_path.empty()) {
       const auto text = read_on_root(comm, [&] {
-        const std::string s = read_text_file(where.index_path);
+        const std::string s = read_text_file(where.index_path, kMaxIndexBytes);
         return std::vector<std::uint8_t>(s.begin(), s.end());
       });
       index = parse_index(std::string_view(reinterpret_cast<const char*>(text.data()), text.size()), where.index_path);
@@ -87,12 +150,14 @@ class SafetensorsReader final : public CheckpointReader {
     }
     for (const std::string& file : where.files) {
       const auto bytes = read_on_root(comm, [&] {
-        if (index && !fs::exists(file)) throw InputError(file + ": named in " + where.index_path + " but missing");
+        std::error_code ec;
+        if (index && !fs::exists(file, ec) && !fs::is_symlink(file, ec))
+          throw InputError(file + ": named in " + where.index_path + " but missing");
         return read_header_bytes(file);
       });
       std::uint64_t size = 0;
       for (int i = 7; i >= 0; --i) size = (size << 8) | bytes[static_cast<std::size_t>(i)];
-      shards_.push_back({file, parse_header(std::span(bytes).subspan(8), size, file), {}, nullptr});
+      shards_.push_back({file, parse_header(std::span(bytes).subspan(8), size, file), {}, nullptr, std::nullopt, size});
     }
     if (index) check_index(*index, where.index_path);
     for (std::size_t s = 0; s < shards_.size(); ++s)
@@ -101,9 +166,15 @@ class SafetensorsReader final : public CheckpointReader {
         locations_.push_back({s, t});
       }
     describe_ = index ? "Hugging Face directory, " + std::to_string(shards_.size()) +
-                            (shards_.size() == 1 ? " shard" : " shards") + " listed in " + kIndexFileName
-                      : (where.files[0] != path ? "Hugging Face directory, one " + std::string(kSingleFileName)
+                            (shards_.size() == 1 ? " shard" : " shards") + " listed in " +
+                            fs::path(where.index_path).filename().string()
+                      : (where.files[0] != path ? "Hugging Face directory, one " + fs::path(where.files[0]).filename().string()
                                                 : "safetensors file");
+    if (!where.note.empty()) describe_ += " (" + where.note + ")";
+    // Each rank holds every shard to the size its header was checked against.
+    mpi::run_agreed(comm, [&] {
+      for (Shard& shard : shards_) shard.pinned.emplace(shard.path, shard.size);
+    });
     for (Shard& shard : shards_) {
       shard.file = mpi::File::open_read(comm, shard.path);
       shard.read_ahead = std::make_unique<ReadAhead>(shard.path);
@@ -127,8 +198,9 @@ class SafetensorsReader final : public CheckpointReader {
     Shard& shard = shards_[s];
     const TensorEntry& entry = shard.header.tensors[t];
     const std::uint64_t row_bytes = entry.info.row_elements() * dtype_size(entry.info.dtype);
+    shard.pinned->before_read(comm_.rank());
     shard.file.read_at_all(shard.header.data_start() + entry.begin + rows.begin * row_bytes,
-                           out.subspan(0, rows.count() * row_bytes));
+                           out.subspan(0, rows.count() * row_bytes), [&] { shard.pinned->check(); });
   }
 
  private:
@@ -137,6 +209,8 @@ class SafetensorsReader final : public CheckpointReader {
     Header header;
     mpi::File file;
     std::unique_ptr<ReadAhead> read_ahead;
+    std::optional<PinnedSize> pinned;
+    std::uint64_t size = 0;  // as rank 0 found it when it read the header
   };
 
   // The index must name, for every tensor, the shard that holds it, and every shard's tensors.
@@ -163,6 +237,7 @@ class SafetensorsReader final : public CheckpointReader {
   }
 
   std::string path_, describe_;
+  const mpi::Comm& comm_;
   std::vector<Shard> shards_;
   std::vector<TensorInfo> tensors_;
   std::vector<std::pair<std::size_t, std::size_t>> locations_;  // per tensor: shard, entry

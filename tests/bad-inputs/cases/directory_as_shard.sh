@@ -4,4 +4,4 @@ shard=$(ls "$T/ft-1" | grep -m1 'model-00002-of')
 rm "$T/ft-1/$shard"; mkdir "$T/ft-1/$shard"
 ARGS=(merge --base "$DATA/hf/base" --model "$T/ft-1" --output "$OUTPUT")
 STATUS=1
-EXPECT=("$T/ft-1/$shard: cannot be read: Is a directory")
+EXPECT=("$T/ft-1/$shard: a directory, not a regular file")

@@ -1,6 +1,6 @@
 #pragma once
-// Rank 0 reads, every rank gets the same bytes or the same error: the pattern every header and
-// index read of the safetensors backend follows, so that all ranks fail alike and none waits.
+// Rank 0 reads, every rank gets the same bytes or the same error: the pattern every header, index
+// and HDF5 catalog read of the storage backends follows, so that all ranks fail alike and none waits.
 #include <cstdint>
 #include <exception>
 #include <string>
@@ -9,7 +9,7 @@
 #include "mpimerge/error.hpp"
 #include "mpimerge/mpi/comm.hpp"
 
-namespace mpimerge::storage::safetensors {
+namespace mpimerge::storage {
 
 // Collective. read() runs on rank 0 only; its result, or its error message, reaches every rank.
 template <class Read>
@@ -31,4 +31,4 @@ std::vector<std::uint8_t> read_on_root(const mpi::Comm& comm, Read&& read) {
   return bytes;
 }
 
-}  // namespace mpimerge::storage::safetensors
+}  // namespace mpimerge::storage

@@ -1,0 +1,408 @@
+#include "storage/hdf5/catalog.hpp"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "mpimerge/error.hpp"
+#include "mpimerge/util/format.hpp"
+#include "storage/hdf5/hdf5_checkpoint.hpp"
+#include "storage/hdf5/rows.hpp"
+#include "storage/hdf5/types.hpp"
+
+namespace mpimerge::storage::hdf5 {
+namespace {
+
+// Longest string attribute looked at: a checksum is 16 characters.
+constexpr std::size_t kMaxTextAttributeBytes = 64;
+
+herr_t collect_dataset(hid_t, const char* name, const H5O_info_t* info, void* data) {
+  if (info->type == H5O_TYPE_DATASET) static_cast<std::vector<std::string>*>(data)->push_back(name);
+  return 0;
+}
+
+// Stops at the first link that leads out of the file (external or user-defined): the data behind
+// it lies elsewhere, where h5py would follow it and this program does not.
+herr_t find_foreign_link(hid_t, const char* name, const H5L_info_t* info, void* data) {
+  if (info->type == H5L_TYPE_HARD || info->type == H5L_TYPE_SOFT) return 0;
+  *static_cast<std::string*>(data) = name;
+  return 1;
+}
+
+std::string class_text(H5T_class_t type_class) {
+  switch (type_class) {
+    case H5T_INTEGER: return "an integer";
+    case H5T_FLOAT: return "a float";
+    case H5T_STRING: return "a string";
+    case H5T_ARRAY: return "an array type";
+    case H5T_COMPOUND: return "a compound type";
+    case H5T_VLEN: return "a variable-length sequence";
+    case H5T_ENUM: return "an enum";
+    case H5T_REFERENCE: return "a reference";
+    case H5T_OPAQUE: return "an opaque type";
+    case H5T_BITFIELD: return "a bitfield";
+    case H5T_TIME: return "a time";
+    default: return "of no valid type class";
+  }
+}
+
+// The registered names of third-party filters seen in checkpoints, for files that do not record one
+// (ids from The HDF Group's list of registered filter plugins).
+std::string known_filter_name(H5Z_filter_t id) {
+  switch (id) {
+    case 307: return "bzip2";
+    case 32000: return "lzf";
+    case 32001: return "blosc";
+    case 32004: return "lz4";
+    case 32008: return "bitshuffle";
+    case 32015: return "zstd";
+    case 32026: return "blosc2";
+    default: return "";
+  }
+}
+
+class CatalogReader {
+ public:
+  CatalogReader(hid_t file, const std::string& path, std::uint64_t file_size, bool checksums)
+      : file_(file), path_(path), checksums_(checksums) {
+    catalog_.file_size = file_size;
+  }
+
+  Catalog read() {
+    refuse_foreign_links();
+    for (const std::string& name : dataset_names()) add_dataset(name);
+    keep_written_order();
+    return std::move(catalog_);
+  }
+
+ private:
+  [[noreturn]] void fail(const std::string& name, const std::string& what) const {
+    throw InputError(path_ + ": tensor '" + printable(name) + "' " + what);
+  }
+
+  void refuse_foreign_links() const {
+    std::string link;
+    check(H5Lvisit(file_, H5_INDEX_NAME, H5_ITER_INC, find_foreign_link, &link), path_ + ": cannot list links");
+    if (!link.empty())
+      throw InputError(path_ + ": '" + printable(link) +
+                       "' is an external link (its data lies in another file, which mpimerge does not follow)");
+  }
+
+  bool tracks_creation_order() const {
+    Handle<H5Gclose> root(H5Gopen2(file_, "/", H5P_DEFAULT), path_ + ": cannot open the root group");
+    PropertyList gcpl(H5Gget_create_plist(root.get()), path_ + ": H5Gget_create_plist");
+    unsigned flags = 0;
+    return H5Pget_link_creation_order(gcpl.get(), &flags) >= 0 && (flags & H5P_CRT_ORDER_TRACKED);
+  }
+
+  // In creation order where the file tracks it (mpimerge's files, h5py's with track_order=True),
+  // otherwise by name.
+  std::vector<std::string> dataset_names() const {
+    std::vector<std::string> names;
+    if (!tracks_creation_order() ||
+        H5Ovisit2(file_, H5_INDEX_CRT_ORDER, H5_ITER_INC, collect_dataset, &names, H5O_INFO_BASIC) < 0) {
+      hdf5_error_detail();  // clears the stack of a failed attempt
+      names.clear();
+      check(H5Ovisit2(file_, H5_INDEX_NAME, H5_ITER_INC, collect_dataset, &names, H5O_INFO_BASIC),
+            path_ + ": cannot list datasets");
+    }
+    return names;
+  }
+
+  void add_dataset(const std::string& name) {
+    DatasetHandle d(H5Dopen2(file_, name.c_str(), H5P_DEFAULT), path_ + ": cannot open dataset '" + printable(name) + "'");
+    PropertyList dcpl(H5Dget_create_plist(d.get()), path_ + ": cannot read the properties of '" + printable(name) + "'");
+    const H5D_layout_t layout = check_storage(dcpl.get(), name);
+    TypeHandle type(H5Dget_type(d.get()), path_ + ": cannot read the type of '" + printable(name) + "'");
+    std::string unsupported;
+    const std::optional<DType> dtype = dtype_of(type.get(), unsupported);
+    if (!dtype) fail(name, "has an unsupported type: " + unsupported);
+    CatalogTensor t;
+    t.info = {name, *dtype, shape_of(d.get(), name)};
+    std::uint64_t bytes = 0;
+    if (__builtin_mul_overflow(t.info.elements(), static_cast<std::uint64_t>(dtype_size(*dtype)), &bytes))
+      fail(name, "is larger than 2^64 bytes");
+    t.access = access_of(d.get(), type.get(), layout, t, bytes);
+    if (checksums_) t.checksum = read_checksum(d.get(), name);
+    order_.push_back(read_order(d.get(), name));
+    catalog_.tensors.push_back(std::move(t));
+  }
+
+  // The layout, and nothing that keeps the data outside the file or needs a filter HDF5 lacks.
+  H5D_layout_t check_storage(hid_t dcpl, const std::string& name) const {
+    const H5D_layout_t layout = H5Pget_layout(dcpl);
+    if (layout == H5D_VIRTUAL)
+      fail(name, "is a virtual dataset (its data lies in other files, which mpimerge does not read)");
+    if (layout != H5D_CONTIGUOUS && layout != H5D_CHUNKED && layout != H5D_COMPACT)
+      fail(name, "has an unknown storage layout (" + std::to_string(static_cast<int>(layout)) + ")");
+    const int external = H5Pget_external_count(dcpl);
+    if (external != 0)
+      fail(name, "keeps its data in external files (external storage), which mpimerge does not read");
+    const int filters = H5Pget_nfilters(dcpl);
+    if (filters < 0) fail(name, "has an unreadable filter pipeline");
+    for (int i = 0; i < filters; ++i) {
+      unsigned flags = 0, config = 0;
+      std::size_t values = 0;
+      char text[64] = {};
+      const H5Z_filter_t id = H5Pget_filter2(dcpl, static_cast<unsigned>(i), &flags, &values, nullptr,
+                                             sizeof text, text, &config);
+      if (id < 0) fail(name, "has an unreadable filter pipeline");
+      text[sizeof text - 1] = '\0';  // a name as long as the buffer need not end in one
+      const std::string name_of = text[0] ? printable(text, 40) : known_filter_name(id);
+      const std::string filter = "filter " + std::to_string(id) + (name_of.empty() ? "" : " (" + name_of + ")");
+      // H5Zfilter_avail also loads a plugin from HDF5_PLUGIN_PATH, where one is installed.
+      unsigned info = 0;
+      if (H5Zfilter_avail(id) <= 0 || H5Zget_filter_info(id, &info) < 0 || !(info & H5Z_FILTER_CONFIG_DECODE_ENABLED)) {
+        hdf5_error_detail();
+        fail(name, "is compressed with " + filter +
+                       ", which this HDF5 library cannot decode (install its plugin in HDF5_PLUGIN_PATH, or "
+                       "rewrite the file without it, e.g. h5repack -f NONE)");
+      }
+    }
+    return layout;
+  }
+
+  std::vector<std::uint64_t> shape_of(hid_t dataset, const std::string& name) const {
+    SpaceHandle space(H5Dget_space(dataset), path_ + ": cannot read the dataspace of '" + printable(name) + "'");
+    switch (H5Sget_simple_extent_type(space.get())) {
+      case H5S_SCALAR: return {};
+      case H5S_SIMPLE: break;
+      case H5S_NULL: fail(name, "has no elements at all (an H5S_NULL dataspace)");
+      default: fail(name, "has an unreadable dataspace");
+    }
+    const int rank = H5Sget_simple_extent_ndims(space.get());
+    if (rank < 0 || rank > H5S_MAX_RANK) fail(name, "has an unreadable dataspace");
+    std::vector<hsize_t> dims(static_cast<std::size_t>(rank));
+    check(H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr), path_ + ": cannot read the shape of '" + printable(name) + "'");
+    std::uint64_t elements = 1;
+    for (const hsize_t n : dims)
+      if (n != 0 && __builtin_mul_overflow(elements, static_cast<std::uint64_t>(n), &elements))
+        fail(name, "has more than 2^64 elements");
+    return {dims.begin(), dims.end()};
+  }
+
+  Access access_of(hid_t dataset, hid_t type, H5D_layout_t layout, CatalogTensor& t, std::uint64_t bytes) const {
+    if (bytes == 0) return Access::none;
+    const std::string& name = t.info.name;
+    if (layout == H5D_COMPACT && H5Dget_storage_size(dataset) < bytes)
+      fail(name, "holds " + std::to_string(H5Dget_storage_size(dataset)) + " bytes of compact data, but its shape and type need " +
+                     std::to_string(bytes));
+    if (layout != H5D_CONTIGUOUS) return Access::hdf5;
+    H5D_space_status_t status = H5D_SPACE_STATUS_ERROR;
+    check(H5Dget_space_status(dataset, &status), path_ + ": cannot read the storage of '" + printable(name) + "'");
+    const haddr_t offset = H5Dget_offset(dataset);
+    hdf5_error_detail();  // no offset is no error: a dataset never written reads as its fill value
+    if (status == H5D_SPACE_STATUS_NOT_ALLOCATED || offset == HADDR_UNDEF) return Access::hdf5;
+    const std::uint64_t stored = H5Dget_storage_size(dataset);
+    if (stored < bytes)
+      fail(name, "has " + std::to_string(stored) + " bytes of storage, but its shape and type need " + std::to_string(bytes));
+    if (offset > catalog_.file_size || bytes > catalog_.file_size - offset)
+      fail(name, "has its data at bytes " + std::to_string(offset) + ".." + std::to_string(offset + bytes) +
+                     ", past the end of the file (" + std::to_string(catalog_.file_size) +
+                     " bytes): the file is truncated or its data address is corrupt");
+    t.offset = offset;
+    // Raw bytes are the tensor's elements when the file's type is the program's little-endian one
+    // (numpy bools: any enum of 0 and 1 over one byte); otherwise HDF5 converts them.
+    if (t.info.dtype == DType::boolean) return Access::raw;
+    const TypeHandle wanted = hdf5_type_for(t.info.dtype);
+    return H5Tequal(type, wanted.get()) > 0 ? Access::raw : Access::hdf5;
+  }
+
+  // Opens an attribute checked to hold exactly one value of the class expected, or nothing when
+  // the dataset has none; refuses any other class, size or dataspace before anything is read.
+  AttributeHandle open_single(hid_t dataset, const std::string& name, const char* attribute, H5T_class_t expected,
+                              const std::string& expectation) const {
+    const htri_t exists = H5Aexists(dataset, attribute);
+    if (exists < 0) fail(name, std::string("has an unreadable attribute ") + attribute);
+    if (exists == 0) return {};
+    AttributeHandle a(H5Aopen(dataset, attribute, H5P_DEFAULT), path_ + ": cannot open attribute " + attribute);
+    TypeHandle type(H5Aget_type(a.get()), path_ + ": cannot read the type of attribute " + attribute);
+    const H5T_class_t type_class = H5Tget_class(type.get());
+    if (type_class != expected)
+      fail(name, std::string("has an attribute ") + attribute + " that is " + class_text(type_class) + ", expected " + expectation);
+    SpaceHandle space(H5Aget_space(a.get()), path_ + ": cannot read the dataspace of attribute " + attribute);
+    const H5S_class_t space_class = H5Sget_simple_extent_type(space.get());
+    const hssize_t values = space_class == H5S_NULL ? 0 : H5Sget_simple_extent_npoints(space.get());
+    if ((space_class != H5S_SCALAR && space_class != H5S_SIMPLE && space_class != H5S_NULL) || values != 1)
+      fail(name, std::string("has an attribute ") + attribute + " of " + std::to_string(values < 0 ? 0 : values) +
+                     " values, expected " + expectation);
+    return a;
+  }
+
+  std::optional<std::int64_t> read_order(hid_t dataset, const std::string& name) const {
+    const AttributeHandle a = open_single(dataset, name, kOrderAttribute, H5T_INTEGER, "one integer");
+    if (!a) return std::nullopt;
+    std::int64_t position = 0;  // HDF5 converts any integer size and byte order to this one
+    check(H5Aread(a.get(), H5T_NATIVE_INT64, &position), path_ + ": cannot read attribute " + kOrderAttribute);
+    return position;
+  }
+
+  std::optional<std::uint64_t> read_checksum(hid_t dataset, const std::string& name) const {
+    static const std::string expected = "one string of 16 hexadecimal digits";
+    const AttributeHandle a = open_single(dataset, name, kChecksumAttribute, H5T_STRING, expected);
+    if (!a) return std::nullopt;
+    TypeHandle type(H5Aget_type(a.get()), "H5Aget_type");
+    std::string text;
+    if (H5Tis_variable_str(type.get()) > 0) {
+      char* value = nullptr;  // read with the file's own string type: no conversion
+      check(H5Aread(a.get(), type.get(), &value), path_ + ": cannot read attribute " + kChecksumAttribute);
+      if (value) {
+        text.assign(value, strnlen(value, kMaxTextAttributeBytes + 1));
+        H5free_memory(value);
+      }
+    } else {
+      const std::size_t size = H5Tget_size(type.get());
+      if (size == 0 || size > kMaxTextAttributeBytes)
+        fail(name, std::string("has an attribute ") + kChecksumAttribute + " of " + std::to_string(size) +
+                       " characters, expected " + expected);
+      text.assign(size, '\0');
+      check(H5Aread(a.get(), type.get(), text.data()), path_ + ": cannot read attribute " + kChecksumAttribute);
+    }
+    while (!text.empty() && (text.back() == '\0' || text.back() == ' ')) text.pop_back();  // NUL or space padding
+    if (text.size() != 16 || text.find_first_not_of("0123456789abcdef") != std::string::npos)
+      fail(name, std::string("has an attribute ") + kChecksumAttribute + " '" + printable(text, 32) +
+                     "' that is not 16 lower-case hexadecimal digits");
+    if (text == std::string(16, '0')) return std::nullopt;  // created, never filled in
+    return std::stoull(text, nullptr, 16);
+  }
+
+  // Files mpimerge wrote number their datasets in the order of the checkpoint they came from;
+  // where any dataset lacks the number, the order is the listing's.
+  void keep_written_order() {
+    if (std::any_of(order_.begin(), order_.end(), [](const auto& p) { return !p.has_value(); })) return;
+    std::vector<std::size_t> by_position(order_.size());
+    for (std::size_t i = 0; i < by_position.size(); ++i) by_position[i] = i;
+    std::stable_sort(by_position.begin(), by_position.end(),
+                     [&](std::size_t a, std::size_t b) { return *order_[a] < *order_[b]; });
+    std::vector<CatalogTensor> sorted;
+    sorted.reserve(by_position.size());
+    for (const std::size_t i : by_position) sorted.push_back(std::move(catalog_.tensors[i]));
+    catalog_.tensors = std::move(sorted);
+  }
+
+  hid_t file_;
+  const std::string& path_;
+  bool checksums_;
+  Catalog catalog_;
+  std::vector<std::optional<std::int64_t>> order_;  // per dataset, as listed
+};
+
+// Little-endian fields for encode_catalog / decode_catalog.
+void put(std::vector<std::uint8_t>& out, std::uint64_t value) {
+  for (int i = 0; i < 8; ++i) out.push_back(static_cast<std::uint8_t>(value >> (8 * i)));
+}
+
+class Fields {
+ public:
+  explicit Fields(std::span<const std::uint8_t> bytes) : bytes_(bytes) {}
+  std::uint64_t next() {
+    need(8);
+    std::uint64_t value = 0;
+    for (int i = 7; i >= 0; --i) value = (value << 8) | bytes_[at_ + static_cast<std::size_t>(i)];
+    at_ += 8;
+    return value;
+  }
+  std::string text() {
+    const std::uint64_t n = next();
+    need(n);
+    std::string s(reinterpret_cast<const char*>(bytes_.data() + at_), n);
+    at_ += n;
+    return s;
+  }
+  bool done() const { return at_ == bytes_.size(); }
+
+ private:
+  void need(std::uint64_t n) const {
+    if (n > bytes_.size() - at_) throw Error("HDF5 catalog: truncated message");
+  }
+  std::span<const std::uint8_t> bytes_;
+  std::size_t at_ = 0;
+};
+
+}  // namespace
+
+Catalog read_catalog(hid_t file, const std::string& path, std::uint64_t file_size, bool checksums) {
+  silence_hdf5_errors();
+  return CatalogReader(file, path, file_size, checksums).read();
+}
+
+hid_t open_serial(const std::string& path) {
+  silence_hdf5_errors();
+  PropertyList fapl(H5Pcreate(H5P_FILE_ACCESS), "H5Pcreate(file access)");
+  check(H5Pset_fapl_sec2(fapl.get()), "H5Pset_fapl_sec2");
+  // HDF5's shared lock against a writer, where the file system has locks at all.
+  check(H5Pset_file_locking(fapl.get(), 1, 1), "H5Pset_file_locking");
+  const hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl.get());
+  if (file < 0) {
+    const std::string detail = hdf5_error_detail();
+    throw InputError(path + ": not a readable HDF5 file" + (detail.empty() ? "" : ": " + detail));
+  }
+  return file;
+}
+
+Catalog read_catalog(const std::string& path, bool checksums) {
+  FileHandle file(open_serial(path), path);
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) throw InputError(path + ": cannot be read: " + std::strerror(errno));
+  return read_catalog(file.get(), path, static_cast<std::uint64_t>(st.st_size), checksums);
+}
+
+void read_rows_hdf5(hid_t file, const std::string& path, const TensorInfo& tensor, RowRange rows,
+                    std::span<std::uint8_t> out) {
+  const std::uint64_t bytes = rows.count() * tensor.row_elements() * dtype_size(tensor.dtype);
+  if (out.size() < bytes) throw Error(path + ": tensor '" + tensor.name + "': read buffer too small");
+  if (bytes == 0) return;
+  DatasetHandle d(H5Dopen2(file, tensor.name.c_str(), H5P_DEFAULT), path + ": cannot open dataset '" + tensor.name + "'");
+  // numpy bools are read as stored (bytes 0 and 1), whatever the enum's member names.
+  TypeHandle memory = tensor.dtype == DType::boolean ? TypeHandle(H5Dget_type(d.get()), "H5Dget_type")
+                                                      : hdf5_type_for(tensor.dtype);
+  const RowSelection s = select_rows(d.get(), tensor, rows);
+  check(H5Dread(d.get(), memory.get(), s.memory.get(), s.file.get(), H5P_DEFAULT, out.data()),
+        path + ": cannot read rows " + std::to_string(rows.begin) + ".." + std::to_string(rows.end) + " of tensor '" +
+            tensor.name + "'");
+}
+
+std::vector<std::uint8_t> encode_catalog(const Catalog& catalog) {
+  std::vector<std::uint8_t> out;
+  put(out, catalog.file_size);
+  put(out, catalog.tensors.size());
+  for (const CatalogTensor& t : catalog.tensors) {
+    put(out, t.info.name.size());
+    out.insert(out.end(), t.info.name.begin(), t.info.name.end());
+    put(out, static_cast<std::uint64_t>(t.info.dtype));
+    put(out, t.info.shape.size());
+    for (const std::uint64_t n : t.info.shape) put(out, n);
+    put(out, static_cast<std::uint64_t>(t.access));
+    put(out, t.offset);
+    put(out, t.checksum.has_value());
+    put(out, t.checksum.value_or(0));
+  }
+  return out;
+}
+
+Catalog decode_catalog(std::span<const std::uint8_t> bytes) {
+  Fields in(bytes);
+  Catalog catalog;
+  catalog.file_size = in.next();
+  const std::uint64_t count = in.next();
+  for (std::uint64_t i = 0; i < count; ++i) {
+    CatalogTensor t;
+    t.info.name = in.text();
+    t.info.dtype = static_cast<DType>(in.next());
+    const std::uint64_t rank = in.next();
+    if (rank > H5S_MAX_RANK) throw Error("HDF5 catalog: bad rank");
+    for (std::uint64_t d = 0; d < rank; ++d) t.info.shape.push_back(in.next());
+    t.access = static_cast<Access>(in.next());
+    t.offset = in.next();
+    const bool has_checksum = in.next() != 0;
+    const std::uint64_t checksum = in.next();
+    if (has_checksum) t.checksum = checksum;
+    catalog.tensors.push_back(std::move(t));
+  }
+  if (!in.done()) throw Error("HDF5 catalog: trailing bytes");
+  return catalog;
+}
+
+}  // namespace mpimerge::storage::hdf5

@@ -1,0 +1,5 @@
+# mpimerge verify given a FIFO: it blocked forever; refused before anything opens it.
+mkfifo "$T/model.safetensors"
+ARGS=(verify "$T/model.safetensors")
+STATUS=1
+EXPECT=("$T/model.safetensors: a FIFO (named pipe), not a regular file")

@@ -1,0 +1,8 @@
+# verify needs the checksums a file records: a malformed mpimerge_checksum attribute (checksum-strings4000)
+# is checked for class, size and dataspace before it is read, and refused naming the file, the
+# tensor and the attribute.
+cp "$DATA/set/ft-1.h5" "$T/ft-1.h5"
+$CRAFT attr "$T/ft-1.h5" model.layers.0.mlp.down_proj.weight checksum-strings4000
+ARGS=(verify "$T/ft-1.h5")
+STATUS=1
+EXPECT=("$T/ft-1.h5: tensor 'model.layers.0.mlp.down_proj.weight' has an attribute mpimerge_checksum of 4000 values")

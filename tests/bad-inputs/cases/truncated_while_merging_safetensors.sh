@@ -1,0 +1,12 @@
+# A .safetensors model truncated while the merge reads it, in memory: at 3 ranks it was read as
+# zeros (OMPIO's collective reads report the full count).
+# The fault hook truncates the file to half its size before rank 0's second read of it; every read
+# checks the file against the size its header or catalog was checked against, on every rank.
+# (The file lies outside $T: the harness would otherwise report it changed, as it was.)
+V=$(mktemp -d /tmp/bad-input-victim-XXXXXX)
+CLEANUP+=("rm -rf '$V'")
+cp "$DATA/st/ft-1.safetensors" "$V/ft-1.safetensors"
+export MPIMERGE_FAULT=truncate-input:2:0 MPIMERGE_FAULT_INPUT=$V/ft-1.safetensors
+ARGS=(merge --base "$DATA/st/base.safetensors" --model "$V/ft-1.safetensors" --output "$OUTPUT")
+STATUS=1
+EXPECT=("$V/ft-1.safetensors: the file shrank from " " bytes while it was read")
