@@ -11,6 +11,9 @@ every number to a JSON file.
 
 Example (the numbers in docs/performance.md):
   python3 bench/svd_bench.py --params 0.55B --models 3 --ranks 1 2 --json bench/results/svd_bench.json
+  # one layer decomposed (every other matrix averaged): the time per matrix shape, quickly
+  python3 bench/svd_bench.py --ranks 1 2 --exclude 'model.layers.[1-9]*,lm_head.weight,*embed*' \
+      --json bench/results/svd_bench_layer0.json
 """
 import argparse
 import json
@@ -60,13 +63,15 @@ def generate(mpimerge, out, params, models):
                     str(models), "--dtype", "bfloat16", "--quiet"], check=True, env=ENV)
 
 
-def merge(mpimerge, data, models, method, ranks, out, budget):
+def merge(mpimerge, data, models, method, ranks, out, budget, exclude):
     cmd = ["mpirun", "-n", str(ranks), mpimerge, "merge", "--method", method, "--base", f"{data}/base.h5"]
     for i in range(1, models + 1):
         cmd += ["--model", f"{data}/ft-{i}.h5"]
     cmd += ["--output", out, "--overwrite", "--progress", "none"]
     if budget:
         cmd += ["--memory-budget", budget]
+    if exclude:
+        cmd += ["--exclude", exclude]
     with LoadSampler() as load:
         start = time.time()
         done = subprocess.run(cmd, env=ENV, capture_output=True, text=True)
@@ -99,6 +104,9 @@ def main():
     p.add_argument("--ranks", type=int, nargs="+", default=[1, 2])
     p.add_argument("--methods", nargs="+", default=METHODS)
     p.add_argument("--budget", default=None, help="--memory-budget for every merge (default: mpimerge's)")
+    p.add_argument("--exclude", default=None,
+                   help="tensors averaged instead of decomposed (--exclude of the methods): a quick per-shape "
+                        "timing decomposes one layer, e.g. 'model.layers.[1-9]*,lm_head.weight,*embed*'")
     p.add_argument("--json", default=None)
     args = p.parse_args()
     data = os.path.join(args.data, f"llama-{args.params}-{args.models}")
@@ -111,7 +119,8 @@ def main():
     runs = []
     for method in args.methods:
         for ranks in args.ranks:
-            r = merge(args.mpimerge, data, args.models, method, ranks, os.path.join(data, "merged.h5"), args.budget)
+            r = merge(args.mpimerge, data, args.models, method, ranks, os.path.join(data, "merged.h5"), args.budget,
+                      args.exclude)
             runs.append(r)
             loads = r["load"]
             print(f"{method} at {ranks} ranks: {r['wall_seconds']:.1f} s, load average {min(loads):.1f}-{max(loads):.1f}",
@@ -140,7 +149,8 @@ def main():
     if args.json:
         os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
         with open(args.json, "w") as f:
-            json.dump({"machine": machine, "params": args.params, "models": args.models, "runs": runs}, f, indent=1)
+            json.dump({"machine": machine, "params": args.params, "models": args.models, "exclude": args.exclude,
+                       "runs": runs}, f, indent=1)
         print(f"\nwrote {args.json}")
 
 
