@@ -11,11 +11,11 @@ submit_script merge.sbatch --ntasks=2 --mem=1000M --export=ALL,JOB_ENV=jobs/slur
 expect_job COMPLETED 0:0
 log=$JOBDIR/mpimerge-$JOB.out
 # 1000M / 2 ranks = 500M; 70% of it, 350M, is under twice the 256M reserve: half of it, 175M.
-expect_line "$log" "mpimerge-slurm: memory budget: 175M per rank (--mem=1000M / 2 ranks on a node = 500M; 70% less 256M)"
+expect_line "$log" "mpimerge-slurm: memory budget: 175MiB per rank (--mem=1000M / 2 ranks on a node = 500M; 70% less 256M)"
 expect_run "$log" srun --mpi=pmix --ntasks=2 --cpus-per-task=1 "$MPIMERGE" merge "${INPUTS[@]}" \
-  --output out/slurm/merged.h5 --method ties --density 0.2 --lambda 1.0 --memory-budget 175M \
+  --output out/slurm/merged.h5 --method ties --density 0.2 --lambda 1.0 --memory-budget 175MiB \
   --report out/slurm/merged.report.json
-direct merge "${INPUTS[@]}" --method ties --density 0.2 --lambda 1.0 --memory-budget 175M --output direct.h5
+direct merge "${INPUTS[@]}" --method ties --density 0.2 --lambda 1.0 --memory-budget 175MiB --output direct.h5
 same_bytes out/slurm/merged.h5 direct.h5
 expect_report out/slurm/merged.report.json 2 175
 echo "merge.sbatch, srun --mpi=pmix: ok"
@@ -44,13 +44,13 @@ fi
 # mpirun, every variable from the environment (over the job file's), an explicit memory budget so
 # small that the merge streams its inputs in groups, and --overwrite of the first job's output.
 submit_script merge.sbatch --ntasks=2 --mem=1000M \
-  --export=ALL,JOB_ENV=jobs/slurm-merge.env,LAUNCHER=mpirun,MEMORY_BUDGET=3M,METHOD_ARGS="--method ties --density 0.3 --lambda 0.7 --trim-scope tensor",EXTRA_ARGS="--overwrite --report out/slurm/mpirun.report.json"
+  --export=ALL,JOB_ENV=jobs/slurm-merge.env,LAUNCHER=mpirun,MEMORY_BUDGET=3MiB,METHOD_ARGS="--method ties --density 0.3 --lambda 0.7 --trim-scope tensor",EXTRA_ARGS="--overwrite --report out/slurm/mpirun.report.json"
 expect_job COMPLETED 0:0
 log=$JOBDIR/mpimerge-$JOB.out
-expect_line "$log" "mpimerge-slurm: memory budget: 3M per rank"
+expect_line "$log" "mpimerge-slurm: memory budget: 3MiB per rank"
 expect_run "$log" mpirun -n 2 "$MPIMERGE" merge "${INPUTS[@]}" --output out/slurm/merged.h5 \
-  --method ties --density 0.3 --lambda 0.7 --trim-scope tensor --memory-budget 3M --overwrite --report out/slurm/mpirun.report.json
-direct merge "${INPUTS[@]}" --method ties --density 0.3 --lambda 0.7 --trim-scope tensor --memory-budget 3M --output direct-2.h5
+  --method ties --density 0.3 --lambda 0.7 --trim-scope tensor --memory-budget 3MiB --overwrite --report out/slurm/mpirun.report.json
+direct merge "${INPUTS[@]}" --method ties --density 0.3 --lambda 0.7 --trim-scope tensor --memory-budget 3MiB --output direct-2.h5
 same_bytes out/slurm/merged.h5 direct-2.h5
 expect_report out/slurm/mpirun.report.json 2 3
 echo "merge.sbatch, mpirun: ok"

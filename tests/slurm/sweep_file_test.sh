@@ -28,7 +28,7 @@ submit_script sweep.sbatch --ntasks=2 --mem=1000M --export=ALL,SWEEP=job.yaml
 expect_job COMPLETED 0:0
 log=$JOBDIR/mpimerge-sweep-$JOB.out
 expect_line "$log" "mpimerge-slurm: grid of 3 points, the inputs read once for all"
-expect_run "$log" srun --mpi=pmix --ntasks=2 --cpus-per-task=1 "$MPIMERGE" sweep --config job.yaml --memory-budget 175M
+expect_run "$log" srun --mpi=pmix --ntasks=2 --cpus-per-task=1 "$MPIMERGE" sweep --config job.yaml --memory-budget 175MiB
 [ -f "$JOBDIR/out/job/sweep.csv" ] || fail "no out/job/sweep.csv"
 for name in "${names[@]}"; do same_bytes "out/job/$name.h5" "out/direct/$name.h5"; done
 echo "sweep.sbatch, one job: ok"

@@ -23,10 +23,10 @@ for n in 1 2 3 4; do
   read -r -a args <<<"$options"
   expect_line "$log" "mpimerge-slurm: grid point $n of 4: $options -> $dir"
   expect_run "$log" srun --mpi=pmix --ntasks=2 --cpus-per-task=1 "$MPIMERGE" merge "${INPUTS[@]}" \
-    --output "$dir/merged.h5" --report "$dir/report.json" "${args[@]}" --memory-budget 175M
+    --output "$dir/merged.h5" --report "$dir/report.json" "${args[@]}" --memory-budget 175MiB
   expect_line "$JOBDIR/$dir/options.txt" "$options"
   expect_report "$dir/report.json" 2 175
-  direct merge "${INPUTS[@]}" "${args[@]}" --memory-budget 175M --output "direct-$n.h5"
+  direct merge "${INPUTS[@]}" "${args[@]}" --memory-budget 175MiB --output "direct-$n.h5"
   same_bytes "$dir/merged.h5" "direct-$n.h5"
 done
 [ "$(find "$JOBDIR/out/slurm/sweep" -mindepth 1 -maxdepth 1 | wc -l)" = 4 ] || fail "not 4 point directories: $(ls "$JOBDIR/out/slurm/sweep")"
