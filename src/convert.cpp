@@ -1,6 +1,8 @@
 #include "mpimerge/convert.hpp"
 
 #include <algorithm>
+#include <bit>
+#include <cmath>
 #include <cstring>
 #include <string>
 
@@ -77,6 +79,56 @@ MPIMERGE_VECTOR_CLONES void encode(std::span<const T> in, DType dtype, std::span
 
 namespace {
 
+// Stores each converted element and counts those whose exponent bits are all ones (NaN or
+// infinity). The counter is as wide as the elements and emptied into the total every chunk (see
+// count_all_set below), so that the loop vectorises at the elements' width.
+template <class Raw, class T, class Convert>
+std::uint64_t store_counting(std::span<const T> in, std::uint8_t* p, Raw mask, Convert convert) {
+  constexpr std::size_t kChunk = sizeof(Raw) == 2 ? 0xFFFF : 0x7FFFFFFF;
+  const std::size_t n = in.size();
+  std::uint64_t total = 0;
+  for (std::size_t at = 0; at < n; at += kChunk) {
+    const std::size_t end = std::min(n, at + kChunk);
+    Raw count = 0;
+    for (std::size_t i = at; i < end; ++i) {
+      const Raw bits = convert(in[i]);
+      store(p + sizeof(Raw) * i, bits);
+      count += static_cast<Raw>((bits & mask) == mask);
+    }
+    total += count;
+  }
+  return total;
+}
+
+}  // namespace
+
+template <class T>
+MPIMERGE_VECTOR_CLONES std::uint64_t encode_counting_nonfinite(std::span<const T> in, DType dtype, std::span<std::uint8_t> raw) {
+  std::uint8_t* p = raw.data();
+  switch (dtype) {
+    case DType::f32:
+      return store_counting<std::uint32_t>(in, p, 0x7F800000u,
+                                           [](T v) { return std::bit_cast<std::uint32_t>(static_cast<float>(v)); });
+    case DType::f64:
+      return store_counting<std::uint64_t>(in, p, 0x7FF0000000000000ull,
+                                           [](T v) { return std::bit_cast<std::uint64_t>(static_cast<double>(v)); });
+    case DType::bf16:
+      return store_counting<std::uint16_t>(in, p, std::uint16_t{0x7F80}, [](T v) { return bits::f32_to_bf16(narrow(v)); });
+    case DType::f16:
+      return store_counting<std::uint16_t>(in, p, std::uint16_t{0x7C00}, [](T v) { return bits::f32_to_f16(narrow(v)); });
+    default: not_float(dtype);
+  }
+}
+
+template <class T>
+std::uint64_t count_nonfinite_values(std::span<const T> values) {
+  std::uint64_t count = 0;
+  for (const T v : values) count += std::isfinite(v) ? 0 : 1;
+  return count;
+}
+
+namespace {
+
 // Elements whose bits under mask are all set (exponent all ones: NaN or infinity). The counter is
 // as wide as the elements and emptied into the total every chunk, before it could wrap: a 64-bit
 // counter over 16-bit lanes would keep the loop from vectorising at full width.
@@ -118,5 +170,9 @@ template void decode<float>(DType, std::span<const std::uint8_t>, std::span<floa
 template void decode<double>(DType, std::span<const std::uint8_t>, std::span<double>);
 template void encode<float>(std::span<const float>, DType, std::span<std::uint8_t>);
 template void encode<double>(std::span<const double>, DType, std::span<std::uint8_t>);
+template std::uint64_t encode_counting_nonfinite<float>(std::span<const float>, DType, std::span<std::uint8_t>);
+template std::uint64_t encode_counting_nonfinite<double>(std::span<const double>, DType, std::span<std::uint8_t>);
+template std::uint64_t count_nonfinite_values<float>(std::span<const float>);
+template std::uint64_t count_nonfinite_values<double>(std::span<const double>);
 
 }  // namespace mpimerge

@@ -16,6 +16,16 @@ void decode(DType dtype, std::span<const std::uint8_t> raw, std::span<T> out);
 template <class T>
 void encode(std::span<const T> in, DType dtype, std::span<std::uint8_t> raw);
 
+// encode, returning how many of the written elements are NaN or infinite: a value beyond the
+// dtype's range rounds to infinity. The count comes from the same loop (one more compare per
+// element), so that every merged value can be checked at no extra pass.
+template <class T>
+std::uint64_t encode_counting_nonfinite(std::span<const T> in, DType dtype, std::span<std::uint8_t> raw);
+
+// Number of NaN and infinite values (0 when all are finite).
+template <class T>
+std::uint64_t count_nonfinite_values(std::span<const T> values);
+
 // Number of NaN and infinite elements in raw (0 for non-float dtypes).
 std::uint64_t count_nonfinite(DType dtype, std::span<const std::uint8_t> raw);
 // Index of the first NaN or infinite element in raw (its element count if there is none).

@@ -23,7 +23,7 @@ void check_paths(const AnalysisJob& job) {
     merge.models = job.models;
     merge.output = output;
     merge.overwrite = job.overwrite;
-    check_job_paths(merge);
+    check_job_paths(merge, OutputKind::text);
   }
   if (job.json_path == job.csv_path) throw UsageError("--json and --csv name the same file '" + job.json_path + "'");
 }

@@ -2,6 +2,8 @@
 
 #include <chrono>
 
+#include "durability/journal.hpp"
+#include "durability/output_claim.hpp"
 #include "durability/paths.hpp"
 #include "durability/pending_output.hpp"
 #include "pipeline/phases.hpp"
@@ -20,11 +22,13 @@ ConvertSummary run_convert(const ConvertJob& job, const mpi::Comm& comm, const L
   as_merge.output_format = job.output_format;
   as_merge.shard_bytes = job.shard_bytes;
   as_merge.overwrite = job.overwrite;
+  as_merge.report = false;
   storage::OutputSpec spec;
   mpi::run_agreed(comm, [&] {
     spec = output_spec_for(as_merge);
-    check_job_paths(as_merge);
+    if (comm.is_root()) check_job_paths(as_merge);  // one rank looks: the others would race its lock file
   });
+  const OutputClaim claim(as_merge, comm);  // its directories, its lock: before the first byte
 
   std::unique_ptr<storage::CheckpointReader> reader;
   mpi::run_agreed(comm, [&] { reader = storage::open_checkpoint(job.source, comm); });
@@ -32,7 +36,12 @@ ConvertSummary run_convert(const ConvertJob& job, const mpi::Comm& comm, const L
   log.line("convert " + job.source + " (" + reader->describe() + ", " + std::to_string(tensors.size()) +
            " tensors) to " + job.output);
 
-  PendingOutput pending(job.output, comm);
+  const WrittenPaths paths = written_paths(as_merge);
+  PendingOutput pending(paths, comm);
+  // A journal that cannot resume anything: it marks the partial output as this program's.
+  mpi::run_agreed(comm, [&] {
+    if (comm.is_root()) Journal::start(paths.journal, "not resumable (convert)", nlohmann::ordered_json::array());
+  });
   std::unique_ptr<storage::CheckpointWriter> writer;
   mpi::run_agreed(comm, [&] { writer = storage::create_checkpoint(pending.path(), spec, tensors, comm); });
 

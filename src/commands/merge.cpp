@@ -34,9 +34,9 @@ MergeSummary run_merge(const MergeJob& job, const mpi::Comm& comm, const Log& lo
   log.line(plan_line(planned));
 
   // Every merge keeps a journal beside its partial output; --resume continues from one.
-  const std::string fingerprint = merge_fingerprint(job, target.output, inputs.set, planned.plan, comm);
+  const std::string fingerprint = merge_fingerprint(job, target.output, inputs.pins, planned.plan, comm);
   const std::optional<ResumePoint> resume =
-      job.resume ? find_resume_point(job, fingerprint, planned.plan, comm, log) : std::nullopt;
+      job.resume ? find_resume_point(job, fingerprint, inputs.pins, planned.plan, comm, log) : std::nullopt;
   target.journal = Journal::path_for(job.output);
   bool analysed = false;
   if (resume) {
@@ -45,11 +45,7 @@ MergeSummary run_merge(const MergeJob& job, const mpi::Comm& comm, const Log& lo
     target.journaled = resume->count;
     analysed = resume->method_state && target.method->restore_state(*resume->method_state);
   }
-  open_output(target, planned.plan, comm, log);
-  if (!resume)
-    mpi::run_agreed(comm, [&] {
-      if (comm.is_root()) Journal::start(target.journal, fingerprint);
-    });
+  open_output(target, planned.plan, comm, log, fingerprint, resume_inputs(inputs.pins));
 
   Progress progress(Progress::style_for(comm.is_root(), job.quiet, job.progress), std::cout);
   MergeSession session(planned.plan, planned.work, inputs.set, comm, progress);
@@ -69,15 +65,15 @@ MergeSummary run_merge(const MergeJob& job, const mpi::Comm& comm, const Log& lo
   }
   session.merge_and_write(targets);
   fault_point("commit", comm.rank());
-  target.pending->commit();
+  inputs.pins.check(comm);  // no input changed while it was read
 
   // A resumed merge did not read every input whole: it has no inputs' checksums to report.
   MergeSummary summary = summarize(target, planned, resume ? std::vector<MergeSummary::InputChecksum>{}
                                                            : input_checksums(session, planned, inputs),
                                    session, started, comm);
   summary.resumed_tensors = resume ? resume->count : 0;
+  commit_target(target, summary, comm);  // the report, then the output and report renamed together
   log_summary(log, summary);
-  report_target(target, summary, comm);
   return summary;
 }
 

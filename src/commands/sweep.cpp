@@ -66,7 +66,6 @@ SweepResult run_sweep(const Sweep& sweep, const SweepOptions& options, const mpi
     if (options.point && *options.point >= sweep.points.size())
       throw UsageError("--point " + std::to_string(*options.point) + ": the grid has " +
                        std::to_string(sweep.points.size()) + " points (0.." + std::to_string(sweep.points.size() - 1) + ")");
-    if (comm.is_root()) std::filesystem::create_directories(sweep.output_dir);
   });
   if (options.point) points.push_back(&sweep.points[*options.point]);
   else
@@ -102,13 +101,13 @@ SweepResult run_sweep(const Sweep& sweep, const SweepOptions& options, const mpi
   session.allow_nonfinite(options.allow_nonfinite);
   session.analyze(pointers);
   session.merge_and_write(pointers);
-  for (auto& t : targets) t.pending->commit();
+  inputs.pins.check(comm);  // no input changed while it was read
 
   SweepResult result;
   const auto checksums = input_checksums(session, planned, inputs);
   for (auto& t : targets) {
     result.summaries.push_back(summarize(t, planned, checksums, session, started, comm));
-    report_target(t, result.summaries.back(), comm);
+    commit_target(t, result.summaries.back(), comm);  // its report, then output and report renamed
     log.line("wrote   " + t.job.output + " in " + format_seconds(result.summaries.back().target_seconds) + " of its own");
   }
   const MergeSummary& any = result.summaries.front();

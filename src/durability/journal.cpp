@@ -35,8 +35,18 @@ std::string Journal::path_for(const std::string& output) {
   return out + ".partial.journal";
 }
 
-void Journal::start(const std::string& path, const std::string& fingerprint) {
-  append_line(path, nlohmann::json{{"journal", 1}, {"fingerprint", fingerprint}}.dump(), true);
+void Journal::start(const std::string& path, const std::string& fingerprint, const nlohmann::ordered_json& inputs) {
+  nlohmann::ordered_json header{{"journal", 1}, {"fingerprint", fingerprint}, {"inputs", inputs}};
+  append_line(path, header.dump(), true);
+}
+
+bool Journal::is_journal(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in.is_open()) return false;
+  std::string head(std::string_view(kHeaderStart).size(), '\0');
+  in.read(head.data(), static_cast<std::streamsize>(head.size()));
+  // Empty: a run killed before its header was written, which holds nothing.
+  return (in.gcount() == 0 && in.eof()) || (in && head == kHeaderStart);
 }
 
 void Journal::append_state(const std::string& path, const std::string& state) {
@@ -78,6 +88,7 @@ std::optional<JournalContents> Journal::load(const std::string& path, const mpi:
     if (first) {
       if (!record.contains("fingerprint")) throw InputError(path + ": not a resume journal");
       contents.fingerprint = record["fingerprint"].get<std::string>();
+      if (record.contains("inputs")) contents.inputs = record["inputs"];
       first = false;
     } else if (record.contains("method_state")) {
       contents.method_state = record["method_state"].get<std::string>();

@@ -14,22 +14,41 @@ namespace mpimerge {
 namespace fs = std::filesystem;
 namespace {
 
-// Size and modification time of an input: a file, or every file of a directory.
-nlohmann::ordered_json identity(const std::string& path) {
-  std::error_code ec;
-  std::uintmax_t bytes = 0;
-  std::int64_t newest = 0;
-  auto add = [&](const fs::path& p) {
-    bytes += fs::file_size(p, ec);
-    newest = std::max<std::int64_t>(newest, fs::last_write_time(p, ec).time_since_epoch().count());
+// Every file the inputs read, with its identity as pinned when it was opened (rank 0's).
+nlohmann::ordered_json input_identities(const InputPins& pins) {
+  nlohmann::ordered_json out = nlohmann::ordered_json::array();
+  for (const PinnedFile& f : pins.files())
+    out.push_back({{"role", f.role}, {"input", f.input}, {"file", f.file}, {"identity", f.identity.to_json()}});
+  return out;
+}
+
+// Why the journal's inputs are not these: the first file that changed, appeared or went since the
+// interrupted run, or "" when the inputs are the same (then the method or output differs).
+std::string changed_input(const nlohmann::json& recorded, const InputPins& pins) {
+  if (!recorded.is_array()) return "";
+  auto name = [](const std::string& role, const std::string& input, const std::string& file) {
+    std::string text = role + " '" + input + "'";
+    if (fs::path(file).lexically_normal() != fs::path(input).lexically_normal())
+      text += ": " + fs::path(file).filename().string();
+    return text;
   };
-  if (fs::is_directory(path, ec)) {
-    for (const auto& entry : fs::directory_iterator(path, ec))
-      if (entry.is_regular_file(ec)) add(entry.path());
-  } else {
-    add(path);
+  for (const auto& entry : recorded) {
+    const std::string role = entry.value("role", ""), file = entry.value("file", ""), input = entry.value("input", "");
+    const PinnedFile* now = nullptr;
+    for (const PinnedFile& f : pins.files())
+      if (f.role == role && f.file == file) now = &f;
+    if (!now) return name(role, input, file) + " is no longer read";
+    const FileIdentity was = FileIdentity::from_json(entry.at("identity"));
+    if (!was.same_across_runs(now->identity))
+      return name(role, input, file) + " changed since the interrupted run (" +
+             describe_change(was, now->identity, true) + ")";
   }
-  return {{"path", path}, {"bytes", bytes}, {"modified", newest}};
+  for (const PinnedFile& f : pins.files()) {
+    bool known = false;
+    for (const auto& entry : recorded) known = known || (entry.value("role", "") == f.role && entry.value("file", "") == f.file);
+    if (!known) return name(f.role, f.input, f.file) + " was not read by the interrupted run";
+  }
+  return "";
 }
 
 // Checksums of the given tensors as the partial output holds them. Collective reads.
@@ -62,7 +81,9 @@ std::vector<std::uint64_t> checksums_in(const std::string& path, const std::vect
 
 }  // namespace
 
-std::string merge_fingerprint(const MergeJob& job, const storage::OutputSpec& output, const InputSet& inputs,
+nlohmann::ordered_json resume_inputs(const InputPins& pins) { return input_identities(pins); }
+
+std::string merge_fingerprint(const MergeJob& job, const storage::OutputSpec& output, const InputPins& pins,
                               const MergePlan& plan, const mpi::Comm& comm) {
   std::string text;
   if (comm.is_root()) {
@@ -70,7 +91,9 @@ std::string merge_fingerprint(const MergeJob& job, const storage::OutputSpec& ou
     j["method"] = job_json(job)["method"];
     j["out_dtype"] = job.out_dtype ? std::string(dtype_name(*job.out_dtype)) : "";
     j["output"] = {{"format", static_cast<int>(output.format)}, {"shard_bytes", output.shard_bytes}};
-    for (const auto* reader : inputs.readers) j["inputs"].push_back(identity(reader->path()));
+    // Each file's identity without its device number (see FileIdentity::to_json): a resume may
+    // run on other nodes, which mount the same file system under another device number.
+    j["inputs"] = input_identities(pins);
     for (const auto& t : plan.tensors)
       j["tensors"].push_back({t.output.name, std::string(dtype_name(t.output.dtype)), t.output.shape});
     text = checksum_hex(text_checksum(j.dump()));
@@ -80,7 +103,8 @@ std::string merge_fingerprint(const MergeJob& job, const storage::OutputSpec& ou
 }
 
 std::optional<ResumePoint> find_resume_point(const MergeJob& job, const std::string& fingerprint,
-                                             const MergePlan& plan, const mpi::Comm& comm, const Log& log) {
+                                             const InputPins& pins, const MergePlan& plan, const mpi::Comm& comm,
+                                             const Log& log) {
   const std::string journal_path = Journal::path_for(job.output);
   std::optional<JournalContents> journal;
   bool partial_exists = false;
@@ -90,9 +114,13 @@ std::optional<ResumePoint> find_resume_point(const MergeJob& job, const std::str
     std::string partial = job.output;
     while (partial.size() > 1 && partial.back() == '/') partial.pop_back();
     partial_exists = fs::exists(partial + ".partial", ec);
-    if (journal && journal->fingerprint != fingerprint)
-      throw UsageError("--resume: " + journal_path + " belongs to another merge (other inputs, method, parameters or "
-                       "output format); remove it and the .partial output to start afresh");
+    if (!journal || journal->fingerprint == fingerprint || !comm.is_root()) return;
+    // Rank 0 says why (its pins made the fingerprint); the other ranks agree on its message.
+    if (const std::string changed = changed_input(journal->inputs, pins); !changed.empty())
+      throw UsageError("--resume: " + changed + "; the interrupted merge read the old version: restore it, or pass "
+                       "--overwrite instead of --resume to start afresh");
+    throw UsageError("--resume: " + journal_path + " belongs to another merge (other inputs, method, parameters or "
+                     "output format); pass --overwrite instead of --resume to start afresh");
   });
   if (!journal || !partial_exists) {
     log.line("resume  nothing to resume at " + job.output + ".partial: starting afresh");

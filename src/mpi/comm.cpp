@@ -1,5 +1,7 @@
 #include "mpimerge/mpi/comm.hpp"
 
+#include <utility>
+#include <functional>
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -209,9 +211,24 @@ void Comm::broadcast(std::string& text, int root) const {
   text.assign(bytes.begin(), bytes.end());
 }
 
+namespace {
+std::function<void()>& abort_cleanup() {
+  static std::function<void()> cleanup;
+  return cleanup;
+}
+}  // namespace
+
+void set_abort_cleanup(std::function<void()> cleanup) { abort_cleanup() = std::move(cleanup); }
+
 void Comm::abort(const std::string& message) const {
   std::fprintf(stderr, "mpimerge: error (rank %d, aborting all ranks): %s\n", rank_, message.c_str());
   std::fflush(stderr);
+  if (auto cleanup = std::exchange(abort_cleanup(), {})) {
+    try {
+      cleanup();
+    } catch (...) {  // ending every rank matters more than what is left behind
+    }
+  }
   MPI_Abort(comm_, static_cast<int>(ExitCode::failure));
   std::abort();  // MPI_Abort does not return
 }

@@ -1,8 +1,11 @@
 #include "pipeline/inputs.hpp"
 
+#include <algorithm>
+
 #include "mpimerge/convert.hpp"
 #include "mpimerge/pipeline/transfers.hpp"
 #include "mpimerge/error.hpp"
+#include "mpimerge/util/format.hpp"
 #include "mpimerge/util/memory.hpp"
 
 namespace mpimerge {
@@ -14,20 +17,25 @@ OpenInputs open_inputs(const std::optional<std::string>& base, const std::vector
                        const mpi::Comm& comm, const SideInputPaths& side) {
   OpenInputs inputs;
   inputs.set.has_base = base.has_value();
-  std::vector<std::string> paths;
-  if (base) paths.push_back(*base);
-  paths.insert(paths.end(), models.begin(), models.end());
-  for (const std::string& path : paths) {
-    mpi::run_agreed(comm, [&] { inputs.owned.push_back(storage::open_checkpoint(path, comm)); });
-    inputs.set.readers.push_back(inputs.owned.back().get());
-  }
+  // Each input is pinned as it is opened (see durability/input_pins.hpp), under the role
+  // job_inputs() gives it.
+  auto open = [&](const std::string& role, const std::string& path) {
+    mpi::run_agreed(comm, [&] {
+      const InputPins::Snapshot before = InputPins::before_open(path);
+      inputs.owned.push_back(storage::open_checkpoint(path, comm));
+      inputs.pins.pin(role, *inputs.owned.back(), before);
+    });
+    return inputs.owned.back().get();
+  };
+  if (base) inputs.set.readers.push_back(open("base", *base));
+  for (std::size_t m = 0; m < models.size(); ++m)
+    inputs.set.readers.push_back(open("model " + std::to_string(m + 1), models[m]));
   inputs.set.aligned_name = side.aligned_name;
   inputs.set.side_name = side.matrices_name;
-  for (auto [paths, readers] : {std::pair{&side.aligned, &inputs.set.aligned}, std::pair{&side.matrices, &inputs.set.side}})
-    for (const std::string& path : *paths) {
-      mpi::run_agreed(comm, [&] { inputs.owned.push_back(storage::open_checkpoint(path, comm)); });
-      readers->push_back(inputs.owned.back().get());
-    }
+  for (std::size_t m = 0; m < side.aligned.size(); ++m)
+    inputs.set.aligned.push_back(open(side.aligned_name + " " + std::to_string(m + 1), side.aligned[m]));
+  for (std::size_t m = 0; m < side.matrices.size(); ++m)
+    inputs.set.side.push_back(open(side.matrices_name + " " + std::to_string(m + 1), side.matrices[m]));
   return inputs;
 }
 
@@ -51,15 +59,26 @@ std::vector<SideMatrix> read_side_matrices(const PlannedTensor& tensor, const In
   return out;
 }
 
-std::uint64_t memory_budget(std::optional<std::uint64_t> requested, const mpi::Comm& comm) {
-  std::uint64_t budget = 0;
+MemoryBudget memory_budget(std::optional<std::uint64_t> requested, const mpi::Comm& comm) {
+  MemoryBudget budget;
   if (requested) {
-    budget = *requested;
+    budget = {*requested, "--memory-budget"};
   } else {
-    const std::uint64_t share = usable_memory_bytes() / 10 * 7 / static_cast<std::uint64_t>(comm.ranks_on_node());
-    budget = share > 2 * kFixedOverhead ? share - kFixedOverhead : share / 2;
+    const MemoryLimit limit = usable_memory();
+    const auto ranks = static_cast<std::uint64_t>(comm.ranks_on_node());
+    const std::uint64_t share = limit.bytes / 10 * 7 / ranks;
+    budget.bytes = share > 2 * kFixedOverhead ? share - kFixedOverhead : share / 2;
+    budget.source = "70% of " + format_bytes(limit.bytes) + " (" + limit.source + ") shared by " + std::to_string(ranks) +
+                    (ranks == 1 ? " rank" : " ranks") + " on the node, " +
+                    (share > 2 * kFixedOverhead ? "less " + format_bytes(kFixedOverhead) + " for MPI, HDF5 and the program"
+                                                : "halved for MPI, HDF5 and the program");
   }
-  return comm.min(budget);
+  // Every rank forms the same groups: the smallest budget holds everywhere, with its rank's reason.
+  const std::vector<std::uint64_t> all = comm.allgather(budget.bytes);
+  const auto smallest = std::min_element(all.begin(), all.end());
+  comm.broadcast(budget.source, static_cast<int>(smallest - all.begin()));
+  budget.bytes = *smallest;
+  return budget;
 }
 
 void check_slices(const MergePlan& plan, const InputSet& inputs, const GroupSlices& slices, bool allow_nonfinite) {

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "durability/input_pins.hpp"
 #include "pipeline/group_slices.hpp"
 #include "mpimerge/pipeline/plan.hpp"
 #include "mpimerge/mpi/comm.hpp"
@@ -14,6 +15,7 @@ namespace mpimerge {
 struct OpenInputs {
   std::vector<std::unique_ptr<storage::CheckpointReader>> owned;
   InputSet set;
+  InputPins pins;  // every file the readers read, as it was when opened
 };
 
 // Side inputs of a merge (MethodSpec::side_inputs), one file per model each: element-aligned ones
@@ -23,14 +25,19 @@ struct SideInputPaths {
   std::vector<std::string> aligned, matrices;
 };
 
-// Collective; each open agreed on by every rank.
+// Collective; each open agreed on by every rank, and each input pinned as it is opened.
 OpenInputs open_inputs(const std::optional<std::string>& base, const std::vector<std::string>& models,
                        const mpi::Comm& comm, const SideInputPaths& side = {});
 
-// Per rank: the given budget, or 70% of the memory this process may use shared by the ranks on
-// its node, less a fixed allowance for MPI, HDF5 and the program. The smallest over all ranks
-// holds everywhere, so that every rank forms the same groups.
-std::uint64_t memory_budget(std::optional<std::uint64_t> requested, const mpi::Comm& comm);
+// Per rank: the given budget, or 70% of the memory this process may use (util/memory.hpp: the
+// node's, its cgroup's or Slurm's, the smallest) shared by the ranks on its node, less a fixed
+// allowance for MPI, HDF5 and the program. The smallest over all ranks holds everywhere, so that
+// every rank forms the same groups. Collective.
+struct MemoryBudget {
+  std::uint64_t bytes = 0;
+  std::string source;  // where it came from, for the report
+};
+MemoryBudget memory_budget(std::optional<std::uint64_t> requested, const mpi::Comm& comm);
 
 // Every side input's matrix for one merged tensor, whole, in float64 (empty ones where an input
 // lacks it). Collective: every rank reads every row.

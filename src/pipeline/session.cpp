@@ -5,6 +5,7 @@
 #include "pipeline/block_loop.hpp"
 #include "durability/fault.hpp"
 #include "durability/journal.hpp"
+#include "durability/nonfinite_output.hpp"
 #include "pipeline/inputs.hpp"
 #include "pipeline/sample_pass.hpp"
 #include "pipeline/whole_tensors.hpp"
@@ -183,8 +184,15 @@ std::vector<std::span<std::uint8_t>> MergeSession::merge_group(MergeTarget& targ
       merged = std::span<T>(f32.data(), block.size());
     }
     target.method->merge(block, merged);
-    const DType dtype = plan_.tensors[slices_->unit(u).tensor].output.dtype;
-    encode<T>(merged, dtype, out[u].subspan(offset * dtype_size(dtype), block.size() * dtype_size(dtype)));
+    const std::size_t t = slices_->unit(u).tensor;
+    const DType dtype = plan_.tensors[t].output.dtype;
+    const auto raw = out[u].subspan(offset * dtype_size(dtype), block.size() * dtype_size(dtype));
+    if (allow_nonfinite_) {
+      encode<T>(merged, dtype, raw);
+    } else if (const std::uint64_t bad = encode_counting_nonfinite<T>(merged, dtype, raw); bad != 0) {
+      target.nonfinite[t] += bad;  // refused before the rename (refuse_nonfinite)
+      target.nonfinite_computed[t] += count_nonfinite_values<T>(merged);
+    }
   }, whole);
   return out;
 }
@@ -209,7 +217,11 @@ void MergeSession::merge_and_write(std::span<MergeTarget* const> targets) {
   for (std::size_t g = 0; g < work_->groups.size(); ++g) total += rank0_bytes(g, false) * targets.size();
   progress_.start(targets.size() == 1 ? "merge" : "merge " + std::to_string(targets.size()) + " outputs", total,
                   work_->groups.size());
-  for (MergeTarget* t : targets) t->checksums.assign(plan_.tensors.size(), 0);
+  for (MergeTarget* t : targets) {
+    t->checksums.assign(plan_.tensors.size(), 0);
+    t->nonfinite.assign(plan_.tensors.size(), 0);
+    t->nonfinite_computed.assign(plan_.tensors.size(), 0);
+  }
   // The journal records finished tensors after a sync of the output, which stalls the writes (60 ms
   // each on the benchmark's VM): once per quarter of the output, and once a minute on long merges,
   // so that a resume repeats at most that much work.
@@ -262,6 +274,7 @@ void MergeSession::merge_and_write(std::span<MergeTarget* const> targets) {
   mpi::CommReductions reductions(comm_);
   for (MergeTarget* t : targets) {
     mpi::run_agreed(comm_, [&] { t->method->finish_merge(reductions); });
+    if (!allow_nonfinite_) refuse_nonfinite(*t);
     comm_.sum(std::span<std::uint64_t>(t->checksums));
     for (std::size_t i = 0; i < plan_.tensors.size(); ++i)
       t->checksums[i] = i < t->finished.size() && t->finished[i] ? *t->finished[i]
@@ -274,6 +287,16 @@ void MergeSession::merge_and_write(std::span<MergeTarget* const> targets) {
       return std::uint64_t{0};
     });
   }
+}
+
+void MergeSession::refuse_nonfinite(MergeTarget& target) {
+  comm_.sum(std::span<std::uint64_t>(target.nonfinite));
+  comm_.sum(std::span<std::uint64_t>(target.nonfinite_computed));
+  mpi::run_agreed(comm_, [&] {
+    for (std::size_t t = 0; t < plan_.tensors.size(); ++t)
+      if (target.nonfinite[t] != 0)
+        throw InputError(nonfinite_output_message(target.job, plan_.tensors[t], target.nonfinite[t], target.nonfinite_computed[t]));
+  });
 }
 
 void MergeSession::give_side_data(MergeTarget& target, std::size_t group) {
@@ -306,6 +329,7 @@ void MergeSession::journal_completed(MergeTarget& target, std::size_t first_grou
   if (completed.empty()) return;
   phases_.collective("write", [&] {
     target.writer->flush();  // durable before the journal says so
+    fault_point("write", comm_.rank(), target.journaled);
     return std::uint64_t{0};
   });
   std::vector<std::uint64_t> sums;

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "pipeline/group_slices.hpp"
+#include "durability/output_claim.hpp"
 #include "durability/pending_output.hpp"
 #include "pipeline/phases.hpp"
 #include "mpimerge/job/job.hpp"
@@ -31,9 +32,13 @@ struct MergeTarget {
   MethodArgs method_args;  // the method's declaration and the job's parameters, validated
   SideInputPaths side_inputs;
   std::unique_ptr<MergeMethod> method;
+  std::unique_ptr<OutputClaim> claim;      // first: held until everything below is gone
   std::unique_ptr<PendingOutput> pending;  // before the writer: removed after it closes
   std::unique_ptr<storage::CheckpointWriter> writer;
   std::vector<std::uint64_t> checksums;  // per plan tensor: this rank's partial sums, then the result
+  // Per plan tensor: merged values that are not finite in the output dtype, and of those the ones
+  // already not finite as computed (the method's arithmetic overflowed, not the conversion).
+  std::vector<std::uint64_t> nonfinite, nonfinite_computed;
   // Resuming: checksums of the tensors an interrupted run finished (not written again).
   std::vector<std::optional<std::uint64_t>> finished;
   std::string journal;  // the resume journal to record finished tensors in ("" = none)
@@ -72,6 +77,9 @@ class MergeSession {
   // Collective: reads the side matrices (RegMean's Grams) of the tensors that start in this group
   // and hands them to the target's method, before any of their blocks.
   void give_side_data(MergeTarget& target, std::size_t group);
+  // Collective, once a target's every tensor is merged: sums its non-finite counts over the ranks
+  // and throws InputError (on every rank alike) for the first tensor that has any.
+  void refuse_nonfinite(MergeTarget& target);
   // After groups first..last are written: makes the tensors they completed durable and journals them.
   void journal_completed(MergeTarget& target, std::size_t first_group, std::size_t last_group);
   static constexpr std::uint64_t kJournalPoints = 4;

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "durability/fault.hpp"
+#include "durability/journal.hpp"
 #include "durability/paths.hpp"
 #include "presentation/report.hpp"
 #include "mpimerge/error.hpp"
@@ -81,8 +83,11 @@ MergeTarget prepare_target(const MergeJob& job, const mpi::Comm& comm) {
     }
     target.method = spec.make(target.method_args);
     target.output = output_spec_for(job);
-    check_job_paths(job);
+    if (comm.is_root()) check_job_paths(job);  // one rank looks: the others would race its lock file
   });
+  // Before the first byte: the output's directories, its lock, and a last look under the lock.
+  target.claim = std::make_unique<OutputClaim>(job, comm);
+  fault_point("locked", comm.rank());
   return target;
 }
 
@@ -98,7 +103,9 @@ PlannedMerge plan_targets(const OpenInputs& inputs, std::span<MergeTarget* const
                           std::optional<std::uint64_t> requested_budget, std::optional<DType> out_dtype,
                           const mpi::Comm& comm, bool compute_in_float64) {
   PlannedMerge planned;
-  planned.budget = memory_budget(requested_budget, comm);
+  const MemoryBudget budget = memory_budget(requested_budget, comm);
+  planned.budget = budget.bytes;
+  planned.budget_source = budget.source;
   mpi::run_agreed(comm, [&] {
     planned.plan = plan_merge(inputs.set, out_dtype, compute_in_float64);
   });
@@ -120,8 +127,18 @@ PlannedMerge plan_targets(const OpenInputs& inputs, std::span<MergeTarget* const
   return planned;
 }
 
-void open_output(MergeTarget& target, const MergePlan& plan, const mpi::Comm& comm, const Log& log) {
-  target.pending = std::make_unique<PendingOutput>(target.job.output, comm);
+void open_output(MergeTarget& target, const MergePlan& plan, const mpi::Comm& comm, const Log& log,
+                 const std::string& fingerprint, const nlohmann::ordered_json& inputs) {
+  if (target.claim && !target.claim->locked())
+    log.line("note    " + target.job.output + ": its file system has no file locks; a second merge to it would not be noticed");
+  const WrittenPaths paths = written_paths(target.job);
+  target.pending = std::make_unique<PendingOutput>(paths, comm);
+  // The journal before the partial output: a partial output with a journal of ours beside it is one
+  // that this program wrote (a killed run's), which a later run may continue or discard.
+  if (!target.output.reopen)
+    mpi::run_agreed(comm, [&] {
+      if (comm.is_root()) Journal::start(paths.journal, fingerprint.empty() ? "not resumable" : fingerprint, inputs);
+    });
   mpi::run_agreed(comm, [&] {
     target.writer = storage::create_checkpoint(target.pending->path(), target.output, plan.output_tensors(), comm);
   });
@@ -158,6 +175,7 @@ MergeSummary summarize(const MergeTarget& target, const PlannedMerge& planned,
   s.copied_tensors = s.tensors - s.merged_tensors;
   s.parameters = plan.shape.total_elements();
   s.memory_budget = planned.budget;
+  s.memory_budget_source = planned.budget_source;
   s.groups = planned.work.groups.size();
   s.analysis_passes = target.analysis_passes;
   s.phases = session.timings();
@@ -196,12 +214,16 @@ void log_summary(const Log& log, const MergeSummary& summary) {
            format_bytes(*std::max_element(summary.peak_rss.begin(), summary.peak_rss.end())) + " per rank");
 }
 
-void report_target(const MergeTarget& target, MergeSummary& summary, const mpi::Comm& comm) {
-  if (!target.job.report) return;
-  summary.report_path = report_path_for(target.job);
-  mpi::run_agreed(comm, [&] {
-    if (comm.is_root()) write_report(summary.report_path, target.job, summary);
-  });
+void commit_target(MergeTarget& target, MergeSummary& summary, const mpi::Comm& comm) {
+  // The report first, under its temporary name: a report that cannot be written (a full disk, a
+  // read-only directory) fails the merge before its output is in place.
+  if (const auto& temp = target.pending->report_path()) {
+    summary.report_path = report_path_for(target.job);
+    mpi::run_agreed(comm, [&] {
+      if (comm.is_root()) write_report(*temp, target.job, summary);
+    });
+  }
+  target.pending->commit();
 }
 
 }  // namespace mpimerge

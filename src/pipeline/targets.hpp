@@ -3,6 +3,8 @@
 // a finished session into a summary, log lines and a report.
 #include <chrono>
 
+#include <nlohmann/json.hpp>
+
 #include "pipeline/inputs.hpp"
 #include "pipeline/session.hpp"
 #include "mpimerge/job/job.hpp"
@@ -11,7 +13,8 @@
 
 namespace mpimerge {
 
-// The method, the output format and the path checks of one job; agreed on by every rank.
+// The method, the output format and the path checks of one job, agreed on by every rank; then the
+// claim on its output (durability/output_claim.hpp): nothing is written before it.
 MergeTarget prepare_target(const MergeJob& job, const mpi::Comm& comm);
 
 // Every rank builds its plan from what it read itself: a rank that saw other files (a node with
@@ -26,6 +29,7 @@ struct PlannedMerge {
   MergePlan plan;
   WorkPlan work;
   std::uint64_t budget = 0;
+  std::string budget_source;  // where the budget came from, for the report
   // Per plan tensor: what merging it whole needs, where some target's method does (work_plan.hpp).
   std::vector<std::optional<WholeTensorNeed>> whole;
 };
@@ -33,22 +37,25 @@ PlannedMerge plan_targets(const OpenInputs& inputs, std::span<MergeTarget* const
                           std::optional<std::uint64_t> requested_budget, std::optional<DType> out_dtype,
                           const mpi::Comm& comm, bool compute_in_float64 = false);
 
-// Creates the target's output under its temporary name, saying so when the file system refused
-// the direct writes asked for. Collective.
-void open_output(MergeTarget& target, const MergePlan& plan, const mpi::Comm& comm, const Log& log);
+// Starts the target's journal (with this fingerprint and inputs; "" for a run that cannot be
+// resumed) unless it reopens an interrupted run's output, then creates the output under its
+// temporary name, saying so when the file system refused the direct writes asked for. Collective.
+void open_output(MergeTarget& target, const MergePlan& plan, const mpi::Comm& comm, const Log& log,
+                 const std::string& fingerprint = "", const nlohmann::ordered_json& inputs = nlohmann::ordered_json::array());
 
 // Collective: the inputs' checksums over everything the session read.
 std::vector<MergeSummary::InputChecksum> input_checksums(const MergeSession& session, const PlannedMerge& planned,
                                                          const OpenInputs& inputs);
 
-// Collective: the summary of one target of a finished session (after its output is committed).
+// Collective: the summary of one target of a finished session (before its output is committed).
 MergeSummary summarize(const MergeTarget& target, const PlannedMerge& planned,
                        const std::vector<MergeSummary::InputChecksum>& inputs, const MergeSession& session,
                        std::chrono::steady_clock::time_point started, const mpi::Comm& comm);
 
 void log_summary(const Log& log, const MergeSummary& summary);
-// Writes the target's report if its job asks for one (rank 0; agreed).
-void report_target(const MergeTarget& target, MergeSummary& summary, const mpi::Comm& comm);
+// Collective: writes the target's report (if its job asks for one) under its temporary name, then
+// renames the output and the report into place together. Check the inputs' pins first.
+void commit_target(MergeTarget& target, MergeSummary& summary, const mpi::Comm& comm);
 std::string plan_line(const PlannedMerge& planned);
 
 }  // namespace mpimerge

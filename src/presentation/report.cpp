@@ -1,6 +1,10 @@
 #include "presentation/report.hpp"
 
-#include <fstream>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <nlohmann/json.hpp>
 
 #include "mpimerge/checksum.hpp"
@@ -72,6 +76,7 @@ nlohmann::ordered_json summary_json(const MergeJob& job, const MergeSummary& sum
   report["bytes_read"] = summary.bytes_read;
   report["bytes_written"] = summary.bytes_written;
   report["memory"] = {{"budget_per_rank", summary.memory_budget},
+                      {"budget_source", summary.memory_budget_source},
                       {"groups", summary.groups},
                       {"reads_of_the_inputs", summary.data_reads},
                       {"peak_rss_per_rank", summary.peak_rss}};
@@ -86,9 +91,22 @@ nlohmann::ordered_json summary_json(const MergeJob& job, const MergeSummary& sum
 }
 
 void write_report(const std::string& path, const MergeJob& job, const MergeSummary& summary) {
-  std::ofstream out(path);
-  out << summary_json(job, summary).dump(2) << '\n';
-  if (!out) throw Error("cannot write the report " + path);
+  // Written whole and synced before the output is renamed into place: a disk that fills up or a
+  // directory that refuses it fails the merge, not a report cut short beside a finished output.
+  const std::string text = summary_json(job, summary).dump(2) + "\n";
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+  if (fd < 0) throw Error("cannot write the report " + path + ": " + std::strerror(errno));
+  std::size_t done = 0;
+  while (done < text.size()) {
+    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    done += static_cast<std::size_t>(n);
+  }
+  const bool ok = done == text.size() && ::fsync(fd) == 0;
+  const int saved = errno;
+  const bool closed = ::close(fd) == 0;
+  if (!ok || !closed) throw Error("cannot write the report " + path + ": " + std::strerror(ok ? errno : saved));
 }
 
 }  // namespace mpimerge

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The good checkpoints the bad-input cases start from, made once per build (a CTest fixture) in
 # DATA: set/{base,ft-1,ft-2}.h5 (bfloat16, Llama names), st/{base,ft-1}.safetensors (the same as
-# single safetensors files) and hf/{base,ft-1}/ (Hugging Face directories, two shards each).
+# single safetensors files) and hf/{base,ft-1}/ (Hugging Face directories, two shards each), with
+# side inputs for `fisher` and `regmean` beside the HDF5 set: set/{fisher,gram}-{1,2}.h5.
 # Cases copy what they break; nothing changes these files afterwards.
 set -euo pipefail
 MPIMERGE=${MPIMERGE:?path to the mpimerge binary}
@@ -16,4 +17,5 @@ for m in base ft-1; do
   mp convert "$DATA/set/$m.h5" "$DATA/hf/$m/" --shard-size 1MB
 done
 ls "$DATA/hf/base"/model-00002-of-* >/dev/null  # two shards at least
+/usr/bin/python3 "$(dirname "$0")/../../scripts/side_inputs.py" "$DATA/set" 2
 echo "bad-inputs: inputs in $DATA"

@@ -24,8 +24,10 @@ expect_err "density"
 run "$RANKS" merge --base "$B" --model "$M1" --model "$M1" --output "$WORK/o.h5"
 expect_status 2; expect_one_error_line; expect_err "is the same file as"
 
-run "$RANKS" merge --base "$B" --model "$M1" --output "$WORK/no-such-dir/o.h5"
-expect_status 2; expect_one_error_line; expect_err "does not exist"
+# A missing output directory is made; one that cannot be (a file stands in the way) is refused.
+echo "a file" >"$WORK/afile"
+run "$RANKS" merge --base "$B" --model "$M1" --output "$WORK/afile/sub/o.h5"
+expect_status 2; expect_one_error_line; expect_err "output directory '$WORK/afile/sub' cannot be made: '$WORK/afile' is not a directory"
 
 run "$RANKS" merge --model "$M1" --model "$M2" --output "$WORK/o.h5"
 expect_status 2; expect_one_error_line; expect_err "ties needs a base model (--base)"

@@ -1,5 +1,6 @@
 #pragma once
 // The thin RAII layer over MPI. Nothing outside src/mpi and the storage backends touches MPI.
+#include <functional>
 #include <mpi.h>
 
 #include <cstdint>
@@ -89,6 +90,11 @@ class Comm {
   int rank_ = 0, size_ = 1;
   mutable TrafficStats traffic_;
 };
+
+// What this run created and must not outlive an abort (a partial output, its journal): abort() runs
+// it on the aborting rank before MPI_Abort (the file system is shared, so any rank can remove it).
+// One at a time: setting a new one replaces the last; an empty function clears it.
+void set_abort_cleanup(std::function<void()> cleanup);
 
 // Runs f on this rank, then agrees with all ranks on whether anyone failed.
 template <class F>

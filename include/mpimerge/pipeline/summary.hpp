@@ -24,6 +24,7 @@ struct MergeSummary {
   std::uint64_t parameters = 0;  // merged elements per model
   int analysis_passes = 0;
   std::uint64_t memory_budget = 0;     // per rank, the smallest over ranks
+  std::string memory_budget_source;    // where it came from: --memory-budget, a cgroup, Slurm, the node
   std::size_t groups = 1;              // > 1: the slices did not fit and were streamed
   int data_reads = 1;                  // how many times each input byte was read
   std::vector<std::uint64_t> peak_rss; // per rank, bytes

@@ -39,6 +39,9 @@ class CheckpointReader {
   virtual std::optional<std::uint64_t> stored_checksum(std::size_t /*index*/) const { return std::nullopt; }
   // What the checkpoint is, for people: "HDF5 file", "Hugging Face directory, 2 shards".
   virtual std::string describe() const { return "checkpoint"; }
+  // Every file the reader reads (the file; a Hugging Face directory's index and each shard), for
+  // pinning the input's identity (durability/input_pins.hpp). Read-only, not collective.
+  virtual std::vector<std::string> files() const { return {path()}; }
 };
 
 class CheckpointWriter {

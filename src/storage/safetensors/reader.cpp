@@ -160,6 +160,7 @@ class SafetensorsReader final : public CheckpointReader {
       shards_.push_back({file, parse_header(std::span(bytes).subspan(8), size, file), {}, nullptr, std::nullopt, size});
     }
     if (index) check_index(*index, where.index_path);
+    index_path_ = where.index_path;
     for (std::size_t s = 0; s < shards_.size(); ++s)
       for (std::size_t t = 0; t < shards_[s].header.tensors.size(); ++t) {
         tensors_.push_back(shards_[s].header.tensors[t].info);
@@ -184,6 +185,12 @@ class SafetensorsReader final : public CheckpointReader {
   const std::string& path() const override { return path_; }
   const std::vector<TensorInfo>& tensors() const override { return tensors_; }
   std::string describe() const override { return describe_; }
+  std::vector<std::string> files() const override {
+    std::vector<std::string> out;
+    if (!index_path_.empty()) out.push_back(index_path_);
+    for (const Shard& shard : shards_) out.push_back(shard.path);
+    return out;
+  }
 
   void prefetch_rows(std::size_t index, RowRange rows) override {
     const auto [s, t] = locations_[index];
@@ -239,6 +246,7 @@ class SafetensorsReader final : public CheckpointReader {
   std::string path_, describe_;
   const mpi::Comm& comm_;
   std::vector<Shard> shards_;
+  std::string index_path_;  // "" for a single file
   std::vector<TensorInfo> tensors_;
   std::vector<std::pair<std::size_t, std::size_t>> locations_;  // per tensor: shard, entry
 };
