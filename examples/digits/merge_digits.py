@@ -4,7 +4,8 @@
 Trains a small MLP on scikit-learn's handwritten digits (the base), fine-tunes one copy per task
 (six tasks: digits rotated, mirrored, inverted, and label groupings of transformed digits; see
 digits_tasks.py), writes base, models, diagonal Fishers and Gram matrices as HDF5 checkpoints, runs
-mpimerge under mpirun with every method this build has and a sweep over TIES density x lambda,
+mpimerge under mpirun with every method this build has, a sweep over TIES density x lambda and
+sweeps over lambda for task arithmetic and the task-singular methods (tsv_m, iso_c, iso_cts),
 evaluates every merged model on every task, and prints the table (also OUT/table.md) with plots.
 
     python3 examples/digits/merge_digits.py --mpimerge build/src/mpimerge --out digits-out
@@ -63,8 +64,13 @@ METHODS = [
     ("fisher", ["{fisher}"]),
     ("regmean", ["{gram}"]),
     ("model_stock", []),
+    ("tsv_m", []),
+    ("iso_c", []),
+    ("iso_cts", []),
 ]
-QUICK_METHODS = ["average", "task_arithmetic", "ties"]
+QUICK_METHODS = ["average", "task_arithmetic", "ties", "tsv_m", "iso_c", "iso_cts"]
+# The task-singular methods, swept over lambda together: one sweep, one read of the inputs.
+SVD_METHODS = ["tsv_m", "iso_c", "iso_cts"]
 
 
 def log(*a):
@@ -155,25 +161,29 @@ def merge_all(args, out, tasks, methods):
     return merged, skipped
 
 
-def sweep(args, out, tasks, densities, lambdas, ta_lambdas):
-    """TIES over density x lambda and task arithmetic over lambda: one `mpimerge sweep`."""
+def sweep(args, out, tasks, densities, lambdas, ta_lambdas, svd_lambdas, svd_methods):
+    """TIES over density x lambda, task arithmetic over lambda, and the task-singular methods over
+    lambda: one `mpimerge sweep` each (the last for all three methods at once)."""
     models = ", ".join(f"{out}/{t}.h5" for t in tasks)
-    # Task arithmetic has no density: a grid axis no method uses is refused, so it gets none.
-    grids = [("ties", densities, lambdas), ("task_arithmetic", None, ta_lambdas)]
+    # Task arithmetic and the task-singular methods have no density: a grid axis no method uses is
+    # refused, so they get none.
+    grids = [("ties", "ties", densities, lambdas), ("task_arithmetic", "task_arithmetic", None, ta_lambdas)]
+    if svd_methods:
+        grids.append(("svd", "[" + ", ".join(svd_methods) + "]", None, svd_lambdas))
     rows = []
-    for method, ds, ls in grids:
-        config = f"{out}/sweep-{method}.yaml"
+    for name, method, ds, ls in grids:
+        config = f"{out}/sweep-{name}.yaml"
         density_axis = f"  density: [{', '.join(map(str, ds))}]\n" if ds else ""
         with open(config, "w") as f:
-            f.write(f"base: {out}/base.h5\nmodels: [{models}]\noutput_dir: {out}/sweep-{method}\n"
+            f.write(f"base: {out}/base.h5\nmodels: [{models}]\noutput_dir: {out}/sweep-{name}\n"
                     f"grid:\n  method: {method}\n{density_axis}"
                     f"  lambda: [{', '.join(map(str, ls))}]\n")
-        shutil.rmtree(f"{out}/sweep-{method}", ignore_errors=True)
+        shutil.rmtree(f"{out}/sweep-{name}", ignore_errors=True)
         run(["mpirun", "-n", str(args.ranks), args.mpimerge, "sweep", "--config", config, "--quiet"])
-        with open(f"{out}/sweep-{method}/sweep.csv", newline="") as f:
+        with open(f"{out}/sweep-{name}/sweep.csv", newline="") as f:
             for row in csv.DictReader(f):
                 density = float(row["density"]) if row.get("density") else float("nan")
-                rows.append((method, density, float(row["lambda"]), row["output"]))
+                rows.append((row["method"], density, float(row["lambda"]), row["output"]))
     return rows
 
 
@@ -224,7 +234,7 @@ def main():
     p.add_argument("--mpimerge", default="build/src/mpimerge")
     p.add_argument("--out", default="digits-out")
     p.add_argument("--ranks", type=int, default=2)
-    p.add_argument("--quick", action="store_true", help="few epochs, three methods, a 2 x 2 sweep (the test suite)")
+    p.add_argument("--quick", action="store_true", help="few epochs, six methods, a 2 x 2 sweep and 2-point lambda sweeps (the test suite)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--hidden", type=int, default=128)
     p.add_argument("--tasks", type=int, default=len(dt.TASKS))
@@ -251,7 +261,9 @@ def main():
     densities, lambdas = ([0.1, 0.3], [0.7, 1.0]) if args.quick else ([0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0],
                                                                         [0.3, 0.5, 0.7, 1.0, 1.3, 1.6])
     ta_lambdas = [0.3, 0.5] if args.quick else [0.1, 0.2, 0.3, 0.4, 0.5, 0.7, 1.0]
-    points = sweep(args, out, tasks, densities, lambdas, ta_lambdas)
+    svd_lambdas = [0.5, 1.0] if args.quick else [0.3, 0.5, 0.7, 1.0, 1.3, 1.6, 2.0]
+    svd_methods = [m for m in SVD_METHODS if m in available_methods(args.mpimerge)]
+    points = sweep(args, out, tasks, densities, lambdas, ta_lambdas, svd_lambdas, svd_methods)
     scored = []
     for method, density, lam, path in points:
         tensors = read_h5(path)
@@ -261,7 +273,7 @@ def main():
         scored.append((method, density, lam, np.mean([a / f for a, f in zip(val, val_ft)]), test))
     grid = [[next(np.mean([a / f for a, f in zip(s[4], finetuned)]) for s in scored
                   if s[0] == "ties" and s[1] == d and s[2] == lam) for lam in lambdas] for d in densities]
-    for method in ("task_arithmetic", "ties"):
+    for method in ["task_arithmetic", "ties"] + svd_methods:
         best = max((s for s in scored if s[0] == method), key=lambda s: s[3])
         what = f"lambda {best[2]}" + (f", density {best[1]}" if method == "ties" else "")
         rows.append((f"{method} ({what}; best on validation)", best[4]))
@@ -282,7 +294,8 @@ def main():
         f.write(text + "\n")
     with open(f"{out}/results.json", "w") as f:
         json.dump({"tasks": tasks, "rows": rows, "skipped": skipped, "ties_grid": grid, "densities": densities,
-                   "lambdas": lambdas, "sweep": [(s[0], s[1], s[2], s[3], s[4]) for s in scored]}, f, indent=1)
+                   "lambdas": lambdas, "svd_lambdas": svd_lambdas,
+                   "sweep": [(s[0], s[1], s[2], s[3], s[4]) for s in scored]}, f, indent=1)
     log(f"\nwrote {out}/table.md, results.json, accuracy_per_method.png, ties_density_lambda.png, analysis.* "
         f"in {time.time() - started:.0f} s")
 

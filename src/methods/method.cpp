@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "mpimerge/error.hpp"
+
 namespace mpimerge {
 
 std::uint64_t MergeShape::total_elements() const {
@@ -19,6 +21,14 @@ std::uint64_t MergedTensor::row_elements() const {
 bool MergeShape::any_float64() const {
   return std::any_of(tensors.begin(), tensors.end(),
                      [](const MergedTensor& t) { return t.compute == ComputeType::f64; });
+}
+
+void MergeMethod::merge_whole(const Block<float>& whole, std::span<float>) {
+  throw Error(std::string(name()) + " merges tensor " + std::to_string(whole.tensor) + " by blocks, not whole");
+}
+
+void MergeMethod::merge_whole(const Block<double>& whole, std::span<double>) {
+  throw Error(std::string(name()) + " merges tensor " + std::to_string(whole.tensor) + " by blocks, not whole");
 }
 
 }  // namespace mpimerge

@@ -26,6 +26,7 @@ std::string type_name(const ParameterDef& def) {
     case ParameterType::boolean: return "true or false";
     case ParameterType::choice: return "one of " + words;
     case ParameterType::flag_or_choice: return "true, false or one of " + words;
+    case ParameterType::text: return "a text";
   }
   return "?";
 }
@@ -54,6 +55,7 @@ bool fits(const ParameterDef& def, const ParameterScalar& s) {
     case ParameterType::boolean: return s.kind == K::boolean;
     case ParameterType::choice: return s.kind == K::text && is_choice(def, s.text);
     case ParameterType::flag_or_choice: return s.kind == K::boolean || (s.kind == K::text && is_choice(def, s.text));
+    case ParameterType::text: return true;
   }
   return false;
 }
@@ -216,6 +218,8 @@ ParameterScalar checked_value(const ParameterDef& def, ParameterScalar v, std::s
                       type_name(def) + ", not '" + v.to_string() + "'");
   };
   if (!fits(def, v)) throw refuse();
+  // A text is kept as written, whatever it looks like (a pattern "1" read as a number).
+  if (def.type == ParameterType::text) return ParameterScalar::of_text(v.to_string());
   if (def.type != ParameterType::number) return v;
   const auto number = def.range.read(v.number);
   if (!number) throw refuse();

@@ -32,7 +32,10 @@ namespace mpimerge {
   METHOD(kNearSwapSpec)          \
   METHOD(kPassthroughSpec)       \
   METHOD(kFisherSpec)            \
-  METHOD(kRegMeanSpec)
+  METHOD(kRegMeanSpec)           \
+  METHOD(kTsvMSpec)              \
+  METHOD(kIsoCSpec)              \
+  METHOD(kIsoCtsSpec)
 
 #define MPIMERGE_DECLARE_METHOD(spec) extern const MethodSpec spec;
 MPIMERGE_METHODS(MPIMERGE_DECLARE_METHOD)

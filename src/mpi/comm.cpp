@@ -191,6 +191,49 @@ void Comm::broadcast(std::vector<std::uint8_t>& bytes, int root) const {
   }
 }
 
+void Comm::exchange(std::span<const Outgoing> sends, std::span<const Incoming> receives) const {
+  // Self-messages pair up in list order; the rest go through MPI, split into pieces under its int
+  // count the same way on both sides. MPI's non-overtaking rule (one tag) keeps each pair's order.
+  constexpr int kTag = 4616;
+  std::vector<MPI_Request> requests;
+  std::vector<std::span<const std::uint8_t>> to_self;
+  std::size_t self_received = 0;
+  std::uint64_t sent = 0;
+  for (const Incoming& in : receives) {
+    if (in.from == rank_) continue;
+    for (std::size_t offset = 0; offset < in.bytes.size(); offset += kMaxCount) {
+      const auto n = static_cast<int>(std::min(kMaxCount, in.bytes.size() - offset));
+      requests.emplace_back();
+      check(MPI_Irecv(in.bytes.data() + offset, n, MPI_BYTE, in.from, kTag, comm_, &requests.back()), "MPI_Irecv");
+    }
+  }
+  for (const Outgoing& out : sends) {
+    if (out.to == rank_) {
+      to_self.push_back(out.bytes);
+      continue;
+    }
+    sent += out.bytes.size();
+    for (std::size_t offset = 0; offset < out.bytes.size(); offset += kMaxCount) {
+      const auto n = static_cast<int>(std::min(kMaxCount, out.bytes.size() - offset));
+      requests.emplace_back();
+      // MPI_Isend takes a non-const buffer in MPI-2 signatures; it only reads it.
+      check(MPI_Isend(const_cast<std::uint8_t*>(out.bytes.data()) + offset, n, MPI_BYTE, out.to, kTag, comm_,
+                      &requests.back()),
+            "MPI_Isend");
+    }
+  }
+  for (const Incoming& in : receives) {
+    if (in.from != rank_) continue;
+    if (self_received >= to_self.size() || to_self[self_received].size() != in.bytes.size())
+      throw Error("exchange: rank " + std::to_string(rank_) + " receives from itself what it does not send");
+    std::copy(to_self[self_received].begin(), to_self[self_received].end(), in.bytes.begin());
+    ++self_received;
+  }
+  count(sent);
+  if (!requests.empty())
+    check(MPI_Waitall(static_cast<int>(requests.size()), requests.data(), MPI_STATUSES_IGNORE), "MPI_Waitall");
+}
+
 void Comm::broadcast(std::string& text, int root) const {
   std::vector<std::uint8_t> bytes(text.begin(), text.end());
   broadcast(bytes, root);

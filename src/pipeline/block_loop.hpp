@@ -96,15 +96,17 @@ class Decoders {
 };
 
 // Every unit of the loaded group that holds a merged tensor. whole_rows[merged index] asks for
-// blocks of whole rows (empty: none does).
+// blocks of whole rows (empty: none does); skip[merged index] leaves a tensor out (merged whole
+// elsewhere: whole_tensors.hpp).
 template <class Visit>
 void for_each_block(const MergePlan& plan, const GroupSlices& slices, const InputSet& inputs,
-                    const std::vector<bool>& whole_rows, Visit&& visit) {
+                    const std::vector<bool>& whole_rows, Visit&& visit, const std::vector<bool>& skip = {}) {
   Decoders decoders(inputs.readers.size(), inputs.aligned.size());
   RowsView rows;
   for (std::size_t u = 0; u < slices.units(); ++u) {
     const PlannedTensor& tensor = plan.tensors[slices.unit(u).tensor];
     if (tensor.action != TensorAction::merge) continue;
+    if (tensor.merged_index < skip.size() && skip[tensor.merged_index]) continue;
     rows.raw.clear();
     rows.aligned.clear();
     for (std::size_t i = 0; i < inputs.readers.size(); ++i) rows.raw.push_back(slices.raw(i, u));

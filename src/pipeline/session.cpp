@@ -8,6 +8,7 @@
 #include "durability/nonfinite_output.hpp"
 #include "pipeline/inputs.hpp"
 #include "pipeline/sample_pass.hpp"
+#include "pipeline/whole_tensors.hpp"
 #include "mpimerge/checksum.hpp"
 #include "mpimerge/pipeline/transfers.hpp"
 
@@ -171,6 +172,7 @@ std::vector<std::span<std::uint8_t>> MergeSession::merge_group(MergeTarget& targ
   std::vector<double> f64(kBlockElements);
   MergeTarget* const one[] = {&target};
   const std::vector<bool> whole_rows = whole_rows_of(one, plan_.shape.tensors.size());
+  const std::vector<bool> whole = whole_tensors_of(*target.method, plan_.shape.tensors.size());
   for_each_block(plan_, *slices_, inputs_, whole_rows, [&](const auto& block, std::size_t u, std::uint64_t offset) {
     using T = typename std::decay_t<decltype(block.base)>::value_type;
     std::span<T> merged;
@@ -191,7 +193,7 @@ std::vector<std::span<std::uint8_t>> MergeSession::merge_group(MergeTarget& targ
       target.nonfinite[t] += bad;  // refused before the rename (refuse_nonfinite)
       target.nonfinite_computed[t] += count_nonfinite_values<T>(merged);
     }
-  });
+  }, whole);
   return out;
 }
 
@@ -242,6 +244,10 @@ void MergeSession::merge_and_write(std::span<MergeTarget* const> targets) {
         timed(t->seconds, [&] { mpi::run_agreed(comm_, [&] { merged = merge_group(*t); }); });
         return std::uint64_t{0};
       });
+      // Whole tensors (owners decomposing matrices) can take minutes: progress after each round.
+      const std::uint64_t shown = merge_whole_tensors(plan_, *work_, g, *slices_, inputs_, *t->method, comm_, phases_,
+                                                      t->seconds, merged,
+                                                      [&](std::uint64_t bytes) { progress_.advance(bytes, 0); });
       phases_.collective("write", [&] {
         std::uint64_t bytes = 0;
         timed(t->seconds, [&] {
@@ -261,7 +267,7 @@ void MergeSession::merge_and_write(std::span<MergeTarget* const> targets) {
         unjournaled_from[i] = g + 1;
         unjournaled_bytes[i] = 0;
       }
-      progress_.advance(written, t == targets.back() ? 1 : 0);
+      progress_.advance(written - std::min(written, shown), t == targets.back() ? 1 : 0);
     }
   }
   progress_.finish();

@@ -44,6 +44,22 @@ SideInputPaths side_inputs_for(const MethodSpec& spec, const MergeJob& job) {
   return out;
 }
 
+// Per plan tensor: what the targets whose method merges it whole need (see work_plan.hpp).
+std::vector<std::optional<WholeTensorNeed>> whole_tensor_needs(const MergePlan& plan,
+                                                               std::span<MergeTarget* const> targets) {
+  std::vector<std::optional<WholeTensorNeed>> needs(plan.tensors.size());
+  for (std::size_t t = 0; t < plan.tensors.size(); ++t) {
+    if (plan.tensors[t].action != TensorAction::merge) continue;
+    for (MergeTarget* target : targets)
+      if (const auto w = target->method->whole_merge(plan.tensors[t].merged_index)) {
+        if (!needs[t]) needs[t] = WholeTensorNeed{};
+        needs[t]->work_bytes = std::max(needs[t]->work_bytes, w->work_bytes);
+        needs[t]->cost += w->cost;
+      }
+  }
+  return needs;
+}
+
 }  // namespace
 
 MergeTarget prepare_target(const MergeJob& job, const mpi::Comm& comm) {
@@ -108,7 +124,8 @@ PlannedMerge plan_targets(const OpenInputs& inputs, std::span<MergeTarget* const
       if (args.spec && args.spec->check) args.spec->check(ParameterView(args.params, args.spec->parameters, planned.plan.shape, args.spec->name));
       t->method->start(planned.plan.shape);
     }
-    planned.work = make_work_plan(planned.plan, comm.size(), planned.budget - methods_share);
+    planned.whole = whole_tensor_needs(planned.plan, targets);
+    planned.work = make_work_plan(planned.plan, comm.size(), planned.budget - methods_share, {}, planned.whole);
   });
   return planned;
 }

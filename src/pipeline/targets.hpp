@@ -31,6 +31,8 @@ struct PlannedMerge {
   std::uint64_t budget = 0;
   std::string budget_source;  // where the budget came from, for the report
   std::vector<NodeShare> nodes;  // the ranks of each node and the budget its own share gave
+  // Per plan tensor: what merging it whole needs, where some target's method does (work_plan.hpp).
+  std::vector<std::optional<WholeTensorNeed>> whole;
 };
 PlannedMerge plan_targets(const OpenInputs& inputs, std::span<MergeTarget* const> targets,
                           std::optional<std::uint64_t> requested_budget, std::optional<DType> out_dtype,

@@ -23,15 +23,60 @@ RowRange WorkPlan::rows(const MergePlan& plan, const WorkUnit& unit, int rank, i
   return {begin, std::min(slice.end, begin + per_chunk)};
 }
 
-WorkPlan make_work_plan(const MergePlan& plan, int ranks, std::uint64_t budget_bytes, const std::vector<bool>& skip) {
+std::uint64_t whole_tensor_bytes(const PlannedTensor& tensor, std::uint64_t work_bytes) {
+  const std::uint64_t elements = tensor.output.elements();
+  const std::uint64_t compute = tensor.compute == ComputeType::f64 ? 8 : 4;
+  std::uint64_t bytes = work_bytes + elements * (compute + dtype_size(tensor.output.dtype));
+  for (DType d : tensor.input_dtype) bytes += elements * (dtype_size(d) + compute);
+  return bytes;
+}
+
+namespace {
+
+// Owners and rounds of one group's whole tensors: largest cost first, each to the least loaded
+// rank (the lowest on ties); each rank's tensors in that order make its share of the rounds.
+void assign_owners(const std::vector<std::size_t>& members, const std::vector<std::optional<WholeTensorNeed>>& whole,
+                   int ranks, WorkPlan& work) {
+  std::vector<std::size_t> order = members;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::size_t a, std::size_t b) { return whole[a]->cost > whole[b]->cost; });
+  std::vector<double> load(static_cast<std::size_t>(ranks), 0.0);
+  std::vector<std::vector<std::size_t>> owned(static_cast<std::size_t>(ranks));
+  for (std::size_t t : order) {
+    const auto least = static_cast<std::size_t>(std::min_element(load.begin(), load.end()) - load.begin());
+    work.owner[t] = static_cast<int>(least);
+    load[least] += whole[t]->cost;
+    owned[least].push_back(t);
+  }
+  std::vector<std::vector<std::size_t>> rounds;
+  for (std::size_t r = 0; r < owned.size(); ++r)
+    for (std::size_t j = 0; j < owned[r].size(); ++j) {
+      if (rounds.size() <= j) rounds.resize(j + 1);
+      rounds[j].push_back(owned[r][j]);
+    }
+  work.rounds.push_back(std::move(rounds));
+}
+
+}  // namespace
+
+WorkPlan make_work_plan(const MergePlan& plan, int ranks, std::uint64_t budget_bytes, const std::vector<bool>& skip,
+                        const std::vector<std::optional<WholeTensorNeed>>& whole) {
   WorkPlan work;
   work.group_bytes_limit = budget_bytes;
+  work.owner.assign(plan.tensors.size(), -1);
   std::vector<WorkUnit> group;
+  std::vector<std::size_t> group_whole;  // the group's whole tensors
   std::uint64_t group_bytes = 0;
+  std::uint64_t group_peak = 0;  // the largest working set of the group's whole tensors
   auto close_group = [&] {
-    if (!group.empty()) work.groups.push_back(std::move(group));
+    if (!group.empty()) {
+      work.groups.push_back(std::move(group));
+      assign_owners(group_whole, whole, ranks, work);
+    }
     group.clear();
+    group_whole.clear();
     group_bytes = 0;
+    group_peak = 0;
   };
   for (std::size_t t = 0; t < plan.tensors.size(); ++t) {
     const PlannedTensor& tensor = plan.tensors[t];
@@ -41,7 +86,22 @@ WorkPlan make_work_plan(const MergePlan& plan, int ranks, std::uint64_t budget_b
       throw InputError("the memory budget of " + format_bytes(budget_bytes) + " per rank cannot hold one row of tensor '" +
                        tensor.output.name + "' (" + format_bytes(row_bytes) + " with every input and the output)");
     TensorChunking chunking;
-    chunking.rows_per_chunk = std::max<std::uint64_t>(1, std::min(most_rows, budget_bytes / row_bytes));
+    const bool is_whole = t < whole.size() && whole[t].has_value();
+    std::uint64_t owner_bytes = 0;
+    if (is_whole) {
+      // One chunk: the owner needs every row at once.
+      owner_bytes = whole_tensor_bytes(tensor, whole[t]->work_bytes);
+      const std::uint64_t slice = most_rows * row_bytes;
+      if (slice + owner_bytes > budget_bytes)
+        throw InputError("the memory budget of " + format_bytes(budget_bytes) + " per rank cannot hold the merge of '" +
+                         tensor.output.name + "' " + shape_string(tensor.output.shape) + " whole on one rank: " +
+                         format_bytes(owner_bytes) + " (its inputs gathered and decoded, its output, and the method's "
+                         "float64 work space) beside " + format_bytes(slice) + " of its rows; give a larger "
+                         "--memory-budget, or exclude it (it is then averaged)");
+      chunking.rows_per_chunk = std::max<std::uint64_t>(1, most_rows);
+    } else {
+      chunking.rows_per_chunk = std::max<std::uint64_t>(1, std::min(most_rows, budget_bytes / row_bytes));
+    }
     chunking.chunks = (most_rows + chunking.rows_per_chunk - 1) / chunking.rows_per_chunk;
     work.chunking.push_back(chunking);
     if (t < skip.size() && skip[t]) continue;
@@ -50,9 +110,13 @@ WorkPlan make_work_plan(const MergePlan& plan, int ranks, std::uint64_t budget_b
     for (std::uint64_t c = 0; c < units; ++c) {
       const std::uint64_t bytes = std::min(most_rows - std::min(most_rows, c * chunking.rows_per_chunk),
                                            chunking.rows_per_chunk) * row_bytes;
-      if (group_bytes + bytes > budget_bytes) close_group();
+      if (group_bytes + bytes + std::max(group_peak, owner_bytes) > budget_bytes) close_group();
       group.push_back({t, c});
       group_bytes += bytes;
+      if (is_whole) {
+        group_peak = std::max(group_peak, owner_bytes);
+        group_whole.push_back(t);
+      }
     }
   }
   close_group();

@@ -4,7 +4,15 @@
 // into groups whose buffers fit the budget. Chunks and groups are computed from rank 0's share
 // (the largest) and the smallest budget of any rank, so every rank holds the same list and makes
 // the same collective calls, each for its own rows.
+//
+// A tensor some method merges whole (MergeMethod::whole_merge) is one unit: every rank's whole
+// slice, in one group, since its owner needs all its rows at once. Its owner holds, beside the
+// group's slices, the tensor whole (inputs gathered and decoded, output) and the method's work
+// space; owners merge one tensor at a time, in rounds, so a group fits when its slices plus its
+// largest such working set fit. Within a group the whole tensors go to ranks by cost (largest
+// first, each to the least loaded rank: the same on every rank, for any rank count).
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "mpimerge/pipeline/plan.hpp"
@@ -21,11 +29,22 @@ struct TensorChunking {
   std::uint64_t chunks = 0;  // of rank 0's slice; 0 for tensors without rows
 };
 
+// A tensor merged whole by some target: what its methods need (the most any one needs in work
+// space; their arithmetic summed, as targets merge it one after the other).
+struct WholeTensorNeed {
+  std::uint64_t work_bytes = 0;
+  double cost = 0;
+};
+
 struct WorkPlan {
   std::vector<TensorChunking> chunking;        // per tensor
   std::vector<std::vector<WorkUnit>> groups;   // every unit exactly once, in plan order
   std::uint64_t group_bytes_limit = 0;         // what one group may hold per rank
   bool streaming() const { return groups.size() > 1; }
+  // Whole tensors: per plan tensor its owner rank (-1: merged by blocks), and per group the
+  // rounds in which they are merged, each at most one tensor per rank, every owner at once.
+  std::vector<int> owner;
+  std::vector<std::vector<std::vector<std::size_t>>> rounds;
 
   // This rank's rows of a unit (empty when its slice is shorter than rank 0's).
   RowRange rows(const MergePlan& plan, const WorkUnit& unit, int rank, int ranks) const;
@@ -35,9 +54,16 @@ struct WorkPlan {
 // included) plus the output.
 std::uint64_t bytes_per_row(const PlannedTensor& tensor);
 
-// Throws InputError when one row of some tensor alone exceeds the budget. Tensors marked in
-// `skip` (a resumed merge's finished ones) get no units.
+// What the owner of a whole tensor holds while it merges it: every input's bytes gathered, the
+// inputs decoded to the compute type, the output in the compute type and encoded, and the method's
+// work space.
+std::uint64_t whole_tensor_bytes(const PlannedTensor& tensor, std::uint64_t work_bytes);
+
+// Throws InputError when one row of some tensor alone exceeds the budget, or a whole tensor's
+// working set does not fit beside its slice (naming it). Tensors marked in `skip` (a resumed
+// merge's finished ones) get no units; `whole` marks the tensors merged whole (per plan tensor).
 WorkPlan make_work_plan(const MergePlan& plan, int ranks, std::uint64_t budget_bytes,
-                        const std::vector<bool>& skip = {});
+                        const std::vector<bool>& skip = {},
+                        const std::vector<std::optional<WholeTensorNeed>>& whole = {});
 
 }  // namespace mpimerge

@@ -26,7 +26,19 @@ struct MethodCase {
   std::function<void(MethodOptions&)> configure;
   std::size_t models = 3;
   bool fisher = false, gram = false;
+  // A budget far below the inputs: the merge streams. 0: just room for the merge of the [7, 5]
+  // matrix whole beside its rows (methods that merge matrices whole: see stream_budget_for_whole).
+  std::uint64_t stream_budget = 600;
 };
+
+// The budget whose work-plan share (7/8) holds exactly rank 0's rows of the f32 [7, 5] matrix and
+// its merge whole: every other tensor then goes to another group, at any rank count.
+std::uint64_t stream_budget_for_whole(const MergeMethod& method, std::size_t tensor, std::size_t models) {
+  const std::uint64_t elements = 35, inputs = models + 1;
+  const std::uint64_t owner = method.whole_merge(tensor)->work_bytes + elements * (4 + 4) + inputs * elements * (4 + 4);
+  const std::uint64_t rows = owned_rows(7, 0, world().size()).count() * 5 * (inputs * 4 + 4);
+  return ((owner + rows) * 8 + 6) / 7 + 8;
+}
 
 // Gram matrices for the two matrices of the random set: [7, 5] (f32) and [2, 3] (f64).
 const std::vector<TensorInfo> kGramTensors{{"model.layers.0.mlp.down_proj.weight", DType::f32, {5, 5}},
@@ -145,7 +157,8 @@ TEST_P(EngineMethods, SameBytesAsOneProcessAtAnyRankCountAndBudget) {
     expected[info.name] = raw;
   }
 
-  for (std::optional<std::uint64_t> budget : {std::optional<std::uint64_t>{}, std::optional<std::uint64_t>{600}}) {
+  const std::uint64_t stream_budget = c.stream_budget ? c.stream_budget : stream_budget_for_whole(*reference_method, 0, c.models);
+  for (std::optional<std::uint64_t> budget : {std::optional<std::uint64_t>{}, std::optional<std::uint64_t>{stream_budget}}) {
     job.memory_budget = budget;
     job.output = dir.file(budget ? "streamed.h5" : "merged.h5");
     const Log silent(false, true, std::cout);
@@ -201,7 +214,11 @@ INSTANTIATE_TEST_SUITE_P(
         make_case("arcee_fusion", [](MethodOptions& o) { o.method = "arcee_fusion"; }, 1),
         make_case("nearswap", [](MethodOptions& o) { o.method = "nearswap"; o.set("t", 0.02); }, 1),
         make_case("fisher", [](MethodOptions& o) { o.method = "fisher"; o.set_model(1, "weight", 2.0); }, 3, true),
-        make_case("regmean", [](MethodOptions& o) { o.method = "regmean"; o.set("alpha", 0.9); }, 2, false, true)),
+        make_case("regmean", [](MethodOptions& o) { o.method = "regmean"; o.set("alpha", 0.9); }, 2, false, true),
+        MethodCase{"tsv_m", [](MethodOptions& o) { o.method = "tsv_m"; o.set("lambda", 0.8); }, 3, false, false, 0},
+        MethodCase{"iso_c", [](MethodOptions& o) { o.method = "iso_c"; }, 3, false, false, 0},
+        MethodCase{"iso_cts", [](MethodOptions& o) { o.method = "iso_cts"; o.set("common_space_fraction", 0.5); }, 3, false,
+                   false, 0}),
     [](const auto& info) { return info.param.label; });
 
 }  // namespace

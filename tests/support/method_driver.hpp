@@ -88,7 +88,17 @@ inline DriverOutput run_serially(MergeMethod& method, const DriverInput& in, std
       else return out.f32[k];
     }();
     target.assign(static_cast<std::size_t>(in.shape.tensors[t].elements), 0);
-    detail::blocks(method, t, in.shape.tensors[t], tensor, block_size, &target);
+    if (method.whole_merge(t)) {  // as the engine does on the tensor's owner
+      using T = typename std::decay_t<decltype(tensor)>::value_type;
+      std::vector<std::span<const T>> models(tensor.models.begin(), tensor.models.end());
+      Block<T> whole;
+      whole.tensor = t;
+      whole.base = tensor.base;
+      whole.models = models;
+      method.merge_whole(whole, std::span<T>(target));
+    } else {
+      detail::blocks(method, t, in.shape.tensors[t], tensor, block_size, &target);
+    }
     method.release_side_data(t);
   });
   method.finish_merge(local);

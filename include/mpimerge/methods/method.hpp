@@ -25,6 +25,14 @@
 //     engine reads them on every rank and calls tensor_side_data(tensor, matrices) before that
 //     tensor's blocks (also on ranks that hold none of its rows; possibly for several tensors
 //     before their blocks), and release_side_data(tensor) after its last block.
+//
+// Whole tensors, for the methods that need a matrix whole (its singular vectors: tsv_m, iso_c,
+// iso_cts): a tensor for which whole_merge(tensor) is set is not merged block by block. In the
+// merge pass the engine gathers every input's rows of it to one rank, its owner (tensors are
+// spread over ranks by WholeMerge::cost), calls merge_whole there with the tensor whole, and sends
+// the merged rows back to the ranks that write them. The owner depends on the rank count, the
+// data merge_whole sees does not. Whole tensors take the base and the models only (no aligned or
+// side inputs), and their analysis passes, if any, see blocks as usual.
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -91,6 +99,14 @@ struct MethodFinding {
 
 enum class PassKind { full, sample };
 
+// What merging one tensor whole costs on its owner rank.
+struct WholeMerge {
+  // Bytes the method holds while it merges the tensor, beyond the tensor's inputs and output
+  // (which the engine counts): its float64 work space.
+  std::uint64_t work_bytes = 0;
+  double cost = 0;  // its arithmetic, in floating-point operations (an estimate, to balance ranks)
+};
+
 class MergeMethod {
  public:
   virtual ~MergeMethod() = default;
@@ -115,6 +131,14 @@ class MergeMethod {
 
   virtual void merge(const Block<float>& in, std::span<float> out) = 0;
   virtual void merge(const Block<double>& in, std::span<double> out) = 0;
+
+  // Tensors merged whole (see the top of this file); nullopt: merged block by block. Known once
+  // start() has run, and the same on every rank.
+  virtual std::optional<WholeMerge> whole_merge(std::size_t /*tensor*/) const { return std::nullopt; }
+  // On the tensor's owner only: `whole` holds every element of the tensor (first_element 0); out
+  // receives all of them. The defaults throw: only methods with whole tensors implement them.
+  virtual void merge_whole(const Block<float>& whole, std::span<float> out);
+  virtual void merge_whole(const Block<double>& whole, std::span<double> out);
   // After every block is merged, on every rank: statistics of the merge itself (no rank-local
   // failures here; see finish_pass).
   virtual void finish_merge(Reductions&) {}

@@ -115,6 +115,7 @@ enum class ParameterType {
   boolean,         // true / false
   choice,          // one of `choices`
   flag_or_choice,  // true / false or one of `choices` (rescale: true, false or l1)
+  text,            // any value, kept as written (exclude: comma-separated tensor-name patterns)
 };
 
 // The values a number may take. With `percent`, values in (1, 100] are percentages, read as

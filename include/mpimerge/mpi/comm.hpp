@@ -60,6 +60,21 @@ class Comm {
   void broadcast(std::string& text, int root = 0) const;
   void broadcast(std::vector<std::uint8_t>& bytes, int root = 0) const;
 
+  // Point-to-point transfers between pairs of ranks, all in flight at once (the engine gathers a
+  // whole tensor's rows to one rank and sends merged rows back with it). Each rank lists what it
+  // sends and receives; between two ranks the k-th message one lists for the other fills the k-th
+  // receive the other lists from it, which must have the same size. Messages to this rank itself
+  // are copied. Every rank that appears in another's lists must call it.
+  struct Outgoing {
+    int to = 0;
+    std::span<const std::uint8_t> bytes;
+  };
+  struct Incoming {
+    int from = 0;
+    std::span<std::uint8_t> bytes;
+  };
+  void exchange(std::span<const Outgoing> sends, std::span<const Incoming> receives) const;
+
   // Every rank calls this at the same point with the exception it caught, or nullptr. When any rank
   // failed, every rank throws AgreedError with the message and exit code of the lowest failing
   // rank; otherwise it returns. Call it before each collective phase so no rank waits forever.
