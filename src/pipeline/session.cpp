@@ -245,9 +245,11 @@ void MergeSession::merge_and_write(std::span<MergeTarget* const> targets) {
         return std::uint64_t{0};
       });
       // Whole tensors (owners decomposing matrices) can take minutes: progress after each round.
+      const NonfiniteCounts counts{t->nonfinite, t->nonfinite_computed};
       const std::uint64_t shown = merge_whole_tensors(plan_, *work_, g, *slices_, inputs_, *t->method, comm_, phases_,
                                                       t->seconds, merged,
-                                                      [&](std::uint64_t bytes) { progress_.advance(bytes, 0); });
+                                                      [&](std::uint64_t bytes) { progress_.advance(bytes, 0); },
+                                                      allow_nonfinite_ ? nullptr : &counts);
       phases_.collective("write", [&] {
         std::uint64_t bytes = 0;
         timed(t->seconds, [&] {

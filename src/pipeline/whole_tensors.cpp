@@ -17,8 +17,8 @@ struct WholeJob {
 // On the owner: the tensor decoded from the gathered inputs (freed as they are decoded), merged
 // whole, and encoded to the output dtype.
 template <class T>
-std::vector<std::uint8_t> merge_owned(const PlannedTensor& tensor, std::vector<std::vector<std::uint8_t>>& gathered,
-                                      bool has_base, MergeMethod& method) {
+std::vector<std::uint8_t> merge_owned(const PlannedTensor& tensor, std::size_t plan_index, std::vector<std::vector<std::uint8_t>>& gathered,
+                                      bool has_base, MergeMethod& method, const NonfiniteCounts* nonfinite) {
   const std::size_t n = static_cast<std::size_t>(tensor.output.elements());
   std::vector<std::vector<T>> decoded(gathered.size());
   for (std::size_t i = 0; i < gathered.size(); ++i) {
@@ -37,7 +37,12 @@ std::vector<std::uint8_t> merge_owned(const PlannedTensor& tensor, std::vector<s
   std::vector<T> merged(n);
   method.merge_whole(whole, merged);
   std::vector<std::uint8_t> raw(n * dtype_size(tensor.output.dtype));
-  encode<T>(merged, tensor.output.dtype, raw);
+  if (!nonfinite) {
+    encode<T>(merged, tensor.output.dtype, raw);
+  } else if (const std::uint64_t bad = encode_counting_nonfinite<T>(merged, tensor.output.dtype, raw); bad != 0) {
+    nonfinite->in_output[plan_index] += bad;
+    nonfinite->computed[plan_index] += count_nonfinite_values<T>(merged);
+  }
   return raw;
 }
 
@@ -53,7 +58,7 @@ std::uint64_t merge_whole_tensors(const MergePlan& plan, const WorkPlan& work, s
                                   const GroupSlices& slices, const InputSet& inputs, MergeMethod& method,
                                   const mpi::Comm& comm, PhaseClock& phases, double& seconds,
                                   const std::vector<std::span<std::uint8_t>>& out,
-                                  const std::function<void(std::uint64_t)>& round_done) {
+                                  const std::function<void(std::uint64_t)>& round_done, const NonfiniteCounts* nonfinite) {
   std::uint64_t done = 0;
   if (group >= work.rounds.size()) return done;
   const int rank = comm.rank(), ranks = comm.size();
@@ -109,8 +114,8 @@ std::uint64_t merge_whole_tensors(const MergePlan& plan, const WorkPlan& work, s
         mpi::run_agreed(comm, [&] {
           if (!mine) return;
           const PlannedTensor& tensor = plan.tensors[mine->tensor];
-          merged = tensor.compute == ComputeType::f64 ? merge_owned<double>(tensor, gathered, inputs.has_base, method)
-                                                      : merge_owned<float>(tensor, gathered, inputs.has_base, method);
+          merged = tensor.compute == ComputeType::f64 ? merge_owned<double>(tensor, mine->tensor, gathered, inputs.has_base, method, nonfinite)
+                                                      : merge_owned<float>(tensor, mine->tensor, gathered, inputs.has_base, method, nonfinite);
         });
       });
       return std::uint64_t{0};

@@ -26,11 +26,17 @@ std::vector<bool> whole_tensors_of(const MergeMethod& method, std::size_t tensor
 // Collective. out[u] is this rank's output buffer of the group's unit u (already sized); `seconds`
 // accumulates this rank's time (the target's own); round_done(bytes) follows each round with the
 // output bytes of rank 0's rows of its tensors (for the progress of long merges). Returns the sum
-// of those bytes.
+// of those bytes. Unless `nonfinite` is null (--allow-nonfinite), the owner counts, per plan
+// tensor, the merged values that are not finite in the output dtype (and of those, the ones the
+// method computed so), as the sliced merge does: refused before the rename.
+struct NonfiniteCounts {
+  std::vector<std::uint64_t>& in_output;
+  std::vector<std::uint64_t>& computed;
+};
 std::uint64_t merge_whole_tensors(const MergePlan& plan, const WorkPlan& work, std::size_t group,
                                   const GroupSlices& slices, const InputSet& inputs, MergeMethod& method,
                                   const mpi::Comm& comm, PhaseClock& phases, double& seconds,
                                   const std::vector<std::span<std::uint8_t>>& out,
-                                  const std::function<void(std::uint64_t)>& round_done);
+                                  const std::function<void(std::uint64_t)>& round_done, const NonfiniteCounts* nonfinite);
 
 }  // namespace mpimerge

@@ -9,7 +9,7 @@ echo "keep me" >"$T/merged.replaced/notes.txt"
 ARGS=(merge --method task_arithmetic --base "$DATA/hf/base" --model "$DATA/hf/ft-1" --output "$OUTPUT" --overwrite --quiet)
 STATUS=0
 check_after() {
-  [ "$(ls "$T/merged")" = "model.safetensors" ] || fail "the output holds $(ls "$T/merged" | tr '\n' ' ')"
+  [ "$(ls "$T/merged" | tr "\n" " ")" = "README.md model.safetensors " ] || fail "the output holds $(ls "$T/merged" | tr '\n' ' ')"
   grep -q '"name": "task_arithmetic"' "$T/merged.report.json" || fail "the report is not the new merge's"
   grep -q '"output":"merged"' "$T/merged.manifest.json" || fail "no manifest of the new output"
 }
