@@ -6,6 +6,7 @@
 
 #include <boost/program_options.hpp>
 
+#include "mpimerge/job/job.hpp"
 #include "mpimerge/mpi/comm.hpp"
 
 namespace mpimerge::cli {
@@ -39,12 +40,13 @@ bool parse_or_help(const std::string& usage, const boost::program_options::optio
                    const Args& args, boost::program_options::variables_map& values, const mpi::Comm& comm,
                    const boost::program_options::positional_options_description* positional = nullptr);
 
-// --output-io: "mpiio" (collective MPI-IO writes, the default) or "direct" (O_DIRECT by each
-// rank); true for direct. Throws UsageError for anything else.
+// --output-io: "auto" (the default: chosen by the output's file system), "mpiio" (collective MPI-IO
+// writes) or "direct" (O_DIRECT by each rank). Throws UsageError for anything else.
 inline constexpr const char* kOutputIoHelp =
-    "how the output is written: mpiio (collective MPI-IO through the page cache) or direct (each rank writes its "
-    "rows with O_DIRECT, past the page cache: faster where page-cache writes are slow, e.g. local disks of VMs; "
-    "falls back to mpiio where the file system refuses it)";
-bool parse_output_io(const std::string& mode);
+    "how the output is written: auto (by the output's file system: direct on local disks, mpiio on parallel "
+    "and network file systems; the log and the report say which and why), mpiio (collective MPI-IO through "
+    "the page cache) or direct (each rank writes its rows with O_DIRECT, past the page cache; falls back to "
+    "mpiio where the file system refuses it)";
+OutputIo parse_output_io(const std::string& mode);
 
 }  // namespace mpimerge::cli

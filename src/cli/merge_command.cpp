@@ -169,7 +169,7 @@ MergeJob job_from(const po::variables_map& v, const MethodFlags& flags, const mp
   if (const auto out = float_dtype(v, "out-dtype")) job.out_dtype = out;
   if (v.count("memory-budget")) job.memory_budget = parse_size(v["memory-budget"].as<std::string>());
   job.overwrite = v.count("overwrite") > 0;
-  job.direct_writes = parse_output_io(v["output-io"].as<std::string>());
+  job.output_io = parse_output_io(v["output-io"].as<std::string>());
   job.resume = v.count("resume") > 0;
   job.allow_nonfinite = v.count("allow-nonfinite") > 0;
   job.quiet = v.count("quiet") > 0;
@@ -207,7 +207,7 @@ int merge_command(const Args& args, const mpi::Comm& comm) {
        "memory per rank for tensor slices, e.g. 4G (default: 70% of the node's memory shared by its ranks); "
        "a merge that does not fit streams its inputs in groups")
       ("overwrite", "replace an existing output")
-      ("output-io", po::value<std::string>()->value_name("MODE")->default_value("mpiio"), kOutputIoHelp)
+      ("output-io", po::value<std::string>()->value_name("MODE")->default_value("auto"), kOutputIoHelp)
       ("allow-nonfinite", "merge inputs that hold NaN or infinity (refused by default, naming the file and tensor)")
       ("resume", "continue an interrupted merge of the same job (a killed rank, a time limit) from its journal "
        "beside OUTPUT.partial; the result is the same bytes as an uninterrupted merge")

@@ -13,10 +13,11 @@ std::string command_line(const Args& args) {
   return text;
 }
 
-bool parse_output_io(const std::string& mode) {
-  if (mode == "mpiio") return false;
-  if (mode == "direct") return true;
-  throw UsageError("--output-io " + mode + ": expected mpiio or direct");
+OutputIo parse_output_io(const std::string& mode) {
+  if (mode == "auto") return OutputIo::automatic;
+  if (mode == "mpiio") return OutputIo::mpiio;
+  if (mode == "direct") return OutputIo::direct;
+  throw UsageError("--output-io " + mode + ": expected mpiio or direct, or auto (the default)");
 }
 
 namespace {

@@ -17,7 +17,7 @@ int sweep_command(const Args& args, const mpi::Comm& comm) {
       ("list", "print the grid points (number, name, output) and exit")
       ("memory-budget", po::value<std::string>()->value_name("SIZE"), "memory per rank (overrides the file)")
       ("overwrite", "replace existing outputs")
-      ("output-io", po::value<std::string>()->value_name("MODE")->default_value("mpiio"), kOutputIoHelp)
+      ("output-io", po::value<std::string>()->value_name("MODE")->default_value("auto"), kOutputIoHelp)
       ("allow-nonfinite", "merge inputs that hold NaN or infinity (refused by default)")
       ("progress", po::value<std::string>()->value_name("STYLE")->default_value("auto"), "bar, lines, none or auto")
       ("quiet,q", "print nothing but errors");
@@ -45,7 +45,7 @@ int sweep_command(const Args& args, const mpi::Comm& comm) {
   if (v.count("point")) o.point = v["point"].as<std::size_t>();
   if (v.count("memory-budget")) o.memory_budget = parse_size(v["memory-budget"].as<std::string>());
   o.overwrite = v.count("overwrite") > 0;
-  o.direct_writes = parse_output_io(v["output-io"].as<std::string>());
+  o.output_io = parse_output_io(v["output-io"].as<std::string>());
   o.allow_nonfinite = v.count("allow-nonfinite") > 0;
   o.quiet = v.count("quiet") > 0;
   o.progress = v["progress"].as<std::string>();

@@ -76,7 +76,7 @@ SweepResult run_sweep(const Sweep& sweep, const SweepOptions& options, const mpi
   for (const SweepPoint* p : points) {
     MergeJob job = p->job;
     job.overwrite = options.overwrite;
-    job.direct_writes = options.direct_writes;
+    job.output_io = options.output_io;
     job.quiet = options.quiet;
     job.command_line = options.command_line + (options.point ? "" : " (grid point " + p->name + ")");
     if (options.memory_budget) job.memory_budget = options.memory_budget;

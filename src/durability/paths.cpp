@@ -232,7 +232,7 @@ storage::OutputSpec output_spec_for(const MergeJob& job) {
   storage::OutputSpec spec;
   spec.format = storage::output_format_for(job.output, job.output_format);
   spec.shard_bytes = job.shard_bytes;
-  spec.direct_writes = job.direct_writes;
+  spec.direct_writes = job.output_io == OutputIo::direct;  // automatic: see prepare_target
   if (spec.format == storage::Format::hf_directory) {
     const std::string& reference = job.model_files_from ? *job.model_files_from : job.base ? *job.base : job.models.front();
     spec.model_files_from = storage::model_directory_of(reference);

@@ -1,8 +1,14 @@
 #include "pipeline/group_slices.hpp"
 
+#include <algorithm>
+
 #include "mpimerge/pipeline/transfers.hpp"
 
 namespace mpimerge {
+namespace {
+// Each unit's bytes start on a cache line.
+std::uint64_t padded(std::uint64_t bytes) { return (bytes + 63) / 64 * 64; }
+}  // namespace
 
 GroupSlices::GroupSlices(const MergePlan& plan, const WorkPlan& work, const InputSet& inputs, const mpi::Comm& comm)
     : plan_(plan),
@@ -10,7 +16,22 @@ GroupSlices::GroupSlices(const MergePlan& plan, const WorkPlan& work, const Inpu
       inputs_(inputs),
       comm_(comm),
       arenas_(inputs.readers.size() + inputs.aligned.size()),
-      data_(inputs.readers.size() + inputs.aligned.size()) {}
+      data_(inputs.readers.size() + inputs.aligned.size()) {
+  // Each input's buffer at the size of its largest group, once: every group then reuses it (no
+  // block grown, freed and touched again as later groups come larger).
+  std::vector<std::uint64_t> most(data_.size(), 0);
+  for (const auto& group : work.groups) {
+    std::vector<std::uint64_t> total(data_.size(), 0);
+    for (const WorkUnit& unit : group) {
+      const PlannedTensor& tensor = plan.tensors[unit.tensor];
+      const std::uint64_t elements = work.rows(plan, unit, comm.rank(), comm.size()).count() * tensor.output.row_elements();
+      for (std::size_t input = 0; input < data_.size(); ++input)
+        if (const auto from = source(input, tensor)) total[input] += padded(elements * dtype_size(from->dtype));
+    }
+    for (std::size_t input = 0; input < data_.size(); ++input) most[input] = std::max(most[input], total[input]);
+  }
+  for (std::size_t input = 0; input < data_.size(); ++input) arenas_[input].reserve(most[input]);
+}
 
 std::optional<GroupSlices::Source> GroupSlices::source(std::size_t input, const PlannedTensor& tensor) const {
   const std::size_t models = inputs_.readers.size();
@@ -51,7 +72,7 @@ void GroupSlices::load(std::size_t group) {
     for (std::size_t i = 0; i < units_.size(); ++i) {
       const auto from = source(input, plan_.tensors[units_[i].tensor]);
       offsets[i] = total;
-      if (from) total += (elements(i) * dtype_size(from->dtype) + 63) / 64 * 64;
+      if (from) total += padded(elements(i) * dtype_size(from->dtype));
     }
     const std::span<std::uint8_t> arena = arenas_[input].take(total);
     for (std::size_t i = 0; i < units_.size(); ++i) {

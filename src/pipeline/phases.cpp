@@ -21,8 +21,15 @@ std::vector<PhaseTiming> PhaseClock::combined() const {
   comm_.max(std::span<double>(seconds));
   comm_.sum(std::span<std::int64_t>(bytes));
   std::vector<PhaseTiming> out;
-  for (std::size_t i = 0; i < names_.size(); ++i)
-    out.push_back({names_[i], seconds[i], static_cast<std::uint64_t>(bytes[i])});
+  for (std::size_t i = 0; i < names_.size(); ++i) {
+    PhaseTiming& timing = out.emplace_back();
+    timing.name = names_[i];
+    timing.seconds = seconds[i];
+    timing.bytes = static_cast<std::uint64_t>(bytes[i]);
+    // Each rank's own time, in microseconds on the wire: where one rank waits for another.
+    for (const std::uint64_t us : comm_.allgather(static_cast<std::uint64_t>(seconds_[i] * 1e6)))
+      timing.seconds_per_rank.push_back(static_cast<double>(us) / 1e6);
+  }
   return out;
 }
 

@@ -1,5 +1,6 @@
 #include "pipeline/session.hpp"
 
+#include <algorithm>
 #include <chrono>
 
 #include "pipeline/block_loop.hpp"
@@ -49,7 +50,19 @@ MergeSession::MergeSession(const MergePlan& plan, const WorkPlan& work, const In
 
 void MergeSession::switch_work(const WorkPlan& work) {
   work_ = &work;
+  slices_.reset();  // its buffers back to the pool before the next ones are taken
   slices_ = std::make_unique<GroupSlices>(plan_, work, inputs_, comm_);
+  // The merged output's buffer at the largest group's size, once (see GroupSlices).
+  std::uint64_t most = 0;
+  for (std::size_t g = 0; g < work.groups.size(); ++g) {
+    std::uint64_t total = 0;
+    for (const WorkUnit& unit : work.groups[g]) {
+      const TensorInfo& out = plan_.tensors[unit.tensor].output;
+      total += (work.rows(plan_, unit, comm_.rank(), comm_.size()).count() * out.row_elements() * dtype_size(out.dtype) + 63) / 64 * 64;
+    }
+    most = std::max(most, total);
+  }
+  output_arena_.reserve(most);
   checked_.assign(work.groups.size(), false);
   last_group_.assign(plan_.tensors.size(), static_cast<std::size_t>(-1));
   for (std::size_t g = 0; g < work.groups.size(); ++g)

@@ -29,6 +29,7 @@ namespace mpimerge {
 struct MergeTarget {
   MergeJob job;
   storage::OutputSpec output;
+  std::string output_io_reason;  // why the output is written as it is (--output-io, or its file system)
   MethodArgs method_args;  // the method's declaration and the job's parameters, validated
   SideInputPaths side_inputs;
   std::unique_ptr<MergeMethod> method;

@@ -10,7 +10,12 @@
 #include "mpimerge/error.hpp"
 #include "mpimerge/methods/registry.hpp"
 #include "mpimerge/util/counter_rng.hpp"
+#include "mpimerge/util/format.hpp"
 #include "mpimerge/util/memory.hpp"
+#include "mpimerge/storage/file_system.hpp"
+#include "pipeline/working_set.hpp"
+#include "storage/direct_file.hpp"
+#include "mpimerge/util/buffer_pool.hpp"
 
 namespace mpimerge {
 
@@ -60,6 +65,44 @@ std::vector<std::optional<WholeTensorNeed>> whole_tensor_needs(const MergePlan& 
   return needs;
 }
 
+// The file system the inputs lie on, for the working set's rule: the first that is not local where
+// any is not. Rank 0 looks (statfs); every rank takes its answer, so all plan the same groups.
+storage::FileSystem inputs_file_system(const InputSet& set, const mpi::Comm& comm) {
+  std::string text;
+  if (comm.is_root()) {
+    std::vector<const storage::CheckpointReader*> readers(set.readers.begin(), set.readers.end());
+    readers.insert(readers.end(), set.aligned.begin(), set.aligned.end());
+    storage::FileSystem chosen;
+    for (std::size_t i = 0; i < readers.size(); ++i) {
+      const storage::FileSystem fs = storage::file_system_of(readers[i]->path());
+      const bool rereads_cost = fs.kind != storage::FileSystemKind::local && fs.kind != storage::FileSystemKind::memory;
+      if (i == 0 || rereads_cost) chosen = fs;
+      if (rereads_cost) break;
+    }
+    text = std::to_string(static_cast<int>(chosen.kind)) + " " + chosen.name;
+  }
+  comm.broadcast(text);
+  const std::size_t space = text.find(' ');
+  return {static_cast<storage::FileSystemKind>(std::stoi(text.substr(0, space))), text.substr(space + 1)};
+}
+
+// The output's I/O: as --output-io says, else by the file system of the output's directory (rank 0
+// looks; every rank takes its answer). Returns the reason, for the log and the report.
+std::string choose_output_io(const MergeJob& job, storage::OutputSpec& spec, const mpi::Comm& comm) {
+  if (job.output_io == OutputIo::direct) return "--output-io direct";
+  if (job.output_io == OutputIo::mpiio) return "--output-io mpiio";
+  std::string reason;
+  bool direct = false;
+  if (comm.is_root()) {
+    const storage::OutputIoChoice choice = storage::default_output_io(storage::file_system_of(job.output));
+    direct = choice.direct;
+    reason = choice.reason;
+  }
+  comm.broadcast(reason);
+  spec.direct_writes = comm.all(direct || !comm.is_root());  // rank 0's answer
+  return reason;
+}
+
 }  // namespace
 
 MergeTarget prepare_target(const MergeJob& job, const mpi::Comm& comm) {
@@ -87,6 +130,7 @@ MergeTarget prepare_target(const MergeJob& job, const mpi::Comm& comm) {
     if (target.output.format == storage::Format::hf_directory) target.output.extra_files = model_card_files(job, target.method_args);
     if (comm.is_root()) check_job_paths(job);  // one rank looks: the others would race its lock file
   });
+  target.output_io_reason = choose_output_io(job, target.output, comm);
   // Before the first byte: the output's directories, its lock, and a last look under the lock.
   target.claim = std::make_unique<OutputClaim>(job, comm);
   fault_point("locked", comm.rank());
@@ -125,7 +169,18 @@ PlannedMerge plan_targets(const OpenInputs& inputs, std::span<MergeTarget* const
       t->method->start(planned.plan.shape);
     }
     planned.whole = whole_tensor_needs(planned.plan, targets);
-    planned.work = make_work_plan(planned.plan, comm.size(), planned.budget - methods_share, {}, planned.whole);
+  });
+  bool analysis_passes = false;
+  for (MergeTarget* t : targets) analysis_passes = analysis_passes || t->method->needs_pass();
+  const WorkingSet working_set = choose_working_set(planned.budget - planned.budget / 8, analysis_passes,
+                                                    inputs_file_system(inputs.set, comm));
+  planned.group_bytes = working_set.group_bytes;
+  // The pool keeps what the budget allows, plus the direct writer's staging (outside the budget).
+  BufferPool::process().set_cap(planned.budget + storage::DirectFile::kInFlightBytes);
+  planned.working_set_reason = working_set.reason;
+  mpi::run_agreed(comm, [&] {
+    planned.work = make_work_plan(planned.plan, comm.size(), planned.budget - planned.budget / 8, {}, planned.whole,
+                                  planned.group_bytes);
   });
   return planned;
 }
@@ -145,8 +200,11 @@ void open_output(MergeTarget& target, const MergePlan& plan, const mpi::Comm& co
   mpi::run_agreed(comm, [&] {
     target.writer = storage::create_checkpoint(target.pending->path(), target.output, plan.output_tensors(), comm);
   });
-  if (target.output.direct_writes && !target.writer->writes_direct())
+  if (target.output.direct_writes && !target.writer->writes_direct()) {
     log.line("note    " + target.job.output + ": its file system refuses O_DIRECT; writing with MPI-IO instead");
+    target.output_io_reason += "; the file system refused O_DIRECT: MPI-IO instead";
+  }
+  log.line("output  " + std::string(target.writer->writes_direct() ? "direct" : "mpiio") + " (" + target.output_io_reason + ")");
 }
 
 std::vector<MergeSummary::InputChecksum> input_checksums(const MergeSession& session, const PlannedMerge& planned,
@@ -173,12 +231,15 @@ MergeSummary summarize(const MergeTarget& target, const PlannedMerge& planned,
   s.ranks = comm.size();
   s.output = target.job.output;
   s.output_io = target.writer && target.writer->writes_direct() ? "direct" : "mpiio";
+  s.output_io_reason = target.output_io_reason;
   s.tensors = plan.tensors.size();
   s.merged_tensors = plan.shape.tensors.size();
   s.copied_tensors = s.tensors - s.merged_tensors;
   s.parameters = plan.shape.total_elements();
   s.memory_budget = planned.budget;
   s.memory_budget_source = planned.budget_source;
+  s.working_set = planned.work.group_bytes_limit;
+  s.working_set_reason = planned.working_set_reason;
   s.nodes = planned.nodes;
   const mpi::TransportSettings transport = mpi::transport_settings();
   s.mpi_library = transport.library;
@@ -206,10 +267,13 @@ std::string plan_line(const PlannedMerge& planned) {
   return "plan    " + std::to_string(planned.plan.tensors.size()) + " tensors (" + std::to_string(shape.tensors.size()) +
          " merged, " + std::to_string(planned.plan.tensors.size() - shape.tensors.size()) + " copied), " +
          format_number(static_cast<double>(shape.total_elements())) + " parameters per model" +
-         (planned.work.streaming() ? "\nstream  the slices exceed the memory budget of " + format_bytes(planned.budget) +
-                                         " per rank: " + std::to_string(planned.work.groups.size()) +
-                                         " groups, inputs read once per pass"
-                                   : "") +
+         (!planned.work.streaming() ? ""
+          : planned.group_bytes >= planned.budget - planned.budget / 8
+              ? "\nstream  the slices exceed the memory budget of " + format_bytes(planned.budget) + " per rank: " +
+                    std::to_string(planned.work.groups.size()) + " groups, inputs read once per pass"
+              : "\nstream  the working set of " + format_bytes(planned.group_bytes) + " per rank: " +
+                    std::to_string(planned.work.groups.size()) + " groups, inputs read once per pass (" +
+                    planned.working_set_reason + ")") +
          (planned.nodes.size() > 1 ? "\n" + nodes_line(planned.nodes, mpi::transport_settings()) : "");
 }
 

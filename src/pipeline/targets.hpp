@@ -31,6 +31,8 @@ struct PlannedMerge {
   std::uint64_t budget = 0;
   std::string budget_source;  // where the budget came from, for the report
   std::vector<NodeShare> nodes;  // the ranks of each node and the budget its own share gave
+  std::uint64_t group_bytes = 0;   // the size of group wanted (pipeline/working_set.hpp), the budget the cap
+  std::string working_set_reason;  // why that size, for the log and the report
   // Per plan tensor: what merging it whole needs, where some target's method does (work_plan.hpp).
   std::vector<std::optional<WholeTensorNeed>> whole;
 };

@@ -60,9 +60,11 @@ void assign_owners(const std::vector<std::size_t>& members, const std::vector<st
 }  // namespace
 
 WorkPlan make_work_plan(const MergePlan& plan, int ranks, std::uint64_t budget_bytes, const std::vector<bool>& skip,
-                        const std::vector<std::optional<WholeTensorNeed>>& whole) {
+                        const std::vector<std::optional<WholeTensorNeed>>& whole, std::uint64_t group_bytes_wanted) {
   WorkPlan work;
-  work.group_bytes_limit = budget_bytes;
+  // Groups of the size wanted; a whole tensor's group may grow to the budget when it must.
+  const std::uint64_t target = group_bytes_wanted == 0 ? budget_bytes : std::min(group_bytes_wanted, budget_bytes);
+  work.group_bytes_limit = target;
   work.owner.assign(plan.tensors.size(), -1);
   std::vector<WorkUnit> group;
   std::vector<std::size_t> group_whole;  // the group's whole tensors
@@ -100,7 +102,7 @@ WorkPlan make_work_plan(const MergePlan& plan, int ranks, std::uint64_t budget_b
                          "--memory-budget, or exclude it (it is then averaged)");
       chunking.rows_per_chunk = std::max<std::uint64_t>(1, most_rows);
     } else {
-      chunking.rows_per_chunk = std::max<std::uint64_t>(1, std::min(most_rows, budget_bytes / row_bytes));
+      chunking.rows_per_chunk = std::max<std::uint64_t>(1, std::min(most_rows, target / row_bytes));
     }
     chunking.chunks = (most_rows + chunking.rows_per_chunk - 1) / chunking.rows_per_chunk;
     work.chunking.push_back(chunking);
@@ -110,7 +112,9 @@ WorkPlan make_work_plan(const MergePlan& plan, int ranks, std::uint64_t budget_b
     for (std::uint64_t c = 0; c < units; ++c) {
       const std::uint64_t bytes = std::min(most_rows - std::min(most_rows, c * chunking.rows_per_chunk),
                                            chunking.rows_per_chunk) * row_bytes;
-      if (group_bytes + bytes + std::max(group_peak, owner_bytes) > budget_bytes) close_group();
+      // A whole tensor beyond the size wanted (checked against the budget above) goes alone.
+      const std::uint64_t limit = is_whole ? std::max(target, bytes + owner_bytes) : target;
+      if (group_bytes + bytes + std::max(group_peak, owner_bytes) > limit) close_group();
       group.push_back({t, c});
       group_bytes += bytes;
       if (is_whole) {

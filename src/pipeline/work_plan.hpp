@@ -62,8 +62,11 @@ std::uint64_t whole_tensor_bytes(const PlannedTensor& tensor, std::uint64_t work
 // Throws InputError when one row of some tensor alone exceeds the budget, or a whole tensor's
 // working set does not fit beside its slice (naming it). Tensors marked in `skip` (a resumed
 // merge's finished ones) get no units; `whole` marks the tensors merged whole (per plan tensor).
+// group_bytes: the size of group wanted (pipeline/working_set.hpp; 0: the budget); the budget stays
+// the cap, and a tensor merged whole that needs more than group_bytes gets a group of its own.
 WorkPlan make_work_plan(const MergePlan& plan, int ranks, std::uint64_t budget_bytes,
                         const std::vector<bool>& skip = {},
-                        const std::vector<std::optional<WholeTensorNeed>>& whole = {});
+                        const std::vector<std::optional<WholeTensorNeed>>& whole = {},
+                        std::uint64_t group_bytes = 0);
 
 }  // namespace mpimerge

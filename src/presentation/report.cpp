@@ -73,17 +73,20 @@ nlohmann::ordered_json summary_json(const MergeJob& job, const MergeSummary& sum
     report["inputs"].push_back({{"path", input.path}, {"checksum", checksum_hex(input.checksum)}});
   report["output"] = {{"path", summary.output}, {"tensors", summary.tensors},
                       {"merged", summary.merged_tensors}, {"copied", summary.copied_tensors},
-                      {"io", summary.output_io}};
+                      {"io", summary.output_io}, {"io_reason", summary.output_io_reason}};
   if (summary.resumed_tensors) report["resumed"] = {{"tensors_kept_from_the_interrupted_run", summary.resumed_tensors}};
   report["ranks"] = summary.ranks;
   report["parameters_per_model"] = summary.parameters;
   report["analysis_passes"] = summary.analysis_passes;
   for (const auto& f : summary.findings) report["findings"][f.key] = f.value;
-  for (const auto& p : summary.phases) report["phases"][p.name] = {{"seconds", p.seconds}, {"bytes", p.bytes}};
+  for (const auto& p : summary.phases)
+    report["phases"][p.name] = {{"seconds", p.seconds}, {"bytes", p.bytes}, {"seconds_per_rank", p.seconds_per_rank}};
   report["bytes_read"] = summary.bytes_read;
   report["bytes_written"] = summary.bytes_written;
   report["memory"] = {{"budget_per_rank", summary.memory_budget},
                       {"budget_source", summary.memory_budget_source},
+                      {"working_set_per_rank", summary.working_set},
+                      {"working_set_reason", summary.working_set_reason},
                       {"groups", summary.groups},
                       {"reads_of_the_inputs", summary.data_reads},
                       {"peak_rss_per_rank", summary.peak_rss}};

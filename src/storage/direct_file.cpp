@@ -17,6 +17,7 @@
 
 #include "mpimerge/error.hpp"
 #include "mpimerge/mpi/comm.hpp"
+#include "mpimerge/util/buffer_pool.hpp"
 #include "mpimerge/util/disk_space.hpp"
 
 namespace mpimerge::storage {
@@ -52,10 +53,9 @@ int write_all(int fd, std::uint64_t offset, const std::uint8_t* data, std::uint6
   return 0;
 }
 
-struct FreeAligned {
-  void operator()(std::uint8_t* p) const { std::free(p); }
-};
-using AlignedBuffer = std::unique_ptr<std::uint8_t, FreeAligned>;
+// Staging buffers come from the process's pool (util/buffer_pool.hpp, 2 MiB aligned): the next
+// output (a sweep point, a shard, a resumed run) writes from the same, already touched, memory.
+using AlignedBuffer = BufferPool::Lease;
 
 }  // namespace
 
@@ -89,7 +89,7 @@ class DirectFile::Writer {
     for (std::uint64_t at = first_page; at < last_page; at += kBufferBytes) {
       const std::uint64_t bytes = std::min<std::uint64_t>(kBufferBytes, last_page - at);
       AlignedBuffer buffer = free_buffer();
-      std::memcpy(buffer.get(), data.data() + (at - offset), bytes);
+      std::memcpy(buffer.data(), data.data() + (at - offset), bytes);
       {
         std::lock_guard lock(mutex_);
         queue_.push_back({at, bytes, std::move(buffer)});
@@ -130,11 +130,10 @@ class DirectFile::Writer {
   AlignedBuffer free_buffer() {
     std::unique_lock lock(mutex_);
     if (free_.empty() && buffers_ * kBufferBytes < kInFlightBytes) {
-      void* memory = nullptr;
-      if (::posix_memalign(&memory, alignment_, kBufferBytes) != 0) throw std::bad_alloc();
+      AlignedBuffer buffer = BufferPool::process().take(kBufferBytes);
       ++buffers_;
       if (!thread_.joinable()) thread_ = std::thread([this] { drain(); });
-      return AlignedBuffer(static_cast<std::uint8_t*>(memory));
+      return buffer;
     }
     changed_.wait(lock, [&] { return !free_.empty(); });
     AlignedBuffer buffer = std::move(free_.back());
@@ -152,7 +151,7 @@ class DirectFile::Writer {
       busy_ = true;
       const bool failed_before = error_ != 0;  // then only hand the buffers back
       lock.unlock();
-      const int error = failed_before ? 0 : write_all(direct_fd_, job.offset, job.buffer.get(), job.bytes);
+      const int error = failed_before ? 0 : write_all(direct_fd_, job.offset, job.buffer.data(), job.bytes);
       lock.lock();
       if (error != 0 && error_ == 0) error_ = error;
       free_.push_back(std::move(job.buffer));

@@ -10,7 +10,7 @@ inputs=(--base "$WORK/set/base.h5" --model "$WORK/set/ft-1.h5" --model "$WORK/se
 for out in merged.h5 merged.safetensors hf/; do
   for budget in "" "--memory-budget 2M"; do
     # shellcheck disable=SC2086
-    run "$RANKS" merge "${inputs[@]}" $budget --output "$WORK/mpiio-$out" --quiet
+    run "$RANKS" merge "${inputs[@]}" $budget --output "$WORK/mpiio-$out" --output-io mpiio --quiet
     expect_status 0
     # shellcheck disable=SC2086
     run "$RANKS" merge "${inputs[@]}" $budget --output "$WORK/direct-$out" --output-io direct --quiet
@@ -55,7 +55,7 @@ grid:
 YAML
 sed "s|OUTDIR|$WORK/grid-mpiio|" "$WORK/grid.yaml" >"$WORK/grid-mpiio.yaml"
 sed "s|OUTDIR|$WORK/grid-direct|" "$WORK/grid.yaml" >"$WORK/grid-direct.yaml"
-run "$RANKS" sweep --config "$WORK/grid-mpiio.yaml" --quiet
+run "$RANKS" sweep --config "$WORK/grid-mpiio.yaml" --output-io mpiio --quiet
 expect_status 0
 run "$RANKS" sweep --config "$WORK/grid-direct.yaml" --output-io direct --quiet
 expect_status 0

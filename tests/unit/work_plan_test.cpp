@@ -60,6 +60,33 @@ TEST(WorkPlan, ChunksAndGroupsStayWithinTheBudgetAndCoverEveryRowOnce) {
   }
 }
 
+TEST(WorkPlan, GroupsOfTheSizeWantedUnderALargerBudget) {
+  const MergePlan plan = plan_of(kTensors, 5);
+  // embed: 50 rows of 96 bytes on rank 0 of 2; a group of 1000 bytes holds 10 of them.
+  const WorkPlan work = make_work_plan(plan, 2, 1 << 20, {}, {}, 1000);
+  EXPECT_EQ(work.group_bytes_limit, 1000u);
+  EXPECT_EQ(work.chunking[0].rows_per_chunk, 10u);
+  EXPECT_EQ(work.chunking[0].chunks, 5u);
+  for (const auto& group : work.groups) {
+    std::uint64_t bytes = 0;
+    for (const WorkUnit& unit : group) bytes += work.rows(plan, unit, 0, 2).count() * bytes_per_row(plan.tensors[unit.tensor]);
+    EXPECT_LE(bytes, 1000u);
+  }
+  // The budget stays the cap: a size wanted above it is the budget.
+  EXPECT_EQ(make_work_plan(plan, 2, 500, {}, {}, 1000).group_bytes_limit, 500u);
+}
+
+TEST(WorkPlan, AWholeTensorLargerThanTheGroupWantedGetsAGroupOfItsOwn) {
+  const MergePlan plan = plan_of(kTensors, 5);
+  std::vector<std::optional<WholeTensorNeed>> whole(kTensors.size());
+  whole[0] = WholeTensorNeed{1000, 1.0};  // embed merged whole: far beyond a group of 1000 bytes
+  const WorkPlan work = make_work_plan(plan, 2, 1 << 20, {}, whole, 1000);
+  ASSERT_EQ(work.groups.size(), 2u);
+  ASSERT_EQ(work.groups[0].size(), 1u);  // embed alone
+  EXPECT_EQ(work.groups[0][0].tensor, 0u);
+  EXPECT_EQ(work.groups[1].size(), 3u);  // the rest together
+}
+
 TEST(WorkPlan, ABudgetBelowOneRowIsRefusedNamingTheTensor) {
   try {
     make_work_plan(plan_of(kTensors, 5), 2, 50);

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "mpimerge/job/job.hpp"
 #include "mpimerge/job/sweep_file.hpp"
 #include "mpimerge/pipeline/summary.hpp"
 #include "mpimerge/presentation/log.hpp"
@@ -21,7 +22,7 @@ struct SweepOptions {
   std::optional<std::size_t> point;  // run only this grid point (a Slurm array task)
   std::optional<std::uint64_t> memory_budget;
   bool overwrite = false;
-  bool direct_writes = false;    // --output-io direct
+  OutputIo output_io = OutputIo::automatic;  // --output-io
   bool allow_nonfinite = false;  // merge inputs holding NaN or infinity (--allow-nonfinite)
   bool quiet = false;
   std::string progress = "auto";

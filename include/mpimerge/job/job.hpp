@@ -18,6 +18,10 @@ struct SliceSource {
   std::uint64_t first_layer = 0, end_layer = 0;
 };
 
+// --output-io: how the output reaches its file system. automatic: chosen by the output's file system
+// (storage/file_system.hpp: O_DIRECT on local disks, collective MPI-IO on parallel file systems).
+enum class OutputIo { automatic, mpiio, direct };
+
 struct MergeJob {
   std::optional<std::string> base;
   std::vector<std::string> models;
@@ -48,7 +52,7 @@ struct MergeJob {
   std::map<std::string, std::vector<std::string>> side_inputs;
   std::optional<std::uint64_t> memory_budget;  // bytes per rank; default: a share of the node's memory
   bool overwrite = false;
-  bool direct_writes = false;  // --output-io direct: write the output past the page cache (O_DIRECT)
+  OutputIo output_io = OutputIo::automatic;  // --output-io
   bool allow_nonfinite = false;  // merge NaN and infinity as they are, instead of refusing them
   bool resume = false;  // continue an interrupted merge of the same job from its journal
   bool quiet = false;

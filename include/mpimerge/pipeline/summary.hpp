@@ -14,6 +14,7 @@ struct PhaseTiming {
   std::string name;       // read, select, merge, write
   double seconds = 0;     // slowest rank
   std::uint64_t bytes = 0;  // summed over ranks
+  std::vector<double> seconds_per_rank = {};  // each rank's own
 };
 
 // One node of the job (ranks sharing a host name, as MPI_Get_processor_name gives it), its ranks,
@@ -34,6 +35,8 @@ struct MergeSummary {
   int analysis_passes = 0;
   std::uint64_t memory_budget = 0;     // per rank, the smallest over ranks
   std::string memory_budget_source;    // where it came from: --memory-budget, a cgroup, Slurm, the node
+  std::uint64_t working_set = 0;       // the most one group's slices held per rank (pipeline/working_set.hpp)
+  std::string working_set_reason;      // why
   std::vector<NodeShare> nodes;        // in the order of their first rank
   std::string mpi_library;             // e.g. "Open MPI v4.1.4"
   std::vector<std::pair<std::string, std::string>> mpi_settings;  // transport settings given (OMPI_MCA_*)
@@ -49,6 +52,7 @@ struct MergeSummary {
   std::vector<std::pair<std::string, std::uint64_t>> output_checksums;  // per output tensor
   std::string output;                                                   // final path
   std::string output_io = "mpiio";  // how the output was written: "mpiio" or "direct"
+  std::string output_io_reason;     // why: --output-io, or the output's file system
   std::size_t resumed_tensors = 0;  // finished by an interrupted run and kept (--resume)
   std::string report_path;                                              // where the report went, if any
   std::vector<PhaseTiming> phases;
