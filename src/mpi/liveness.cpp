@@ -338,7 +338,13 @@ struct LivenessWatch::State {
                              "; ending every rank (MPIMERGE_PEER_TIMEOUT=" + seconds_text(timeout) + ")";
     std::fprintf(stderr, "mpimerge: error (rank %d): %s\n", rank, line.c_str());
     std::fflush(stderr);
-    if (rank == 0) farewell(peer, line);
+    if (rank == 0) {
+      farewell(peer, line);
+    } else {
+      // Rank 0 may only be stopped: should it run again before the launcher ends it, this rank
+      // has left on purpose, and is not reported lost in turn.
+      send_line(peer.fd.get(), "bye");
+    }
     std::_Exit(static_cast<int>(ExitCode::failure));
   }
 

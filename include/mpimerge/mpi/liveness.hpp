@@ -17,7 +17,7 @@
 // network is gone, or it is stopped). Rank 0 then prints one line naming the lost rank and its
 // host, tells every other rank, and all of them exit with code 1 (std::_Exit: no MPI call, no
 // cleanup, so a partial output stays for --resume); mpirun or srun --kill-on-bad-exit then end the
-// job. When rank 0 itself is lost, every other rank prints the line and exits.
+// job. When rank 0 itself is lost, every other rank that finds it so prints the line and exits.
 // A watcher that was itself not running for half the timeout (the whole job suspended, e.g.
 // `scontrol suspend`, or the machine overloaded) starts its peers' clocks afresh instead of
 // blaming them.
