@@ -27,6 +27,7 @@
 #include <utility>
 #include <vector>
 
+#include "durability/fault.hpp"
 #include "mpimerge/error.hpp"
 #include "mpimerge/mpi/comm.hpp"
 
@@ -438,7 +439,9 @@ LivenessWatch::LivenessWatch(const Comm& comm, milliseconds timeout) {
       } else {
         const std::string hello = "hello " + state->cookie + " " + std::to_string(comm.rank()) + " " + host_name();
         std::string tried;
-        for (std::string address; words >> address && !state->peers.size();) {
+        // The fault point stands for a firewall between this rank and rank 0 (the degraded path's test).
+        if (fault_armed("watch-unreachable", comm.rank())) tried = "every address (MPIMERGE_FAULT)";
+        for (std::string address; tried.empty() && words >> address && !state->peers.size();) {
           std::string why_not;
           if (Fd fd = greet_root(address, port, hello, "ok " + state->cookie, why_not)) {
             Peer root;
@@ -454,7 +457,7 @@ LivenessWatch::LivenessWatch(const Comm& comm, milliseconds timeout) {
         if (state->peers.empty()) {
           throw Error("rank " + std::to_string(comm.rank()) + " on " + host_name() +
                       " cannot reach rank 0's liveness watch at " + tried +
-                      "; MPIMERGE_PEER_TIMEOUT=0 runs without it");
+                      "; MPIMERGE_PEER_TIMEOUT=0 turns the watch off");
         }
         state->start();
       }
@@ -462,7 +465,17 @@ LivenessWatch::LivenessWatch(const Comm& comm, milliseconds timeout) {
       error = std::current_exception();
     }
   }
-  comm.agree(error);  // throws on every rank if any failed; the state's destructor stops its watcher
+  // A watch that cannot be set up (a firewall between the nodes, no socket) must not cost the user
+  // the merge: every rank drops it (the state's destructor says goodbye and stops its watcher) and
+  // rank 0 says so once. A usage error (a bad MPIMERGE_PEER_TIMEOUT) was refused before this.
+  try {
+    comm.agree(error);
+  } catch (const AgreedError& e) {
+    if (comm.is_root())
+      std::fprintf(stderr, "mpimerge: warning: running without the liveness watch (a lost node can leave the job "
+                           "waiting until the launcher ends it): %s\n", e.what());
+    return;
+  }
   if (timeout_ms > 0) state_ = std::move(state);
 }
 

@@ -85,4 +85,18 @@ $(cat "$WORK/err")"
 MPIMERGE_PEER_TIMEOUT=0.5 run "$RANKS" inspect "$WORK/reference.h5"
 expect_status 2
 expect_err "mpimerge: error: MPIMERGE_PEER_TIMEOUT=0.5: expected the seconds after which a silent rank counts as lost, 0 (no liveness watch) or a number from 1 to 86400"
+
+# A watch that cannot be set up (a rank cannot reach rank 0's, as behind a firewall) costs the
+# merge nothing: every rank runs without it, rank 0 warns once, the bytes are the reference's.
+set +e
+MPIMERGE_PEER_TIMEOUT=$TIMEOUT MPIMERGE_FAULT="watch-unreachable:0:$LAST" timeout 120 mpirun -n "$RANKS" --oversubscribe \
+  -x MPIMERGE_FAULT -x MPIMERGE_PEER_TIMEOUT "$MPIMERGE" merge "${inputs[@]}" "${common[@]}" --output "$WORK/unwatched.h5" \
+  >"$WORK/out" 2>"$WORK/err"
+status=$?
+set -e
+[ "$status" = 0 ] || fail "unreachable watch: exit $status: $(cat "$WORK/err")"
+[ "$(grep -c . "$WORK/err")" = 1 ] || fail "unreachable watch: expected one warning line: $(cat "$WORK/err")"
+grep -qE "^mpimerge: warning: running without the liveness watch .*rank $LAST on $HOST cannot reach rank 0's liveness watch at every address \(MPIMERGE_FAULT\)" "$WORK/err" ||
+  fail "unreachable watch: not the warning expected: $(cat "$WORK/err")"
+cmp "$WORK/reference.h5" "$WORK/unwatched.h5" || fail "unreachable watch: the output differs"
 echo "peer loss: ok"

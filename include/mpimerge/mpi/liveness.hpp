@@ -37,7 +37,8 @@ std::chrono::milliseconds peer_timeout_from_environment();
 class LivenessWatch {
  public:
   // Collective: every rank of comm constructs it at the same point. With one rank or a zero
-  // timeout it does nothing. A rank that cannot reach rank 0 makes every rank throw AgreedError.
+  // timeout it does nothing. Where some rank cannot set it up (cannot reach rank 0, no socket),
+  // every rank runs without it and rank 0 prints one warning line.
   LivenessWatch(const Comm& comm, std::chrono::milliseconds timeout);
   // This rank leaves on purpose: says goodbye, so that no peer reports it lost, and stops watching.
   ~LivenessWatch();
