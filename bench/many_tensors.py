@@ -19,6 +19,7 @@ Example (the table in docs/performance.md, "Many tensors"):
 import argparse
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -41,7 +42,7 @@ def parse_size(text):
 
 def generate(binary, directory, fmt, count, params, models, shard, ranks):
     marker = os.path.join(directory, "params.txt")
-    want = f"{fmt} {count} {params} {models} {shard}"
+    want = f"{fmt} {count} {params} {models}" + (f" {shard}" if fmt == "safetensors" else "")
     if os.path.exists(marker) and open(marker).read().strip() == want:
         return
     shutil.rmtree(directory, ignore_errors=True)
@@ -85,13 +86,18 @@ def merge(binary, ranks, inputs, output, extra):
         cmd += ["--model", m]
     cmd += ["--output", output, "--report", report] + extra
     warm(inputs)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.monotonic()
     run(cmd)
     wall = time.monotonic() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    # CPU seconds of mpirun and every rank (user + system): on a shared, loaded machine the wall
+    # time measures the other users as much as the merge.
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     with open(report) as f:
         r = json.load(f)
     os.remove(report)
-    return wall, r
+    return wall, cpu, r
 
 
 def load_average():
@@ -102,39 +108,43 @@ def load_average():
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--binary", default=os.path.join(ROOT, "build", "src", "mpimerge"))
+    ap.add_argument("--generator", help="the mpimerge that generates the inputs (default: --binary), "
+                    "e.g. to time an older build that lacks generate --tensors on the same files")
     ap.add_argument("--workdir", default="/tmp/mpimerge-many-tensors")
     ap.add_argument("--counts", type=int, nargs="+", default=[10000, 30000, 100000])
     ap.add_argument("--formats", nargs="+", default=["hdf5", "safetensors"], choices=list(FORMATS))
     ap.add_argument("--ranks", type=int, nargs="+", default=[1, 3])
     ap.add_argument("--models", type=int, default=3)
     ap.add_argument("--bytes-per-tensor", default="10K", help="bf16 bytes per tensor on average (10K: 100k tensors = 1 GB)")
-    ap.add_argument("--shard-size", default="256M", help="safetensors inputs: largest shard")
+    ap.add_argument("--shard-size", default="64M", help="safetensors inputs: largest shard")
     ap.add_argument("--extra", default="", help="more merge arguments, e.g. '--output-io direct'")
     ap.add_argument("--json", help="write every number here")
     args = ap.parse_args()
     binary = os.path.abspath(args.binary)
+    generator = os.path.abspath(args.generator or args.binary)
     per_tensor = parse_size(args.bytes_per_tensor)
     rows = []
     print(f"load average at start: {load_average()} ({os.cpu_count()} CPUs)", flush=True)
-    print("| tensors | format | input | ranks | wall s | s per 1000 tensors | phases (s, slowest rank) | peak RSS / rank | load |")
-    print("|---|---|---|---|---|---|---|---|---|", flush=True)
+    print("| tensors | format | input | ranks | wall s | CPU s (all ranks) | wall s per 1000 tensors | phases (s, slowest rank) | peak RSS / rank | load after |")
+    print("|---|---|---|---|---|---|---|---|---|---|", flush=True)
     for count in args.counts:
         params = count * per_tensor // 2  # bf16
         for fmt in args.formats:
             directory = os.path.join(args.workdir, f"{fmt}-{count}")
-            generate(binary, directory, fmt, count, params, args.models, args.shard_size, max(args.ranks))
+            generate(generator, directory, fmt, count, params, args.models, args.shard_size, max(args.ranks))
             inputs = inputs_of(directory, fmt, args.models)
             size = input_bytes(inputs)
             for ranks in args.ranks:
                 output = os.path.join(args.workdir, "merged" + (".h5" if fmt == "hdf5" else ""))
-                wall, r = merge(binary, ranks, inputs, output, args.extra.split())
+                wall, cpu, r = merge(binary, ranks, inputs, output, args.extra.split())
                 phases = {k: v["seconds"] if isinstance(v, dict) else v for k, v in r.get("phases", {}).items()}
                 rss = r["memory"]["peak_rss_per_rank"]
-                row = {"tensors": count, "format": fmt, "input_bytes": size, "ranks": ranks, "wall_s": wall,
+                row = {"tensors": count, "format": fmt, "input_bytes": size, "ranks": ranks, "wall_s": wall, "cpu_s": cpu,
+                       "report_seconds": r.get("seconds"),
                        "phases": phases, "peak_rss_per_rank": rss, "load": load_average(), "extra": args.extra}
                 rows.append(row)
                 phase_text = ", ".join(f"{k} {v:.2f}" for k, v in phases.items() if isinstance(v, (int, float)) and v >= 0.005)
-                print(f"| {count} | {fmt} | {size / 1e9:.2f} GB | {ranks} | {wall:.2f} | {wall / count * 1000:.3f} | "
+                print(f"| {count} | {fmt} | {size / 1e9:.2f} GB | {ranks} | {wall:.2f} | {cpu:.2f} | {wall / count * 1000:.3f} | "
                       f"{phase_text} | {max(rss) / 1e9:.2f} GB | {row['load']} |", flush=True)
                 if os.path.isdir(output):
                     shutil.rmtree(output)
@@ -143,10 +153,11 @@ def main():
     # Growth: wall time at the largest count over the smallest, against the ratio of the counts.
     for fmt in args.formats:
         for ranks in args.ranks:
-            mine = sorted((r["tensors"], r["wall_s"]) for r in rows if r["format"] == fmt and r["ranks"] == ranks)
+            mine = sorted((r["tensors"], r["wall_s"], r["cpu_s"]) for r in rows if r["format"] == fmt and r["ranks"] == ranks)
             if len(mine) >= 2:
-                (n0, w0), (n1, w1) = mine[0], mine[-1]
-                print(f"{fmt}, {ranks} rank(s): {n1 / n0:.1f}x the tensors took {w1 / w0:.2f}x the time")
+                (n0, w0, c0), (n1, w1, c1) = mine[0], mine[-1]
+                print(f"{fmt}, {ranks} rank(s): {n1 / n0:.1f}x the tensors took {w1 / w0:.2f}x the wall time, "
+                      f"{c1 / c0:.2f}x the CPU time")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"rows": rows, "counts": args.counts, "models": args.models,
