@@ -18,6 +18,8 @@
 // One point does something else than a kill (see storage/input_file.hpp):
 //   truncate-input  before its `count`-th read of the file MPIMERGE_FAULT_INPUT names, that rank
 //                   truncates the file to half its size (an input cut short while a merge reads it)
+// And one the liveness watch checks (mpi/liveness.cpp):
+//   watch-unreachable  that rank does not reach rank 0's watch, as behind a firewall
 // Without the variable nothing happens.
 #include <cstdint>
 
