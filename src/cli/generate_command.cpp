@@ -17,6 +17,9 @@ int generate_command(const Args& args, const mpi::Comm& comm) {
       ("params", po::value<std::string>()->value_name("N")->default_value("20M"), "parameters per model, e.g. 20M, 1B")
       ("models", po::value<std::size_t>()->value_name("N")->default_value(3), "number of fine-tuned models")
       ("dtype", po::value<std::string>()->value_name("T")->default_value("bfloat16"), "float32, float64, float16 or bfloat16")
+      ("tensors", po::value<std::uint64_t>()->value_name("N"),
+       "a mixture-of-experts layout of exactly N tensors of mixed sizes (two vocab x 128 matrices, then layers of "
+       "norms, attention, a router and 32 experts of 3 matrices each) holding about --params parameters")
       ("vocab", po::value<std::uint64_t>()->value_name("V")->default_value(32000), "vocabulary size")
       ("seed", po::value<std::uint64_t>()->value_name("S")->default_value(0), "random seed")
       ("format", po::value<std::string>()->value_name("F")->default_value("hdf5"),
@@ -35,8 +38,8 @@ int generate_command(const Args& args, const mpi::Comm& comm) {
   if (!dtype || !is_float(*dtype)) throw UsageError("--dtype: expected float32, float64, float16 or bfloat16");
   const std::size_t models = v["models"].as<std::size_t>();
   if (models < 1) throw UsageError("--models must be at least 1");
-  const generate::LlamaShape shape =
-      generate::llama_shape_for(generate::parse_count(v["params"].as<std::string>()), v["vocab"].as<std::uint64_t>());
+  const std::uint64_t parameters = generate::parse_count(v["params"].as<std::string>());
+  const std::uint64_t vocab = v["vocab"].as<std::uint64_t>();
   generate::SyntheticSpec spec;
   spec.seed = v["seed"].as<std::uint64_t>();
   spec.delta_scale = v["delta-scale"].as<double>();
@@ -46,16 +49,34 @@ int generate_command(const Args& args, const mpi::Comm& comm) {
   });
 
   const Log log(comm.is_root(), v.count("quiet") > 0, std::cout);
-  log.line("generate " + std::to_string(models) + " fine-tunes + base, Llama-style hidden " + std::to_string(shape.hidden) +
-           ", " + std::to_string(shape.layers) + " layers, intermediate " + std::to_string(shape.intermediate) +
-           ", vocab " + std::to_string(shape.vocab) + ": " + format_number(static_cast<double>(shape.parameters())) +
-           " parameters per model in " + std::string(dtype_name(*dtype)));
+  std::vector<TensorInfo> tensors;
+  std::string config;
+  if (v.count("tensors")) {
+    const generate::MoeShape shape = generate::moe_shape_for(v["tensors"].as<std::uint64_t>(), parameters, vocab);
+    tensors = generate::moe_tensors(shape, *dtype);
+    config = generate::moe_config_json(shape, *dtype);
+    std::uint64_t total = 0;
+    for (const TensorInfo& t : tensors) total += t.elements();
+    log.line("generate " + std::to_string(models) + " fine-tunes + base, mixture of experts: " +
+             std::to_string(tensors.size()) + " tensors, hidden " + std::to_string(shape.hidden) + ", " +
+             std::to_string(shape.layers) + " layers of " + std::to_string(shape.experts) + " experts " +
+             std::to_string(shape.expert_width) + " wide, vocab " + std::to_string(vocab) + ": " +
+             format_number(static_cast<double>(total)) + " parameters per model in " + std::string(dtype_name(*dtype)));
+  } else {
+    const generate::LlamaShape shape = generate::llama_shape_for(parameters, vocab);
+    tensors = generate::llama_tensors(shape, *dtype);
+    config = generate::llama_config_json(shape, *dtype);
+    log.line("generate " + std::to_string(models) + " fine-tunes + base, Llama-style hidden " + std::to_string(shape.hidden) +
+             ", " + std::to_string(shape.layers) + " layers, intermediate " + std::to_string(shape.intermediate) +
+             ", vocab " + std::to_string(shape.vocab) + ": " + format_number(static_cast<double>(shape.parameters())) +
+             " parameters per model in " + std::string(dtype_name(*dtype)));
+  }
   storage::OutputSpec format;
   const std::string format_name = v["format"].as<std::string>();
   if (format_name == "safetensors") format.format = storage::Format::hf_directory;
   else if (format_name != "hdf5") throw UsageError("--format: expected hdf5 or safetensors");
   format.shard_bytes = parse_size(v["shard-size"].as<std::string>());
-  const auto paths = generate::write_synthetic_set(dir, shape, *dtype, models, spec, comm, format);
+  const auto paths = generate::write_synthetic_set(dir, tensors, config, models, spec, comm, format);
   for (const auto& p : paths) log.line("wrote   " + p);
   return 0;
 }

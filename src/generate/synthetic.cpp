@@ -100,15 +100,79 @@ std::string llama_config_json(const LlamaShape& shape, DType dtype) {
   return config.dump(2) + "\n";
 }
 
+namespace {
+constexpr std::uint64_t kMoeHidden = 128, kMoeExperts = 32;
+constexpr std::uint64_t kMoeLayerTensors = 2 + 4 + 1 + 3 * kMoeExperts;
+}  // namespace
+
+MoeShape moe_shape_for(std::uint64_t count, std::uint64_t parameters, std::uint64_t vocab) {
+  if (count < 8) throw UsageError("--tensors: at least 8");
+  MoeShape s;
+  s.count = count;
+  s.hidden = kMoeHidden;
+  s.experts = kMoeExperts;
+  s.vocab = vocab;
+  s.layers = (count - 3 + kMoeLayerTensors - 1) / kMoeLayerTensors;
+  // Everything but the experts' matrices, then the width that brings the total to `parameters`.
+  const std::uint64_t h = s.hidden, fixed = 2 * vocab * h + h + s.layers * (2 * h + 4 * h * h + s.experts * h);
+  const std::uint64_t others = s.layers * (2 + 4 + 1);  // the last layer may have fewer
+  const std::uint64_t expert_matrices = count - 3 > others ? count - 3 - others : 1;
+  s.expert_width = parameters > fixed ? std::max<std::uint64_t>(1, (parameters - fixed) / (expert_matrices * h)) : 1;
+  return s;
+}
+
+std::vector<TensorInfo> moe_tensors(const MoeShape& s, DType dtype) {
+  std::vector<TensorInfo> t;
+  const std::uint64_t h = s.hidden, w = s.expert_width;
+  t.push_back({"model.embed_tokens.weight", dtype, {s.vocab, h}});
+  const std::uint64_t body = s.count - 3;
+  auto add = [&](std::string name, std::vector<std::uint64_t> shape) {
+    if (t.size() < 1 + body) t.push_back({std::move(name), dtype, std::move(shape)});
+  };
+  for (std::uint64_t l = 0; t.size() < 1 + body; ++l) {
+    const std::string p = "model.layers." + std::to_string(l) + ".";
+    add(p + "input_layernorm.weight", {h});
+    add(p + "post_attention_layernorm.weight", {h});
+    for (const char* proj : {"q_proj", "k_proj", "v_proj", "o_proj"}) add(p + "self_attn." + proj + ".weight", {h, h});
+    add(p + "block_sparse_moe.gate.weight", {s.experts, h});
+    for (std::uint64_t e = 0; e < s.experts; ++e) {
+      const std::string x = p + "block_sparse_moe.experts." + std::to_string(e) + ".";
+      add(x + "w1.weight", {w, h});
+      add(x + "w3.weight", {w, h});
+      add(x + "w2.weight", {h, w});
+    }
+  }
+  t.push_back({"model.norm.weight", dtype, {h}});
+  t.push_back({"lm_head.weight", dtype, {s.vocab, h}});
+  return t;
+}
+
+std::string moe_config_json(const MoeShape& shape, DType dtype) {
+  nlohmann::ordered_json config = {
+      {"architectures", {"MixtralForCausalLM"}}, {"model_type", "mixtral"},
+      {"hidden_size", shape.hidden}, {"intermediate_size", shape.expert_width},
+      {"num_hidden_layers", shape.layers}, {"num_attention_heads", 2}, {"num_key_value_heads", 2},
+      {"num_local_experts", shape.experts}, {"num_experts_per_tok", 2},
+      {"vocab_size", shape.vocab}, {"max_position_embeddings", 4096}, {"rms_norm_eps", 1e-5},
+      {"hidden_act", "silu"}, {"tie_word_embeddings", false},
+      {"torch_dtype", dtype == DType::bf16 ? "bfloat16" : dtype == DType::f16 ? "float16" : dtype == DType::f64 ? "float64" : "float32"}};
+  return config.dump(2) + "\n";
+}
+
 std::vector<std::string> write_synthetic_set(const std::string& dir, const LlamaShape& shape,
                                              DType dtype, std::size_t models,
                                              const SyntheticSpec& spec, const mpi::Comm& comm,
                                              const storage::OutputSpec& format) {
-  const std::vector<TensorInfo> tensors = llama_tensors(shape, dtype);
+  return write_synthetic_set(dir, llama_tensors(shape, dtype), llama_config_json(shape, dtype), models, spec, comm, format);
+}
+
+std::vector<std::string> write_synthetic_set(const std::string& dir, const std::vector<TensorInfo>& tensors,
+                                             const std::string& config_json, std::size_t models,
+                                             const SyntheticSpec& spec, const mpi::Comm& comm,
+                                             const storage::OutputSpec& format) {
   const bool hf = format.format == storage::Format::hf_directory;
   std::vector<std::string> paths;
   std::vector<float> values;
-  std::vector<std::uint8_t> raw;
   for (std::size_t model = 0; model <= models; ++model) {
     const std::string name = (model == 0 ? std::string("base") : "ft-" + std::to_string(model)) + (hf ? "" : ".h5");
     paths.push_back((std::filesystem::path(dir) / name).string());
@@ -116,21 +180,37 @@ std::vector<std::string> write_synthetic_set(const std::string& dir, const Llama
       mpi::run_agreed(comm, [&] {
         if (!comm.is_root()) return;
         std::filesystem::create_directories(paths.back());
-        std::ofstream(std::filesystem::path(paths.back()) / "config.json") << llama_config_json(shape, dtype);
+        std::ofstream(std::filesystem::path(paths.back()) / "config.json") << config_json;
       });
     auto writer = storage::create_checkpoint(paths.back(), format, tensors, comm);
+    // Written in batches of about kBatchBytes (counted on rank 0, so that every rank makes the
+    // same calls): one collective step for many small tensors.
+    constexpr std::uint64_t kBatchBytes = std::uint64_t{64} << 20;
+    std::vector<std::vector<std::uint8_t>> held;
+    std::vector<storage::RowWrite> writes;
+    std::uint64_t batch_bytes = 0;
+    auto flush = [&] {
+      writer->write_rows_batch(writes);
+      writes.clear();
+      held.clear();
+      batch_bytes = 0;
+    };
     for (std::size_t t = 0; t < tensors.size(); ++t) {
       const TensorInfo& info = tensors[t];
       const RowRange mine = owned_rows(info.rows(), comm.rank(), comm.size());
-      const std::uint64_t row_elements = info.row_elements();
-      for_each_transfer(most_rows_per_rank(info.rows(), comm.size()), mine, row_elements * dtype_size(dtype), [&](RowRange part) {
+      const std::uint64_t row_elements = info.row_elements(), row_bytes = row_elements * dtype_size(info.dtype);
+      const std::uint64_t rank0_rows = most_rows_per_rank(info.rows(), comm.size());
+      for_each_transfer(rank0_rows, mine, row_bytes, [&](RowRange part) {
         values.resize(part.count() * row_elements);
-        raw.resize(values.size() * dtype_size(dtype));
+        held.emplace_back(values.size() * dtype_size(info.dtype));
         synthetic_values(spec, info, model, part.begin * row_elements, values);
-        encode<float>(values, dtype, raw);
-        writer->write_rows(t, part, raw);
+        encode<float>(values, info.dtype, held.back());
+        writes.push_back({t, part, held.back()});
       });
+      batch_bytes += rank0_rows * row_bytes;
+      if (batch_bytes >= kBatchBytes) flush();
     }
+    flush();
     writer->finish();
   }
   return paths;

@@ -114,6 +114,35 @@ void File::read_at_all(std::uint64_t offset, std::span<std::uint8_t> out, const 
   });
 }
 
+void File::read_at(std::uint64_t offset, std::span<std::uint8_t> out) {
+  for (std::uint64_t begin = 0; begin < out.size(); begin += kMaxPieceBytes) {
+    const std::uint64_t n = std::min<std::uint64_t>(out.size() - begin, kMaxPieceBytes);
+    MPI_Status status;
+    const int code = MPI_File_read_at(handle_, static_cast<MPI_Offset>(offset + begin), out.data() + begin,
+                                      static_cast<int>(n), MPI_BYTE, &status);
+    if (code != MPI_SUCCESS)
+      throw Error(path_ + ": cannot read " + std::to_string(n) + " bytes at offset " + std::to_string(offset + begin) +
+                  ": " + error_text(code));
+    int got = 0;
+    MPI_Get_count(&status, MPI_BYTE, &got);
+    if (static_cast<std::uint64_t>(got) != n)
+      throw Error(path_ + ": short read: " + std::to_string(got) + " of " + std::to_string(n) + " bytes at offset " +
+                  std::to_string(offset + begin) + " (was the file truncated?)");
+  }
+}
+
+void File::write_at(std::uint64_t offset, std::span<const std::uint8_t> data) {
+  for (std::uint64_t begin = 0; begin < data.size(); begin += kMaxPieceBytes) {
+    const std::uint64_t n = std::min<std::uint64_t>(data.size() - begin, kMaxPieceBytes);
+    MPI_Status status;
+    const int code = MPI_File_write_at(handle_, static_cast<MPI_Offset>(offset + begin), data.data() + begin,
+                                       static_cast<int>(n), MPI_BYTE, &status);
+    if (code != MPI_SUCCESS)
+      throw Error(path_ + ": cannot write " + std::to_string(n) + " bytes at offset " + std::to_string(offset + begin) +
+                  ": " + error_text(code) + disk_full_note(path_));
+  }
+}
+
 void File::write_at_all(std::uint64_t offset, std::span<const std::uint8_t> data) {
   for_each_piece(data.size(), [&](std::uint64_t begin, std::uint64_t n) {
     MPI_Status status;

@@ -75,24 +75,29 @@ void GroupSlices::load(std::size_t group) {
       if (from) total += padded(elements(i) * dtype_size(from->dtype));
     }
     const std::span<std::uint8_t> arena = arenas_[input].take(total);
+    // The group's pieces of each reader, read as one batch (one collective step for its small
+    // tensors); a tensor without this input (an aligned input) is the same on every rank.
+    std::vector<std::pair<storage::CheckpointReader*, std::vector<storage::RowRead>>> batches;
     for (std::size_t i = 0; i < units_.size(); ++i) {
       const PlannedTensor& tensor = plan_.tensors[units_[i].tensor];
       const auto from = source(input, tensor);
-      if (!from) {  // an aligned input without this tensor: the same on every rank
+      if (!from) {
         buffers[i] = {};
         continue;
       }
+      if (batches.empty() || batches.back().first != from->reader) batches.emplace_back(from->reader, std::vector<storage::RowRead>{});
+      auto& reads = batches.back().second;
       const std::uint64_t row_bytes = tensor.output.row_elements() * dtype_size(from->dtype);
       // The unit's rows on rank 0 bound everyone's: the same number of transfers on every rank.
       const std::uint64_t unit_rows_rank0 = work_.rows(plan_, units_[i], 0, comm_.size()).count();
       buffers[i] = arena.subspan(offsets[i], rows_[i].count() * row_bytes);
       for_each_transfer(unit_rows_rank0, RowRange{0, rows_[i].count()}, row_bytes, [&](RowRange part) {
-                          from->reader->read_rows(from->index,
-                                           RowRange{rows_[i].begin + part.begin, rows_[i].begin + part.end},
-                                           buffers[i].subspan(part.begin * row_bytes, part.count() * row_bytes));
-                        });
+        reads.push_back({from->index, RowRange{rows_[i].begin + part.begin, rows_[i].begin + part.end},
+                         buffers[i].subspan(part.begin * row_bytes, part.count() * row_bytes)});
+      });
       bytes_read_ += buffers[i].size();
     }
+    for (auto& [reader, reads] : batches) reader->read_rows_batch(reads);
   }
 }
 

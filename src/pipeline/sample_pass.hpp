@@ -14,6 +14,9 @@
 namespace mpimerge {
 
 inline constexpr std::uint64_t kSampleWindows = 2;
+// Windows are read in batches of about this many bytes (on rank 0, so that every rank makes the
+// same calls): few collective steps for many small tensors, little memory for large ones.
+inline constexpr std::uint64_t kSampleBatchBytes = std::uint64_t{32} << 20;
 
 // Windows of one unit on this rank: [begin, end) row ranges inside `mine`, and how many rows
 // rank 0 reads per window (the collective call count follows from it).
@@ -42,6 +45,49 @@ void for_each_sampled_block(const MergePlan& plan, const WorkPlan& work, const I
   Decoders decoders(inputs.readers.size());
   std::vector<std::vector<std::uint8_t>> buffers(inputs.readers.size());
   RowsView view;
+  // One window of one unit, and where its bytes start in each input's buffer.
+  struct Window {
+    const PlannedTensor* tensor;
+    RowRange rows;
+    std::uint64_t rank0_rows;
+    std::vector<std::uint64_t> offsets;
+  };
+  std::vector<Window> windows;
+  std::vector<std::uint64_t> sizes(inputs.readers.size(), 0);
+  std::uint64_t rank0_bytes = 0;  // of the windows held: the same on every rank
+  std::vector<storage::RowRead> reads;
+  // The windows held, as one batched read per input (one collective step for their small tensors
+  // instead of one per window), then visited in their order.
+  auto flush = [&] {
+    for (std::size_t i = 0; i < inputs.readers.size(); ++i) {
+      buffers[i].resize(sizes[i]);
+      reads.clear();
+      for (const Window& w : windows) {
+        const PlannedTensor& tensor = *w.tensor;
+        const std::uint64_t row_bytes = tensor.output.row_elements() * dtype_size(tensor.input_dtype[i]);
+        const std::span<std::uint8_t> bytes = std::span<std::uint8_t>(buffers[i]).subspan(w.offsets[i], w.rows.count() * row_bytes);
+        for_each_transfer(w.rank0_rows, RowRange{0, w.rows.count()}, row_bytes, [&](RowRange part) {
+          reads.push_back({tensor.input_index[i], RowRange{w.rows.begin + part.begin, w.rows.begin + part.end},
+                           bytes.subspan(part.begin * row_bytes, part.count() * row_bytes)});
+        });
+      }
+      inputs.readers[i]->read_rows_batch(reads);
+    }
+    for (const Window& w : windows) {
+      const PlannedTensor& tensor = *w.tensor;
+      view.raw.clear();
+      for (std::size_t i = 0; i < inputs.readers.size(); ++i) {
+        const std::uint64_t row_bytes = tensor.output.row_elements() * dtype_size(tensor.input_dtype[i]);
+        view.raw.push_back(std::span<const std::uint8_t>(buffers[i]).subspan(w.offsets[i], w.rows.count() * row_bytes));
+      }
+      view.elements = w.rows.count() * tensor.output.row_elements();
+      view.first_element = w.rows.begin * tensor.output.row_elements();
+      decoders.run(tensor, view, inputs.has_base, 0, visit);
+    }
+    windows.clear();
+    std::fill(sizes.begin(), sizes.end(), 0);
+    rank0_bytes = 0;
+  };
   for (const auto& group : work.groups)
     for (const WorkUnit& unit : group) {
       const PlannedTensor& tensor = plan.tensors[unit.tensor];
@@ -50,21 +96,18 @@ void for_each_sampled_block(const MergePlan& plan, const WorkPlan& work, const I
                                              work.rows(plan, unit, 0, comm.size()).count(),
                                              method.sample_fraction(tensor.merged_index));
       for (const RowRange window : s.windows) {
-        view.raw.clear();
+        Window w{&tensor, window, s.rank0_rows_per_window, {}};
         for (std::size_t i = 0; i < inputs.readers.size(); ++i) {
           const std::uint64_t row_bytes = tensor.output.row_elements() * dtype_size(tensor.input_dtype[i]);
-          buffers[i].resize(window.count() * row_bytes);
-          for_each_transfer(s.rank0_rows_per_window, RowRange{0, window.count()}, row_bytes, [&](RowRange part) {
-            inputs.readers[i]->read_rows(tensor.input_index[i], RowRange{window.begin + part.begin, window.begin + part.end},
-                                         std::span<std::uint8_t>(buffers[i]).subspan(part.begin * row_bytes, part.count() * row_bytes));
-          });
-          view.raw.push_back(buffers[i]);
+          w.offsets.push_back(sizes[i]);
+          sizes[i] += window.count() * row_bytes;
+          rank0_bytes += s.rank0_rows_per_window * row_bytes;
         }
-        view.elements = window.count() * tensor.output.row_elements();
-        view.first_element = window.begin * tensor.output.row_elements();
-        decoders.run(tensor, view, inputs.has_base, 0, visit);
+        windows.push_back(std::move(w));
+        if (rank0_bytes >= kSampleBatchBytes) flush();
       }
     }
+  flush();
 }
 
 }  // namespace mpimerge

@@ -211,6 +211,8 @@ std::vector<std::span<std::uint8_t>> MergeSession::merge_group(MergeTarget& targ
 }
 
 void MergeSession::write_group(MergeTarget& target, const std::vector<std::span<std::uint8_t>>& out) {
+  // One batch for the group: one collective step for its small tensors, not one per tensor.
+  std::vector<storage::RowWrite> writes;
   for (std::size_t u = 0; u < slices_->units(); ++u) {
     const WorkUnit& unit = slices_->unit(u);
     const TensorInfo& info = plan_.tensors[unit.tensor].output;
@@ -218,11 +220,12 @@ void MergeSession::write_group(MergeTarget& target, const std::vector<std::span<
     const RowRange mine = slices_->rows(u);
     for_each_transfer(work_->rows(plan_, unit, 0, comm_.size()).count(), RowRange{0, mine.count()}, row_bytes,
                       [&](RowRange part) {
-                        target.writer->write_rows(unit.tensor, RowRange{mine.begin + part.begin, mine.begin + part.end},
-                                                  out[u].subspan(part.begin * row_bytes, part.count() * row_bytes));
+                        writes.push_back({unit.tensor, RowRange{mine.begin + part.begin, mine.begin + part.end},
+                                          out[u].subspan(part.begin * row_bytes, part.count() * row_bytes)});
                       });
     target.checksums[unit.tensor] += partial_checksum(out[u], mine.begin, row_bytes);
   }
+  target.writer->write_rows_batch(writes);
 }
 
 void MergeSession::merge_and_write(std::span<MergeTarget* const> targets) {

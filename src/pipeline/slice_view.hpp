@@ -30,6 +30,19 @@ class SliceView final : public storage::CheckpointReader {
   void read_rows(std::size_t index, RowRange rows, std::span<std::uint8_t> out) override {
     sources_.at(index).reader->read_rows(sources_[index].index, rows, out);
   }
+  // Each run of consecutive pieces from one checkpoint as one batch of that checkpoint's (the
+  // sources are the same on every rank, so the runs are too).
+  void read_rows_batch(std::span<const storage::RowRead> reads) override {
+    std::vector<storage::RowRead> run;
+    for (std::size_t i = 0; i < reads.size(); ++i) {
+      const Source& from = sources_.at(reads[i].index);
+      run.push_back({from.index, reads[i].rows, reads[i].out});
+      if (i + 1 == reads.size() || sources_.at(reads[i + 1].index).reader != from.reader) {
+        from.reader->read_rows_batch(run);
+        run.clear();
+      }
+    }
+  }
   void prefetch_rows(std::size_t index, RowRange rows) override {
     sources_.at(index).reader->prefetch_rows(sources_[index].index, rows);
   }

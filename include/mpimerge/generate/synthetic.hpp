@@ -40,11 +40,31 @@ struct SyntheticSpec {
 void synthetic_values(const SyntheticSpec& spec, const TensorInfo& tensor, std::size_t model,
                       std::uint64_t first, std::span<float> out);
 
+// A mixture-of-experts layout with many tensors of mixed sizes (as DeepSeek-V3's ~90k): two large
+// vocab x hidden matrices, then per layer two norms, four hidden x hidden attention matrices, a
+// router and `experts` experts of three matrices each (gate, up, down), the last layer cut short
+// so that there are exactly `count` tensors (at least 8). The experts' width is chosen so that the
+// model holds about `parameters` parameters (at least 8).
+struct MoeShape {
+  std::uint64_t count = 0, hidden = 0, expert_width = 0, experts = 0, layers = 0, vocab = 0;
+};
+MoeShape moe_shape_for(std::uint64_t count, std::uint64_t parameters, std::uint64_t vocab = 32000);
+std::vector<TensorInfo> moe_tensors(const MoeShape& shape, DType dtype);
+
+// The config.json of a MixtralForCausalLM-like model with this shape.
+std::string moe_config_json(const MoeShape& shape, DType dtype);
+
 // Writes the base and `models` fine-tunes into dir: base.h5, ft-1.h5, ... or, for Hugging Face
 // directories, base/, ft-1/, ... each with a config.json; collective. Returns the paths written,
 // the base first.
 std::vector<std::string> write_synthetic_set(const std::string& dir, const LlamaShape& shape,
                                              DType dtype, std::size_t models,
+                                             const SyntheticSpec& spec, const mpi::Comm& comm,
+                                             const storage::OutputSpec& format = {});
+
+// The same for any list of tensors; config_json is written into Hugging Face directories.
+std::vector<std::string> write_synthetic_set(const std::string& dir, const std::vector<TensorInfo>& tensors,
+                                             const std::string& config_json, std::size_t models,
                                              const SyntheticSpec& spec, const mpi::Comm& comm,
                                              const storage::OutputSpec& format = {});
 

@@ -1,7 +1,7 @@
 #pragma once
 // RAII over an MPI-IO file handle, the way the safetensors backend reads and writes byte ranges.
 //
-// Every member but path(), is_open() and size() is collective over the communicator the file was opened on: every
+// Every member but path(), is_open(), size(), read_at and write_at is collective over the communicator the file was opened on: every
 // rank calls it, in the same order, and a failure on any rank throws the same AgreedError on all. read_at_all / write_at_all split a transfer into pieces of at
 // most kMaxPieceBytes (MPI counts are int) and agree on the number of pieces, so ranks moving very
 // different amounts still make the same number of MPI calls.
@@ -47,6 +47,11 @@ class File {
   // like a failed read.
   void read_at_all(std::uint64_t offset, std::span<std::uint8_t> out, const std::function<void()>& after_read = {});
   void write_at_all(std::uint64_t offset, std::span<const std::uint8_t> data);
+  // Independent (not collective) transfers of this rank's bytes, for the many small pieces of a
+  // batch: a failure throws Error on this rank only, so the caller must agree on the outcome of
+  // the whole batch (Comm::agree) before any rank goes on to the next collective call.
+  void read_at(std::uint64_t offset, std::span<std::uint8_t> out);
+  void write_at(std::uint64_t offset, std::span<const std::uint8_t> data);
 
   void set_size(std::uint64_t bytes);
   void preallocate(std::uint64_t bytes);

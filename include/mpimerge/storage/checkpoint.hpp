@@ -24,6 +24,26 @@ namespace mpimerge::storage {
 // MPI-IO and HDF5 1.10 are fragile with transfers of 2 GiB or more per call; stay well below.
 inline constexpr std::uint64_t kMaxTransferBytes = std::uint64_t{1} << 30;
 
+// Tensors this small (in all, the same on every rank) are read and written in batches with
+// independent I/O and one agreement per batch; larger ones with a collective transfer each, which
+// is what parallel file systems want for large transfers. A checkpoint of 100k small tensors
+// would otherwise cost several collective calls per tensor and input.
+inline constexpr std::uint64_t kBatchedTensorBytes = std::uint64_t{1} << 20;
+
+// One piece of a batched read: rows of tensors()[index] into out (rows.count() whole rows).
+struct RowRead {
+  std::size_t index = 0;
+  RowRange rows;
+  std::span<std::uint8_t> out;
+};
+
+// One piece of a batched write: rows of tensors()[index] from data.
+struct RowWrite {
+  std::size_t index = 0;
+  RowRange rows;
+  std::span<const std::uint8_t> data;
+};
+
 class CheckpointReader {
  public:
   virtual ~CheckpointReader() = default;
@@ -32,6 +52,13 @@ class CheckpointReader {
   virtual const std::vector<TensorInfo>& tensors() const = 0;
   // Reads rows of tensors()[index] as raw little-endian elements of the tensor's dtype.
   virtual void read_rows(std::size_t index, RowRange rows, std::span<std::uint8_t> out) = 0;
+  // Many read_rows calls as one collective step: every rank passes the same tensors in the same
+  // order (its own rows of each, possibly none), each piece under kMaxTransferBytes per rank.
+  // Backends read tensors under kBatchedTensorBytes independently and agree once on the batch's
+  // outcome; this default makes one read_rows call per piece.
+  virtual void read_rows_batch(std::span<const RowRead> reads) {
+    for (const RowRead& r : reads) read_rows(r.index, r.rows, r.out);
+  }
   // A hint, not collective: these rows will be read soon, start fetching them. No effect on results.
   virtual void prefetch_rows(std::size_t /*index*/, RowRange /*rows*/) {}
   // The checksum the file records for tensors()[index] (set_checksums), if it records one and the
@@ -49,6 +76,10 @@ class CheckpointWriter {
   virtual ~CheckpointWriter() = default;
   virtual const std::vector<TensorInfo>& tensors() const = 0;
   virtual void write_rows(std::size_t index, RowRange rows, std::span<const std::uint8_t> data) = 0;
+  // Many write_rows calls as one collective step, under read_rows_batch's contract.
+  virtual void write_rows_batch(std::span<const RowWrite> writes) {
+    for (const RowWrite& w : writes) write_rows(w.index, w.rows, w.data);
+  }
   // Records each tensor's content checksum (see checksum.hpp) in the file where the format has a
   // place for it (HDF5: a dataset attribute); collective, before finish(). Formats without one
   // ignore it: the report beside the output holds the checksums too.

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include <cstring>
+#include <exception>
 #include <fstream>
 
 #include "mpimerge/error.hpp"
@@ -60,15 +61,45 @@ class Hdf5Reader final : public CheckpointReader {
                         [&] { pinned_->check(); });
       return;
     }
-    mpi::run_agreed(comm_, [&] {
-      if (rows.empty()) return;
-      if (!serial_) serial_ = FileHandle(open_serial(path_), path_);
-      read_rows_hdf5(serial_.get(), path_, t.info, rows, out);
-      pinned_->check();
-    });
+    mpi::run_agreed(comm_, [&] { read_serial(t, rows, out); });
+  }
+
+  // Small raw tensors independently, and every Access::hdf5 tensor through this rank's serial
+  // handle, then one agreement for the batch; large raw tensors collectively, as read_rows does.
+  void read_rows_batch(std::span<const RowRead> reads) override {
+    std::exception_ptr error;
+    for (const RowRead& r : reads) {
+      const CatalogTensor& t = catalog_.tensors[r.index];
+      if (t.access == Access::none) continue;
+      if (t.access == Access::raw && t.info.bytes() > kBatchedTensorBytes) {
+        read_rows(r.index, r.rows, r.out);
+        continue;
+      }
+      if (error) continue;
+      try {
+        pinned_->before_read(comm_.rank());
+        if (t.access == Access::raw) {
+          const std::uint64_t row_bytes = t.info.row_elements() * dtype_size(t.info.dtype);
+          if (!r.rows.empty()) file_.read_at(t.offset + r.rows.begin * row_bytes, r.out.first(r.rows.count() * row_bytes));
+          pinned_->check();
+        } else {
+          read_serial(t, r.rows, r.out);
+        }
+      } catch (...) {
+        error = std::current_exception();
+      }
+    }
+    comm_.agree(error);
   }
 
  private:
+  void read_serial(const CatalogTensor& t, RowRange rows, std::span<std::uint8_t> out) {
+    if (rows.empty()) return;
+    if (!serial_) serial_ = FileHandle(open_serial(path_), path_);
+    read_rows_hdf5(serial_.get(), path_, t.info, rows, out);
+    pinned_->check();
+  }
+
   std::string path_;
   const mpi::Comm& comm_;
   Catalog catalog_;

@@ -12,7 +12,10 @@
 namespace mpimerge::storage::safetensors {
 namespace {
 
-using Json = nlohmann::ordered_json;  // keeps the header's order of tensors
+// A std::map-backed object: ordered_json's vector-backed map searches linearly on every insert,
+// which made a header of 100k tensors quadratic to parse. The header's order of tensors is kept
+// apart, as the parser meets the keys (DuplicateKeys::order).
+using Json = nlohmann::json;
 
 // safetensors' Dtype enum order (safetensors/src/tensor.rs), restricted to the dtypes we know.
 constexpr std::array<DType, 15> kLayoutOrder{
@@ -63,6 +66,8 @@ std::size_t nesting_depth(std::string_view text) {
 // Keys seen twice: JSON parsers keep one of them silently, safetensors must not.
 struct DuplicateKeys {
   std::set<std::string> names, fields;
+  std::vector<std::string> order;           // the root's keys, in the header's order, each once
+  std::vector<std::string> metadata_order;  // __metadata__'s keys, likewise
   std::string name, current, field_name, field;  // first duplicate found
 };
 
@@ -73,10 +78,13 @@ Json parse_json(std::string_view text, std::string_view path, DuplicateKeys& dup
     if (depth == 1) {
       dup.current = key;
       dup.fields.clear();
-      if (!dup.names.insert(key).second && dup.name.empty()) dup.name = key;
+      if (dup.names.insert(key).second) dup.order.push_back(key);
+      else if (dup.name.empty()) dup.name = key;
     } else if (depth == 2 && !dup.fields.insert(key).second && dup.field.empty()) {
       dup.field_name = dup.current;
       dup.field = key;
+    } else if (depth == 2 && dup.current == "__metadata__") {
+      dup.metadata_order.push_back(key);
     }
     return true;
   };
@@ -150,10 +158,11 @@ TensorEntry parse_entry(const std::string& name, const Json& value, std::uint64_
   return entry;
 }
 
-Metadata parse_metadata(const Json& value, std::string_view path) {
+Metadata parse_metadata(const Json& value, const std::vector<std::string>& order, std::string_view path) {
   if (!value.is_object()) fail(path, "__metadata__ is not an object of strings");
   Metadata metadata;
-  for (const auto& [key, v] : value.items()) {
+  for (const std::string& key : order) {
+    const Json& v = value.find(key).value();
     if (!v.is_string()) fail(path, "__metadata__ entry '" + key + "' is not a string");
     metadata.emplace_back(key, v.get<std::string>());
   }
@@ -244,8 +253,10 @@ Header parse_header(std::span<const std::uint8_t> file_start, std::uint64_t file
   if (!dup.field.empty()) fail(path, "'" + dup.field_name + "': field '" + dup.field + "' appears twice");
 
   const std::uint64_t data_bytes = file_size - header.data_start();
-  for (const auto& [key, value] : root.items()) {
-    if (key == "__metadata__") header.metadata = parse_metadata(value, path);
+  header.tensors.reserve(dup.order.size());
+  for (const std::string& key : dup.order) {
+    const Json& value = root.find(key).value();
+    if (key == "__metadata__") header.metadata = parse_metadata(value, dup.metadata_order, path);
     else header.tensors.push_back(parse_entry(key, value, data_bytes, path));
   }
   check_tiling(header.tensors, data_bytes, path);

@@ -10,7 +10,9 @@
 namespace mpimerge::storage::safetensors {
 namespace {
 
-using Json = nlohmann::ordered_json;
+// std::map-backed: ordered_json searches linearly on every insert, quadratic in the tensors. The
+// weight_map's order is kept apart, as the parser meets its keys.
+using Json = nlohmann::json;
 
 [[noreturn]] void fail(std::string_view path, const std::string& what) {
   throw InputError(std::string(path) + ": " + what);
@@ -32,6 +34,7 @@ std::vector<std::string> ShardIndex::shard_files() const {
 ShardIndex parse_index(std::string_view text, std::string_view path) {
   // Tensor names listed twice in weight_map: a JSON parser would keep one silently.
   std::set<std::string> seen;
+  std::vector<std::string> order;  // weight_map's keys in the file's order, each once
   std::string current, duplicate;
   auto callback = [&](int depth, Json::parse_event_t event, Json& parsed) {
     if (event == Json::parse_event_t::object_start || event == Json::parse_event_t::array_start)
@@ -39,7 +42,10 @@ ShardIndex parse_index(std::string_view text, std::string_view path) {
     if (event != Json::parse_event_t::key) return true;
     const std::string& key = parsed.get_ref<const std::string&>();
     if (depth == 1) current = key;
-    else if (depth == 2 && current == "weight_map" && !seen.insert(key).second && duplicate.empty()) duplicate = key;
+    else if (depth == 2 && current == "weight_map") {
+      if (seen.insert(key).second) order.push_back(key);
+      else if (duplicate.empty()) duplicate = key;
+    }
     return true;
   };
   Json root;
@@ -64,7 +70,11 @@ ShardIndex parse_index(std::string_view text, std::string_view path) {
   }
   if (!root.contains("weight_map") || !root["weight_map"].is_object())
     fail(path, "no weight_map object (expected {\"weight_map\": {\"tensor\": \"file\", ...}})");
-  for (const auto& [tensor, file] : root["weight_map"].items()) {
+  const Json& weight_map = root["weight_map"];
+  for (const std::string& tensor : order) {
+    const auto at = weight_map.find(tensor);
+    if (at == weight_map.end()) continue;  // a key of a nested object named weight_map
+    const Json& file = *at;
     if (!file.is_string()) fail(path, "weight_map: tensor '" + tensor + "' maps to something other than a file name");
     const std::string& name = file.get_ref<const std::string&>();
     if (!plain_file_name(name))

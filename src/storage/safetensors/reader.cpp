@@ -1,5 +1,6 @@
 #include <filesystem>
 #include <fstream>
+#include <exception>
 #include <map>
 #include <optional>
 
@@ -208,6 +209,33 @@ class SafetensorsReader final : public CheckpointReader {
     shard.pinned->before_read(comm_.rank());
     shard.file.read_at_all(shard.header.data_start() + entry.begin + rows.begin * row_bytes,
                            out.subspan(0, rows.count() * row_bytes), [&] { shard.pinned->check(); });
+  }
+
+  // Small tensors independently, each rank its own pieces, then one agreement for the batch; the
+  // others collectively, as read_rows does, in the batch's order (the same on every rank).
+  void read_rows_batch(std::span<const RowRead> reads) override {
+    std::exception_ptr error;
+    for (const RowRead& r : reads) {
+      const auto [s, t] = locations_[r.index];
+      Shard& shard = shards_[s];
+      const TensorEntry& entry = shard.header.tensors[t];
+      if (entry.end - entry.begin > kBatchedTensorBytes) {
+        read_rows(r.index, r.rows, r.out);
+        continue;
+      }
+      if (error) continue;
+      try {
+        const std::uint64_t row_bytes = entry.info.row_elements() * dtype_size(entry.info.dtype);
+        shard.pinned->before_read(comm_.rank());
+        if (!r.rows.empty())
+          shard.file.read_at(shard.header.data_start() + entry.begin + r.rows.begin * row_bytes,
+                             r.out.subspan(0, r.rows.count() * row_bytes));
+        shard.pinned->check();
+      } catch (...) {
+        error = std::current_exception();
+      }
+    }
+    comm_.agree(error);
   }
 
  private:

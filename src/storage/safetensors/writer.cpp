@@ -1,3 +1,4 @@
+#include <exception>
 #include <filesystem>
 #include <fstream>
 
@@ -83,6 +84,30 @@ class SafetensorsWriter final : public CheckpointWriter {
     }
     files_[layout_.file_of[index]].write_at_all(layout_.offset_of[index] + rows.begin * row_bytes,
                                                 data.subspan(0, rows.count() * row_bytes));
+  }
+
+  // Small tensors' rows independently (MPI-IO or O_DIRECT), each rank its own, then one
+  // agreement for the batch; larger ones as write_rows does, in the batch's order.
+  void write_rows_batch(std::span<const RowWrite> writes) override {
+    std::exception_ptr error;
+    for (const RowWrite& w : writes) {
+      const TensorInfo& t = tensors_[w.index];
+      if (t.bytes() > kBatchedTensorBytes) {
+        write_rows(w.index, w.rows, w.data);
+        continue;
+      }
+      if (error || w.rows.empty()) continue;
+      try {
+        const std::uint64_t row_bytes = t.row_elements() * dtype_size(t.dtype);
+        const std::uint64_t at = layout_.offset_of[w.index] + w.rows.begin * row_bytes;
+        const auto bytes = w.data.first(w.rows.count() * row_bytes);
+        if (!direct_.empty()) direct_[layout_.file_of[w.index]].write_at(at, bytes);
+        else files_[layout_.file_of[w.index]].write_at(at, bytes);
+      } catch (...) {
+        error = std::current_exception();
+      }
+    }
+    comm_.agree(error);
   }
 
   bool writes_direct() const override { return !direct_.empty(); }
