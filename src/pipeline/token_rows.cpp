@@ -150,7 +150,8 @@ void align_token_rows(OpenInputs& inputs, const TokenAlignment& a, const mpi::Co
           if (last != source.end() && *last >= 0 && static_cast<std::uint64_t>(*last) >= info.shape[0])
             throw InputError(readers[m]->path() + ": '" + name + "' has " + std::to_string(info.shape[0]) +
                              " rows, but its tokenizer puts '" + a.tokens[static_cast<std::size_t>(last - source.begin())] +
-                             "' at id " + std::to_string(*last) + " (below config.json's vocab_size)");
+                             "' at id " + std::to_string(*last) + " (the ids below config.json's vocab_size, or all of "
+                             "them without one, must be rows)");
         }
     if (needed && names.empty())
       throw InputError("tokenizer_source: no tensor of " + readers.front()->path() +

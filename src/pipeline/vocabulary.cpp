@@ -105,8 +105,11 @@ std::optional<std::uint64_t> config_vocab_size(std::string_view config_json, con
 Vocabulary parse_vocabulary(std::string_view text, const std::string& file, std::optional<std::uint64_t> config_size) {
   Vocabulary v;
   v.file = file;
-  v.json = Json::parse(text.begin(), text.end(), nullptr, false);
-  if (v.json.is_discarded()) throw InputError(file + ": not valid JSON");
+  try {
+    v.json = Json::parse(text.begin(), text.end());
+  } catch (const nlohmann::json::exception& e) {
+    throw InputError(file + ": not valid JSON (" + e.what() + ")");
+  }
   if (!v.json.is_object()) throw InputError(file + ": not a JSON object");
   const auto model = v.json.find("model");
   if (model == v.json.end() || !model->is_object() || !model->contains("vocab"))

@@ -105,7 +105,8 @@ TEST(Vocabulary, MalformedFilesAreRefusedWithTheReason) {
     }
     return std::string("accepted");
   };
-  EXPECT_EQ(message("{"), "t.json: not valid JSON");
+  EXPECT_EQ(message("{").rfind("t.json: not valid JSON ([json.exception.parse_error.101] parse error at line 1, column 2", 0), 0u)
+      << message("{");
   EXPECT_EQ(message("[]"), "t.json: not a JSON object");
   EXPECT_EQ(message(R"({"model": {}})"), "t.json: no model.vocab (expected a tokenizers library tokenizer.json)");
   EXPECT_EQ(message(R"({"model": {"vocab": {"a": -1}}})"), "t.json: the id of token 'a' is not a non-negative integer");
