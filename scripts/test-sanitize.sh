@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # Builds mpimerge and its tests with AddressSanitizer and UndefinedBehaviorSanitizer into
-# build-asan/ (-O1 -g, every finding fatal) and runs the unit tests, then the MPI, CLI and
-# bad-input tests (SANITIZE_TESTS, a ctest regex, narrows the second set; SANITIZE_EXCLUDE leaves
-# tests out of it). Extra arguments go to ctest.
+# build-asan/ (-O1 -g, every finding fatal) and runs the unit tests, then a second set of MPI, CLI
+# and bad-input tests chosen below. Extra arguments go to ctest.
 #
 # Leaks: the unit tests run with LeakSanitizer on. The tests under mpirun run with it off
 # (detect_leaks=0): Open MPI 4.1, PMIx and hwloc leave process-lifetime allocations at exit, and
@@ -11,17 +10,31 @@
 # every UBSan finding stay fatal there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The second set runs every code path once under the sanitizers, not every test: the MPI engine
+# tests at 1 and 3 ranks, every bad input at 3 ranks (its parser and the ranks' agreement on the
+# error), and the CLI tests that read outside bytes (safetensors, Hugging Face, HDF5 via h5py,
+# journals, usage errors, the abort cleanup). The same tests at other rank counts, the numerical
+# reference tests (numpy ports, minutes each, pinning values, not memory) and the Slurm tests run
+# in the normal suite only: they add minutes under ASan and no code path (CI must stay under 45
+# minutes). The tests of `repeated` assert under the sanitizers all they assert in the normal
+# build, so scripts/test.sh leaves them out of the normal run when this one follows
+# (`--repeated-tests` prints their regex). SANITIZE_TESTS replaces the set; SANITIZE_EXCLUDE
+# narrows it.
+engine='mpi\.np(1|3)'
+repeated='bad_inputs\..*\.np3|cli\.(safetensors\.np1|verify\.np1|resume\.np1|direct_writes\.np1|usage_errors\.np1|abort_cleanup\.np3|mergekit_output\.np3|h5py_reference\.np2|safetensors_reference\.np3)'
+if [ "${1:-}" = --repeated-tests ]; then
+  echo "^($repeated)\$"
+  exit 0
+fi
 bash scripts/setup.sh
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Sanitize -DCMAKE_CXX_FLAGS_SANITIZE="-O1 -g" -DCMAKE_C_FLAGS_SANITIZE="-O1 -g" \
       -DMPIMERGE_SANITIZE=address,undefined -DMPIMERGE_WERROR=ON >/dev/null
-cmake --build build-asan -j"$(nproc)"
+# Only what the two sets run (every_way_in_tests and the rest stay in the normal build).
+cmake --build build-asan -j"$(nproc)" --target mpimerge unit_tests mpi_tests
 cd build-asan
 asan="abort_on_error=1:detect_stack_use_after_return=0"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 ASAN_OPTIONS="detect_leaks=1:$asan" ctest --output-on-failure -j"$(nproc)" -R '^unit\.' "$@"
-# The numerical reference tests (numpy ports of FusionBench's and mergekit's code, minutes each)
-# pin values, not memory: their code paths run under the sanitizers in the MPI and CLI tests
-# (SANITIZE_EXCLUDE= runs them too).
-exclude=${SANITIZE_EXCLUDE-^cli\.(svd_reference|mergekit_reference)}
-ASAN_OPTIONS="detect_leaks=0:$asan" ctest --output-on-failure -j"$(nproc)" -R "${SANITIZE_TESTS:-^(mpi|cli|bad_inputs)\.}" \
+exclude=${SANITIZE_EXCLUDE-}
+ASAN_OPTIONS="detect_leaks=0:$asan" ctest --output-on-failure -j"$(nproc)" -R "${SANITIZE_TESTS:-^($engine|$repeated)\$}" \
   ${exclude:+-E "$exclude"} "$@"

@@ -85,6 +85,14 @@ SingularTriplets direct_triplets(RowMajorView a, std::size_t k, const std::strin
 
 void use_one_blas_thread() { openblas_set_num_threads(1); }
 
+void SingularTriplets::append(const SingularTriplets& other) {
+  u.data.insert(u.data.end(), other.u.data.begin(), other.u.data.end());
+  v.data.insert(v.data.end(), other.v.data.begin(), other.v.data.end());
+  u.cols += other.size();
+  v.cols += other.size();
+  s.insert(s.end(), other.s.begin(), other.s.end());
+}
+
 SingularTriplets leading_triplets(RowMajorView a, std::size_t k, const std::string& what, SpectralStats& stats) {
   const std::size_t m = a.rows, n = a.cols, r = std::min(m, n);
   k = std::min(k, r);

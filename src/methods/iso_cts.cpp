@@ -21,14 +21,6 @@
 namespace mpimerge {
 namespace {
 
-void append(const linalg::SingularTriplets& t, linalg::ColumnMatrix& u, linalg::ColumnMatrix& v, std::vector<double>& s) {
-  u.data.insert(u.data.end(), t.u.data.begin(), t.u.data.end());
-  v.data.insert(v.data.end(), t.v.data.begin(), t.v.data.end());
-  u.cols += t.size();
-  v.cols += t.size();
-  s.insert(s.end(), t.s.begin(), t.s.end());
-}
-
 class IsoCtsMerge final : public TaskSingularMerge {
  public:
   explicit IsoCtsMerge(const MethodArgs& args) : TaskSingularMerge(args, "iso_cts") {}
@@ -54,23 +46,21 @@ class IsoCtsMerge final : public TaskSingularMerge {
     taus.sum(work);
     const linalg::SingularTriplets common =
         linalg::leading_triplets({work, a.rows, a.cols}, split.common, a.name + " (sum of task vectors)", stats);
-    linalg::ColumnMatrix u(a.rows, 0), v(a.cols, 0);
-    u.data.reserve(a.rows * r);
-    v.data.reserve(a.cols * r);
-    std::vector<double> s;
+    linalg::SingularTriplets kept{linalg::ColumnMatrix(a.rows, 0), linalg::ColumnMatrix(a.cols, 0), {}};
+    kept.u.data.reserve(a.rows * r);
+    kept.v.data.reserve(a.cols * r);
     for (std::size_t t = 0; t < taus.count(); ++t) {
       taus.task(t, work);
       linalg::project_out(common.u, work, a.rows, a.cols);
-      append(linalg::leading_triplets({work, a.rows, a.cols}, split.per_task,
-                                      a.name + " (task " + std::to_string(t + 1) + ", common subspace removed)", stats),
-             u, v, s);
+      kept.append(linalg::leading_triplets({work, a.rows, a.cols}, split.per_task,
+                                      a.name + " (task " + std::to_string(t + 1) + ", common subspace removed)", stats));
     }
-    append(common, u, v, s);
+    kept.append(common);
     work = {};
-    const double mean = std::accumulate(s.begin(), s.end(), 0.0) / static_cast<double>(r);
-    const std::vector<double> flat(s.size(), mean);
-    linalg::PolarFactor pu = linalg::polar_factor(std::move(u), a.name + " (U)", stats);
-    const linalg::PolarFactor pv = linalg::polar_factor(std::move(v), a.name + " (V)", stats);
+    const double mean = std::accumulate(kept.s.begin(), kept.s.end(), 0.0) / static_cast<double>(r);
+    const std::vector<double> flat(kept.s.size(), mean);
+    linalg::PolarFactor pu = linalg::polar_factor(std::move(kept.u), a.name + " (U)", stats);
+    const linalg::PolarFactor pv = linalg::polar_factor(std::move(kept.v), a.name + " (V)", stats);
     return linalg::SpectralProduct(std::move(pu), flat, pv);
   }
 

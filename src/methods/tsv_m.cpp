@@ -15,15 +15,6 @@
 namespace mpimerge {
 namespace {
 
-// Appends the triplets' columns to u, v and s.
-void append(const linalg::SingularTriplets& t, linalg::ColumnMatrix& u, linalg::ColumnMatrix& v, std::vector<double>& s) {
-  u.data.insert(u.data.end(), t.u.data.begin(), t.u.data.end());
-  v.data.insert(v.data.end(), t.v.data.begin(), t.v.data.end());
-  u.cols += t.size();
-  v.cols += t.size();
-  s.insert(s.end(), t.s.begin(), t.s.end());
-}
-
 class TsvMerge final : public TaskSingularMerge {
  public:
   explicit TsvMerge(const MethodArgs& args) : TaskSingularMerge(args, "tsv_m") {}
@@ -32,21 +23,19 @@ class TsvMerge final : public TaskSingularMerge {
   linalg::SpectralProduct merged_update(const SpectralMatrix& a, const TaskVectors& taus,
                                         linalg::SpectralStats& stats) override {
     const std::size_t k = tsv_kept_per_task(std::min(a.rows, a.cols), taus.count());
-    linalg::ColumnMatrix u(a.rows, 0), v(a.cols, 0);
-    u.data.reserve(a.rows * k * taus.count());
-    v.data.reserve(a.cols * k * taus.count());
-    std::vector<double> s;
+    linalg::SingularTriplets kept{linalg::ColumnMatrix(a.rows, 0), linalg::ColumnMatrix(a.cols, 0), {}};
+    kept.u.data.reserve(a.rows * k * taus.count());
+    kept.v.data.reserve(a.cols * k * taus.count());
     {
       std::vector<double> tau(a.rows * a.cols);
       for (std::size_t t = 0; t < taus.count(); ++t) {
         taus.task(t, tau);
-        append(linalg::leading_triplets({tau, a.rows, a.cols}, k, a.name + " (task " + std::to_string(t + 1) + ")", stats),
-               u, v, s);
+        kept.append(linalg::leading_triplets({tau, a.rows, a.cols}, k, a.name + " (task " + std::to_string(t + 1) + ")", stats));
       }
     }
-    linalg::PolarFactor pu = linalg::polar_factor(std::move(u), a.name + " (U)", stats);
-    const linalg::PolarFactor pv = linalg::polar_factor(std::move(v), a.name + " (V)", stats);
-    return linalg::SpectralProduct(std::move(pu), s, pv);
+    linalg::PolarFactor pu = linalg::polar_factor(std::move(kept.u), a.name + " (U)", stats);
+    const linalg::PolarFactor pv = linalg::polar_factor(std::move(kept.v), a.name + " (V)", stats);
+    return linalg::SpectralProduct(std::move(pu), kept.s, pv);
   }
 
   WholeMerge cost(std::size_t m, std::size_t n, std::size_t tasks) const override {

@@ -6,7 +6,7 @@ source "$(dirname "$0")/common.sh"
 JOBS=$(cd "$(dirname "$0")/../../jobs" && pwd)
 SCRIPTS=$(cd "$(dirname "$0")/../../scripts" && pwd)
 cd "$WORK"
-run 2 generate --output-dir demo-out --params 4M --models 3 --vocab 999 --seed 3 --quiet
+run 2 generate --output-dir demo-out --params 1M --models 3 --vocab 999 --seed 3 --quiet
 expect_status 0
 /usr/bin/python3 "$SCRIPTS/side_inputs.py" demo-out 3 || fail "side_inputs.py failed"
 count=0

@@ -44,6 +44,8 @@ struct SingularTriplets {
   ColumnMatrix u, v;
   std::vector<double> s;
   std::size_t size() const { return s.size(); }
+  // Appends other's triplets as further columns (TSV-M's and Iso-CTS's concatenated U, S, V).
+  void append(const SingularTriplets& other);
 };
 
 // How a matrix's singular values came out (for the method's findings): which path was taken.
