@@ -115,8 +115,15 @@ TEST(Vocabulary, MalformedFilesAreRefusedWithTheReason) {
   EXPECT_EQ(message(R"({"model": {"vocab": {}}, "added_tokens": {}})"), "t.json: added_tokens is not a list");
   EXPECT_EQ(message(R"({"model": {"vocab": {}}, "added_tokens": [{"id": 1}]})"),
             "t.json: added_tokens entry 0 has no string content and integer id");
-  // ids with a hole cannot be embedding rows
-  const auto holes = vocab(R"({"model": {"vocab": {"a": 0, "b": 2}}})");
+  // ids with a hole cannot be embedding rows (below vocab_size: without one, b would be stripped)
+  const auto holes = vocab(R"({"model": {"vocab": {"a": 0, "b": 2}}})", 3);
+  try {
+    align_vocabularies({holes}, true, choose(VocabularyChoice::Source::base), "");
+    ADD_FAILURE() << "ids with a hole were accepted";
+  } catch (const InputError& e) {
+    EXPECT_STREQ(e.what(), "t.json: the tokenizer's ids are not 0..1 each once (token 'b' has id 2), so its tokens "
+                           "cannot be embedding rows");
+  }
   EXPECT_THROW(align_vocabularies({holes}, true, choose(VocabularyChoice::Source::base), ""), InputError);
   // a merge rule that is not two tokens, met while stripping
   const auto bad_merges = vocab(R"({"model": {"type": "BPE", "vocab": {"a": 0, "b": 1}, "merges": ["a b c"]}})", 1);
