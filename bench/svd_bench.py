@@ -108,12 +108,19 @@ def main():
                    help="tensors averaged instead of decomposed (--exclude of the methods): a quick per-shape "
                         "timing decomposes one layer, e.g. 'model.layers.[1-9]*,lm_head.weight,*embed*'")
     p.add_argument("--json", default=None)
+    p.add_argument("--priority", type=int, default=None, metavar="NICE",
+                   help="the nice value of this process's scheduling autogroup (e.g. -20, as root), so that on a "
+                        "shared machine the merges take the cores from other sessions' work, which a plain nice "
+                        "does not do where the kernel groups tasks by session (sched_autogroup_enabled)")
     args = p.parse_args()
+    if args.priority is not None:
+        with open("/proc/self/autogroup", "w") as f:
+            f.write(str(args.priority))
     data = os.path.join(args.data, f"llama-{args.params}-{args.models}")
     os.makedirs(data, exist_ok=True)
     generate(args.mpimerge, data, args.params, args.models)
 
-    machine = {"cpus": os.cpu_count(), "load_before": load_average()}
+    machine = {"cpus": os.cpu_count(), "load_before": load_average(), "autogroup_nice": args.priority}
     with open("/proc/meminfo") as f:
         machine["memory_gb"] = int(f.readline().split()[1]) / 1e6
     runs = []

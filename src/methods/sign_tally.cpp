@@ -62,6 +62,14 @@ void SignTally::add_single(std::size_t problem, std::uint64_t key, int sign_if_k
   s->outcomes.negative_if_cut += sign_if_cut < 0;
 }
 
+void SignTally::add_singles(std::span<const Single> singles) {
+  if (!slots_.empty() && !overflow_) {
+    const std::size_t mask = slots_.size() - 1;
+    for (const Single& s : singles) __builtin_prefetch(&slots_[slot_hash(s.problem, s.key) & mask]);
+  }
+  for (const Single& s : singles) add_single(s.problem, s.key, s.sign_if_kept, s.sign_if_cut);
+}
+
 void SignTally::add_multiple(std::uint32_t tensor, std::span<const float> tau) {
   ++undecided_;
   if (!room(sizeof(tensor) + tau.size_bytes())) return;

@@ -68,7 +68,8 @@ void TiesMerge::start(const MergeShape& shape) {
   // Half of the method's memory for candidate keys, half for parameters whose sign waits. When
   // either runs out the method stays exact and spends passes instead (radix, sign count).
   const std::uint64_t memory = shape.method_memory != 0 ? shape.method_memory : std::uint64_t{64} << 20;
-  signs_.emplace(memory / 2);
+  sign_memory_ = memory / 2;
+  signs_.emplace(sign_memory_);
   threshold_keys_.assign(k.size(), 0);
   kept_below_.assign(k.size(), 0);
   const bool any_cut = std::any_of(k.begin(), k.end(), [](std::uint64_t x) { return x != 0; });
@@ -115,19 +116,25 @@ MPIMERGE_VECTOR_CLONES void TiesMerge::count_block(const Block<T>& block) {
     }
     const std::uint64_t low = sampled_->low_pivot(p), high = sampled_->high_pivot(p);
     ties::PivotCounts counts;
-    auto take = [&](std::uint64_t key) { sampled_->add_candidate(p, key); };
     const auto task = static_cast<std::uint32_t>(t);
     if (sizeof(T) == 4 && !wide_keys_) {
-      narrow_keys_.resize(n);
-      const std::span<std::uint32_t> keys(narrow_keys_);
+      narrow_keys_.resize(2 * n);  // the keys, then those between the pivots
+      const std::span<std::uint32_t> keys = std::span<std::uint32_t>(narrow_keys_).first(n);
       ties::classify_task_vector<T, std::uint32_t>(block.models[t], block.base, low, high, wide_keys_, task, tau[t],
                                                    tau[tasks + t], keys, undecided_entries_, undecided_task_, counts);
-      if (counts.between != 0) ties::keys_between<std::uint32_t>(keys, low, high, take);
+      if (counts.between != 0) {
+        const std::span<std::uint32_t> between = std::span<std::uint32_t>(narrow_keys_).subspan(n);
+        sampled_->add_candidates(p, between.first(ties::collect_keys_between<std::uint32_t>(keys, low, high, between)));
+      }
     } else {
-      const auto keys = scratch_.key_buffer(n);
+      const auto keys = scratch_.key_buffer(2 * n);
       ties::classify_task_vector<T, std::uint64_t>(block.models[t], block.base, low, high, wide_keys_, task, tau[t],
-                                                   tau[tasks + t], keys, undecided_entries_, undecided_task_, counts);
-      if (counts.between != 0) ties::keys_between<std::uint64_t>(keys, low, high, take);
+                                                   tau[tasks + t], keys.first(n), undecided_entries_, undecided_task_,
+                                                   counts);
+      if (counts.between != 0) {
+        const auto between = keys.subspan(n);
+        sampled_->add_candidates(p, between.first(ties::collect_keys_between<std::uint64_t>(keys.first(n), low, high, between)));
+      }
     }
     sampled_->add_counts(p, {counts.below, counts.at_low, counts.at_high, counts.between});
   }
@@ -161,6 +168,7 @@ void TiesMerge::tally_undecided(const Block<T>& block, std::span<const std::span
     listed += undecided_entries_[i] != 0;
   }
   std::vector<T> entries(tasks);
+  singles_.clear();
   for (std::size_t j = 0; j < listed; ++j) {
     const std::size_t i = undecided_at_[j];
     if (undecided_entries_[i] == 1) {
@@ -168,13 +176,14 @@ void TiesMerge::tally_undecided(const Block<T>& block, std::span<const std::span
       T sum = T(0);  // the ordered sum of elected_sign_before_fallback, with that entry kept
       for (std::size_t t = 0; t < tasks; ++t) sum += t == which ? tau[t][i] : trimmed[t][i];
       const int if_kept = sum > T(0) ? 1 : (sum < T(0) ? -1 : 0);
-      signs_->add_single(problem(which, block.tensor), ties::key_of<T>(tau[which][i], wide_keys_), if_kept,
-                         static_cast<int>(signs_if_cut[i]));
+      singles_.push_back({problem(which, block.tensor), ties::key_of<T>(tau[which][i], wide_keys_), if_kept,
+                          static_cast<int>(signs_if_cut[i])});
     } else {
       for (std::size_t t = 0; t < tasks; ++t) entries[t] = tau[t][i];
       signs_->add_multiple(static_cast<std::uint32_t>(block.tensor), std::span<const T>(entries));
     }
   }
+  signs_->add_singles(singles_);
 }
 
 template <class T>
@@ -234,6 +243,18 @@ int TiesMerge::elected_sign(std::span<const T> tau, std::size_t tensor) const {
 
 void TiesMerge::finish_count(Reductions& reductions) {
   sampled_->finish_count(reductions);
+  bool any_failed = false;
+  for (std::size_t p = 0; p < sampled_->problems(); ++p) any_failed |= sampled_->needs_selection(p) && sampled_->failed(p);
+  // Candidates that outgrew the memory (hundreds of per-tensor problems under a small budget): one
+  // more counting pass between much narrower pivots, for every problem (the solved ones classify
+  // exactly against their answer), with the signs counted afresh; 3 reads in all, not the radix
+  // fallback's 3-4 passes and a pass for the signs.
+  if (any_failed && !narrowed_ && sampled_->refine()) {
+    narrowed_ = true;
+    ++fallback_passes_;
+    signs_.emplace(sign_memory_);
+    return;  // phase_ stays Phase::count
+  }
   std::vector<std::uint64_t> missed(sampled_->problems(), 0);
   bool any_missed = false;
   for (std::size_t p = 0; p < sampled_->problems(); ++p) {
@@ -321,14 +342,11 @@ MPIMERGE_VECTOR_CLONES void TiesMerge::merge_block(const Block<T>& block, std::s
   ties::add_scaled_to_base<T>(block.base, static_cast<T>(settings_.lambda), out);
   // disjoint_merge left the elected direction (+1 / -1) at the start of its work space.
   const auto direction = gamma.subspan(block.size(), block.size());
-  std::int64_t kept = 0, lost = 0;
-  for (const auto& task : trimmed)
-    for (std::size_t i = 0; i < block.size(); ++i) {
-      kept += task[i] != T(0);
-      lost += (task[i] != T(0)) & !(task[i] * direction[i] > T(0));
-    }
-  kept_entries_ += kept;
-  lost_entries_ += lost;
+  for (const auto& task : trimmed) {
+    const auto counted = ties::kept_and_lost<T>(task, direction);
+    kept_entries_ += counted.kept;
+    lost_entries_ += counted.lost;
+  }
 }
 
 void TiesMerge::finish_merge(Reductions& reductions) {

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "mpimerge/error.hpp"
+#include "mpimerge/mpi/liveness.hpp"
 
 namespace mpimerge::mpi {
 namespace {
@@ -258,6 +259,7 @@ void Comm::abort(const std::string& message) const {
     } catch (...) {  // ending every rank matters more than what is left behind
     }
   }
+  leave_liveness_watch();  // this rank is not lost: its message above says why the job ends
   MPI_Abort(comm_, static_cast<int>(ExitCode::failure));
   std::abort();  // MPI_Abort does not return
 }

@@ -9,7 +9,8 @@
 #   on_node NODE CMD... CMD inside NODE's namespaces (to read its interface counters, ...)
 #   node_pids NODE      every process of NODE (its slurmd, slurmstepd, orted and ranks)
 #   tx_bytes NODE       bytes NODE has sent on its interface
-#   lose_node NODE      kills every process of NODE at once; start_slurmd NODE brings it back
+#   lose_node NODE      cuts NODE's link, then kills every process of NODE at once; node_back NODE
+#                       brings it back
 #
 # The network: a namespace holding a bridge, and one namespace per node and one for the controller,
 # each joined to the bridge by a veth pair. The addresses (10.18.0.0/24) live only on those veth
@@ -155,14 +156,24 @@ start_slurmd() {  # start_slurmd NODE
   NODES_SLURMD[$1]=${CLUSTER_PIDS[-1]}
 }
 
-# lose_node NODE: every process of NODE at once (SIGKILL), as a node that loses power; its slurmd
-# leaves the daemons cluster_stop and wait_for watch.
+# lose_node NODE: NODE as a node that loses power: its link to the others goes down first, so that
+# nothing it does afterwards reaches them (a process killed on a live node has its connections
+# closed by its kernel, which a dead node's cannot do), then every process of NODE at once
+# (SIGKILL); its slurmd leaves the daemons cluster_stop and wait_for watch. node_back NODE: its
+# link up again and a new slurmd, as a repaired node.
+node_port() { echo "p$(node_ns "$1" | sed 's/.*-//')"; }
 lose_node() {
+  ip -n "$NODES_PREFIX-br" link set "$(node_port "$1")" down
   node_pids "$1" | xargs -r kill -KILL
   local slurmd=${NODES_SLURMD[$1]} i
   wait "$slurmd" 2>/dev/null || true  # its `timeout` ends with it
   for i in "${!CLUSTER_PIDS[@]}"; do [ "${CLUSTER_PIDS[i]}" != "$slurmd" ] || unset 'CLUSTER_PIDS[i]'; done
   CLUSTER_PIDS=("${CLUSTER_PIDS[@]}")
+}
+
+node_back() {
+  ip -n "$NODES_PREFIX-br" link set "$(node_port "$1")" up
+  start_slurmd "$1"
 }
 
 nodes_all_idle() { [ "$(sinfo -h -o '%T %D' | paste -sd ' ')" = "idle $NODES_COUNT" ]; }

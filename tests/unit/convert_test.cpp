@@ -3,8 +3,12 @@
 
 #include <gtest/gtest.h>
 
+#include <bit>
 #include <cmath>
+#include <cstring>
 #include <limits>
+
+#include "mpimerge/float_bits.hpp"
 
 namespace mpimerge {
 namespace {
@@ -32,6 +36,47 @@ TEST(Convert, Float32ToBFloat16RoundsToNearestEven) {
   decode<float>(DType::bf16, raw, out);
   EXPECT_EQ(out[0], 1.0f);
   EXPECT_EQ(out[1], 1.015625f);
+}
+
+// decode and encode of float16 go eight at a time through F16C where the CPU has it: the bits must
+// be those of the scalar conversions (float_bits.hpp) for every half, signalling NaNs included, and
+// for floats from all over the range (every 251st bit pattern, and each half's rounding boundaries).
+TEST(Convert, Float16BlocksGiveTheScalarConversionsBits) {
+  std::vector<std::uint16_t> halves(65536 + 5);  // a tail shorter than eight, for the scalar path
+  for (std::size_t i = 0; i < halves.size(); ++i) halves[i] = static_cast<std::uint16_t>(i * 40503u);
+  for (std::uint32_t h = 0; h < 65536; ++h) halves[h] = static_cast<std::uint16_t>(h);
+  std::vector<std::uint8_t> raw(2 * halves.size());
+  std::memcpy(raw.data(), halves.data(), raw.size());
+  std::vector<float> floats(halves.size());
+  decode<float>(DType::f16, raw, floats);
+  for (std::size_t i = 0; i < halves.size(); ++i)
+    ASSERT_EQ(std::bit_cast<std::uint32_t>(floats[i]), std::bit_cast<std::uint32_t>(bits::f16_to_f32(halves[i])))
+        << "half 0x" << std::hex << halves[i];
+
+  std::vector<float> in;
+  for (std::uint64_t u = 0; u < (std::uint64_t{1} << 32); u += 251) in.push_back(std::bit_cast<float>(static_cast<std::uint32_t>(u)));
+  for (std::uint32_t h = 0; h < 0x7C00; ++h) {  // around the midpoints between neighbouring halves
+    const std::uint32_t mid = std::bit_cast<std::uint32_t>((bits::f16_to_f32(static_cast<std::uint16_t>(h)) +
+                                                            bits::f16_to_f32(static_cast<std::uint16_t>(h + 1))) / 2);
+    for (std::uint32_t d : {mid - 1, mid, mid + 1}) {
+      in.push_back(std::bit_cast<float>(d));
+      in.push_back(-std::bit_cast<float>(d));
+    }
+  }
+  in.push_back(65520.0f);  // the first float that rounds to infinity
+  std::vector<std::uint8_t> out(2 * in.size());
+  encode<float>(in, DType::f16, out);
+  std::vector<std::uint8_t> counted(2 * in.size());
+  std::uint64_t nonfinite = 0;
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    std::uint16_t got;
+    std::memcpy(&got, out.data() + 2 * i, 2);
+    const std::uint16_t want = bits::f32_to_f16(in[i]);
+    ASSERT_EQ(got, want) << "float 0x" << std::hex << std::bit_cast<std::uint32_t>(in[i]);
+    nonfinite += (want & 0x7C00u) == 0x7C00u;
+  }
+  EXPECT_EQ(encode_counting_nonfinite<float>(in, DType::f16, counted), nonfinite);
+  EXPECT_EQ(counted, out);
 }
 
 TEST(Convert, CountsNonFiniteValues) {

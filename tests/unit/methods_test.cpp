@@ -168,6 +168,28 @@ TEST(TiesPasses, AGoodSampleNeedsOneCountingPassAndABadOneFallsBack) {
   EXPECT_EQ(passes(Sampling::everything, 256), 4);  // too little memory for the candidates
 }
 
+// Tensor-scope TIES whose candidates outgrow the method's memory (but whose histograms fit): one
+// more counting pass between narrower pivots (issue 15: 3 reads in all), not the radix fallback's
+// passes and a pass for the signs; the same result.
+TEST(TiesPasses, OverflowedCandidatesCostOneMoreCountingPass) {
+  const RandomModel m = random_model(3, 11, true);
+  MethodOptions options;
+  options.set("trim_scope", "tensor");
+  testing::OracleTies oracle;
+  oracle.scope = testing::OracleScope::tensor;
+  std::vector<std::vector<float>> want32, got32;
+  std::vector<std::vector<double>> want64, got64;
+  oracle.run(m.f32, m.f64, want32, want64);
+  auto method = make_method(options, 3);
+  run_method(*method, m, 64, got32, got64, Sampling::everything, 16384);
+  EXPECT_EQ(got32, want32);
+  EXPECT_EQ(got64, want64);
+  int fallback = -1;
+  for (const auto& f : method->findings())
+    if (f.key == "selection fallback passes") fallback = static_cast<int>(f.value);
+  EXPECT_EQ(fallback, 1);
+}
+
 // Tensor-scope TIES under a small budget: hundreds of per-tensor samples would outgrow the
 // budget (seen: 497 MB peak under a 268 MB budget); the sample shrinks to fit the memory it is given.
 TEST(TiesPasses, TheSampleFitsTheMemoryGivenToIt) {

@@ -100,6 +100,57 @@ TEST(SampledSelection, TooManyCandidatesFails) {
   EXPECT_FALSE(run(keys, 50000, 10000, 0, 1 << 20).failed(0));
 }
 
+// Candidates that outgrow the memory are histogrammed; the bin holding rank k gives narrower
+// pivots, and one more counting pass (refine) answers exactly. A problem solved in the first pass
+// keeps its answer through the second.
+TEST(SampledSelection, OverflowedCandidatesNarrowToOneMoreExactPass) {
+  const auto keys = keys_of(200000, 9, 0.3);
+  for (std::uint64_t k : {70000ul, 100000ul, 160000ul}) {
+    SampledSelection s({k, k}, {keys.size(), keys.size()}, 31, 20000);  // 15000 candidates
+    EXPECT_EQ(s.histogram_bins(), SampledSelection::kMostHistogramBins);
+    std::vector<std::uint64_t> dense, sparse;  // a tight window for problem 0, a wide one for 1
+    for (std::size_t i = 3; i < keys.size(); i += 16) dense.push_back(keys[i]);
+    for (std::size_t i = 3; i < keys.size(); i += 2000) sparse.push_back(keys[i]);
+    LocalReductions local;
+    s.add_sample(0, dense);
+    s.add_sample(1, sparse);
+    s.finish_sample(local);
+    s.count(0, keys);
+    s.count(1, keys);
+    s.finish_count(local);
+    const Sorted want = by_sorting(keys, k);
+    ASSERT_FALSE(s.failed(0)) << "k " << k;
+    EXPECT_EQ(s.kth_key(0), want.kth);
+    ASSERT_TRUE(s.failed(1)) << "k " << k;
+    ASSERT_TRUE(s.refinable(1)) << "k " << k;
+    ASSERT_TRUE(s.refine());
+    EXPECT_EQ(s.low_pivot(0), want.kth);
+    EXPECT_EQ(s.high_pivot(0), want.kth);
+    EXPECT_LT(s.low_pivot(1), want.kth);
+    EXPECT_GT(s.high_pivot(1), want.kth);
+    s.count(0, keys);
+    s.count(1, keys);
+    EXPECT_LT(s.candidates_held(), 15000u);
+    s.finish_count(local);
+    for (std::size_t p : {0u, 1u}) {
+      ASSERT_FALSE(s.failed(p)) << "k " << k << " problem " << p;
+      EXPECT_EQ(s.kth_key(p), want.kth);
+      EXPECT_EQ(s.count_below(p), want.below);
+      EXPECT_EQ(s.count_equal(p), want.equal);
+    }
+  }
+}
+
+// Without room for a histogram an overflowed problem cannot be narrowed, and refine changes nothing.
+TEST(SampledSelection, NoRoomForAHistogramLeavesTheFallback) {
+  const auto keys = keys_of(100000, 7, 0.0);
+  SampledSelection s = run(keys, 50000, 10000, 0, 10);
+  EXPECT_TRUE(s.failed(0));
+  EXPECT_FALSE(s.refinable(0));
+  EXPECT_FALSE(s.refine());
+  EXPECT_TRUE(s.failed(0));
+}
+
 TEST(SampledSelection, NoCutAndNoSample) {
   const auto keys = keys_of(1000, 8, 0.0);
   SampledSelection s({0, 500}, {keys.size(), keys.size()}, 31, 1 << 20);

@@ -24,6 +24,14 @@ class SignTally {
     negative_ += negative;
   }
   void add_single(std::size_t problem, std::uint64_t key, int sign_if_kept, int sign_if_cut);
+  // The same for several, with the table's slots fetched ahead: the table outgrows the caches
+  // (its keys are the distinct magnitudes between the pivots), and one at a time every insert
+  // waits on memory.
+  struct Single {
+    std::uint64_t problem = 0, key = 0;
+    int sign_if_kept = 0, sign_if_cut = 0;
+  };
+  void add_singles(std::span<const Single> singles);
   // tau: every task's entry of one parameter; compute type float or double.
   void add_multiple(std::uint32_t tensor, std::span<const float> tau);
   void add_multiple(std::uint32_t tensor, std::span<const double> tau);

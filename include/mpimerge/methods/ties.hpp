@@ -9,7 +9,9 @@
 //           parameters with an entry at or between the pivots are kept aside;
 //   merge   after the exact thresholds are known and the kept-aside signs are counted.
 // Exactness never rests on the sample: if a threshold falls outside its pivots, radix selection
-// over the data finds it (two more passes for float32), then one pass counts the signs.
+// over the data finds it (two more passes for float32), then one pass counts the signs. When the
+// candidates between the pivots outgrow the memory, the counting pass histograms them instead and
+// runs once more between the pivots of the bin that holds the threshold (3 reads in all).
 #include <memory>
 #include <optional>
 #include <vector>
@@ -91,12 +93,15 @@ class TiesMerge final : public MethodTemplate<TiesMerge> {
   std::int64_t positive_signs_ = 0, negative_signs_ = 0;
   int majority_sign_ = 0;
   int fallback_passes_ = 0;
+  bool narrowed_ = false;  // the counting pass ran again between narrower pivots (SampledSelection::refine)
+  std::uint64_t sign_memory_ = 0;
   std::int64_t kept_entries_ = 0, lost_entries_ = 0;  // over the merge: all kept, and those not merged
   MethodScratch scratch_;
   // Per element of a block in the counting pass: how many entries are undecided, the task of the
   // (last) undecided one, and the elements where any is (tally_undecided).
   std::vector<std::uint32_t> undecided_entries_, undecided_task_, undecided_at_;
   std::vector<std::uint32_t> narrow_keys_;
+  std::vector<SignTally::Single> singles_;  // a block's parameters with one undecided entry
 };
 
 }  // namespace mpimerge

@@ -10,6 +10,11 @@
 //   3. finish: integer sums tell where rank k lies; when it lies at a pivot or among the
 //      candidates, radix selection over the candidates alone gives the exact key. Otherwise the
 //      problem is marked failed and the caller falls back to RadixSelection over the data.
+//   4. narrow (optional): when a problem's candidates overflowed the memory, the count pass also
+//      histogrammed the keys it could not hold (up to kMostHistogramBins bins between the pivots); if rank k
+//      lies between the pivots, the bin that holds it gives two new, much closer pivots, and one
+//      more counting pass (refine(), then 2. and 3. again) finds the exact answer. The problems
+//      already solved keep their answer as both pivots, so that pass classifies them exactly.
 // The sample only steers the work: answers, and the counts below and at the answer, are exact and
 // the same at any rank count as with RadixSelection. Keys equal to a pivot are never stored, so a
 // spike of equal keys (unchanged parameters: |tau| = 0) costs no memory.
@@ -24,8 +29,9 @@ namespace mpimerge {
 class SampledSelection {
  public:
   // k[p]: 1-based rank sought in problem p (0: no cut, done at once); n[p]: its number of keys.
-  // max_candidates: per rank, over all problems; a problem whose candidates would exceed it fails
-  // (size it as bytes / key_bytes(key_bits)).
+  // max_candidates: per rank, over all problems, in keys (size it as bytes / key_bytes(key_bits)):
+  // three quarters hold candidates, a quarter the histograms of step 4; a problem whose candidates
+  // exceed their share fails, or is narrowed (refine) where its histogram found room.
   SampledSelection(std::vector<std::uint64_t> k, std::vector<std::uint64_t> n, unsigned key_bits,
                    std::uint64_t max_candidates);
 
@@ -55,10 +61,23 @@ class SampledSelection {
   };
   void add_counts(std::size_t p, const Counts& counts);
   void add_candidate(std::size_t p, std::uint64_t key);
+  // Several keys strictly between the pivots at once (as add_candidate, one by one).
+  void add_candidates(std::size_t p, std::span<const std::uint32_t> keys) { add_candidates_of(p, keys); }
+  void add_candidates(std::size_t p, std::span<const std::uint64_t> keys) { add_candidates_of(p, keys); }
   void finish_count(Reductions& reductions);
 
   // 3. After finish_count: either failed (fall back), or the exact answer.
   bool failed(std::size_t p) const { return problems_[p].failed; }
+  // 4. After finish_count: failed problems whose answer lies in a known histogram bin.
+  bool refinable(std::size_t p) const { return problems_[p].refined_low != problems_[p].refined_high; }
+  // Every failed problem refinable: sets the narrower pivots (solved problems: their answer as both
+  // pivots), clears the counts, and returns true; the caller runs one more counting pass, then
+  // finish_count. False, and nothing changed, when some failed problem is not refinable.
+  bool refine();
+  // Bins of the histogram a problem keeps of the candidates it could not hold: at most this many,
+  // fewer where many problems share the memory (the same number on every rank).
+  static constexpr std::size_t kMostHistogramBins = 1024;
+  std::size_t histogram_bins() const { return histogram_bins_; }
   std::uint64_t kth_key(std::size_t p) const { return problems_[p].answer; }
   std::uint64_t count_below(std::size_t p) const { return problems_[p].answer_below; }
   std::uint64_t count_equal(std::size_t p) const { return problems_[p].answer_equal; }
@@ -80,9 +99,19 @@ class SampledSelection {
     std::uint64_t low = 0, high = ~std::uint64_t{0};
     std::uint64_t below = 0, at_low = 0, at_high = 0;  // this rank's counts
     bool overflow = false, failed = false;
+    bool unbinned = false;  // a key between the pivots was neither held nor binned here
     std::uint64_t answer = 0, answer_below = 0, answer_equal = 0;
+    // The keys strictly between the pivots that did not fit (only after an overflow here), in bins
+    // of 2^bin_shift keys starting at low + 1; then the pivots that bracket the answer's bin.
+    std::vector<std::int64_t> overflow_bins;
+    std::uint64_t refined_low = 0, refined_high = 0;
   };
+  unsigned bin_shift(const Problem& q) const;
+  void add_to_bins(Problem& q, std::span<std::int64_t> bins, std::uint64_t key) const;
+  void narrow_overflowed(Reductions& reductions, std::span<const std::uint64_t> rank_among_between);
   void choose_pivots(Reductions& reductions);
+  template <class Key>
+  void add_candidates_of(std::size_t p, std::span<const Key> keys);
   bool narrow() const { return key_bits_ <= 32; }
   // f(keys) with the problem's sample or candidates, as whichever width they are held in.
   template <class F>
@@ -98,7 +127,10 @@ class SampledSelection {
 
   std::vector<Problem> problems_;
   unsigned key_bits_;
+  // A quarter of max_candidates' bytes goes to the histograms of overflowed problems.
   std::uint64_t max_candidates_, candidates_held_ = 0;
+  std::uint64_t histogram_bytes_ = 0, histogram_bytes_left_ = 0;
+  std::size_t histogram_bins_ = 0;
 };
 
 }  // namespace mpimerge

@@ -1,0 +1,205 @@
+// FROZEN COPY, for bench/ties_kernels_bench.cpp only: the TIES kernels as they were before issue 15
+// (include/mpimerge/methods/ties_kernels.hpp at 23325b5), so that the benchmark times the old and
+// the new code in the same run. Not used by the program.
+#pragma once
+// The arithmetic of TIES-Merging (Yadav et al., 2023) over element-aligned spans, one span per
+// task. These follow the paper's code, prateeky2806/ties-merging src/utils/merge_utils.py:
+// topk_values_mask (trim), resolve_sign with "mass" and resolve_zero_signs("majority") (elect),
+// and disjoint_merge (mean, sum, max).
+//
+// Loops run over tasks outside and elements inside, so that each inner loop is a branch-free,
+// vectorisable sweep over one contiguous array; sums still add in task order, element by element.
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <span>
+#include <type_traits>
+
+#include "mpimerge/float_bits.hpp"
+#include "mpimerge/methods/ties_kernels.hpp"  // DisjointMerge
+#include "mpimerge/util/vector_clones.hpp"
+
+namespace mpimerge::ties_before {
+
+using ties::keep_if;
+
+
+using ties::key_of;
+
+// tau = model - base, the task vector (in the compute type).
+template <class T>
+MPIMERGE_VECTOR_CLONES void task_vector(std::span<const T> model, std::span<const T> base, std::span<T> tau) {
+  const T* __restrict m = model.data();
+  const T* __restrict b = base.data();
+  T* __restrict out = tau.data();
+  for (std::size_t i = 0; i < tau.size(); ++i) out[i] = m[i] - b[i];
+}
+
+// keys[i] = key_of(model[i] - base[i]): the task vector's magnitude keys, for selection.
+template <class T>
+MPIMERGE_VECTOR_CLONES void task_vector_keys(std::span<const T> model, std::span<const T> base, bool wide_keys,
+                      std::span<std::uint64_t> keys) {
+  if (sizeof(T) == 4 && !wide_keys) {
+    for (std::size_t i = 0; i < keys.size(); ++i)
+      keys[i] = std::bit_cast<std::uint32_t>(static_cast<float>(model[i] - base[i])) & 0x7FFFFFFFu;
+  } else {
+    for (std::size_t i = 0; i < keys.size(); ++i) keys[i] = key_of<T>(model[i] - base[i], wide_keys);
+  }
+}
+
+// tau = model - base, with every entry whose magnitude key is below the threshold key set to 0
+// (ties at the threshold are kept).
+template <class T>
+MPIMERGE_VECTOR_CLONES void trimmed_task_vector(std::span<const T> model, std::span<const T> base, std::uint64_t threshold_key,
+                         bool wide_keys, std::span<T> tau) {
+  const T* __restrict m = model.data();
+  const T* __restrict b = base.data();
+  T* __restrict out = tau.data();
+  const std::size_t n = tau.size();
+  if (sizeof(T) == 4 && !wide_keys) {
+    const auto threshold = static_cast<std::uint32_t>(threshold_key);
+    for (std::size_t i = 0; i < n; ++i) {
+      const T x = m[i] - b[i];
+      out[i] = keep_if((std::bit_cast<std::uint32_t>(static_cast<float>(x)) & 0x7FFFFFFFu) >= threshold, x);
+    }
+  } else {
+    for (std::size_t i = 0; i < n; ++i) {
+      const T x = m[i] - b[i];
+      out[i] = keep_if(key_of<T>(x, wide_keys) >= threshold_key, x);
+    }
+  }
+}
+
+// The counting pass's inner loop for one task (see TiesMerge): tau = model - base; the provisional
+// trim keeps keys at or above the high pivot (the threshold, once found, is no higher) and cuts
+// the rest; a nonzero entry at the low pivot or between the pivots is undecided, its fate waiting
+// for the threshold: it adds 1 to undecided_count[i] and leaves its task in undecided_task[i]
+// (which the caller reads where the count is 1); and the counts against the pivots.
+using ties::PivotCounts;
+
+template <class T, class Key>
+MPIMERGE_VECTOR_CLONES void classify_task_vector(std::span<const T> model, std::span<const T> base, std::uint64_t low,
+                                                 std::uint64_t high, bool wide_keys, std::uint32_t task, std::span<T> tau,
+                                                 std::span<T> trimmed, std::span<Key> keys,
+                                                 std::span<std::uint32_t> undecided_count,
+                                                 std::span<std::uint32_t> undecided_task, PivotCounts& counts) {
+  // Simple loops of one element width each, over restrict pointers, so that every one vectorises
+  // (GCC 12 vectorises none of it fused into one loop).
+  const std::size_t n = tau.size();
+  const T* __restrict m = model.data();
+  const T* __restrict b = base.data();
+  T* __restrict t = tau.data();
+  T* __restrict kept = trimmed.data();
+  Key* __restrict k = keys.data();
+  std::uint32_t* __restrict count = undecided_count.data();
+  std::uint32_t* __restrict which = undecided_task.data();
+  for (std::size_t i = 0; i < n; ++i) t[i] = m[i] - b[i];
+  if constexpr (sizeof(Key) == 4) {
+    for (std::size_t i = 0; i < n; ++i) k[i] = std::bit_cast<std::uint32_t>(static_cast<float>(t[i])) & 0x7FFFFFFFu;
+  } else {
+    for (std::size_t i = 0; i < n; ++i) k[i] = key_of<T>(t[i], wide_keys);
+  }
+  const Key lo = static_cast<Key>(low), hi = static_cast<Key>(high);
+  Key below = 0, at_low = 0, at_high = 0, between = 0;  // a block has < 2^32 elements
+  for (std::size_t i = 0; i < n; ++i) {
+    below += k[i] < lo;
+    at_low += k[i] == lo;
+    at_high += k[i] == hi;
+    between += (k[i] > lo) & (k[i] < hi);
+  }
+  for (std::size_t i = 0; i < n; ++i) kept[i] = keep_if(k[i] >= hi, t[i]);
+  for (std::size_t i = 0; i < n; ++i) {
+    const auto undecided = static_cast<std::uint32_t>(static_cast<Key>((k[i] >= lo) & (k[i] < hi)) &
+                                                      static_cast<Key>(t[i] != T(0)));
+    count[i] += undecided;
+    which[i] = (which[i] & (undecided - 1u)) | (task & (0u - undecided));
+  }
+  if (lo == hi) at_high = 0;  // counted as at_low
+  counts.below += below;
+  counts.at_low += at_low;
+  counts.at_high += at_high;
+  counts.between += between;
+}
+
+// Calls take(key) for every key strictly between the pivots, scanning 64 keys at a time with a
+// branch-free test so that the rare hits cost a branch and the many misses do not.
+template <class Key, class Take>
+MPIMERGE_VECTOR_CLONES void keys_between(std::span<const Key> keys, std::uint64_t low, std::uint64_t high, Take&& take) {
+  const Key lo = static_cast<Key>(low), hi = static_cast<Key>(high);
+  constexpr std::size_t kChunk = 64;
+  for (std::size_t at = 0; at < keys.size(); at += kChunk) {
+    const std::size_t end = std::min(keys.size(), at + kChunk);
+    unsigned hits = 0;
+    for (std::size_t i = at; i < end; ++i) hits |= (keys[i] > lo) & (keys[i] < hi);
+    if (!hits) continue;
+    for (std::size_t i = at; i < end; ++i)
+      if (keys[i] > lo && keys[i] < hi) take(static_cast<std::uint64_t>(keys[i]));
+  }
+}
+
+// gamma = sign(sum_t trimmed_t), summed in task order; 0 where the sum is 0.
+template <class T>
+MPIMERGE_VECTOR_CLONES void elected_sign_before_fallback(std::span<const std::span<T>> trimmed, std::span<T> gamma) {
+  T* __restrict g = gamma.data();
+  const std::size_t n = gamma.size();
+  std::fill(g, g + n, T(0));
+  for (const auto& task : trimmed) {
+    const T* __restrict x = task.data();
+    for (std::size_t i = 0; i < n; ++i) g[i] += x[i];
+  }
+  for (std::size_t i = 0; i < n; ++i) g[i] = keep_if(g[i] > T(0), T(1)) - keep_if(g[i] < T(0), T(1));
+}
+
+// resolve_zero_signs(..., "majority"): zero signs take sign(sum of all elected signs over the
+// whole model), which the caller has reduced globally; when that is 0 too they stay 0.
+template <class T>
+MPIMERGE_VECTOR_CLONES void apply_zero_sign_fallback(std::span<T> gamma, int majority_sign) {
+  const T fallback = static_cast<T>(majority_sign);
+  for (auto& g : gamma) g = g == T(0) ? fallback : g;
+}
+
+// disjoint_merge: the entries that agree with gamma (x > 0 where gamma > 0, else x < 0, so a zero
+// gamma selects the negative entries, as the reference does), combined by mean (divided by
+// their count, at least 1), sum, or max magnitude times gamma. `work` is scratch of twice out's size.
+template <class T>
+MPIMERGE_VECTOR_CLONES void disjoint_merge(std::span<const std::span<T>> trimmed, std::span<const T> gamma, DisjointMerge how,
+                    std::span<T> out, std::span<T> work) {
+  const std::size_t n = out.size();
+  // direction = +1 where gamma > 0, else -1: x agrees exactly when x * direction > 0 (exact, and
+  // free of branches, so the loops below vectorise).
+  T* __restrict direction = work.data();
+  T* __restrict count = work.data() + n;
+  T* __restrict result = out.data();
+  const T* __restrict g = gamma.data();
+  for (std::size_t i = 0; i < n; ++i) direction[i] = g[i] > T(0) ? T(1) : T(-1);
+  std::fill(out.begin(), out.end(), T(0));
+  if (how == DisjointMerge::max) {
+    for (const auto& task : trimmed) {
+      const T* __restrict x = task.data();
+      for (std::size_t i = 0; i < n; ++i) result[i] = std::max(result[i], keep_if(x[i] * direction[i] > T(0), std::abs(x[i])));
+    }
+    for (std::size_t i = 0; i < n; ++i) result[i] *= g[i];
+    return;
+  }
+  std::fill(count, count + n, T(0));
+  for (const auto& task : trimmed) {
+    const T* __restrict x = task.data();
+    for (std::size_t i = 0; i < n; ++i) {
+      const bool agrees = x[i] * direction[i] > T(0);
+      result[i] += keep_if(agrees, x[i]);
+      count[i] += keep_if(agrees, T(1));
+    }
+  }
+  if (how == DisjointMerge::mean)
+    for (std::size_t i = 0; i < n; ++i) result[i] /= std::max(count[i], T(1));
+}
+
+// theta = theta_base + lambda * tau_merged, in place over the merged task vector.
+template <class T>
+MPIMERGE_VECTOR_CLONES void add_scaled_to_base(std::span<const T> base, T lambda, std::span<T> merged) {
+  const T* __restrict b = base.data();
+  T* __restrict m = merged.data();
+  for (std::size_t i = 0; i < merged.size(); ++i) m[i] = b[i] + lambda * m[i];
+}
+
+}  // namespace mpimerge::ties_before
