@@ -43,6 +43,7 @@ seed_fixtures() {  # NAME DIR: copies the fixture files that suit a target into 
     safetensors_header) find "$fixtures" -name '*.safetensors' -size -200k -exec cp {} "$dir/" \; ;;
     safetensors_index) find "$fixtures" -name '*.index.json' -exec cp {} "$dir/" \; ;;
     sweep_config) cp "$root"/jobs/*.yaml "$dir/" 2>/dev/null || true ;;
+    tokenizer_json) find "$fixtures" -name 'tokenizer.json' -size -64k -exec cp --backup=numbered {} "$dir/" \; ;;
   esac
   local n=0
   for f in "$dir"/*; do [ -f "$f" ] && mv "$f" "$dir/fixture-$((n++))"; done

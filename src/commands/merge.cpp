@@ -7,6 +7,7 @@
 #include "durability/journal.hpp"
 #include "durability/resume.hpp"
 #include "pipeline/targets.hpp"
+#include "pipeline/token_rows.hpp"
 #include "pipeline/tokenizer.hpp"
 
 namespace mpimerge {
@@ -30,12 +31,12 @@ MergeSummary run_merge(const MergeJob& job, const mpi::Comm& comm, const Log& lo
   MergeTarget target = prepare_target(job, comm);
   log.line(describe_job(target, comm.size()));
   for (const std::string& note : job.notes) log.line("note    " + note);
-  const std::optional<std::uint64_t> tokens = plan_tokenizer(job, target.output, comm);
-  const OpenInputs inputs = open_inputs(job.base, job.models, comm, target.side_inputs, job.slices);
+  const std::optional<TokenAlignment> alignment = plan_tokenizer(job, target.output, comm);
+  OpenInputs inputs = open_inputs(job.base, job.models, comm, target.side_inputs, job.slices);
+  if (alignment) align_token_rows(inputs, *alignment, comm);  // embedding rows by token string
   MergeTarget* const targets[] = {&target};
   const PlannedMerge planned = plan_targets(inputs, targets, job.memory_budget, job.out_dtype, comm, job.compute_in_float64);
   log.line(plan_line(planned));
-  if (tokens) mpi::run_agreed(comm, [&] { check_embedding_rows(*tokens, planned.plan); });
 
   // Every merge keeps a journal beside its partial output; --resume continues from one.
   const std::string fingerprint = merge_fingerprint(job, target.output, inputs.pins, planned.plan, comm);

@@ -456,8 +456,8 @@ JobFile parse_job_file(const std::string& text, const std::string& source) {
             job.tokenizer_source = r.text(item, "tokenizer source");
           } else if (tkey == "tokens") {
             if (!item.IsNull() && item.size() > 0)
-              r.fail(item, "tokenizer: tokens is not supported: it sets chosen tokens' embeddings from chosen models, "
-                           "and mpimerge merges the models' rows of one shared vocabulary only");
+              r.fail(item, "tokenizer: tokens is not supported (it adds chosen tokens and forces their embeddings from "
+                           "chosen models); give source and pad_to_multiple_of only");
           } else if (tkey == "pad_to_multiple_of") {
             const ParameterScalar v = r.scalar(item, "tokenizer pad_to_multiple_of");
             if (!item.IsNull() && (v.kind != ParameterScalar::Kind::number || !(v.number >= 1) || v.number != std::floor(v.number) || v.number > 1e9))

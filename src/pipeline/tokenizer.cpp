@@ -9,6 +9,7 @@
 #include <map>
 
 #include "mpimerge/error.hpp"
+#include "pipeline/vocabulary.hpp"
 
 namespace mpimerge {
 namespace fs = std::filesystem;
@@ -53,40 +54,34 @@ std::string template_of(const std::string& dir) {
 
 }  // namespace
 
-std::vector<std::pair<std::string, std::uint64_t>> read_vocabulary(const std::string& path) {
-  const nlohmann::json j = nlohmann::json::parse(read_file(path), nullptr, false);
-  if (j.is_discarded() || !j.is_object()) throw InputError(path + ": not valid JSON");
-  std::map<std::string, std::uint64_t> vocab;
-  const auto model = j.find("model");
-  if (model == j.end() || !model->is_object() || !model->contains("vocab"))
-    throw InputError(path + ": no model.vocab (expected a tokenizers library tokenizer.json)");
-  const nlohmann::json& v = (*model)["vocab"];
-  if (v.is_object()) {  // BPE, WordLevel, WordPiece: token -> id
-    for (auto it = v.begin(); it != v.end(); ++it) {
-      if (!it.value().is_number_unsigned()) throw InputError(path + ": the id of token '" + it.key() + "' is not a number");
-      vocab[it.key()] = it.value().get<std::uint64_t>();
-    }
-  } else if (v.is_array()) {  // Unigram: [token, score] at its id
-    for (std::size_t i = 0; i < v.size(); ++i) {
-      if (!v[i].is_array() || v[i].empty() || !v[i][0].is_string()) throw InputError(path + ": model.vocab entry " + std::to_string(i) + " is not [token, score]");
-      vocab[v[i][0].get<std::string>()] = i;
-    }
-  } else {
-    throw InputError(path + ": model.vocab is neither a mapping nor a list");
-  }
-  if (j.contains("added_tokens") && j["added_tokens"].is_array())
-    for (const auto& t : j["added_tokens"])
-      if (t.is_object() && t.contains("content") && t["content"].is_string() && t.contains("id") && t["id"].is_number_unsigned())
-        vocab[t["content"].get<std::string>()] = t["id"].get<std::uint64_t>();
-  return {vocab.begin(), vocab.end()};
-}
-
-std::optional<std::uint64_t> plan_tokenizer(const MergeJob& job, storage::OutputSpec& output, const mpi::Comm& comm) {
+std::optional<TokenAlignment> plan_tokenizer(const MergeJob& job, storage::OutputSpec& output, const mpi::Comm& comm) {
   if (job.tokenizer_source.empty() && job.chat_template.empty()) return std::nullopt;
-  std::uint64_t tokens = 0;
   std::string tokenizer_from, chat_template;
+  // The inputs as the merge reads them (the base first, then the models; with slices, slice 1's
+  // sources), whose rows are aligned; every other checkpoint the job names must share its input's
+  // vocabulary (a later slice's source).
+  std::vector<std::string> merged;
+  if (job.slices.empty()) {
+    if (job.base) merged.push_back(*job.base);
+    merged.insert(merged.end(), job.models.begin(), job.models.end());
+  } else {
+    for (const auto& source : job.slices.front()) merged.push_back(source.path);
+  }
+  // Rank 0 reads every file; every rank parses the same bytes and builds the same alignment.
+  // texts: per merged input, its tokenizer.json and config.json (the latter "" when absent); then
+  // the chosen source's; then each later slice source's; then tokenizer_config.json of the source.
+  std::vector<std::string> texts;
+  const std::string key = job.tokenizer_source.empty() ? "chat_template" : "tokenizer_source";
+  const bool aligned = !job.tokenizer_source.empty();
+  const bool from_model = aligned && job.tokenizer_source != "base" && job.tokenizer_source != "union";
+  std::vector<std::string> later;  // (slice source, its input's path) pairs, flattened
+  for (std::size_t s = 1; s < job.slices.size(); ++s)
+    for (std::size_t i = 0; i < job.slices[s].size() && i < merged.size(); ++i)
+      if (job.slices[s][i].path != merged[i]) {
+        later.push_back(job.slices[s][i].path);
+        later.push_back(merged[i]);
+      }
   mpi::run_agreed(comm, [&] {
-    const std::string key = job.tokenizer_source.empty() ? "chat_template" : "tokenizer_source";
     if (output.format != storage::Format::hf_directory)
       throw UsageError(key + " writes tokenizer files, which need a Hugging Face directory output (an --output "
                        "without extension), not " + (output.format == storage::Format::hdf5 ? std::string("an HDF5 file")
@@ -94,45 +89,21 @@ std::optional<std::uint64_t> plan_tokenizer(const MergeJob& job, storage::Output
     const std::vector<std::string> inputs = job_checkpoints(job);
     const std::string reference = job.base ? *job.base : inputs.front();
     tokenizer_from = directory_of(reference, key);
-    if (!job.tokenizer_source.empty() && job.tokenizer_source != "base" && job.tokenizer_source != "union")
-      tokenizer_from = directory_of(job.tokenizer_source, key);
+    if (from_model) tokenizer_from = directory_of(job.tokenizer_source, key);
     if (!comm.is_root()) return;
-    if (!job.tokenizer_source.empty()) {
-      // The chosen tokenizer's vocabulary against every model's: the same tokens at the same ids.
-      const auto chosen = read_vocabulary((fs::path(tokenizer_from) / "tokenizer.json").string());
-      for (const std::string& input : inputs) {
-        const std::string file = (fs::path(directory_of(input, key)) / "tokenizer.json").string();
-        if (!fs::exists(file)) throw InputError(key + ": " + input + " has no tokenizer.json (vocabularies are read from it)");
-        const auto vocab = read_vocabulary(file);
-        if (vocab == chosen) continue;
-        // The first token (in string order) that one has and the other lacks, or at another id.
-        const std::map<std::string, std::uint64_t> theirs(chosen.begin(), chosen.end()), ours(vocab.begin(), vocab.end());
-        std::string difference = std::to_string(vocab.size()) + " tokens against " + std::to_string(chosen.size());
-        for (const auto& [token, id] : vocab) {
-          const auto it = theirs.find(token);
-          if (it == theirs.end()) {
-            difference += "; it has '" + token + "' (id " + std::to_string(id) + "), which " + tokenizer_from + " lacks";
-            break;
-          }
-          if (it->second != id) {
-            difference += "; '" + token + "' is id " + std::to_string(id) + " against " + std::to_string(it->second);
-            break;
-          }
-        }
-        if (vocab.size() <= chosen.size())
-          for (const auto& [token, id] : chosen)
-            if (!ours.count(token)) {
-              difference += "; it lacks '" + token + "' (id " + std::to_string(id) + ")";
-              break;
-            }
-        throw InputError(key + ": the vocabulary of " + input + " differs from " + tokenizer_from + "'s (" + difference +
-                         "); mpimerge merges models of one vocabulary only (aligning embedding rows by token across "
-                         "vocabularies, as mergekit's tokenizer surgery does, is not supported)");
-      }
-      for (const auto& [token, id] : chosen) tokens = std::max(tokens, id + 1);
-      if (job.pad_to_multiple_of > 0 && tokens % job.pad_to_multiple_of != 0)
-        throw UsageError("tokenizer: pad_to_multiple_of " + std::to_string(job.pad_to_multiple_of) + " would pad the " +
-                         std::to_string(tokens) + " embedding rows, which mpimerge does not (it merges rows as they are)");
+    auto read_model = [&](const std::string& checkpoint) {
+      const std::string dir = directory_of(checkpoint, key);
+      const fs::path file = fs::path(dir) / "tokenizer.json", config = fs::path(dir) / "config.json";
+      if (!fs::exists(file)) throw InputError(key + ": " + checkpoint + " has no tokenizer.json (vocabularies are read from it)");
+      texts.push_back(read_file(file.string()));
+      texts.push_back(fs::exists(config) ? read_file(config.string()) : std::string());
+    };
+    if (aligned) {
+      for (const std::string& input : merged) read_model(input);
+      if (from_model) read_model(job.tokenizer_source);
+      for (std::size_t i = 0; i < later.size(); i += 2) read_model(later[i]);
+      const fs::path config = fs::path(tokenizer_from) / "tokenizer_config.json";
+      texts.push_back(fs::exists(config) ? read_file(config.string()) : std::string());
     }
     if (job.chat_template == "auto") {
       // mergekit: the template most of the models have (the first of those tied), if any.
@@ -152,23 +123,52 @@ std::optional<std::uint64_t> plan_tokenizer(const MergeJob& job, storage::Output
     }
   });
   comm.broadcast(chat_template);
-  std::uint64_t agreed = comm.is_root() ? tokens : 0;
-  agreed = comm.max(agreed);
   output.tokenizer_from = tokenizer_from;
   output.chat_template = chat_template;
-  return job.tokenizer_source.empty() ? std::nullopt : std::optional(agreed);
-}
+  if (!aligned) return std::nullopt;
 
-void check_embedding_rows(std::uint64_t tokens, const MergePlan& plan) {
-  for (const PlannedTensor& t : plan.tensors) {
-    const std::string& name = t.output.name;
-    const bool rows_are_tokens = name.find("embed_tokens") != std::string::npos || name.find("wte") != std::string::npos ||
-                                 name == "lm_head.weight";
-    if (rows_are_tokens && !t.output.shape.empty() && t.output.shape[0] != tokens)
-      throw InputError("tokenizer_source: '" + name + "' has " + std::to_string(t.output.shape[0]) + " rows for " +
-                       std::to_string(tokens) + " tokens; mergekit would resize it to the vocabulary, which mpimerge "
-                       "does not (merge without tokenizer_source to keep every row)");
+  std::uint64_t count = texts.size();
+  count = comm.max(count);
+  texts.resize(count);
+  for (std::string& text : texts) comm.broadcast(text);
+  TokenAlignment alignment;
+  mpi::run_agreed(comm, [&] {
+    auto vocabulary = [&](std::size_t at, const std::string& checkpoint) {
+      const std::string dir = directory_of(checkpoint, key);
+      const std::string file = (fs::path(dir) / "tokenizer.json").string();
+      const std::string& config = texts.at(2 * at + 1);
+      return parse_vocabulary(texts.at(2 * at), file,
+                              config.empty() ? std::nullopt : config_vocab_size(config, (fs::path(dir) / "config.json").string()));
+    };
+    std::vector<Vocabulary> vocabularies;
+    for (std::size_t i = 0; i < merged.size(); ++i) vocabularies.push_back(vocabulary(i, merged[i]));
+    std::size_t at = merged.size();
+    VocabularyChoice choice;
+    choice.pad_to_multiple_of = job.pad_to_multiple_of;
+    choice.source = from_model ? VocabularyChoice::Source::model
+                    : job.tokenizer_source == "union" ? VocabularyChoice::Source::union_of_models
+                                                      : VocabularyChoice::Source::base;
+    if (from_model) {
+      choice.model = vocabulary(at++, job.tokenizer_source);
+      choice.model_config_text = texts.back();
+    }
+    for (std::size_t i = 0; i < later.size(); i += 2, ++at) {
+      const Vocabulary v = vocabulary(at, later[i]);
+      const auto input = std::find(merged.begin(), merged.end(), later[i + 1]) - merged.begin();
+      const Vocabulary& theirs = vocabularies[static_cast<std::size_t>(input)];
+      if (v.ids != theirs.ids || v.usable != theirs.usable)
+        throw InputError(key + ": " + later[i] + " (a later slice's source) has another vocabulary than " + later[i + 1] +
+                         ", the first slice's source in its place; mpimerge aligns one vocabulary per input");
+    }
+    alignment = align_vocabularies(vocabularies, job.base.has_value(), choice, from_model ? std::string_view() : std::string_view(texts.back()));
+  });
+  if (!alignment.tokenizer_json.empty()) {
+    output.tokenizer_files.emplace_back("tokenizer.json", alignment.tokenizer_json);
+    if (!alignment.tokenizer_config_json.empty())
+      output.tokenizer_files.emplace_back("tokenizer_config.json", alignment.tokenizer_config_json);
   }
+  output.config_vocab_size = alignment.rows;  // mergekit's _update_config_vocab
+  return alignment;
 }
 
 }  // namespace mpimerge

@@ -262,7 +262,7 @@ def same_directories(a, b, job_files_differ=False):
     return True
 
 
-def check_loads(tag, directory, tokenizer_from):
+def check_loads(tag, directory, tokenizer_from, union_of=None):
     """What from_pretrained relies on: config against tensors, index against shards, tokenizer."""
     config = json.load(open(os.path.join(directory, "config.json")))
     tensors = {}
@@ -294,9 +294,64 @@ def check_loads(tag, directory, tokenizer_from):
     tokenizer = json.load(open(os.path.join(directory, "tokenizer.json")))
     ids = set(tokenizer["model"]["vocab"].values()) | {t["id"] for t in tokenizer.get("added_tokens", [])}
     check(max(ids) < embed.shape[0], f"{tag}: the tokenizer has ids up to {max(ids)}, the embeddings {embed.shape[0]} rows")
-    check(filecmp.cmp(os.path.join(directory, "tokenizer.json"), os.path.join(tokenizer_from, "tokenizer.json"),
-                      shallow=False), f"{tag}: tokenizer.json is not {tokenizer_from}'s")
+    if union_of is None:
+        check(filecmp.cmp(os.path.join(directory, "tokenizer.json"), os.path.join(tokenizer_from, "tokenizer.json"),
+                          shallow=False), f"{tag}: tokenizer.json is not {tokenizer_from}'s")
+    else:
+        # A union built for the output: every token of every model, each id one embedding row.
+        vocab = dict(tokenizer["model"]["vocab"], **{t["content"]: t["id"] for t in tokenizer.get("added_tokens", [])})
+        check(sorted(vocab.values()) == list(range(embed.shape[0])), f"{tag}: the tokenizer's ids are not the rows 0..{embed.shape[0] - 1}")
+        for model in union_of:
+            theirs = json.load(open(os.path.join(model, "tokenizer.json")))
+            tokens = set(theirs["model"]["vocab"]) | {t["content"] for t in theirs.get("added_tokens", [])}
+            check(tokens <= set(vocab), f"{tag}: the union lacks {sorted(tokens - set(vocab))[:4]} of {model}")
     return config, tensors
+
+
+def add_tokens(directory, contents):
+    """Resizes a model's vocabulary as a fine-tune that added tokens does: added_tokens, embedding
+    rows and config.json's vocab_size."""
+    tok = json.load(open(os.path.join(directory, "tokenizer.json")))
+    config = json.load(open(os.path.join(directory, "config.json")))
+    start = config["vocab_size"]
+    for i, content in enumerate(contents):
+        tok["added_tokens"].append(dict(tok["added_tokens"][0], id=start + i, content=content, special=True))
+    json.dump(tok, open(os.path.join(directory, "tokenizer.json"), "w"))
+    json.dump(dict(config, vocab_size=start + len(contents)), open(os.path.join(directory, "config.json"), "w"), indent=2)
+
+
+def make_other_vocabularies(work, models):
+    """models/ft-grown: ft-a with <|im_start|> and <|im_end|> added (130 rows); gpt2-vocab/ft-added:
+    GPT-2 ft-a with the same two tokens; gpt2-vocab/ft-reordered: GPT-2 ft-b with t0 and t1 at each
+    other's ids (and rows)."""
+    rng = np.random.default_rng(23)
+    grown = dict(models["models/ft-a"])
+    for key in ("model.embed_tokens.weight", "lm_head.weight"):
+        grown[key] = np.concatenate([grown[key], rng.standard_normal((2, HIDDEN)).astype(np.float32)])
+    write_model(os.path.join(work, "models", "ft-grown"), grown)
+    add_tokens(os.path.join(work, "models", "ft-grown"), ("<|im_start|>", "<|im_end|>"))
+    gpt2 = os.path.join(FIXTURES, "gpt2-tiny-f32")
+    for name, source in (("ft-added", "ft-a"), ("ft-reordered", "ft-b")):
+        d = os.path.join(work, "gpt2-vocab", name)
+        shutil.copytree(os.path.join(gpt2, source), d)
+        for f in os.listdir(d):
+            os.chmod(os.path.join(d, f), 0o644)
+        tensors = {n: v for n, (_, v) in read_safetensors(os.path.join(d, "model.safetensors")).items()}
+        if name == "ft-added":
+            tensors["transformer.wte.weight"] = np.concatenate(
+                [tensors["transformer.wte.weight"], rng.standard_normal((2, tensors["transformer.wte.weight"].shape[1]))
+                 .astype(np.float32)])
+            write_safetensors(os.path.join(d, "model.safetensors"), tensors)
+            add_tokens(d, ("<|im_start|>", "<|im_end|>"))
+        else:
+            wte = tensors["transformer.wte.weight"].copy()
+            wte[[0, 1]] = wte[[1, 0]]
+            tensors["transformer.wte.weight"] = wte
+            write_safetensors(os.path.join(d, "model.safetensors"), tensors)
+            tok = json.load(open(os.path.join(d, "tokenizer.json")))
+            vocab = tok["model"]["vocab"]
+            vocab["t0"], vocab["t1"] = vocab["t1"], vocab["t0"]
+            json.dump(tok, open(os.path.join(d, "tokenizer.json"), "w"))
 
 
 def main():
@@ -310,6 +365,7 @@ def main():
         for name, tensors in models.items():
             write_model(os.path.join(work, name), tensors, shards=2 if name == "models/base" else 1)
         os.symlink(os.path.join(FIXTURES, "gpt2-tiny-f32"), os.path.join(work, "gpt2"))
+        make_other_vocabularies(work, models)
         os.chdir(work)
 
         outputs = {}
@@ -331,7 +387,10 @@ def main():
                 check(same_directories(dirs[0], other), f"{name}: {other} differs from {dirs[0]}")
             tokenizer_from = config.get("base_model") or (config.get("models") or [{}])[0].get("model") \
                 or config["slices"][0]["sources"][0]["model"]
-            outputs[name] = (config,) + check_loads(name, dirs[0], tokenizer_from)
+            union_of = None
+            if (config.get("tokenizer_source") or (config.get("tokenizer") or {}).get("source")) == "union":
+                union_of = [config["base_model"]] + [m["model"] for m in config["models"]]
+            outputs[name] = (config,) + check_loads(name, dirs[0], tokenizer_from, union_of)
             print(f"{name}: merged at {RANK_COUNTS} ranks", flush=True)
 
         plain = {m: {n: v for n, v in t.items()} for m, t in models.items()}
@@ -361,25 +420,31 @@ def main():
             check(template == CHATML, f"chat_template: chat_template.jinja holds {template!r}")
             check("chat_template" not in json.load(open(os.path.join(out, "tokenizer_config.json"))),
                   "chat_template: tokenizer_config.json still holds a chat_template")
+            # ft-grown's two added tokens join the base's vocabulary at its ids 128 and 129.
+            _, out_config, tensors = outputs["ties-tokenizer-union-chat-template"]
+            tok = json.load(open(os.path.join(out, "tokenizer.json")))
+            added = {t["content"]: t["id"] for t in tok["added_tokens"]}
+            check(out_config["vocab_size"] == VOCAB + 2 and added.get("<|im_start|>") == VOCAB and added.get("<|im_end|>") == VOCAB + 1,
+                  f"union: vocab_size {out_config['vocab_size']}, added tokens {added}")
+        if "gpt2-ties-tokenizer-union" in outputs:
+            _, out_config, tensors = outputs["gpt2-ties-tokenizer-union"]
+            check(out_config["vocab_size"] == 130 and tensors["transformer.wte.weight"][1].shape == (130, 32),
+                  f"gpt2 union: vocab_size {out_config['vocab_size']}")
         for name in configs:
             check(name[:-4] in outputs, f"{name}: not merged")
 
-        # A fine-tune whose vocabulary grew (130 rows, two added tokens): refused with the reason.
-        grown = dict(models["models/ft-a"])
-        for key in ("model.embed_tokens.weight", "lm_head.weight"):
-            grown[key] = np.concatenate([grown[key], np.zeros((2, HIDDEN), np.float32)])
-        write_model(os.path.join(work, "models", "ft-grown"), grown)
-        tok = json.load(open(os.path.join(work, "models", "ft-grown", "tokenizer.json")))
-        for i, content in enumerate(("<tool>", "</tool>")):
-            tok["added_tokens"].append(dict(tok["added_tokens"][0], id=VOCAB + i, content=content))
-        json.dump(tok, open(os.path.join(work, "models", "ft-grown", "tokenizer.json"), "w"))
+        # A fine-tune whose vocabulary grew merges with tokenizer_source base into the base's 128 rows,
+        # its two added tokens left out, and the base's tokenizer files.
         with open("grown.yml", "w") as f:
             f.write("merge_method: task_arithmetic\nbase_model: models/base\ntokenizer_source: base\n"
                     "models:\n  - model: models/ft-grown\n    parameters: {weight: 1}\n")
         r = subprocess.run(["mpirun", "-n", "2", MPIMERGE, "merge", "--config", "grown.yml", "--output", "out/grown",
                             "--quiet", "--no-report"], env=ENV, capture_output=True, text=True)
-        check(r.returncode == 1 and "the vocabulary of models/ft-grown differs from" in r.stderr
-              and "130 tokens against 128; it has '</tool>' (id 129), which models/base lacks" in r.stderr, f"grown vocabulary: exit {r.returncode}: {r.stderr[:400]}")
+        check(r.returncode == 0, f"grown vocabulary, tokenizer_source base: exit {r.returncode}: {r.stderr[:400]}")
+        if r.returncode == 0:
+            out_config, tensors = check_loads("grown", "out/grown", "models/base")
+            check(out_config["vocab_size"] == VOCAB and tensors["lm_head.weight"][1].shape == (VOCAB, HIDDEN),
+                  f"grown: vocab_size {out_config['vocab_size']}")
 
         # Refusals with their reasons: tokenizer files need a directory output; a job file's
         # slices are not overridden from the command line.

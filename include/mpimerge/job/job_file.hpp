@@ -38,8 +38,8 @@
 //
 //   tokenizer_source: base              # or union, or a model's path (or tokenizer: {source: base})
 //   chat_template: chatml               # or auto, or a Jinja template
-// Tokenizer keys merge models of one vocabulary and write the chosen tokenizer's files (see
-// pipeline/tokenizer.hpp). Refused: modules (they split a model by architecture) and
+// Tokenizer keys align the models' embedding rows by token to the chosen vocabulary and write
+// its tokenizer files (see pipeline/tokenizer.hpp). Refused: modules (they split a model by architecture) and
 // tokenizer: tokens (embeddings forced for chosen tokens).
 // mergekit-moe's configs (experts, gate_mode) are refused with one line naming mergekit-moe.
 //

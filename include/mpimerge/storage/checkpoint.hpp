@@ -108,6 +108,10 @@ struct OutputSpec {
   std::optional<std::uint64_t> config_layers;  // hf_directory: set config.json's layer count to this
   std::string tokenizer_from;  // hf_directory: take the tokenizer files from here instead
   std::string chat_template;   // hf_directory: write this chat template (chat_template.jinja)
+  // hf_directory: tokenizer files built for the output (name, text) that replace tokenizer_from's
+  // (a vocabulary aligned across models; see write_tokenizer_files), and config.json's vocab_size.
+  std::vector<std::pair<std::string, std::string>> tokenizer_files = {};
+  std::optional<std::uint64_t> config_vocab_size = std::nullopt;
   // hf_directory: files written beside the weights, by name (the model card README.md, the job file
   // as mergekit_config.yml); they replace a copied file of the same name.
   std::vector<std::pair<std::string, std::string>> extra_files = {};

@@ -64,29 +64,34 @@ std::string config_with_dtype(std::string_view config_text, DType dtype, std::st
 }
 
 std::string config_for_output(std::string_view config_text, std::optional<DType> dtype, std::string_view path,
-                              std::optional<std::uint64_t> layers) {
+                              std::optional<std::uint64_t> layers, std::optional<std::uint64_t> vocab_size) {
   const bool set_dtype = dtype && !torch_name(*dtype).empty();
   nlohmann::ordered_json config;
   try {
     config = nlohmann::ordered_json::parse(config_text.begin(), config_text.end());
   } catch (const nlohmann::json::exception& e) {
-    if (!set_dtype && !layers) return std::string(config_text);  // not ours to judge
+    if (!set_dtype && !layers && !vocab_size) return std::string(config_text);  // not ours to judge
     throw InputError(std::string(path) + ": not valid JSON: " + e.what());
   }
-  if (layers && !config.is_object()) throw InputError(std::string(path) + ": not a JSON object");
+  if ((layers || vocab_size) && !config.is_object()) throw InputError(std::string(path) + ": not a JSON object");
+  if (vocab_size && config.contains("vocab_size") && config["vocab_size"].is_number_unsigned() &&
+      config["vocab_size"].get<std::uint64_t>() == *vocab_size)
+    vocab_size.reset();  // as it is
   const bool names_weights = config.is_object() && config.contains("transformers_weights");
-  if (!names_weights && !set_dtype && !layers) return std::string(config_text);
+  if (!names_weights && !set_dtype && !layers && !vocab_size) return std::string(config_text);
   if (set_dtype) config = nlohmann::ordered_json::parse(config_with_dtype(config_text, *dtype, path));
   config.erase("transformers_weights");
   if (layers) {
     const char* key = config.contains("num_hidden_layers") || !config.contains("n_layer") ? "num_hidden_layers" : "n_layer";
     config[key] = *layers;
   }
+  if (vocab_size) config["vocab_size"] = *vocab_size;
   return config.dump(2) + "\n";
 }
 
 std::vector<std::string> copy_model_files(const std::string& from_dir, const std::string& to_dir,
-                                          std::optional<DType> dtype, std::optional<std::uint64_t> layers) {
+                                          std::optional<DType> dtype, std::optional<std::uint64_t> layers,
+                                          std::optional<std::uint64_t> vocab_size) {
   std::vector<std::string> names;
   for (const auto& entry : fs::directory_iterator(from_dir))
     if (entry.is_regular_file() && is_model_file(entry.path().filename().string()))
@@ -95,7 +100,7 @@ std::vector<std::string> copy_model_files(const std::string& from_dir, const std
   for (const std::string& name : names) {
     const fs::path from = fs::path(from_dir) / name, to = fs::path(to_dir) / name;
     if (name == "config.json") {
-      const std::string text = config_for_output(read_text(from), dtype, from.string(), layers);
+      const std::string text = config_for_output(read_text(from), dtype, from.string(), layers, vocab_size);
       std::ofstream out(to, std::ios::binary);
       out << text;
       if (!out) throw Error(to.string() + ": cannot write");
@@ -109,7 +114,8 @@ std::vector<std::string> copy_model_files(const std::string& from_dir, const std
   return names;
 }
 
-void write_tokenizer_files(const std::string& from_dir, const std::string& to_dir, const std::string& chat_template) {
+void write_tokenizer_files(const std::string& from_dir, const std::string& to_dir, const std::string& chat_template,
+                           const std::vector<std::pair<std::string, std::string>>& rewritten) {
   auto write = [](const fs::path& to, const std::string& text) {
     std::ofstream out(to, std::ios::binary);
     out << text;
@@ -118,15 +124,26 @@ void write_tokenizer_files(const std::string& from_dir, const std::string& to_di
   auto is_tokenizer_file = [](const std::string& name) {
     return is_model_file(name) && name != "config.json" && name != "generation_config.json";
   };
+  auto is_slow_tokenizer_file = [](const std::string& name) {
+    return name == "vocab.json" || name == "vocab.txt" || name == "merges.txt" || name == "added_tokens.json" ||
+           (ends_with(name, ".model") && !ends_with(name, ".py"));
+  };
+  auto replaced = [&](const std::string& name) {
+    if (rewritten.empty()) return false;
+    if (is_slow_tokenizer_file(name)) return true;
+    return std::any_of(rewritten.begin(), rewritten.end(), [&](const auto& file) { return file.first == name; });
+  };
   if (!from_dir.empty()) {
     std::vector<fs::path> old;
     for (const auto& entry : fs::directory_iterator(to_dir))
       if (entry.is_regular_file() && is_tokenizer_file(entry.path().filename().string())) old.push_back(entry.path());
     for (const fs::path& p : old) fs::remove(p);
     for (const auto& entry : fs::directory_iterator(from_dir))
-      if (entry.is_regular_file() && is_tokenizer_file(entry.path().filename().string()))
+      if (entry.is_regular_file() && is_tokenizer_file(entry.path().filename().string()) &&
+          !replaced(entry.path().filename().string()))
         write(fs::path(to_dir) / entry.path().filename(), read_text(entry.path()));
   }
+  for (const auto& [name, text] : rewritten) write(fs::path(to_dir) / name, text);
   if (chat_template.empty()) return;
   fs::remove(fs::path(to_dir) / "chat_template.json");
   const fs::path config_path = fs::path(to_dir) / "tokenizer_config.json";

@@ -48,9 +48,10 @@ class SafetensorsWriter final : public CheckpointWriter {
       if (directory) {
         fs::create_directories(dir);
         if (layout_.files.size() > 1) write_text(dir / kIndexFileName, index_text());
-        if (!spec.model_files_from.empty()) copy_model_files(spec.model_files_from, dir.string(), spec.config_dtype, spec.config_layers);
+        if (!spec.model_files_from.empty()) copy_model_files(spec.model_files_from, dir.string(), spec.config_dtype, spec.config_layers,
+                           spec.config_vocab_size);
         if (!spec.tokenizer_from.empty() || !spec.chat_template.empty())
-          write_tokenizer_files(spec.tokenizer_from, dir.string(), spec.chat_template);
+          write_tokenizer_files(spec.tokenizer_from, dir.string(), spec.chat_template, spec.tokenizer_files);
         for (const auto& [name, text] : spec.extra_files) write_text(dir / name, text);
       }
     });
