@@ -140,6 +140,12 @@ void File::write_at(std::uint64_t offset, std::span<const std::uint8_t> data) {
     if (code != MPI_SUCCESS)
       throw Error(path_ + ": cannot write " + std::to_string(n) + " bytes at offset " + std::to_string(offset + begin) +
                   ": " + error_text(code) + disk_full_note(path_));
+    // OMPIO reports a write the file system cut short (a full disk) as success with a short count.
+    int wrote = 0;
+    MPI_Get_count(&status, MPI_BYTE, &wrote);
+    if (static_cast<std::uint64_t>(wrote) != n)
+      throw Error(path_ + ": cannot write " + std::to_string(n) + " bytes at offset " + std::to_string(offset + begin) +
+                  ": only " + std::to_string(wrote) + " written" + disk_full_note(path_));
   }
 }
 

@@ -7,6 +7,7 @@
 #include "mpimerge/util/disk_space.hpp"
 #include "mpimerge/error.hpp"
 #include "mpimerge/mpi/file.hpp"
+#include "storage/batched_writes.hpp"
 #include "storage/direct_file.hpp"
 #include "storage/hdf5/hdf5_checkpoint.hpp"
 #include "storage/hdf5/names.hpp"
@@ -110,26 +111,13 @@ class Hdf5Writer final : public CheckpointWriter {
   // H5Dwrite puts there (memory type = file type), without one collective call per tensor.
   // Larger tensors as write_rows does, in the batch's order.
   void write_rows_batch(std::span<const RowWrite> writes) override {
-    std::exception_ptr error;
-    for (const RowWrite& w : writes) {
-      const TensorInfo& t = tensors_[w.index];
-      if (t.elements() == 0) continue;
-      if (t.bytes() > kBatchedTensorBytes) {
-        write_rows(w.index, w.rows, w.data);
-        continue;
-      }
-      if (error || w.rows.empty()) continue;
-      try {
-        const std::uint64_t row_bytes = t.row_elements() * dtype_size(t.dtype);
-        const std::uint64_t at = data_offsets_[w.index] + w.rows.begin * row_bytes;
-        const auto bytes = w.data.first(w.rows.count() * row_bytes);
-        if (direct_) direct_->write_at(at, bytes);
-        else small_writes_.write_at(at, bytes);
-      } catch (...) {
-        error = std::current_exception();
-      }
-    }
-    comm_.agree(error);
+    write_batch(
+        writes, tensors_, comm_, [&](std::size_t) { return path_; }, [&](std::size_t index) { return data_offsets_[index]; },
+        [&](std::size_t, std::uint64_t at, std::span<const std::uint8_t> bytes) {
+          if (direct_) direct_->write_at(at, bytes);
+          else small_writes_.write_at(at, bytes);
+        },
+        [&](const RowWrite& w) { write_rows(w.index, w.rows, w.data); });
   }
 
   bool writes_direct() const override { return direct_.has_value(); }

@@ -5,6 +5,7 @@
 #include "mpimerge/error.hpp"
 #include "mpimerge/mpi/file.hpp"
 #include "mpimerge/util/disk_space.hpp"
+#include "storage/batched_writes.hpp"
 #include "storage/direct_file.hpp"
 #include "storage/safetensors/index.hpp"
 #include "storage/safetensors/layout.hpp"
@@ -90,25 +91,14 @@ class SafetensorsWriter final : public CheckpointWriter {
   // Small tensors' rows independently (MPI-IO or O_DIRECT), each rank its own, then one
   // agreement for the batch; larger ones as write_rows does, in the batch's order.
   void write_rows_batch(std::span<const RowWrite> writes) override {
-    std::exception_ptr error;
-    for (const RowWrite& w : writes) {
-      const TensorInfo& t = tensors_[w.index];
-      if (t.bytes() > kBatchedTensorBytes) {
-        write_rows(w.index, w.rows, w.data);
-        continue;
-      }
-      if (error || w.rows.empty()) continue;
-      try {
-        const std::uint64_t row_bytes = t.row_elements() * dtype_size(t.dtype);
-        const std::uint64_t at = layout_.offset_of[w.index] + w.rows.begin * row_bytes;
-        const auto bytes = w.data.first(w.rows.count() * row_bytes);
-        if (!direct_.empty()) direct_[layout_.file_of[w.index]].write_at(at, bytes);
-        else files_[layout_.file_of[w.index]].write_at(at, bytes);
-      } catch (...) {
-        error = std::current_exception();
-      }
-    }
-    comm_.agree(error);
+    write_batch(
+        writes, tensors_, comm_, [&](std::size_t index) { return files_[layout_.file_of[index]].path(); },
+        [&](std::size_t index) { return layout_.offset_of[index]; },
+        [&](std::size_t index, std::uint64_t at, std::span<const std::uint8_t> bytes) {
+          if (!direct_.empty()) direct_[layout_.file_of[index]].write_at(at, bytes);
+          else files_[layout_.file_of[index]].write_at(at, bytes);
+        },
+        [&](const RowWrite& w) { write_rows(w.index, w.rows, w.data); });
   }
 
   bool writes_direct() const override { return !direct_.empty(); }
