@@ -88,7 +88,9 @@ std::string merge_fingerprint(const MergeJob& job, const storage::OutputSpec& ou
   std::string text;
   if (comm.is_root()) {
     nlohmann::ordered_json j;
-    j["method"] = job_json(job)["method"];
+    const nlohmann::ordered_json asked = job_json(job);
+    j["method"] = asked["method"];
+    if (asked.contains("tokenizer")) j["tokenizer"] = asked["tokenizer"];
     j["out_dtype"] = job.out_dtype ? std::string(dtype_name(*job.out_dtype)) : "";
     j["output"] = {{"format", static_cast<int>(output.format)}, {"shard_bytes", output.shard_bytes}};
     // Each file's identity without its device number (see FileIdentity::to_json): a resume may

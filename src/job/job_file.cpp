@@ -147,6 +147,89 @@ class Reader {
     return *d;
   }
 
+  // mergekit's tokenizer block (TokenizerConfig): source (default union, as mergekit), tokens,
+  // pad_to_multiple_of.
+  TokenizerChoice tokenizer(const YAML::Node& node) const {
+    TokenizerChoice out;
+    out.source = "union";
+    for (const auto& [key, item] : entries(node, "tokenizer")) {
+      if (key == "source") {
+        out.source = text(item, "tokenizer source");
+      } else if (key == "tokens") {
+        if (item.IsNull()) continue;
+        for (const auto& [token, entry] : entries(item, "tokenizer tokens")) {
+          if (token.empty()) fail(item, "tokenizer tokens: a token is an empty string");
+          out.tokens.emplace_back(token, token_row_source(entry, "tokenizer tokens '" + token + "'"));
+        }
+      } else if (key == "pad_to_multiple_of") {
+        const ParameterScalar v = scalar(item, "tokenizer pad_to_multiple_of");
+        if (!item.IsNull() && (v.kind != ParameterScalar::Kind::number || !(v.number >= 1) || v.number != std::floor(v.number) || v.number > 1e9))
+          fail(item, "tokenizer: pad_to_multiple_of must be a positive integer");
+        if (!item.IsNull()) out.pad_to_multiple_of = static_cast<std::uint64_t>(v.number);
+      } else {
+        fail(node, "tokenizer: unknown key '" + key + "' (it has source, tokens, pad_to_multiple_of)");
+      }
+    }
+    return out;
+  }
+
+  // One token's TokenEmbeddingConfig: source (a model's path, {kind: zero}, or {kind: model_token,
+  // model, token_id or token}) and force.
+  TokenRowSource token_row_source(const YAML::Node& node, const std::string& what) const {
+    TokenRowSource out;
+    bool has_source = false;
+    for (const auto& [key, item] : entries(node, what)) {
+      if (key == "force") {
+        const ParameterScalar v = scalar(item, what + " force");
+        if (v.kind != ParameterScalar::Kind::boolean) fail(item, what + ": force must be true or false");
+        out.force = v.boolean;
+      } else if (key == "source") {
+        has_source = !item.IsNull();
+        if (item.IsScalar()) {
+          out.kind = TokenRowSource::Kind::model;
+          out.model = item.Scalar();
+          continue;
+        }
+        if (!has_source) continue;
+        std::string kind;
+        bool has_id = false, has_token = false;
+        for (const auto& [skey, value] : entries(item, what + " source")) {
+          if (skey == "kind") {
+            kind = text(value, what + " source kind");
+          } else if (skey == "model") {
+            out.model = text(value, what + " source model");
+          } else if (skey == "token_id") {
+            const ParameterScalar v = scalar(value, what + " source token_id");
+            if (v.kind != ParameterScalar::Kind::number || !(v.number >= 0) || v.number != std::floor(v.number) || v.number > 1e12)
+              fail(value, what + ": token_id must be a non-negative integer");
+            out.token_id = static_cast<std::uint64_t>(v.number);
+            has_id = true;
+          } else if (skey == "token") {
+            out.token = text(value, what + " source token");
+            has_token = true;
+          } else {
+            fail(item, what + " source: unknown key '" + skey + "' (it has kind, and for model_token model and token_id or token)");
+          }
+        }
+        if (kind == "zero") {
+          if (!out.model.empty() || has_id || has_token) fail(item, what + ": a source of kind zero takes no model or token");
+          out.kind = TokenRowSource::Kind::zero;
+        } else if (kind == "model_token") {
+          if (out.model.empty()) fail(item, what + ": a source of kind model_token needs model");
+          if (has_id == has_token) fail(item, what + ": a source of kind model_token needs token_id or token, one of them");
+          out.kind = TokenRowSource::Kind::model_token;
+        } else {
+          fail(item, what + ": source kind '" + kind + "' is unknown (zero or model_token; or give a model's path)");
+        }
+      } else {
+        fail(node, what + ": unknown key '" + key + "' (it has source and force)");
+      }
+    }
+    // mergekit accepts an entry without a source and then fails in the middle of its merge.
+    if (!has_source) fail(node, what + " has no source (a model's path, {kind: zero} or {kind: model_token, ...})");
+    return out;
+  }
+
   JobModel model(const YAML::Node& node, std::size_t index) const {
     const std::string what = "model " + std::to_string(index + 1);
     if (node.IsScalar()) fail(node, what + " must be a mapping with a 'model' key (- model: path)");
@@ -447,27 +530,11 @@ JobFile parse_job_file(const std::string& text, const std::string& source) {
         job.out_dtype = r.dtype(node, "out_dtype");
       } else if (key == "tokenizer_source") {
         if (has_tokenizer) r.fail(node, "give tokenizer_source or tokenizer, not both (as mergekit)");
-        job.tokenizer_source = r.text(node, "tokenizer_source");
+        job.tokenizer.source = r.text(node, "tokenizer_source");
         has_tokenizer = true;
       } else if (key == "tokenizer") {
         if (has_tokenizer) r.fail(node, "give tokenizer_source or tokenizer, not both (as mergekit)");
-        for (const auto& [tkey, item] : r.entries(node, "tokenizer")) {
-          if (tkey == "source") {
-            job.tokenizer_source = r.text(item, "tokenizer source");
-          } else if (tkey == "tokens") {
-            if (!item.IsNull() && item.size() > 0)
-              r.fail(item, "tokenizer: tokens is not supported (it adds chosen tokens and forces their embeddings from "
-                           "chosen models); give source and pad_to_multiple_of only");
-          } else if (tkey == "pad_to_multiple_of") {
-            const ParameterScalar v = r.scalar(item, "tokenizer pad_to_multiple_of");
-            if (!item.IsNull() && (v.kind != ParameterScalar::Kind::number || !(v.number >= 1) || v.number != std::floor(v.number) || v.number > 1e9))
-              r.fail(item, "tokenizer: pad_to_multiple_of must be a positive integer");
-            if (!item.IsNull()) job.pad_to_multiple_of = static_cast<std::uint64_t>(v.number);
-          } else {
-            r.fail(node, "tokenizer: unknown key '" + tkey + "' (it has source, tokens, pad_to_multiple_of)");
-          }
-        }
-        if (job.tokenizer_source.empty()) r.fail(node, "tokenizer has no source (base, union or a model)");
+        job.tokenizer = r.tokenizer(node);
         has_tokenizer = true;
       } else if (key == "chat_template") {
         if (!node.IsNull()) job.chat_template = r.text(node, "chat_template");
@@ -542,8 +609,7 @@ MergeJob merge_job_from(const JobFile& file) {
   if (file.dtype && (*file.dtype == DType::bf16 || *file.dtype == DType::f16)) job.notes.push_back(sixteen_bit_compute_note(*file.dtype));
   job.out_dtype = file.out_dtype ? file.out_dtype : file.dtype;  // mergekit: out_dtype defaults to dtype
   job.output_format = file.output_format.value_or("");
-  job.tokenizer_source = file.tokenizer_source;
-  job.pad_to_multiple_of = file.pad_to_multiple_of;
+  job.tokenizer = file.tokenizer;
   if (!file.chat_template.empty()) job.chat_template = chat_template_text(file.chat_template);
   return job;
 }

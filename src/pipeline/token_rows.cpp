@@ -186,10 +186,23 @@ void align_token_rows(OpenInputs& inputs, const TokenAlignment& a, const mpi::Co
       if (!lacked) continue;
       lacking.push_back(t);
       const DefaultRow& d = a.defaults[t];
+      if (d.kind == DefaultRow::Kind::row) wanted[d.model].insert(d.row);
       for (std::size_t m = 0; m < models; ++m)
         if (has(m, t) && (d.kind == DefaultRow::Kind::average || (d.kind == DefaultRow::Kind::model && d.model == m)))
           wanted[m].insert(static_cast<std::uint64_t>(a.source_rows[m][t]));
     }
+    // A configured row (tokenizer tokens) must be one of its model's rows, as mergekit asserts.
+    mpi::run_agreed(comm, [&] {
+      for (std::size_t m = 0; m < models; ++m) {
+        if (wanted[m].empty()) continue;
+        if (!index[m])
+          throw InputError("tokenizer tokens: a token's row comes from " + readers[m]->path() + ", which has no '" + name + "'");
+        const std::uint64_t last = *wanted[m].rbegin(), rows_there = readers[m]->tensors()[*index[m]].shape[0];
+        if (last >= rows_there)
+          throw InputError("tokenizer tokens: a token's row is row " + std::to_string(last) + " of " + readers[m]->path() +
+                           "'s '" + name + "', which has " + std::to_string(rows_there) + " rows");
+      }
+    });
     std::vector<std::map<std::uint64_t, std::vector<double>>> values(models);
     for (std::size_t m = 0; m < models; ++m)
       if (index[m]) values[m] = read_rows_everywhere(*readers[m], *index[m], wanted[m]);
@@ -198,7 +211,9 @@ void align_token_rows(OpenInputs& inputs, const TokenAlignment& a, const mpi::Co
     for (const std::uint64_t t : lacking) {
       const DefaultRow& d = a.defaults[t];
       std::vector<double> row(width, 0.0);
-      if (d.kind == DefaultRow::Kind::model && has(d.model, t)) {
+      if (d.kind == DefaultRow::Kind::row) {
+        row = values[d.model].at(d.row);
+      } else if (d.kind == DefaultRow::Kind::model && has(d.model, t)) {
         row = values[d.model].at(static_cast<std::uint64_t>(a.source_rows[d.model][t]));
       } else if (d.kind == DefaultRow::Kind::average) {
         // Summed in the inputs' order, then divided: one order on every rank.

@@ -55,7 +55,7 @@ std::string template_of(const std::string& dir) {
 }  // namespace
 
 std::optional<TokenAlignment> plan_tokenizer(const MergeJob& job, storage::OutputSpec& output, const mpi::Comm& comm) {
-  if (job.tokenizer_source.empty() && job.chat_template.empty()) return std::nullopt;
+  if (job.tokenizer.source.empty() && job.chat_template.empty()) return std::nullopt;
   std::string tokenizer_from, chat_template;
   // The inputs as the merge reads them (the base first, then the models; with slices, slice 1's
   // sources), whose rows are aligned; every other checkpoint the job names must share its input's
@@ -71,9 +71,9 @@ std::optional<TokenAlignment> plan_tokenizer(const MergeJob& job, storage::Outpu
   // texts: per merged input, its tokenizer.json and config.json (the latter "" when absent); then
   // the chosen source's; then each later slice source's; then tokenizer_config.json of the source.
   std::vector<std::string> texts;
-  const std::string key = job.tokenizer_source.empty() ? "chat_template" : "tokenizer_source";
-  const bool aligned = !job.tokenizer_source.empty();
-  const bool from_model = aligned && job.tokenizer_source != "base" && job.tokenizer_source != "union";
+  const std::string key = job.tokenizer.source.empty() ? "chat_template" : "tokenizer_source";
+  const bool aligned = !job.tokenizer.source.empty();
+  const bool from_model = aligned && job.tokenizer.source != "base" && job.tokenizer.source != "union";
   std::vector<std::string> later;  // (slice source, its input's path) pairs, flattened
   for (std::size_t s = 1; s < job.slices.size(); ++s)
     for (std::size_t i = 0; i < job.slices[s].size() && i < merged.size(); ++i)
@@ -89,7 +89,7 @@ std::optional<TokenAlignment> plan_tokenizer(const MergeJob& job, storage::Outpu
     const std::vector<std::string> inputs = job_checkpoints(job);
     const std::string reference = job.base ? *job.base : inputs.front();
     tokenizer_from = directory_of(reference, key);
-    if (from_model) tokenizer_from = directory_of(job.tokenizer_source, key);
+    if (from_model) tokenizer_from = directory_of(job.tokenizer.source, key);
     if (!comm.is_root()) return;
     auto read_model = [&](const std::string& checkpoint) {
       const std::string dir = directory_of(checkpoint, key);
@@ -100,7 +100,7 @@ std::optional<TokenAlignment> plan_tokenizer(const MergeJob& job, storage::Outpu
     };
     if (aligned) {
       for (const std::string& input : merged) read_model(input);
-      if (from_model) read_model(job.tokenizer_source);
+      if (from_model) read_model(job.tokenizer.source);
       for (std::size_t i = 0; i < later.size(); i += 2) read_model(later[i]);
       const fs::path config = fs::path(tokenizer_from) / "tokenizer_config.json";
       texts.push_back(fs::exists(config) ? read_file(config.string()) : std::string());
@@ -144,13 +144,25 @@ std::optional<TokenAlignment> plan_tokenizer(const MergeJob& job, storage::Outpu
     for (std::size_t i = 0; i < merged.size(); ++i) vocabularies.push_back(vocabulary(i, merged[i]));
     std::size_t at = merged.size();
     VocabularyChoice choice;
-    choice.pad_to_multiple_of = job.pad_to_multiple_of;
+    choice.pad_to_multiple_of = job.tokenizer.pad_to_multiple_of;
     choice.source = from_model ? VocabularyChoice::Source::model
-                    : job.tokenizer_source == "union" ? VocabularyChoice::Source::union_of_models
+                    : job.tokenizer.source == "union" ? VocabularyChoice::Source::union_of_models
                                                       : VocabularyChoice::Source::base;
     if (from_model) {
-      choice.model = vocabulary(at++, job.tokenizer_source);
+      choice.model = vocabulary(at++, job.tokenizer.source);
       choice.model_config_text = texts.back();
+    }
+    for (const auto& [token, source] : job.tokenizer.tokens) {
+      AddedTokenRow added{token, source.kind, 0, source.token_id, source.token, source.force};
+      if (source.kind != TokenRowSource::Kind::zero) {
+        const auto it = std::find(merged.begin(), merged.end(), source.model);
+        if (it == merged.end())
+          throw UsageError("tokenizer tokens '" + token + "': its row comes from " + source.model +
+                           ", which is not one of the merged checkpoints (base_model, models" +
+                           std::string(job.slices.empty() ? "" : ", the first slice's sources") + ")");
+        added.model = static_cast<std::size_t>(it - merged.begin());
+      }
+      choice.tokens.push_back(std::move(added));
     }
     for (std::size_t i = 0; i < later.size(); i += 2, ++at) {
       const Vocabulary v = vocabulary(at, later[i]);

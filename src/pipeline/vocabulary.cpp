@@ -91,6 +91,24 @@ std::string config_for(std::string_view config_text, const std::string& file, co
   return config.dump(2) + "\n";
 }
 
+// A token as transformers' add_tokens adds a plain string: not special, normalized.
+Json plain_token(const std::string& token) {
+  return Json{{"id", 0}, {"content", token}, {"single_word", false}, {"lstrip", false}, {"rstrip", false},
+              {"normalized", true}, {"special", false}};
+}
+
+// tokenizers' AddedVocabulary::add_tokens: a token the vocabulary has keeps its id (and becomes an
+// added token); a new one takes the next id.
+void add_token(Vocabulary& v, const std::string& token, Json entry) {
+  if (!v.json.contains("added_tokens") || !v.json["added_tokens"].is_array()) v.json["added_tokens"] = Json::array();
+  const auto known = v.ids.find(token);
+  const std::uint64_t id = known != v.ids.end() ? known->second : next_added_id(v.model_tokens, v.ids, v.added);
+  entry["id"] = id;
+  v.json["added_tokens"].push_back(std::move(entry));
+  v.ids[token] = id;
+  v.added.insert(token);
+}
+
 }  // namespace
 
 std::optional<std::uint64_t> config_vocab_size(std::string_view config_json, const std::string& file) {
@@ -152,6 +170,9 @@ TokenAlignment align_vocabularies(const std::vector<Vocabulary>& models, bool ha
   Vocabulary result = models.front();
   const bool stripped = strip_unused(result);
   bool changed = stripped;
+  // The vocabulary a token: model_token's token is looked up in (mergekit's original_vocabs: the
+  // tokenizer's base stripped, every other model as it is).
+  const std::map<std::string, std::uint64_t> stripped_ids = result.ids;
   std::string config_text(base_config_text);
   if (choice.source == VocabularyChoice::Source::model) {
     result = *choice.model;
@@ -184,27 +205,24 @@ TokenAlignment align_vocabularies(const std::vector<Vocabulary>& models, bool ha
         if (added_seen.insert((*t)["content"].get<std::string>()).second)
           added.emplace_back((*t)["content"].get<std::string>(), t);
     }
-    if (!result.json.contains("added_tokens") || !result.json["added_tokens"].is_array())
-      result.json["added_tokens"] = Json::array();
     const std::map<std::string, std::uint64_t> base_ids = result.ids;
-    auto add = [&](const std::string& token, Json entry) {
-      // A token the vocabulary has keeps its id (and becomes an added token); a new one the next id.
-      const auto known = result.ids.find(token);
-      const std::uint64_t id = known != result.ids.end() ? known->second
-                                                         : next_added_id(result.model_tokens, result.ids, result.added);
-      entry["id"] = id;
-      result.json["added_tokens"].push_back(std::move(entry));
-      result.ids[token] = id;
-      result.added.insert(token);
-      changed = true;
-    };
     for (const std::string& token : plain)
-      if (!added_seen.count(token) && !base_ids.count(token))
-        add(token, Json{{"id", 0}, {"content", token}, {"single_word", false}, {"lstrip", false}, {"rstrip", false},
-                        {"normalized", true}, {"special", false}});
+      if (!added_seen.count(token) && !base_ids.count(token)) {
+        add_token(result, token, plain_token(token));
+        changed = true;
+      }
     for (const auto& [token, entry] : added)
-      if (!result.added.count(token)) add(token, *entry);
+      if (!result.added.count(token)) {
+        add_token(result, token, *entry);
+        changed = true;
+      }
   }
+  // The tokenizer block's tokens, as transformers' add_tokens adds plain text (build_tokenizer).
+  for (const AddedTokenRow& t : choice.tokens)
+    if (!result.added.count(t.token)) {
+      add_token(result, t.token, plain_token(t.token));
+      changed = true;
+    }
 
   // The output's vocabulary, by id: mergekit sizes the embeddings by its token count and indexes
   // rows by id, so the ids must be 0 .. count-1.
@@ -225,20 +243,49 @@ TokenAlignment align_vocabularies(const std::vector<Vocabulary>& models, bool ha
 
   // Each model's row of every output token (build_tokenizer's permutations): a token at an id the
   // model has no row for counts as absent.
-  out.identity = out.rows == count;
   for (const Vocabulary& v : models) {
     std::vector<std::int64_t> rows(count, -1);
     for (std::uint64_t i = 0; i < count; ++i) {
       const auto it = v.ids.find(out.tokens[i]);
       if (it != v.ids.end() && it->second < v.usable) rows[i] = static_cast<std::int64_t>(it->second);
-      if (rows[i] != static_cast<std::int64_t>(i)) out.identity = false;
     }
     out.source_rows.push_back(std::move(rows));
   }
+  out.defaults.resize(count);
+  // The tokenizer block's tokens take their configured rows (PermutedEmbeddings' token_configs).
+  std::map<std::string, const AddedTokenRow*> configured;
+  for (const AddedTokenRow& t : choice.tokens) configured[t.token] = &t;
+  std::vector<std::uint64_t> forced;
+  for (std::uint64_t i = 0; i < count; ++i) {
+    const auto c = configured.find(out.tokens[i]);
+    if (c == configured.end()) continue;
+    const AddedTokenRow& t = *c->second;
+    if (t.force) forced.push_back(i);
+    if (t.kind == TokenRowSource::Kind::zero) continue;  // defaults[i] is zero
+    if (t.model >= models.size()) throw InputError("tokenizer tokens '" + t.token + "': no such model");
+    const Vocabulary& v = models[t.model];
+    std::uint64_t row = 0;
+    if (t.kind == TokenRowSource::Kind::model) {
+      if (out.source_rows[t.model][i] < 0)
+        throw InputError("tokenizer tokens '" + t.token + "': its row comes from the model of " + v.file +
+                         ", whose vocabulary lacks it (below its vocab_size)");
+      row = static_cast<std::uint64_t>(out.source_rows[t.model][i]);
+    } else if (t.token_id) {
+      row = *t.token_id;
+    } else {
+      const std::map<std::string, std::uint64_t>& ids = t.model == 0 ? stripped_ids : v.ids;
+      const auto it = ids.find(t.source_token);
+      if (it == ids.end())
+        throw InputError("tokenizer tokens '" + t.token + "': its row is that of '" + t.source_token + "' in " + v.file +
+                         ", whose vocabulary lacks it");
+      row = it->second;
+    }
+    out.defaults[i] = {DefaultRow::Kind::row, t.model, row};
+  }
   // assign_embedding_sources: a token only one model has comes from it; one no model has is zero;
   // else the base's row where the base has it; else the average of the models that have it.
-  out.defaults.resize(count);
   for (std::uint64_t i = 0; i < count; ++i) {
+    if (configured.count(out.tokens[i])) continue;
     std::size_t present = 0, donor = 0;
     for (std::size_t m = 0; m < models.size(); ++m)
       if (out.source_rows[m][i] >= 0 && present++ == 0) donor = m;
@@ -247,6 +294,11 @@ TokenAlignment align_vocabularies(const std::vector<Vocabulary>& models, bool ha
     else if (has_base && out.source_rows[0][i] >= 0) out.defaults[i] = {DefaultRow::Kind::model, 0};
     else out.defaults[i] = {DefaultRow::Kind::average, 0};
   }
+  for (const std::uint64_t i : forced)
+    for (auto& rows : out.source_rows) rows[i] = -1;
+  out.identity = out.rows == count;
+  for (const auto& rows : out.source_rows)
+    for (std::uint64_t i = 0; i < count && out.identity; ++i) out.identity = rows[i] == static_cast<std::int64_t>(i);
   if (changed) {
     out.tokenizer_json = result.json.dump(2) + "\n";
     const Json none = Json::array();

@@ -18,6 +18,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "mpimerge/job/job.hpp"
+
 namespace mpimerge {
 
 // One model's tokenizer.json, parsed (the tokenizers library's format: model.vocab, added_tokens).
@@ -40,17 +42,20 @@ Vocabulary parse_vocabulary(std::string_view tokenizer_json, const std::string& 
 // config.json's vocab_size (nullopt when it has none). Throws InputError for malformed JSON.
 std::optional<std::uint64_t> config_vocab_size(std::string_view config_json, const std::string& file);
 
-// Where a model that lacks an output token takes its row from (embed.py, assign_embedding_sources).
+// Where a model that lacks an output token takes its row from (embed.py, assign_embedding_sources;
+// for a token of the tokenizer block's tokens, its configured source).
 struct DefaultRow {
-  enum class Kind { zero, model, average } kind = Kind::zero;
-  std::size_t model = 0;  // Kind::model: the only model that has it, or the base
+  enum class Kind { zero, model, average, row } kind = Kind::zero;
+  std::size_t model = 0;  // Kind::model: the only model that has it, or the base; Kind::row: the model
+  std::uint64_t row = 0;  // Kind::row: that row of the model's token-row tensors
 };
 
 struct TokenAlignment {
   std::vector<std::string> tokens;  // the output's vocabulary, by id
   std::uint64_t rows = 0;           // embedding rows: tokens, padded up to pad_to_multiple_of
   // Per model (the order given: the base first when there is one): for each output token, the row
-  // of that model holding it, or -1 where the model lacks it.
+  // of that model holding it, or -1 where the model lacks it or a forced token (tokens: force)
+  // replaces it.
   std::vector<std::vector<std::int64_t>> source_rows;
   std::vector<DefaultRow> defaults;  // per output token (used only where a model lacks it)
   // The output's tokenizer.json and tokenizer_config.json when they differ from the chosen source's
@@ -60,12 +65,24 @@ struct TokenAlignment {
   bool identity = false;
 };
 
+// A token of the tokenizer block's tokens (job.hpp, TokenRowSource), its model as an index into
+// align_vocabularies' models.
+struct AddedTokenRow {
+  std::string token;
+  TokenRowSource::Kind kind = TokenRowSource::Kind::zero;
+  std::size_t model = 0;
+  std::optional<std::uint64_t> token_id;
+  std::string source_token;
+  bool force = false;
+};
+
 // How the output vocabulary is chosen: mergekit's tokenizer_source.
 struct VocabularyChoice {
   enum class Source { base, union_of_models, model } source = Source::base;
   std::optional<Vocabulary> model;  // Source::model: that tokenizer, whole (not stripped, as mergekit)
   std::string model_config_text;    // Source::model: its tokenizer_config.json, if any
   std::uint64_t pad_to_multiple_of = 0;
+  std::vector<AddedTokenRow> tokens;  // added to the vocabulary chosen, in this order
 };
 
 // models: the base first when has_base, then the models, in the job's order; base_config_text is the

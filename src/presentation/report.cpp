@@ -56,6 +56,20 @@ nlohmann::ordered_json job_json(const MergeJob& job) {
       sources.push_back(nlohmann::ordered_json{{"model", s.path}, {"layer_range", {s.first_layer, s.end_layer}}});
     j["slices"].push_back(sources);
   }
+  // The tokenizer the embedding rows are aligned to: part of what a resumed merge must match.
+  if (!job.tokenizer.source.empty()) {
+    j["tokenizer"] = {{"source", job.tokenizer.source}};
+    if (job.tokenizer.pad_to_multiple_of > 0) j["tokenizer"]["pad_to_multiple_of"] = job.tokenizer.pad_to_multiple_of;
+    for (const auto& [token, source] : job.tokenizer.tokens) {
+      static const char* const kinds[] = {"zero", "model", "model_token"};
+      nlohmann::ordered_json entry = {{"kind", kinds[static_cast<int>(source.kind)]}};
+      if (!source.model.empty()) entry["model"] = source.model;
+      if (source.token_id) entry["token_id"] = *source.token_id;
+      if (!source.token.empty()) entry["token"] = source.token;
+      entry["force"] = source.force;
+      j["tokenizer"]["tokens"][token] = std::move(entry);
+    }
+  }
   j["output"] = job.output;
   j["output_format"] = job.output_format.empty() ? "from the path" : job.output_format;
   j["out_dtype"] = job.out_dtype ? std::string(dtype_name(*job.out_dtype)) : "as the base";

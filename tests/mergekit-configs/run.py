@@ -6,7 +6,9 @@ generated Llama-shaped checkpoints (models/) and the GPT-2 fixtures (gpt2/).
 Checked for every config: the merge succeeds; every rank count writes the same bytes; the output
 loads consistently (config.json's layer count, vocabulary and hidden size match the tensors' names
 and shapes, the index names every tensor in the shard that holds it and its total_size, the
-tokenizer files are the chosen tokenizer's and cover the embedding rows).
+tokenizer files are the chosen tokenizer's and cover the embedding rows). A mergekit-moe config
+(experts, gate_mode) is refused at every rank count in one line naming mergekit-moe, which for gate
+modes that need a forward pass (hidden, cheap_embed) says so.
 Checked against a numpy port of mergekit's planner (plan.py: MergePlanner.plan_module,
 plan_slice, plan_layer; config.py: ConfigReader.parameter, evaluate_setting), values exact:
   * slices: the LazyMergekit single full-range slice writes the bytes of its models: form;
@@ -233,6 +235,56 @@ def mergekit_linear(config, models):
     return out, layers
 
 
+def vocabulary(directory):
+    """A model's tokens -> ids below config.json's vocab_size (build_tokenizer's permutations)."""
+    tok = json.load(open(os.path.join(directory, "tokenizer.json")))
+    size = json.load(open(os.path.join(directory, "config.json")))["vocab_size"]
+    ids = dict(tok["model"]["vocab"])
+    ids.update({t["content"]: t["id"] for t in tok["added_tokens"]})
+    return {t: i for t, i in ids.items() if i < size}
+
+
+def mergekit_permuted_rows(name, out_vocab, inputs, tokens, base=None):
+    """tokenizer/embed.py PermutedEmbeddings: each input's rows of tensor `name` permuted to the
+    output's vocabulary. inputs: [(model, vocabulary, tensors)]; tokens: the tokenizer block's."""
+    configs = dict(tokens or {})
+    rows = {m: t[name] for m, _, t in inputs}
+    vocab_of = {m: v for m, v, _ in inputs}
+    defaults = {}
+    for token in out_vocab:
+        have = [m for m, v, _ in inputs if token in v]
+        cfg = configs.get(token)
+        if cfg is not None:
+            source = cfg["source"]
+            if isinstance(source, str):
+                defaults[token] = rows[source][vocab_of[source][token]]
+            elif source["kind"] == "zero":
+                defaults[token] = np.zeros(rows[inputs[0][0]].shape[1], np.float32)
+            else:
+                m = source["model"]
+                row = source["token_id"] if "token_id" in source else vocab_of[m][source["token"]]
+                defaults[token] = rows[m][row]
+        elif len(have) == 1:
+            defaults[token] = rows[have[0]][vocab_of[have[0]][token]]
+        elif not have:
+            defaults[token] = np.zeros(rows[inputs[0][0]].shape[1], np.float32)
+        elif base is not None and token in vocab_of[base]:
+            defaults[token] = rows[base][vocab_of[base][token]]
+        else:
+            total = np.zeros(rows[inputs[0][0]].shape[1], np.float32)
+            for m in have:
+                total += rows[m][vocab_of[m][token]]
+            defaults[token] = total / len(have)
+    out = {}
+    for m, v, _ in inputs:
+        permuted = np.zeros((len(out_vocab), rows[m].shape[1]), np.float32)
+        for token, i in out_vocab.items():
+            forced = (configs.get(token) or {}).get("force", False)
+            permuted[i] = rows[m][v[token]] if token in v and not forced else defaults[token]
+        out[m] = permuted
+    return out
+
+
 # ---------------------------------------------------------------- checks
 
 def run_merge(config, out, extra=()):
@@ -241,6 +293,28 @@ def run_merge(config, out, extra=()):
     r = subprocess.run(cmd, env=ENV, capture_output=True, text=True)
     check(r.returncode == 0, f"{' '.join(cmd)}: exit {r.returncode}: {r.stderr.strip()[:600]}")
     return r.returncode == 0
+
+
+REFUSED = set()
+
+
+def check_moe_refused(name, config, config_path):
+    """A mergekit-moe config is refused at every rank count, before any work, with one line that
+    names mergekit-moe and, for the gate modes that need a forward pass, says so (mpirun --quiet,
+    as README shows, keeps Open MPI's own lines out)."""
+    mode = config.get("gate_mode", "hidden")
+    for ranks in RANK_COUNTS:
+        out = os.path.join("out", f"{name}-np{ranks}")
+        r = subprocess.run(["mpirun", "--quiet", "-n", str(ranks), MPIMERGE, "merge", "--config", config_path, "--output", out,
+                            "--quiet", "--no-report"], env=ENV, capture_output=True, text=True)
+        lines = [line for line in r.stderr.splitlines() if line.strip()]
+        ok = (r.returncode == 2 and len(lines) == 1 and "use mergekit-moe" in lines[0]
+              and f"gate_mode {mode}" in lines[0]
+              and (("forward pass" in lines[0]) == (mode in ("hidden", "cheap_embed"))))
+        check(ok, f"{name} at {ranks} ranks: exit {r.returncode}: {r.stderr.strip()[:600]}")
+        check(not os.path.exists(out), f"{name} at {ranks} ranks: wrote {out}")
+    REFUSED.add(name)
+    print(f"{name}: refused at {RANK_COUNTS} ranks (gate_mode {mode})", flush=True)
 
 
 def same_directories(a, b, job_files_differ=False):
@@ -374,6 +448,9 @@ def main():
             name = file[:-4]
             config_path = os.path.join(HERE, "configs", file)
             config = yaml.safe_load(open(config_path))
+            if "experts" in config:
+                check_moe_refused(name, config, config_path)
+                continue
             extra = ["--shard-size", "20K"] if name == "passthrough-stack" else []
             dirs = []
             for ranks in RANK_COUNTS:
@@ -389,7 +466,7 @@ def main():
                 or config["slices"][0]["sources"][0]["model"]
             union_of = None
             if (config.get("tokenizer_source") or (config.get("tokenizer") or {}).get("source")) == "union":
-                union_of = [config["base_model"]] + [m["model"] for m in config["models"]]
+                union_of = ([config["base_model"]] if "base_model" in config else []) + [m["model"] for m in config["models"]]
             outputs[name] = (config,) + check_loads(name, dirs[0], tokenizer_from, union_of)
             print(f"{name}: merged at {RANK_COUNTS} ranks", flush=True)
 
@@ -426,12 +503,34 @@ def main():
             added = {t["content"]: t["id"] for t in tok["added_tokens"]}
             check(out_config["vocab_size"] == VOCAB + 2 and added.get("<|im_start|>") == VOCAB and added.get("<|im_end|>") == VOCAB + 1,
                   f"union: vocab_size {out_config['vocab_size']}, added tokens {added}")
+        if "linear-tokenizer-tokens" in outputs:
+            # The tokenizer block's tokens join the union (<|tool|> a new id; t5 and t9 added tokens at
+            # their ids), and every model's embedding and lm_head rows are mergekit's permutation.
+            config, out_config, tensors = outputs["linear-tokenizer-tokens"]
+            out = os.path.join(work, "out", f"linear-tokenizer-tokens-np{RANK_COUNTS[0]}")
+            out_vocab = vocabulary(out)
+            tok = json.load(open(os.path.join(out, "tokenizer.json")))
+            added = {t["content"]: t["id"] for t in tok["added_tokens"]}
+            check(out_config["vocab_size"] == VOCAB + 3 and added.get("<|tool|>") == VOCAB + 2
+                  and added.get("t5") == 5 and added.get("t9") == 9, f"tokens: vocab_size {out_config['vocab_size']}, added {added}")
+            inputs = [(m["model"], vocabulary(m["model"]), {n: v for n, (_, v) in read_model(m["model"]).items()})
+                      for m in config["models"]]
+            weights = np.array([m["parameters"]["weight"] for m in config["models"]], dtype=np.float32)
+            for name in ("model.embed_tokens.weight", "lm_head.weight"):
+                permuted = mergekit_permuted_rows(name, out_vocab, inputs, config["tokenizer"]["tokens"])
+                stacked = np.stack([permuted[m] for m, _, _ in inputs])
+                expected = (weights.reshape(-1, 1, 1) * stacked).sum(axis=0, dtype=np.float32) / weights.sum(dtype=np.float32)
+                got = tensors[name][1]
+                check(got.shape == expected.shape and np.allclose(got, expected, rtol=2e-7, atol=1e-7),
+                      f"tokens: {name} differs from mergekit's permuted rows by "
+                      f"{np.abs(got - expected).max() if got.shape == expected.shape else got.shape}")
+                check(np.array_equal(got[5], np.zeros_like(got[5])), f"tokens: {name} row of t5 is not zero")
         if "gpt2-ties-tokenizer-union" in outputs:
             _, out_config, tensors = outputs["gpt2-ties-tokenizer-union"]
             check(out_config["vocab_size"] == 130 and tensors["transformer.wte.weight"][1].shape == (130, 32),
                   f"gpt2 union: vocab_size {out_config['vocab_size']}")
         for name in configs:
-            check(name[:-4] in outputs, f"{name}: not merged")
+            check(name[:-4] in outputs or name[:-4] in REFUSED, f"{name}: not merged")
 
         # A fine-tune whose vocabulary grew merges with tokenizer_source base into the base's 128 rows,
         # its two added tokens left out, and the base's tokenizer files.

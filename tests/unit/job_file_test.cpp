@@ -48,13 +48,51 @@ out_dtype: bfloat16
   EXPECT_EQ(make_method(job.method, 2)->name(), "ties_mergekit");  // mergekit's: no trim_scope
 }
 
+// mergekit's tokenizer block: source defaults to union; tokens in the file's order, each with its
+// source (a model, zero, or a model's token by id or text) and force.
+TEST(JobFile, ReadsTheTokenizerBlock) {
+  const MergeJob job = job::merge_job_from(job::parse_job_file(R"(
+merge_method: linear
+models: [{model: a, parameters: {weight: 1}}, {model: b, parameters: {weight: 1}}]
+tokenizer:
+  pad_to_multiple_of: 64
+  tokens:
+    "<|im_start|>": {source: b}
+    "<|im_end|>":
+      source: {kind: zero}
+      force: true
+    "<tool>": {source: {kind: model_token, model: a, token_id: 7}}
+    "<sep>": {source: {kind: model_token, model: b, token: "</s>"}}
+)",
+                                                               "job.yaml"));
+  EXPECT_EQ(job.tokenizer.source, "union");
+  EXPECT_EQ(job.tokenizer.pad_to_multiple_of, 64u);
+  ASSERT_EQ(job.tokenizer.tokens.size(), 4u);
+  EXPECT_EQ(job.tokenizer.tokens[0].first, "<|im_start|>");
+  EXPECT_EQ(job.tokenizer.tokens[0].second.kind, TokenRowSource::Kind::model);
+  EXPECT_EQ(job.tokenizer.tokens[0].second.model, "b");
+  EXPECT_EQ(job.tokenizer.tokens[1].second.kind, TokenRowSource::Kind::zero);
+  EXPECT_TRUE(job.tokenizer.tokens[1].second.force);
+  EXPECT_EQ(job.tokenizer.tokens[2].second.kind, TokenRowSource::Kind::model_token);
+  EXPECT_EQ(job.tokenizer.tokens[2].second.token_id, 7u);
+  EXPECT_EQ(job.tokenizer.tokens[3].second.token, "</s>");
+  EXPECT_FALSE(job.tokenizer.tokens[3].second.token_id);
+}
+
 TEST(JobFile, RefusesWhatAParameterLevelMergeCannotDo) {
   EXPECT_NE(refusal("merge_method: passthrough\nslices: []\n").find("slices must be a non-empty list"), std::string::npos);
   EXPECT_NE(refusal("merge_method: linear\nmodels:\n  - model: a.h5\n    layer_range: [0, 4]\n")
                 .find("layer_range belongs to a slice's source"),
             std::string::npos);
-  EXPECT_NE(refusal("merge_method: linear\ntokenizer: {source: base, tokens: {'<x>': {source: a}}}\nmodels: [{model: a}]\n")
-                .find("tokenizer: tokens is not supported"),
+  EXPECT_NE(refusal("merge_method: linear\ntokenizer: {tokens: {'<x>': {force: true}}}\nmodels: [{model: a}]\n")
+                .find("tokenizer tokens '<x>' has no source"),
+            std::string::npos);
+  EXPECT_NE(refusal("merge_method: linear\ntokenizer: {tokens: {'<x>': {source: {kind: model_token, model: a}}}}\n"
+                    "models: [{model: a}]\n")
+                .find("needs token_id or token, one of them"),
+            std::string::npos);
+  EXPECT_NE(refusal("merge_method: linear\ntokenizer: {tokens: {'<x>': {source: {kind: mean}}}}\nmodels: [{model: a}]\n")
+                .find("source kind 'mean' is unknown"),
             std::string::npos);
   EXPECT_NE(refusal("merge_method: linear\ntokenizer_source: base\ntokenizer: {source: base}\nmodels: [{model: a}]\n")
                 .find("give tokenizer_source or tokenizer, not both"),
@@ -159,15 +197,15 @@ TEST(JobFile, ReadsTokenizerKeysAndChatTemplates) {
   const MergeJob a = job::merge_job_from(job::parse_job_file(
       "merge_method: linear\nmodels: [{model: a}]\ntokenizer: {source: union, pad_to_multiple_of: 64}\nchat_template: chatml\n",
       "job.yaml"));
-  EXPECT_EQ(a.tokenizer_source, "union");
-  EXPECT_EQ(a.pad_to_multiple_of, 64u);
+  EXPECT_EQ(a.tokenizer.source, "union");
+  EXPECT_EQ(a.tokenizer.pad_to_multiple_of, 64u);
   EXPECT_EQ(a.chat_template,
             "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + "
             "'\\n'}}{% endfor %}\n{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}\n");
   const MergeJob b = job::merge_job_from(job::parse_job_file(
       "merge_method: linear\nmodels: [{model: a}]\ntokenizer_source: b\nchat_template: \"{{ messages[0]['content'] }} x\"\n",
       "job.yaml"));
-  EXPECT_EQ(b.tokenizer_source, "b");
+  EXPECT_EQ(b.tokenizer.source, "b");
   EXPECT_EQ(b.chat_template, "{{ messages[0]['content'] }} x");
   EXPECT_EQ(job::chat_template_text("auto"), "auto");
   EXPECT_THROW(job::chat_template_text("llama3"), UsageError);   // mergekit's own file

@@ -96,6 +96,45 @@ TEST(Vocabulary, TokenizerConfigAddedTokensFollowTheUnion) {
   EXPECT_EQ(written["x"], 1);
 }
 
+// tokenizer: tokens (mergekit's TokenEmbeddingConfig): each token joins the vocabulary as transformers'
+// add_tokens adds it, and takes its configured row instead of assign_embedding_sources' default;
+// force replaces it in every model.
+TEST(Vocabulary, ConfiguredTokensTakeTheirRowsAndForceReplacesThemEverywhere) {
+  const auto base = vocab(tokenizer({"a", "b", "c"}, {"<s>"}), 4);
+  const auto chat = vocab(tokenizer({"a", "b", "c"}, {"<s>", "<im>", "<end>"}), 6);
+  VocabularyChoice c = choose(VocabularyChoice::Source::base);
+  c.tokens = {{"<im>", TokenRowSource::Kind::model, 1, std::nullopt, "", false},
+              {"<end>", TokenRowSource::Kind::zero, 0, std::nullopt, "", false},
+              {"<new>", TokenRowSource::Kind::model_token, 0, std::nullopt, "<s>", false},
+              {"b", TokenRowSource::Kind::model_token, 1, 2, "", true}};
+  const TokenAlignment a = align_vocabularies({base, chat}, true, c, "");
+  EXPECT_EQ(a.tokens, (std::vector<std::string>{"a", "b", "c", "<s>", "<im>", "<end>", "<new>"}));
+  EXPECT_EQ(a.source_rows[0], (std::vector<std::int64_t>{0, -1, 2, 3, -1, -1, -1}));  // b forced
+  EXPECT_EQ(a.source_rows[1], (std::vector<std::int64_t>{0, -1, 2, 3, 4, 5, -1}));
+  EXPECT_EQ(a.defaults[4].kind, DefaultRow::Kind::row);  // chat's own row of <im>
+  EXPECT_EQ(a.defaults[4].model, 1u);
+  EXPECT_EQ(a.defaults[4].row, 4u);
+  EXPECT_EQ(a.defaults[5].kind, DefaultRow::Kind::zero);  // not chat's row, which only chat has
+  EXPECT_EQ(a.defaults[6].kind, DefaultRow::Kind::row);  // the base's row of <s>
+  EXPECT_EQ(a.defaults[6].model, 0u);
+  EXPECT_EQ(a.defaults[6].row, 3u);
+  EXPECT_EQ(a.defaults[1].kind, DefaultRow::Kind::row);  // row 2 of chat, in both models
+  EXPECT_EQ(a.defaults[1].row, 2u);
+  EXPECT_FALSE(a.identity);
+  // The written tokenizer holds the new tokens as plain added tokens; "b", already a token, keeps
+  // its id and becomes an added one too (tokenizers' add_tokens).
+  const auto written = vocab(a.tokenizer_json);
+  EXPECT_EQ(written.ids.at("<im>"), 4u);
+  EXPECT_EQ(written.ids.at("<new>"), 6u);
+  EXPECT_EQ(written.ids.at("b"), 1u);
+  EXPECT_EQ(written.added, (std::set<std::string>{"<s>", "<im>", "<end>", "<new>", "b"}));
+  // A source whose vocabulary lacks the token, or the token it names, is refused with the reason.
+  c.tokens = {{"<im>", TokenRowSource::Kind::model, 0, std::nullopt, "", false}};
+  EXPECT_THROW(align_vocabularies({base, chat}, true, c, ""), InputError);
+  c.tokens = {{"<im>", TokenRowSource::Kind::model_token, 0, std::nullopt, "<nope>", false}};
+  EXPECT_THROW(align_vocabularies({base, chat}, true, c, ""), InputError);
+}
+
 TEST(Vocabulary, MalformedFilesAreRefusedWithTheReason) {
   auto message = [](const std::string& text) {
     try {

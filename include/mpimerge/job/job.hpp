@@ -22,6 +22,24 @@ struct SliceSource {
 // (storage/file_system.hpp: O_DIRECT on local disks, collective MPI-IO on parallel file systems).
 enum class OutputIo { automatic, mpiio, direct };
 
+// One entry of mergekit's `tokenizer: tokens:` (its TokenEmbeddingConfig): a token added to the
+// output's vocabulary, and the embedding row every model lacking it (or, forced, every model) takes.
+struct TokenRowSource {
+  enum class Kind { zero, model, model_token } kind = Kind::zero;
+  std::string model;                      // model, model_token: a checkpoint of the merge, as the job names it
+  std::optional<std::uint64_t> token_id;  // model_token: that row of the model's embeddings ...
+  std::string token;                      // ... or the row of this token in the model's vocabulary
+  bool force = false;                     // every model takes this row, also one that has the token
+};
+
+// mergekit's tokenizer_source (or tokenizer: source), with the tokenizer block's other keys.
+// See pipeline/tokenizer.hpp.
+struct TokenizerChoice {
+  std::string source;                   // "base", "union" or a checkpoint's path; empty: none (the base's files)
+  std::uint64_t pad_to_multiple_of = 0;  // 0: none
+  std::vector<std::pair<std::string, TokenRowSource>> tokens;  // in the job file's order
+};
+
 struct MergeJob {
   std::optional<std::string> base;
   std::vector<std::string> models;
@@ -34,10 +52,7 @@ struct MergeJob {
   // slice 0's sources and those after them from the last slice's. Empty: every input is one whole
   // checkpoint (base and models above, which then name slice 0's sources).
   std::vector<std::vector<SliceSource>> slices;
-  // mergekit's tokenizer_source (or tokenizer: source): "base", "union" or a checkpoint's path;
-  // empty: none (the output takes the base's tokenizer files). See pipeline/tokenizer.hpp.
-  std::string tokenizer_source;
-  std::uint64_t pad_to_multiple_of = 0;  // tokenizer: pad_to_multiple_of (0: none)
+  TokenizerChoice tokenizer;
   // mergekit's chat_template: the template's text (a known name resolved), "auto", or empty.
   std::string chat_template;
   std::optional<DType> out_dtype;  // default: the base's dtype of each tensor

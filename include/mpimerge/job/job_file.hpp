@@ -39,8 +39,15 @@
 //   tokenizer_source: base              # or union, or a model's path (or tokenizer: {source: base})
 //   chat_template: chatml               # or auto, or a Jinja template
 // Tokenizer keys align the models' embedding rows by token to the chosen vocabulary and write
-// its tokenizer files (see pipeline/tokenizer.hpp). Refused: modules (they split a model by architecture) and
-// tokenizer: tokens (embeddings forced for chosen tokens).
+// its tokenizer files (see pipeline/tokenizer.hpp); tokenizer: tokens adds tokens and chooses their
+// rows, as mergekit:
+//   tokenizer:
+//     source: union
+//     tokens:
+//       "<|im_start|>": {source: models/chat}              # that model's row of the token
+//       "<|im_end|>": {source: {kind: zero}, force: true}  # zeros, in every model
+//       "<tool>": {source: {kind: model_token, model: models/chat, token: "<|im_sep|>"}}  # or token_id: N
+// Refused: modules (they split a model by architecture).
 // mergekit-moe's configs (experts, gate_mode) are refused with one line naming mergekit-moe.
 //
 // The parser never crashes on any input: every malformed file is a UsageError whose message
@@ -83,8 +90,7 @@ struct JobFile {
   std::map<std::string, ParameterSetting> parameters;
   std::optional<DType> dtype, out_dtype;
   std::optional<std::string> output_format;  // hdf5 or safetensors
-  std::string tokenizer_source;              // tokenizer_source, or tokenizer: source
-  std::uint64_t pad_to_multiple_of = 0;      // tokenizer: pad_to_multiple_of
+  TokenizerChoice tokenizer;                 // tokenizer_source, or tokenizer: {source, tokens, pad_to_multiple_of}
   std::string chat_template;                 // as given (a name, auto, or Jinja text)
 };
 
