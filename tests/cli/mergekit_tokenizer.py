@@ -304,6 +304,31 @@ def case(work, name, method, base, models, source, weights, pad=None):
     return outs[0], vocab_out, rows
 
 
+def resume_with_other_tokens(work):
+    """A merge killed before its rename resumes only as the same job: a tokenizer block that forces
+    other rows is another merge, although every shape is the same (the resume fingerprint holds
+    the tokenizer)."""
+    job = ("merge_method: linear\nmodels:\n  - model: swapped\n    parameters: {weight: 1}\n"
+           "  - model: replaced\n    parameters: {weight: 1}\ntokenizer:\n  source: base\n")
+    paths = {}
+    for name, text in (("first", job), ("other", job + "  tokens:\n    t5: {source: {kind: zero}, force: true}\n")):
+        paths[name] = os.path.join(work, f"resume-{name}.yml")
+        open(paths[name], "w").write(text)
+    out = os.path.join(work, "out", "resumed")
+    def merge(config, *extra, fault=None):
+        forward = ["-x", "MPIMERGE_FAULT"] if fault else []
+        return subprocess.run(["mpirun", "--quiet", "-n", "2", *forward, MPIMERGE, "merge", "--config", config, "--output",
+                               out, "--quiet", "--no-report", *extra], env=dict(ENV, **({"MPIMERGE_FAULT": fault} if fault else {})),
+                              capture_output=True, text=True, cwd=work)
+    killed = merge(paths["first"], fault="commit:0:0")
+    check(killed.returncode != 0 and os.path.exists(out + ".partial.journal"),
+          f"resume: the merge killed at its commit exited {killed.returncode}, journal {os.path.exists(out + '.partial.journal')}")
+    r = merge(paths["other"], "--resume")
+    check(r.returncode == 2 and "belongs to another merge" in r.stderr, f"resume with other tokens: exit {r.returncode}: {r.stderr[-400:]}")
+    r = merge(paths["first"], "--resume")
+    check(r.returncode == 0, f"resume with the same job: exit {r.returncode}: {r.stderr[-400:]}")
+
+
 def main():
     work = tempfile.mkdtemp(prefix="mergekit-tokenizer-")
     try:
@@ -325,6 +350,7 @@ def main():
                   open(os.path.join(work, "grown", "tokenizer.json")).read(),
                   "model-source: the output's tokenizer.json is not grown's")
         case(work, "union-no-base", "linear", None, ["swapped", "replaced"], "union", [1.0, 1.0])
+        resume_with_other_tokens(work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     if FAILURES:

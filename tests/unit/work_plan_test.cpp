@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "mpimerge/error.hpp"
 
 namespace mpimerge {
@@ -85,6 +87,28 @@ TEST(WorkPlan, AWholeTensorLargerThanTheGroupWantedGetsAGroupOfItsOwn) {
   ASSERT_EQ(work.groups[0].size(), 1u);  // embed alone
   EXPECT_EQ(work.groups[0][0].tensor, 0u);
   EXPECT_EQ(work.groups[1].size(), 3u);  // the rest together
+}
+
+// Whole tensors beyond the group wanted share a group, up to one per rank and within the budget,
+// each owned by another rank: in groups of one, one rank merged every tensor while the others
+// waited (iso_cts on the 0.55B set, 2 ranks: rank 0 did all 93 matrices).
+TEST(WorkPlan, WholeTensorsBeyondTheGroupWantedGoOnePerRankPerGroup) {
+  const std::vector<TensorInfo> matrices(6, TensorInfo{"m", DType::bf16, {10, 8}});  // 96 bytes a row
+  const MergePlan plan = plan_of(matrices, 5);
+  const std::vector<std::optional<WholeTensorNeed>> whole(matrices.size(), WholeTensorNeed{2000, 1.0});
+  for (int ranks : {1, 2, 3}) {
+    const WorkPlan work = make_work_plan(plan, ranks, 1 << 20, {}, whole, 1000);
+    ASSERT_EQ(work.groups.size(), matrices.size() / static_cast<std::size_t>(ranks)) << ranks << " ranks";
+    for (std::size_t g = 0; g < work.groups.size(); ++g) {
+      std::set<int> owners;
+      for (const WorkUnit& unit : work.groups[g]) owners.insert(work.owner[unit.tensor]);
+      EXPECT_EQ(owners.size(), static_cast<std::size_t>(ranks)) << ranks << " ranks, group " << g;
+    }
+  }
+  // The budget stays the cap: one matrix's slice and working set fit, two slices and one set not.
+  const std::uint64_t one = 5 * 96 + whole_tensor_bytes(plan.tensors[0], 2000);
+  const WorkPlan tight = make_work_plan(plan, 2, one + 5 * 96 - 1, {}, whole, 1000);
+  EXPECT_EQ(tight.groups.size(), matrices.size());
 }
 
 TEST(WorkPlan, ABudgetBelowOneRowIsRefusedNamingTheTensor) {
