@@ -260,7 +260,7 @@ def main():
                    "reads": r["memory"]["reads_of_the_inputs"], "groups": r["memory"]["groups"],
                    "working_set": r["memory"].get("working_set_per_rank"), "working_set_reason": r["memory"].get("working_set_reason"),
                    "output_io": r["output"].get("io"), "output_io_reason": r["output"].get("io_reason"),
-                   "peak_rss": max(r["memory"]["peak_rss_per_rank"]),
+                   "peak_rss": max(r["memory"]["peak_rss_per_rank"]), "budget": r["memory"].get("budget_per_rank"),
                    "reduced_bytes": r["reduction_bytes_per_rank"], "phases": r["phases"],
                    "passes": r["analysis_passes"]}
             results["runs"].append(row)
@@ -309,8 +309,9 @@ def main():
     if args.sizes:
         ranks = max(args.ranks)
         print(f"\nGrowth: {configs[0][0]}, {ranks} ranks, default options, warm cache")
-        print("| parameters per model | input | wall s | x direct floor | input GB/s | reduced / rank | peak RSS / rank |")
-        print("|---|---|---|---|---|---|---|")
+        print("| parameters per model | input | wall s | direct floor s | x direct floor | input GB/s | read s | select s (passes) "
+              "| merge s | write s | select ns / entry / pass | merge ns / entry | reduced / rank | peak RSS / rank |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
         for size in args.sizes:
             d = os.path.join(args.workdir, "set-" + size)
             generate(args.binary, d, size, args.models, args.dtype, ranks)
@@ -318,12 +319,23 @@ def main():
             nbytes = sum(os.path.getsize(p) for p in ins)
             floor = io_floor(ins, os.path.getsize(ins[0]), args.workdir, False)
             wall, r = merge(args.binary, ranks, ins, output, configs[0][1], False)
+            # Per model entry on a rank (the fine-tunes' parameters over the ranks), on the slowest rank:
+            # the issue's "ns per model entry per pass".
+            entries = r["parameters_per_model"] * args.models / ranks
+            slowest = {k: max(v.get("seconds_per_rank") or [v["seconds"]]) for k, v in r["phases"].items()}
+            passes = max(1, r["analysis_passes"])
             row = {"params": size, "input_bytes": nbytes, "wall_s": wall, "direct_floor_s": floor["direct_total_s"],
-                   "reduced_bytes": r["reduction_bytes_per_rank"], "peak_rss": max(r["memory"]["peak_rss_per_rank"]),
-                   "phases": r["phases"]}
+                   "floor": floor, "reduced_bytes": r["reduction_bytes_per_rank"],
+                   "peak_rss": max(r["memory"]["peak_rss_per_rank"]), "phases": r["phases"], "passes": r["analysis_passes"],
+                   "select_ns_per_entry_pass": slowest.get("select", 0) / passes / entries * 1e9,
+                   "merge_ns_per_entry": slowest.get("merge", 0) / entries * 1e9, "groups": r["memory"]["groups"],
+                   "reads": r["memory"]["reads_of_the_inputs"], "output_io": r["output"].get("io")}
             results["growth"].append(row)
-            print(f"| {size} | {fmt_bytes(nbytes)} | {wall:.2f} | {wall / row['direct_floor_s']:.2f} | "
-                  f"{nbytes / wall / 1e9:.2f} | {row['reduced_bytes'] / 1e6:.2f} MB | {fmt_bytes(row['peak_rss'])} |")
+            print(f"| {size} | {fmt_bytes(nbytes)} | {wall:.2f} | {row['direct_floor_s']:.2f} | {wall / row['direct_floor_s']:.2f} | "
+                  f"{nbytes / wall / 1e9:.2f} | {slowest.get('read', 0):.2f} | {slowest.get('select', 0):.2f} ({r['analysis_passes']}) | "
+                  f"{slowest.get('merge', 0):.2f} | {slowest.get('write', 0):.2f} | {row['select_ns_per_entry_pass']:.2f} | "
+                  f"{row['merge_ns_per_entry']:.2f} | {row['reduced_bytes'] / 1e6:.2f} MB | {fmt_bytes(row['peak_rss'])} |")
+            sys.stdout.flush()
             if d != data:
                 shutil.rmtree(d, ignore_errors=True)
     if os.path.exists(output):

@@ -112,13 +112,12 @@ WorkPlan make_work_plan(const MergePlan& plan, int ranks, std::uint64_t budget_b
     for (std::uint64_t c = 0; c < units; ++c) {
       const std::uint64_t bytes = std::min(most_rows - std::min(most_rows, c * chunking.rows_per_chunk),
                                            chunking.rows_per_chunk) * row_bytes;
-      // A whole tensor beyond the size wanted (checked against the budget above) goes alone, or
-      // with other such tensors, within the budget, up to one per rank: their owners then merge
-      // in parallel, where a group of one whole tensor leaves every other rank waiting.
-      std::uint64_t limit = is_whole ? std::max(target, bytes + owner_bytes) : target;
-      if (is_whole && !group_whole.empty() && group_whole.size() < static_cast<std::size_t>(ranks) &&
-          group.size() == group_whole.size())
-        limit = budget_bytes;
+      // A group that merges whole tensors grows to the budget, not to the size wanted: its owners
+      // merge in parallel, each its share by cost, and the more tensors a group holds, the more
+      // evenly they split (in groups of one whole tensor, as the size wanted gave at 0.55B, one
+      // rank merged while every other waited). The decompositions, not the reads, set the time.
+      const bool whole_group = is_whole || !group_whole.empty();
+      const std::uint64_t limit = whole_group ? budget_bytes : target;
       if (group_bytes + bytes + std::max(group_peak, owner_bytes) > limit) close_group();
       group.push_back({t, c});
       group_bytes += bytes;

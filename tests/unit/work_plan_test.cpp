@@ -78,37 +78,43 @@ TEST(WorkPlan, GroupsOfTheSizeWantedUnderALargerBudget) {
   EXPECT_EQ(make_work_plan(plan, 2, 500, {}, {}, 1000).group_bytes_limit, 500u);
 }
 
-TEST(WorkPlan, AWholeTensorLargerThanTheGroupWantedGetsAGroupOfItsOwn) {
+TEST(WorkPlan, AWholeTensorLargerThanTheGroupWantedIsMergedInAGroupUpToTheBudget) {
   const MergePlan plan = plan_of(kTensors, 5);
   std::vector<std::optional<WholeTensorNeed>> whole(kTensors.size());
   whole[0] = WholeTensorNeed{1000, 1.0};  // embed merged whole: far beyond a group of 1000 bytes
   const WorkPlan work = make_work_plan(plan, 2, 1 << 20, {}, whole, 1000);
-  ASSERT_EQ(work.groups.size(), 2u);
-  ASSERT_EQ(work.groups[0].size(), 1u);  // embed alone
-  EXPECT_EQ(work.groups[0][0].tensor, 0u);
-  EXPECT_EQ(work.groups[1].size(), 3u);  // the rest together
+  ASSERT_EQ(work.groups.size(), 1u);  // the budget holds it and the rest
+  EXPECT_EQ(work.groups[0].size(), 4u);
+  // Tensors before it keep to the size wanted: a budget of one working set and a few rows.
+  std::vector<std::optional<WholeTensorNeed>> last(kTensors.size());
+  last[3] = WholeTensorNeed{1000, 1.0};
+  const WorkPlan later = make_work_plan(plan, 2, 1 << 20, {}, last, 1000);
+  EXPECT_GT(later.groups.size(), 1u);
+  EXPECT_EQ(later.groups.back().back().tensor, 3u);
 }
 
-// Whole tensors beyond the group wanted share a group, up to one per rank and within the budget,
-// each owned by another rank: in groups of one, one rank merged every tensor while the others
-// waited (iso_cts on the 0.55B set, 2 ranks: rank 0 did all 93 matrices).
-TEST(WorkPlan, WholeTensorsBeyondTheGroupWantedGoOnePerRankPerGroup) {
-  const std::vector<TensorInfo> matrices(6, TensorInfo{"m", DType::bf16, {10, 8}});  // 96 bytes a row
+// A group that merges whole tensors grows to the budget, whatever the size wanted, and its owners
+// split its tensors evenly: in groups of one (the size wanted, 469 MB, below one working set), one
+// rank merged all 93 matrices of the 0.55B iso_cts merge at 2 ranks while the other waited.
+TEST(WorkPlan, WholeTensorsGroupUpToTheBudgetAndSplitEvenlyOverTheRanks) {
+  const std::vector<TensorInfo> matrices(6, TensorInfo{"m", DType::bf16, {12, 8}});  // 96 bytes a row
   const MergePlan plan = plan_of(matrices, 5);
   const std::vector<std::optional<WholeTensorNeed>> whole(matrices.size(), WholeTensorNeed{2000, 1.0});
   for (int ranks : {1, 2, 3}) {
     const WorkPlan work = make_work_plan(plan, ranks, 1 << 20, {}, whole, 1000);
-    ASSERT_EQ(work.groups.size(), matrices.size() / static_cast<std::size_t>(ranks)) << ranks << " ranks";
-    for (std::size_t g = 0; g < work.groups.size(); ++g) {
-      std::set<int> owners;
-      for (const WorkUnit& unit : work.groups[g]) owners.insert(work.owner[unit.tensor]);
-      EXPECT_EQ(owners.size(), static_cast<std::size_t>(ranks)) << ranks << " ranks, group " << g;
-    }
+    ASSERT_EQ(work.groups.size(), 1u) << ranks << " ranks";
+    std::vector<int> owned(static_cast<std::size_t>(ranks), 0);
+    for (const WorkUnit& unit : work.groups[0]) ++owned.at(static_cast<std::size_t>(work.owner[unit.tensor]));
+    for (int count : owned) EXPECT_EQ(count, 6 / ranks) << ranks << " ranks";
   }
-  // The budget stays the cap: one matrix's slice and working set fit, two slices and one set not.
-  const std::uint64_t one = 5 * 96 + whole_tensor_bytes(plan.tensors[0], 2000);
-  const WorkPlan tight = make_work_plan(plan, 2, one + 5 * 96 - 1, {}, whole, 1000);
-  EXPECT_EQ(tight.groups.size(), matrices.size());
+  // The budget stays the cap: a group holds one slice per tensor and one working set at a time.
+  const std::uint64_t slice = 6 * 96, one = slice + whole_tensor_bytes(plan.tensors[0], 2000);
+  const WorkPlan tight = make_work_plan(plan, 2, one + 2 * slice - 1, {}, whole, 1000);
+  ASSERT_EQ(tight.groups.size(), 3u);
+  for (const auto& group : tight.groups) {
+    EXPECT_EQ(group.size(), 2u);
+    EXPECT_NE(tight.owner[group[0].tensor], tight.owner[group[1].tensor]);
+  }
 }
 
 TEST(WorkPlan, ABudgetBelowOneRowIsRefusedNamingTheTensor) {
