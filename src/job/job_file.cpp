@@ -147,6 +147,13 @@ class Reader {
     return *d;
   }
 
+  // A number that is a whole number in [least, most]; nullopt for anything else.
+  static std::optional<std::uint64_t> whole_number(const ParameterScalar& v, double least, double most) {
+    if (v.kind != ParameterScalar::Kind::number || !(v.number >= least) || v.number != std::floor(v.number) || v.number > most)
+      return std::nullopt;
+    return static_cast<std::uint64_t>(v.number);
+  }
+
   // mergekit's tokenizer block (TokenizerConfig): source (default union, as mergekit), tokens,
   // pad_to_multiple_of.
   TokenizerChoice tokenizer(const YAML::Node& node) const {
@@ -162,10 +169,10 @@ class Reader {
           out.tokens.emplace_back(token, token_row_source(entry, "tokenizer tokens '" + token + "'"));
         }
       } else if (key == "pad_to_multiple_of") {
-        const ParameterScalar v = scalar(item, "tokenizer pad_to_multiple_of");
-        if (!item.IsNull() && (v.kind != ParameterScalar::Kind::number || !(v.number >= 1) || v.number != std::floor(v.number) || v.number > 1e9))
-          fail(item, "tokenizer: pad_to_multiple_of must be a positive integer");
-        if (!item.IsNull()) out.pad_to_multiple_of = static_cast<std::uint64_t>(v.number);
+        if (item.IsNull()) continue;
+        const auto v = whole_number(scalar(item, "tokenizer pad_to_multiple_of"), 1, 1e9);
+        if (!v) fail(item, "tokenizer: pad_to_multiple_of must be a positive integer");
+        out.pad_to_multiple_of = *v;
       } else {
         fail(node, "tokenizer: unknown key '" + key + "' (it has source, tokens, pad_to_multiple_of)");
       }
@@ -199,10 +206,8 @@ class Reader {
           } else if (skey == "model") {
             out.model = text(value, what + " source model");
           } else if (skey == "token_id") {
-            const ParameterScalar v = scalar(value, what + " source token_id");
-            if (v.kind != ParameterScalar::Kind::number || !(v.number >= 0) || v.number != std::floor(v.number) || v.number > 1e12)
-              fail(value, what + ": token_id must be a non-negative integer");
-            out.token_id = static_cast<std::uint64_t>(v.number);
+            out.token_id = whole_number(scalar(value, what + " source token_id"), 0, 1e12);
+            if (!out.token_id) fail(value, what + ": token_id must be a non-negative integer");
             has_id = true;
           } else if (skey == "token") {
             out.token = text(value, what + " source token");
@@ -263,9 +268,9 @@ class Reader {
     std::uint64_t bounds[2] = {0, 0};
     for (std::size_t i = 0; i < 2; ++i) {
       const ParameterScalar v = scalar(node[i], what + " layer_range");
-      if (v.kind != ParameterScalar::Kind::number || !(v.number >= 0) || v.number != std::floor(v.number) || v.number > 1e9)
-        fail(node[i], what + ": layer_range holds layer indices (integers >= 0), not '" + v.to_string() + "'");
-      bounds[i] = static_cast<std::uint64_t>(v.number);
+      const auto index = whole_number(v, 0, 1e9);
+      if (!index) fail(node[i], what + ": layer_range holds layer indices (integers >= 0), not '" + v.to_string() + "'");
+      bounds[i] = *index;
     }
     if (bounds[0] >= bounds[1])
       fail(node, what + ": layer_range [" + std::to_string(bounds[0]) + ", " + std::to_string(bounds[1]) +

@@ -174,6 +174,10 @@ TokenAlignment align_vocabularies(const std::vector<Vocabulary>& models, bool ha
   // tokenizer's base stripped, every other model as it is).
   const std::map<std::string, std::uint64_t> stripped_ids = result.ids;
   std::string config_text(base_config_text);
+  auto add = [&](const std::string& token, Json entry) {
+    add_token(result, token, std::move(entry));
+    changed = true;
+  };
   if (choice.source == VocabularyChoice::Source::model) {
     result = *choice.model;
     changed = false;
@@ -207,22 +211,13 @@ TokenAlignment align_vocabularies(const std::vector<Vocabulary>& models, bool ha
     }
     const std::map<std::string, std::uint64_t> base_ids = result.ids;
     for (const std::string& token : plain)
-      if (!added_seen.count(token) && !base_ids.count(token)) {
-        add_token(result, token, plain_token(token));
-        changed = true;
-      }
+      if (!added_seen.count(token) && !base_ids.count(token)) add(token, plain_token(token));
     for (const auto& [token, entry] : added)
-      if (!result.added.count(token)) {
-        add_token(result, token, *entry);
-        changed = true;
-      }
+      if (!result.added.count(token)) add(token, *entry);
   }
   // The tokenizer block's tokens, as transformers' add_tokens adds plain text (build_tokenizer).
   for (const AddedTokenRow& t : choice.tokens)
-    if (!result.added.count(t.token)) {
-      add_token(result, t.token, plain_token(t.token));
-      changed = true;
-    }
+    if (!result.added.count(t.token)) add(t.token, plain_token(t.token));
 
   // The output's vocabulary, by id: mergekit sizes the embeddings by its token count and indexes
   // rows by id, so the ids must be 0 .. count-1.
