@@ -49,17 +49,16 @@ seed_fixtures() {  # NAME DIR: copies the fixture files that suit a target into 
   for f in "$dir"/*; do [ -f "$f" ] && mv "$f" "$dir/fixture-$((n++))"; done
 }
 
-failed=()
-for name in "${targets[@]}"; do
-  bin=$build/fuzz/fuzz_$name
-  [ -x "$bin" ] || { echo "no fuzz target $name"; exit 1; }
+# One target: its regression inputs replayed, then fuzzed; prints one line, or the log and why.
+fuzz_one() {
+  local name=$1 bin=$build/fuzz/fuzz_$1
   if [ -d fuzz/regressions/$name ] && [ -n "$(ls -A fuzz/regressions/$name)" ]; then
     # MPIMERGE_FUZZ_IMAGES=1: the HDF5 target reads its regression inputs, HDF5 files, as file images.
     if ! MPIMERGE_FUZZ_IMAGES=1 "$bin" fuzz/regressions/$name/* >"$probe/$name.replay" 2>&1; then
-      tail -30 "$probe/$name.replay"; failed+=("$name (regression input)"); continue
+      tail -30 "$probe/$name.replay"; echo "fuzz $name: FAILED on a regression input"; return 1
     fi
   fi
-  corpus=$probe/corpus-$name findings=$build/findings/$name
+  local corpus=$probe/corpus-$name findings=$build/findings/$name start
   mkdir -p "$corpus" "$findings"
   [ -d fuzz/corpus/$name ] && cp fuzz/corpus/$name/* "$corpus/" 2>/dev/null || true
   seed_fixtures "$name" "$corpus"
@@ -70,7 +69,29 @@ for name in "${targets[@]}"; do
   else
     tail -40 "$probe/$name.log"
     echo "fuzz $name: FINDING, input kept in $findings/"
-    failed+=("$name")
+    return 1
   fi
+}
+
+for name in "${targets[@]}"; do
+  [ -x "$build/fuzz/fuzz_$name" ] || { echo "no fuzz target $name"; exit 1; }
 done
+# The targets run side by side, one per core (each fuzzer is one process): the same fuzzing time
+# each, in half the wall time on two cores. Each one's output is printed whole when it ends.
+failed=()
+running=()
+reap() {  # waits for the oldest running target
+  local name=${running[0]}
+  running=("${running[@]:1}")
+  wait "${pids[$name]}" || failed+=("$name")
+  cat "$probe/$name.out"
+}
+declare -A pids
+for name in "${targets[@]}"; do
+  [ ${#running[@]} -lt "$(nproc)" ] || reap
+  fuzz_one "$name" >"$probe/$name.out" 2>&1 &
+  pids[$name]=$!
+  running+=("$name")
+done
+while [ ${#running[@]} -gt 0 ]; do reap; done
 [ ${#failed[@]} -eq 0 ] || { echo "fuzzing failed: ${failed[*]}"; exit 1; }

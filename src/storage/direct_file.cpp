@@ -81,7 +81,10 @@ class DirectFile::Writer {
     const std::uint64_t end = offset + data.size();
     const std::uint64_t first_page = (offset + alignment_ - 1) / alignment_ * alignment_;
     const std::uint64_t last_page = end / alignment_ * alignment_;
-    if (first_page >= last_page) {  // no whole page inside: all through the page cache
+    // No whole page inside, or too little to be worth a device round trip of its own: all through
+    // the page cache. One synchronous O_DIRECT write per small tensor costs the device's latency
+    // each time (10k tensors of 10 KB at 1 rank: 20 s of waiting, against 0.2 s buffered).
+    if (first_page >= last_page || data.size() < kSmallWriteBytes) {
       write_buffered(offset, data);
       return;
     }

@@ -6,7 +6,8 @@
 // a byte; on the VMs measured in docs/performance.md that ran at 0.33 GB/s, with O_DIRECT at
 // 1.7-2.1 GB/s. The pages wholly inside a range go direct; the partial pages at its two ends go
 // through the page cache (another rank, or the format's metadata, may share them), so no page is
-// ever written both ways. Not collective: each rank writes its own ranges.
+// ever written both ways. A range under 1 MiB (kSmallWriteBytes: a small tensor, or a rank's
+// rows of one) goes through the page cache whole. Not collective: each rank writes its own ranges.
 //
 // The direct part is written behind: write_at copies it into aligned buffers (O_DIRECT needs
 // aligned memory anyway) and a writer thread sends them to the disk while the caller computes the
@@ -28,6 +29,8 @@ class DirectFile {
  public:
   static constexpr std::uint64_t kBufferBytes = std::uint64_t{4} << 20;
   static constexpr std::uint64_t kInFlightBytes = std::uint64_t{128} << 20;
+  // Ranges under this go through the page cache whole: their cost is the device's latency.
+  static constexpr std::uint64_t kSmallWriteBytes = std::uint64_t{1} << 20;
 
   // Opens an existing file for direct writes; nullopt when its file system refuses O_DIRECT
   // (EINVAL). Throws Error for any other failure.

@@ -1,6 +1,6 @@
 #pragma once
-// The HDF5 backend: one dataset per tensor, read and written with the MPI-IO driver and collective
-// transfers. See docs/checkpoint-format.md.
+// The HDF5 backend: one dataset per tensor. Rank 0 reads and writes the metadata with serial HDF5;
+// every rank reads and writes tensor bytes with MPI-IO. See docs/checkpoint-format.md.
 #include <memory>
 #include <string>
 #include <vector>

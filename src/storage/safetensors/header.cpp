@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "mpimerge/error.hpp"
+#include "storage/safetensors/json_keys.hpp"
 
 namespace mpimerge::storage::safetensors {
 namespace {
@@ -72,9 +73,16 @@ struct DuplicateKeys {
 };
 
 Json parse_json(std::string_view text, std::string_view path, DuplicateKeys& dup) {
-  auto callback = [&](int depth, Json::parse_event_t event, Json& parsed) {
-    if (event != Json::parse_event_t::key) return true;
-    const std::string& key = parsed.get_ref<const std::string&>();
+  Json root;
+  try {
+    root = Json::parse(text.begin(), text.end());
+  } catch (const Json::exception& e) {
+    std::string detail = e.what();
+    if (const auto bracket = detail.find("] "); detail.rfind("[json.exception", 0) == 0 && bracket != std::string::npos)
+      detail = detail.substr(bracket + 2);
+    fail(path, "the header is not valid JSON: " + detail);
+  }
+  for_each_key(text, [&](int depth, const std::string& key) {
     if (depth == 1) {
       dup.current = key;
       dup.fields.clear();
@@ -86,16 +94,8 @@ Json parse_json(std::string_view text, std::string_view path, DuplicateKeys& dup
     } else if (depth == 2 && dup.current == "__metadata__") {
       dup.metadata_order.push_back(key);
     }
-    return true;
-  };
-  try {
-    return Json::parse(text.begin(), text.end(), callback);
-  } catch (const Json::exception& e) {
-    std::string detail = e.what();
-    if (const auto bracket = detail.find("] "); detail.rfind("[json.exception", 0) == 0 && bracket != std::string::npos)
-      detail = detail.substr(bracket + 2);
-    fail(path, "the header is not valid JSON: " + detail);
-  }
+  });
+  return root;
 }
 
 std::optional<std::uint64_t> checked_product(const std::vector<std::uint64_t>& factors, std::uint64_t start) {

@@ -1,0 +1,103 @@
+// The HDF5 output's structure (storage/hdf5/structure.hpp), made by one process with serial HDF5:
+// the offsets it hands the ranks are where the reader finds each tensor's bytes, the checksums it
+// fills in are what the reader reads back, and a resumed run's reopen checks every dataset.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "mpimerge/error.hpp"
+#include "storage/hdf5/catalog.hpp"
+#include "storage/hdf5/structure.hpp"
+
+namespace mpimerge::storage::hdf5 {
+namespace {
+
+namespace fs = std::filesystem;
+
+class Hdf5Structure : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("mpimerge-structure-" + std::to_string(::getpid()));
+    fs::create_directories(dir_);
+    path_ = (dir_ / "out.h5").string();
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  // Nested names, a scalar, a tensor without elements, a large and a small tensor, two dtypes.
+  const std::vector<TensorInfo> tensors_ = {
+      {"model.embed_tokens.weight", DType::bf16, {512, 1024}},
+      {"encoder/layer.0/weight", DType::f32, {3, 5}},
+      {"encoder/layer.0/bias", DType::f32, {5}},
+      {"encoder/scale", DType::f16, {}},
+      {"empty", DType::f32, {5, 0}},
+  };
+  fs::path dir_;
+  std::string path_;
+};
+
+TEST_F(Hdf5Structure, GivesEachTensorTheOffsetTheReaderFindsItsBytesAt) {
+  const Structure s = create_structure(path_, tensors_);
+  ASSERT_EQ(s.data_offsets.size(), tensors_.size());
+  const Catalog catalog = read_catalog(path_, false);
+  ASSERT_EQ(catalog.tensors.size(), tensors_.size());
+  std::uint64_t end = 0;
+  for (std::size_t i = 0; i < tensors_.size(); ++i) {
+    const CatalogTensor& t = catalog.tensors[i];  // in the written order (the order attribute)
+    EXPECT_EQ(t.info, tensors_[i]);
+    if (tensors_[i].elements() == 0) {
+      EXPECT_EQ(s.data_offsets[i], 0u);
+      continue;
+    }
+    EXPECT_EQ(t.access, Access::raw) << t.info.name;
+    EXPECT_EQ(t.offset, s.data_offsets[i]) << t.info.name;
+    end = std::max(end, t.offset + t.info.bytes());
+  }
+  EXPECT_EQ(s.data_end, end);
+  EXPECT_EQ(s.data_offsets[0] % (1 << 20), 0u) << "objects of 1 MiB or more start on 1 MiB boundaries";
+  EXPECT_GE(fs::file_size(path_), s.data_end) << "every dataset's bytes are allocated up front";
+}
+
+TEST_F(Hdf5Structure, RecordsNoChecksumUntilWrittenThenTheWrittenOnes) {
+  create_structure(path_, tensors_);
+  for (const CatalogTensor& t : read_catalog(path_, true).tensors) EXPECT_FALSE(t.checksum) << t.info.name;
+  const std::vector<std::uint64_t> sums = {1, 0xfedcba9876543210ull, 3, 4, 5};
+  write_checksums(path_, tensors_, sums);
+  const Catalog catalog = read_catalog(path_, true);
+  for (std::size_t i = 0; i < tensors_.size(); ++i) EXPECT_EQ(catalog.tensors[i].checksum, sums[i]);
+}
+
+TEST_F(Hdf5Structure, IsTheSameBytesEachTimeAndReopensToTheSameOffsets) {
+  const Structure s = create_structure(path_, tensors_);
+  const auto bytes = [](const std::string& p) {
+    std::ifstream in(p, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  const std::string first = bytes(path_);
+  EXPECT_EQ(create_structure(path_, tensors_), s);
+  EXPECT_EQ(bytes(path_), first);
+  EXPECT_EQ(open_structure(path_, tensors_), s);
+  EXPECT_EQ(decode_structure(encode_structure(s)), s);
+}
+
+TEST_F(Hdf5Structure, RefusesToResumeAnOutputOfOtherTensors) {
+  create_structure(path_, tensors_);
+  std::vector<TensorInfo> reshaped = tensors_;
+  reshaped[1].shape = {5, 3};
+  try {
+    open_structure(path_, reshaped);
+    FAIL() << "another shape was accepted";
+  } catch (const InputError& e) {
+    EXPECT_EQ(std::string(e.what()), path_ + ": tensor 'encoder/layer.0/weight' of the interrupted output has another shape");
+  }
+  std::vector<TensorInfo> more = tensors_;
+  more.push_back({"extra", DType::f32, {2}});
+  EXPECT_THROW(open_structure(path_, more), Error);
+  EXPECT_THROW(open_structure((dir_ / "absent.h5").string(), tensors_), Error);
+}
+
+}  // namespace
+}  // namespace mpimerge::storage::hdf5
