@@ -125,8 +125,9 @@ def main():
     per_tensor = parse_size(args.bytes_per_tensor)
     rows = []
     print(f"load average at start: {load_average()} ({os.cpu_count()} CPUs)", flush=True)
-    print("| tensors | format | input | ranks | wall s | CPU s (all ranks) | wall s per 1000 tensors | phases (s, slowest rank) | peak RSS / rank | load after |")
-    print("|---|---|---|---|---|---|---|---|---|---|", flush=True)
+    print("| tensors | format | input | ranks | wall s | CPU s (all ranks) | wall s per 1000 tensors | phases (s, slowest rank) | "
+          "outside the phases s | peak RSS / rank | load after |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|", flush=True)
     for count in args.counts:
         params = count * per_tensor // 2  # bf16
         for fmt in args.formats:
@@ -144,8 +145,12 @@ def main():
                        "phases": phases, "peak_rss_per_rank": rss, "load": load_average(), "extra": args.extra}
                 rows.append(row)
                 phase_text = ", ".join(f"{k} {v:.2f}" for k, v in phases.items() if isinstance(v, (int, float)) and v >= 0.005)
+                # The merge's own time outside read/select/merge/write: opening the inputs (each
+                # one's metadata read on rank 0), creating the output's structure, checksums, commit.
+                outside = r["seconds"] - sum(v for v in phases.values() if isinstance(v, (int, float)))
+                row["outside_phases_s"] = outside
                 print(f"| {count} | {fmt} | {size / 1e9:.2f} GB | {ranks} | {wall:.2f} | {cpu:.2f} | {wall / count * 1000:.3f} | "
-                      f"{phase_text} | {max(rss) / 1e9:.2f} GB | {row['load']} |", flush=True)
+                      f"{phase_text} | {outside:.2f} | {max(rss) / 1e9:.2f} GB | {row['load']} |", flush=True)
                 if os.path.isdir(output):
                     shutil.rmtree(output)
                 elif os.path.exists(output):

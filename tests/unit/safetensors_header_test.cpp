@@ -44,6 +44,20 @@ TEST(SafetensorsHeader, ParsesEntriesInHeaderOrderWithMetadata) {
   EXPECT_EQ(h.metadata, (Metadata{{"format", "pt"}}));
 }
 
+// The parsed header one rank sends the others (the reader spreads shards over the ranks).
+TEST(SafetensorsHeader, TravelsAsBytesUnchangedAndRefusesBytesItDidNotMake) {
+  const auto file = file_with(kTwo, 16);
+  const Header h = parse_header(file, file.size(), "f.safetensors");
+  const std::vector<std::uint8_t> bytes = encode_header(h);
+  EXPECT_EQ(decode_header(bytes), h);
+  EXPECT_EQ(decode_header(encode_header(Header{})), Header{});
+  for (const std::size_t cut : {std::size_t{0}, std::size_t{7}, bytes.size() / 2, bytes.size() - 1})
+    EXPECT_THROW(decode_header(std::span(bytes).first(cut)), Error) << cut;
+  std::vector<std::uint8_t> longer = bytes;
+  longer.push_back(0);
+  EXPECT_THROW(decode_header(longer), Error);
+}
+
 TEST(SafetensorsHeader, AcceptsEmptyTensorsPaddingAndNoMetadata) {
   const std::string json = R"({"e":{"dtype":"F32","shape":[0,4],"data_offsets":[0,0]},"x":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}}   )";
   const auto file = file_with(json, 1);

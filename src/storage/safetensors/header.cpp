@@ -295,4 +295,89 @@ std::vector<std::uint8_t> build_header(const std::vector<TensorInfo>& tensors, c
   return out;
 }
 
+namespace {
+
+void put(std::vector<std::uint8_t>& out, std::uint64_t value) {
+  for (int i = 0; i < 8; ++i) out.push_back(static_cast<std::uint8_t>(value >> (8 * i)));
+}
+
+void put(std::vector<std::uint8_t>& out, const std::string& text) {
+  put(out, text.size());
+  out.insert(out.end(), text.begin(), text.end());
+}
+
+class Fields {
+ public:
+  explicit Fields(std::span<const std::uint8_t> bytes) : bytes_(bytes) {}
+  std::uint64_t number() {
+    need(8);
+    std::uint64_t value = 0;
+    for (int i = 7; i >= 0; --i) value = (value << 8) | bytes_[at_ + static_cast<std::size_t>(i)];
+    at_ += 8;
+    return value;
+  }
+  std::string text() {
+    const std::uint64_t n = number();
+    need(n);
+    std::string s(reinterpret_cast<const char*>(bytes_.data() + at_), n);
+    at_ += n;
+    return s;
+  }
+  bool done() const { return at_ == bytes_.size(); }
+
+ private:
+  void need(std::uint64_t n) const {
+    if (n > bytes_.size() - at_) throw Error("safetensors header message: truncated");
+  }
+  std::span<const std::uint8_t> bytes_;
+  std::size_t at_ = 0;
+};
+
+}  // namespace
+
+std::vector<std::uint8_t> encode_header(const Header& header) {
+  std::vector<std::uint8_t> out;
+  put(out, header.json_bytes);
+  put(out, header.tensors.size());
+  for (const TensorEntry& t : header.tensors) {
+    put(out, t.info.name);
+    put(out, static_cast<std::uint64_t>(t.info.dtype));
+    put(out, t.info.shape.size());
+    for (const std::uint64_t n : t.info.shape) put(out, n);
+    put(out, t.begin);
+    put(out, t.end);
+  }
+  put(out, header.metadata.size());
+  for (const auto& [key, value] : header.metadata) {
+    put(out, key);
+    put(out, value);
+  }
+  return out;
+}
+
+Header decode_header(std::span<const std::uint8_t> bytes) {
+  Fields in(bytes);
+  Header header;
+  header.json_bytes = in.number();
+  const std::uint64_t tensors = in.number();
+  for (std::uint64_t i = 0; i < tensors && !in.done(); ++i) {
+    TensorEntry t;
+    t.info.name = in.text();
+    t.info.dtype = static_cast<DType>(in.number());
+    const std::uint64_t rank = in.number();
+    for (std::uint64_t d = 0; d < rank && !in.done(); ++d) t.info.shape.push_back(in.number());
+    t.begin = in.number();
+    t.end = in.number();
+    header.tensors.push_back(std::move(t));
+  }
+  const std::uint64_t entries = in.number();
+  for (std::uint64_t i = 0; i < entries && !in.done(); ++i) {
+    std::string key = in.text();
+    header.metadata.emplace_back(std::move(key), in.text());
+  }
+  if (!in.done() || header.tensors.size() != tensors || header.metadata.size() != entries)
+    throw Error("safetensors header message: malformed");
+  return header;
+}
+
 }  // namespace mpimerge::storage::safetensors

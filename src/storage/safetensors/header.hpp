@@ -37,6 +37,7 @@ struct Header {
   std::uint64_t data_start() const { return 8 + json_bytes; }
   std::vector<TensorEntry> tensors;  // in the header's order
   Metadata metadata;                 // "__metadata__", in the header's order
+  bool operator==(const Header&) const = default;
 };
 
 // The N that the first 8 bytes announce, checked against the file size and kMaxHeaderBytes.
@@ -59,5 +60,10 @@ int layout_rank(DType dtype);
 // exactly as the reference writer does: compact JSON, "__metadata__" first, fields dtype, shape,
 // data_offsets. Throws InputError for a name that is not valid UTF-8.
 std::vector<std::uint8_t> build_header(const std::vector<TensorInfo>& tensors, const Metadata& metadata);
+
+// A parsed header as bytes, for the rank that parsed it to send the others;
+// decode_header(encode_header(h)) == h. Throws Error for bytes encode_header did not make.
+std::vector<std::uint8_t> encode_header(const Header& header);
+Header decode_header(std::span<const std::uint8_t> bytes);
 
 }  // namespace mpimerge::storage::safetensors

@@ -133,6 +133,61 @@ Location decode(const std::vector<std::uint8_t>& bytes) {
   return where;
 }
 
+struct ParsedShard {
+  std::string path;
+  std::uint64_t size = 0;
+  Header header;
+};
+
+// One shard's header, read and checked; index_path: the index that names it, or "".
+ParsedShard read_shard(const std::string& file, const std::string& index_path) {
+  std::error_code ec;
+  if (!index_path.empty() && !fs::exists(file, ec) && !fs::is_symlink(file, ec))
+    throw InputError(file + ": named in " + index_path + " but missing");
+  const std::vector<std::uint8_t> bytes = read_header_bytes(file);
+  std::uint64_t size = 0;
+  for (int i = 7; i >= 0; --i) size = (size << 8) | bytes[static_cast<std::size_t>(i)];
+  return {file, size, parse_header(std::span(bytes).subspan(8), size, file)};
+}
+
+// Collective. Every shard's header, read and parsed by one rank (shard s by rank s % ranks) and
+// sent to the others parsed: a checkpoint of many shards costs each rank its share, not the whole
+// (16 shards of 100k tensors in all). On a defect, every rank throws the error of the first bad
+// shard in the files' order, as one rank reading them in turn would.
+std::vector<ParsedShard> read_shards(const std::vector<std::string>& files, const std::string& index_path,
+                                     const mpi::Comm& comm) {
+  const std::size_t ranks = static_cast<std::size_t>(comm.size());
+  std::vector<std::vector<std::uint8_t>> sent(files.size());
+  double first_bad = static_cast<double>(files.size());
+  std::string why;
+  for (std::size_t s = static_cast<std::size_t>(comm.rank()); s < files.size(); s += ranks) {
+    try {
+      const ParsedShard shard = read_shard(files[s], index_path);
+      sent[s] = encode_header(shard.header);
+      for (int i = 0; i < 8; ++i) sent[s].push_back(static_cast<std::uint8_t>(shard.size >> (8 * i)));
+    } catch (const std::exception& e) {
+      first_bad = static_cast<double>(s);
+      why = *e.what() ? e.what() : "unknown error";
+      break;  // this rank's later shards come after it in the files' order
+    }
+  }
+  comm.min(std::span(&first_bad, 1));
+  if (const auto bad = static_cast<std::size_t>(first_bad); bad < files.size()) {
+    comm.broadcast(why, static_cast<int>(bad % ranks));
+    throw InputError(why);
+  }
+  std::vector<ParsedShard> shards;
+  for (std::size_t s = 0; s < files.size(); ++s) {
+    comm.broadcast(sent[s], static_cast<int>(s % ranks));
+    const std::span<const std::uint8_t> bytes(sent[s]);
+    if (bytes.size() < 8) throw Error(files[s] + ": no header received");
+    std::uint64_t size = 0;
+    for (std::size_t i = 8; i-- > 0;) size = (size << 8) | bytes[bytes.size() - 8 + i];
+    shards.push_back({files[s], size, decode_header(bytes.first(bytes.size() - 8))});
+  }
+  return shards;
+}
+
 class SafetensorsReader final : public CheckpointReader {
  public:
   SafetensorsReader(const std::string& path, const mpi::Comm& comm) : path_(path), comm_(comm) {
@@ -149,17 +204,8 @@ class SafetensorsReader final : public CheckpointReader {
       for (const std::string& file : index->shard_files()) where.files.push_back((dir / file).string());
       if (where.files.empty()) throw InputError(where.index_path + ": weight_map lists no tensors");
     }
-    for (const std::string& file : where.files) {
-      const auto bytes = read_on_root(comm, [&] {
-        std::error_code ec;
-        if (index && !fs::exists(file, ec) && !fs::is_symlink(file, ec))
-          throw InputError(file + ": named in " + where.index_path + " but missing");
-        return read_header_bytes(file);
-      });
-      std::uint64_t size = 0;
-      for (int i = 7; i >= 0; --i) size = (size << 8) | bytes[static_cast<std::size_t>(i)];
-      shards_.push_back({file, parse_header(std::span(bytes).subspan(8), size, file), {}, nullptr, std::nullopt, size});
-    }
+    for (ParsedShard& shard : read_shards(where.files, where.index_path, comm))
+      shards_.push_back({shard.path, std::move(shard.header), {}, nullptr, std::nullopt, shard.size});
     if (index) check_index(*index, where.index_path);
     index_path_ = where.index_path;
     for (std::size_t s = 0; s < shards_.size(); ++s)
