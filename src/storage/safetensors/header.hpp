@@ -1,6 +1,6 @@
 #pragma once
 // The safetensors header, as bytes: parsed and validated strictly, or built for writing. Pure
-// functions: no I/O and no MPI, so that every rank parses the same bytes the same way and a fuzzer
+// functions: no I/O and no MPI, so that any rank parses the same bytes the same way and a fuzzer
 // can drive parse_header directly. parse_header never reads outside the span it is given and turns
 // every defect into an InputError naming the file and, where there is one, the tensor.
 //
