@@ -67,6 +67,27 @@ class MemoryFile {
     return read_catalog(file_.get(), "mem.h5", size, checksums);
   }
 
+  // The catalog read in `parts` parts (as that many ranks read it), each sent as bytes, joined.
+  Catalog catalog_in_parts(std::uint64_t parts) {
+    check(H5Fflush(file_.get(), H5F_SCOPE_GLOBAL), "H5Fflush");
+    hsize_t size = 0;
+    check(H5Fget_filesize(file_.get(), &size), "H5Fget_filesize");
+    std::vector<CatalogPart> read;
+    for (std::uint64_t p = 0; p < parts; ++p)
+      read.push_back(decode_catalog_part(encode_catalog_part(read_catalog_part(file_.get(), "mem.h5", size, false, p, parts))));
+    return join_catalog_parts(std::move(read), size);
+  }
+
+  // Where in the listing read_catalog_part(part of parts) finds a defect, or -1.
+  std::int64_t defect_in_part(std::uint64_t part, std::uint64_t parts) {
+    try {
+      read_catalog_part(file_.get(), "mem.h5", 1 << 20, false, part, parts);
+    } catch (const CatalogDefect& e) {
+      return static_cast<std::int64_t>(e.position);
+    }
+    return -1;
+  }
+
   // The error read_catalog throws, or "" when it accepts the file.
   std::string refusal(bool checksums = false) {
     try {
@@ -108,6 +129,40 @@ TEST(Hdf5Catalog, ReadsContiguousTensorsAsRawByteRangesInTheirWrittenOrder) {
   EXPECT_EQ(c.tensors[0].access, Access::raw);
   EXPECT_GT(c.tensors[0].offset, 0u);
   EXPECT_EQ(f.read(c.tensors[0].info, {1, 2}), (std::vector<float>{3, 4, 5}));
+}
+
+// Ranks read a file's catalog side by side, each a share of the datasets: joined, the parts are
+// the catalog one reader makes, in the written order or the listing's, at any number of parts.
+TEST(Hdf5Catalog, ReadInPartsIsTheSameCatalogAtAnyNumberOfParts) {
+  MemoryFile ordered, listed;
+  for (int i = 0; i < 7; ++i) {
+    const std::int64_t position = 6 - i;  // written order: the reverse of the names' order
+    const std::string name = std::string(1, 't') + static_cast<char>('0' + i);
+    MemoryFile::attribute(ordered.add(name, {2, static_cast<hsize_t>(i + 1)}), "mpimerge_order", H5T_STD_I64LE, {},
+                          &position);
+    listed.add(name, {static_cast<hsize_t>(i + 1)});
+  }
+  for (MemoryFile* f : {&ordered, &listed}) {
+    const Catalog whole = f->catalog();
+    ASSERT_EQ(whole.tensors.size(), 7u);
+    for (const std::uint64_t parts : {1u, 2u, 3u, 7u, 9u}) EXPECT_EQ(f->catalog_in_parts(parts), whole) << parts;
+  }
+  EXPECT_EQ(ordered.catalog().tensors.front().info.name, "t6");
+  EXPECT_EQ(listed.catalog().tensors.front().info.name, "t0");
+}
+
+TEST(Hdf5Catalog, ADefectSaysWhereInTheListingItIs) {
+  MemoryFile f;
+  f.add("a", {2});
+  f.add("b", {2});
+  const std::int64_t many[2] = {0, 1};
+  MemoryFile::attribute(f.add("c", {2}), "mpimerge_order", H5T_STD_I64LE, {2}, many);
+  f.add("d", {2});
+  EXPECT_EQ(f.defect_in_part(0, 1), 2);
+  EXPECT_EQ(f.defect_in_part(0, 2), 2);   // positions 0, 2
+  EXPECT_EQ(f.defect_in_part(1, 2), -1);  // positions 1, 3
+  EXPECT_EQ(f.defect_in_part(2, 3), 2);
+  EXPECT_NE(f.refusal().find("tensor 'c'"), std::string::npos) << f.refusal();
 }
 
 TEST(Hdf5Catalog, ReadsChunkedCompressedBigEndianAndEmptyTensorsThroughHdf5) {

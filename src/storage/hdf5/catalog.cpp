@@ -70,11 +70,28 @@ class CatalogReader {
     catalog_.file_size = file_size;
   }
 
-  Catalog read() {
-    refuse_foreign_links();
-    for (const std::string& name : dataset_names()) add_dataset(name);
-    keep_written_order();
-    return std::move(catalog_);
+  // The datasets at positions part, part + parts, ... of the file's listing. A defect throws
+  // CatalogDefect with the position of the dataset it is in (0 for the file as a whole).
+  CatalogPart read_part(std::uint64_t part, std::uint64_t parts) {
+    std::vector<std::string> names;
+    try {
+      refuse_foreign_links();
+      names = dataset_names();
+    } catch (const Error& e) {
+      throw CatalogDefect(e.what(), 0);
+    }
+    CatalogPart out;
+    out.listed = names.size();
+    for (std::uint64_t i = part; i < names.size(); i += parts) {
+      try {
+        add_dataset(names[i]);
+      } catch (const Error& e) {
+        throw CatalogDefect(e.what(), i);
+      }
+    }
+    out.tensors = std::move(catalog_.tensors);
+    out.order = std::move(order_);
+    return out;
   }
 
  private:
@@ -268,26 +285,26 @@ class CatalogReader {
     return std::stoull(text, nullptr, 16);
   }
 
-  // Files mpimerge wrote number their datasets in the order of the checkpoint they came from;
-  // where any dataset lacks the number, the order is the listing's.
-  void keep_written_order() {
-    if (std::any_of(order_.begin(), order_.end(), [](const auto& p) { return !p.has_value(); })) return;
-    std::vector<std::size_t> by_position(order_.size());
-    for (std::size_t i = 0; i < by_position.size(); ++i) by_position[i] = i;
-    std::stable_sort(by_position.begin(), by_position.end(),
-                     [&](std::size_t a, std::size_t b) { return *order_[a] < *order_[b]; });
-    std::vector<CatalogTensor> sorted;
-    sorted.reserve(by_position.size());
-    for (const std::size_t i : by_position) sorted.push_back(std::move(catalog_.tensors[i]));
-    catalog_.tensors = std::move(sorted);
-  }
-
   hid_t file_;
   const std::string& path_;
   bool checksums_;
   Catalog catalog_;
   std::vector<std::optional<std::int64_t>> order_;  // per dataset, as listed
 };
+
+// Files mpimerge wrote number their datasets in the order of the checkpoint they came from;
+// where any dataset lacks the number, the order is the listing's.
+void keep_written_order(std::vector<CatalogTensor>& tensors, const std::vector<std::optional<std::int64_t>>& order) {
+  if (std::any_of(order.begin(), order.end(), [](const auto& p) { return !p.has_value(); })) return;
+  std::vector<std::size_t> by_position(order.size());
+  for (std::size_t i = 0; i < by_position.size(); ++i) by_position[i] = i;
+  std::stable_sort(by_position.begin(), by_position.end(),
+                   [&](std::size_t a, std::size_t b) { return *order[a] < *order[b]; });
+  std::vector<CatalogTensor> sorted;
+  sorted.reserve(by_position.size());
+  for (const std::size_t i : by_position) sorted.push_back(std::move(tensors[i]));
+  tensors = std::move(sorted);
+}
 
 // Little-endian fields for encode_catalog / decode_catalog.
 void put(std::vector<std::uint8_t>& out, std::uint64_t value) {
@@ -323,9 +340,33 @@ class Fields {
 
 }  // namespace
 
-Catalog read_catalog(hid_t file, const std::string& path, std::uint64_t file_size, bool checksums) {
+CatalogPart read_catalog_part(hid_t file, const std::string& path, std::uint64_t file_size, bool checksums,
+                              std::uint64_t part, std::uint64_t parts) {
   silence_hdf5_errors();
-  return CatalogReader(file, path, file_size, checksums).read();
+  return CatalogReader(file, path, file_size, checksums).read_part(part, parts);
+}
+
+Catalog join_catalog_parts(std::vector<CatalogPart> parts, std::uint64_t file_size) {
+  Catalog catalog;
+  catalog.file_size = file_size;
+  const std::uint64_t listed = parts.empty() ? 0 : parts.front().listed;
+  std::vector<std::optional<std::int64_t>> order;
+  for (std::uint64_t i = 0; i < listed; ++i) {
+    CatalogPart& part = parts[i % parts.size()];
+    const std::uint64_t at = i / parts.size();
+    if (part.listed != listed || at >= part.tensors.size() || at >= part.order.size())
+      throw Error("HDF5 catalog: the parts do not fit together");
+    catalog.tensors.push_back(std::move(part.tensors[at]));
+    order.push_back(part.order[at]);
+  }
+  keep_written_order(catalog.tensors, order);
+  return catalog;
+}
+
+Catalog read_catalog(hid_t file, const std::string& path, std::uint64_t file_size, bool checksums) {
+  std::vector<CatalogPart> whole;
+  whole.push_back(read_catalog_part(file, path, file_size, checksums, 0, 1));
+  return join_catalog_parts(std::move(whole), file_size);
 }
 
 hid_t open_serial(const std::string& path) {
@@ -364,21 +405,42 @@ void read_rows_hdf5(hid_t file, const std::string& path, const TensorInfo& tenso
             tensor.name + "'");
 }
 
+namespace {
+
+void put(std::vector<std::uint8_t>& out, const CatalogTensor& t) {
+  put(out, t.info.name.size());
+  out.insert(out.end(), t.info.name.begin(), t.info.name.end());
+  put(out, static_cast<std::uint64_t>(t.info.dtype));
+  put(out, t.info.shape.size());
+  for (const std::uint64_t n : t.info.shape) put(out, n);
+  put(out, static_cast<std::uint64_t>(t.access));
+  put(out, t.offset);
+  put(out, t.checksum.has_value());
+  put(out, t.checksum.value_or(0));
+}
+
+CatalogTensor next_tensor(Fields& in) {
+  CatalogTensor t;
+  t.info.name = in.text();
+  t.info.dtype = static_cast<DType>(in.next());
+  const std::uint64_t rank = in.next();
+  if (rank > H5S_MAX_RANK) throw Error("HDF5 catalog: bad rank");
+  for (std::uint64_t d = 0; d < rank; ++d) t.info.shape.push_back(in.next());
+  t.access = static_cast<Access>(in.next());
+  t.offset = in.next();
+  const bool has_checksum = in.next() != 0;
+  const std::uint64_t checksum = in.next();
+  if (has_checksum) t.checksum = checksum;
+  return t;
+}
+
+}  // namespace
+
 std::vector<std::uint8_t> encode_catalog(const Catalog& catalog) {
   std::vector<std::uint8_t> out;
   put(out, catalog.file_size);
   put(out, catalog.tensors.size());
-  for (const CatalogTensor& t : catalog.tensors) {
-    put(out, t.info.name.size());
-    out.insert(out.end(), t.info.name.begin(), t.info.name.end());
-    put(out, static_cast<std::uint64_t>(t.info.dtype));
-    put(out, t.info.shape.size());
-    for (const std::uint64_t n : t.info.shape) put(out, n);
-    put(out, static_cast<std::uint64_t>(t.access));
-    put(out, t.offset);
-    put(out, t.checksum.has_value());
-    put(out, t.checksum.value_or(0));
-  }
+  for (const CatalogTensor& t : catalog.tensors) put(out, t);
   return out;
 }
 
@@ -387,22 +449,37 @@ Catalog decode_catalog(std::span<const std::uint8_t> bytes) {
   Catalog catalog;
   catalog.file_size = in.next();
   const std::uint64_t count = in.next();
-  for (std::uint64_t i = 0; i < count; ++i) {
-    CatalogTensor t;
-    t.info.name = in.text();
-    t.info.dtype = static_cast<DType>(in.next());
-    const std::uint64_t rank = in.next();
-    if (rank > H5S_MAX_RANK) throw Error("HDF5 catalog: bad rank");
-    for (std::uint64_t d = 0; d < rank; ++d) t.info.shape.push_back(in.next());
-    t.access = static_cast<Access>(in.next());
-    t.offset = in.next();
-    const bool has_checksum = in.next() != 0;
-    const std::uint64_t checksum = in.next();
-    if (has_checksum) t.checksum = checksum;
-    catalog.tensors.push_back(std::move(t));
-  }
+  for (std::uint64_t i = 0; i < count; ++i) catalog.tensors.push_back(next_tensor(in));
   if (!in.done()) throw Error("HDF5 catalog: trailing bytes");
   return catalog;
+}
+
+std::vector<std::uint8_t> encode_catalog_part(const CatalogPart& part) {
+  std::vector<std::uint8_t> out;
+  put(out, part.listed);
+  put(out, part.tensors.size());
+  for (std::size_t i = 0; i < part.tensors.size(); ++i) {
+    put(out, part.tensors[i]);
+    const std::optional<std::int64_t> order = i < part.order.size() ? part.order[i] : std::nullopt;
+    put(out, order.has_value());
+    put(out, static_cast<std::uint64_t>(order.value_or(0)));
+  }
+  return out;
+}
+
+CatalogPart decode_catalog_part(std::span<const std::uint8_t> bytes) {
+  Fields in(bytes);
+  CatalogPart part;
+  part.listed = in.next();
+  const std::uint64_t count = in.next();
+  for (std::uint64_t i = 0; i < count; ++i) {
+    part.tensors.push_back(next_tensor(in));
+    const bool has_order = in.next() != 0;
+    const auto order = static_cast<std::int64_t>(in.next());
+    part.order.push_back(has_order ? std::optional<std::int64_t>(order) : std::nullopt);
+  }
+  if (!in.done()) throw Error("HDF5 catalog: trailing bytes");
+  return part;
 }
 
 }  // namespace mpimerge::storage::hdf5

@@ -2,8 +2,9 @@
 // What an HDF5 checkpoint holds, read from its metadata by one process with serial HDF5 and
 // checked before any tensor is read: every dataset's type, dataspace, layout, filters and storage,
 // and the mpimerge attributes, each checked for class, size and dataspace before it is read.
-// Serial HDF5 only (no MPI): rank 0 reads it once and broadcasts it (encode/decode below), and the
-// fuzzer of fuzz/ drives it on file images in memory. See docs/checkpoint-format.md.
+// Serial HDF5 only (no MPI): the reader spreads the datasets over the ranks, each reading its part
+// through its own handle and sending it (encode/decode below), and the fuzzer of fuzz/ drives it
+// on file images in memory. See docs/checkpoint-format.md.
 #include <hdf5.h>
 
 #include <cstdint>
@@ -12,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "mpimerge/error.hpp"
 #include "mpimerge/tensor.hpp"
 
 namespace mpimerge::storage::hdf5 {
@@ -41,6 +43,33 @@ struct Catalog {
   bool operator==(const Catalog&) const = default;
 };
 
+// A defect of the file, found reading its catalog: an InputError that also says where in the
+// file's listing of datasets it lies (0: the file as a whole), so that ranks reading different
+// parts agree on the first, as one process reading them in turn would.
+class CatalogDefect : public InputError {
+ public:
+  CatalogDefect(const std::string& message, std::uint64_t position) : InputError(message), position(position) {}
+  std::uint64_t position;
+};
+
+// One share of a catalog, for ranks to read a file's metadata side by side: the datasets at
+// positions part, part + parts, ... of the file's listing, in that order, each with its
+// mpimerge_order attribute (when it has one).
+struct CatalogPart {
+  std::uint64_t listed = 0;  // datasets in the whole listing
+  std::vector<CatalogTensor> tensors;
+  std::vector<std::optional<std::int64_t>> order;
+  bool operator==(const CatalogPart&) const = default;
+};
+
+// Reads one share (read_catalog below, for the positions of part). Throws CatalogDefect.
+CatalogPart read_catalog_part(hid_t file, const std::string& path, std::uint64_t file_size, bool checksums,
+                              std::uint64_t part, std::uint64_t parts);
+
+// The catalog from all of its parts, parts[p] read as part p of parts.size(): in the written
+// order where every dataset records one, else the listing's.
+Catalog join_catalog_parts(std::vector<CatalogPart> parts, std::uint64_t file_size);
+
 // Reads the catalog of an open file of file_size bytes. With checksums, also each dataset's
 // mpimerge_checksum attribute; without, that attribute is never opened (a merge does not need
 // it). Throws InputError naming the file, the tensor and what is wrong with it for anything it does
@@ -62,5 +91,7 @@ void read_rows_hdf5(hid_t file, const std::string& path, const TensorInfo& tenso
 // The catalog as bytes, to broadcast it; decode_catalog(encode_catalog(c)) == c.
 std::vector<std::uint8_t> encode_catalog(const Catalog& catalog);
 Catalog decode_catalog(std::span<const std::uint8_t> bytes);
+std::vector<std::uint8_t> encode_catalog_part(const CatalogPart& part);
+CatalogPart decode_catalog_part(std::span<const std::uint8_t> bytes);
 
 }  // namespace mpimerge::storage::hdf5

@@ -1,5 +1,6 @@
-// The HDF5 reader. Rank 0 reads the file's metadata once, with serial HDF5, and checks it whole
-// (catalog.hpp); every rank gets the same catalog or the same error. Tensors stored as plain byte
+// The HDF5 reader. The ranks read the file's metadata side by side, with serial HDF5, each a share
+// of the datasets (catalog.hpp), and check it whole; every rank gets the same catalog or the same
+// error. Tensors stored as plain byte
 // ranges (contiguous, unfiltered, little-endian: mpimerge's files and h5py's defaults) are then read
 // with collective MPI-IO, as safetensors are; the others (chunked, compressed, compact, big-endian)
 // by each rank through its own serial HDF5 handle, independently. No HDF5 call is collective, so
@@ -7,7 +8,9 @@
 // on its outcome, and a file that shrinks while it is read is an error, never zeros.
 #include <sys/stat.h>
 
+#include <cerrno>
 #include <cstring>
+#include <limits>
 #include <exception>
 #include <fstream>
 
@@ -18,15 +21,63 @@
 #include "storage/hdf5/hdf5_checkpoint.hpp"
 #include "storage/input_file.hpp"
 #include "storage/prefetch.hpp"
-#include "storage/root_read.hpp"
 
 namespace mpimerge::storage::hdf5 {
 namespace {
 
+// At most this many ranks read an HDF5 file's metadata: each lists the whole file, and a parallel
+// file system should see that a few times, not once per rank of a thousand.
+constexpr std::uint64_t kCatalogReaders = 8;
+
+// Collective. Of R = min(ranks, kCatalogReaders) readers, rank r reads the datasets at positions
+// r, r + R, ... of the file's listing and sends its part to every rank: a checkpoint of 100k
+// datasets costs each reader its share of the per-dataset HDF5 calls (the listing itself each
+// reader makes). On a defect, every rank throws the error of the first defective dataset in the
+// listing, whichever rank met it.
+Catalog read_catalog_spread(const std::string& path, bool checksums, const mpi::Comm& comm) {
+  const auto readers = std::min<std::uint64_t>(static_cast<std::uint64_t>(comm.size()), kCatalogReaders);
+  const auto rank = static_cast<std::uint64_t>(comm.rank());
+  std::vector<std::uint8_t> mine;
+  std::uint64_t file_size = 0;
+  // (position of the defect) * readers + rank, as a double (exact below 2^53): the minimum names
+  // the first defect and the rank that holds its message.
+  double first = std::numeric_limits<double>::infinity();
+  std::string why;
+  if (rank < readers) try {
+    const FileHandle file(open_serial(path), path);
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) throw InputError(path + ": cannot be read: " + std::strerror(errno));
+    file_size = static_cast<std::uint64_t>(st.st_size);
+    mine = encode_catalog_part(read_catalog_part(file.get(), path, file_size, checksums, rank, readers));
+  } catch (const CatalogDefect& e) {
+    first = static_cast<double>(e.position * readers + rank);
+    why = e.what();
+  } catch (const std::exception& e) {
+    first = static_cast<double>(rank);  // the file as a whole (position 0)
+    why = *e.what() ? e.what() : "unknown error";
+  }
+  comm.min(std::span(&first, 1));
+  if (first != std::numeric_limits<double>::infinity()) {
+    comm.broadcast(why, static_cast<int>(static_cast<std::uint64_t>(first) % readers));
+    throw InputError(why);
+  }
+  // Each reader checked its datasets against the size it saw; a file that changes while it is
+  // read is caught by every later read (PinnedSize).
+  std::uint64_t sizes[1] = {file_size};
+  comm.max(std::span<std::uint64_t>(sizes));
+  std::vector<CatalogPart> parts;
+  for (std::uint64_t r = 0; r < readers; ++r) {
+    std::vector<std::uint8_t> bytes = r == rank ? mine : std::vector<std::uint8_t>();
+    comm.broadcast(bytes, static_cast<int>(r));
+    parts.push_back(decode_catalog_part(bytes));
+  }
+  return join_catalog_parts(std::move(parts), sizes[0]);
+}
+
 class Hdf5Reader final : public CheckpointReader {
  public:
   Hdf5Reader(const std::string& path, const mpi::Comm& comm, bool checksums) : path_(path), comm_(comm) {
-    catalog_ = decode_catalog(read_on_root(comm, [&] { return encode_catalog(read_catalog(path, checksums)); }));
+    catalog_ = read_catalog_spread(path, checksums, comm);
     bool any_raw = false;
     for (const CatalogTensor& t : catalog_.tensors) {
       tensors_.push_back(t.info);
