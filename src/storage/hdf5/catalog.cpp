@@ -11,6 +11,7 @@
 #include "storage/hdf5/hdf5_checkpoint.hpp"
 #include "storage/hdf5/rows.hpp"
 #include "storage/hdf5/types.hpp"
+#include "storage/message.hpp"
 
 namespace mpimerge::storage::hdf5 {
 namespace {
@@ -306,38 +307,6 @@ void keep_written_order(std::vector<CatalogTensor>& tensors, const std::vector<s
   tensors = std::move(sorted);
 }
 
-// Little-endian fields for encode_catalog / decode_catalog.
-void put(std::vector<std::uint8_t>& out, std::uint64_t value) {
-  for (int i = 0; i < 8; ++i) out.push_back(static_cast<std::uint8_t>(value >> (8 * i)));
-}
-
-class Fields {
- public:
-  explicit Fields(std::span<const std::uint8_t> bytes) : bytes_(bytes) {}
-  std::uint64_t next() {
-    need(8);
-    std::uint64_t value = 0;
-    for (int i = 7; i >= 0; --i) value = (value << 8) | bytes_[at_ + static_cast<std::size_t>(i)];
-    at_ += 8;
-    return value;
-  }
-  std::string text() {
-    const std::uint64_t n = next();
-    need(n);
-    std::string s(reinterpret_cast<const char*>(bytes_.data() + at_), n);
-    at_ += n;
-    return s;
-  }
-  bool done() const { return at_ == bytes_.size(); }
-
- private:
-  void need(std::uint64_t n) const {
-    if (n > bytes_.size() - at_) throw Error("HDF5 catalog: truncated message");
-  }
-  std::span<const std::uint8_t> bytes_;
-  std::size_t at_ = 0;
-};
-
 }  // namespace
 
 CatalogPart read_catalog_part(hid_t file, const std::string& path, std::uint64_t file_size, bool checksums,
@@ -408,28 +377,27 @@ void read_rows_hdf5(hid_t file, const std::string& path, const TensorInfo& tenso
 namespace {
 
 void put(std::vector<std::uint8_t>& out, const CatalogTensor& t) {
-  put(out, t.info.name.size());
-  out.insert(out.end(), t.info.name.begin(), t.info.name.end());
-  put(out, static_cast<std::uint64_t>(t.info.dtype));
-  put(out, t.info.shape.size());
-  for (const std::uint64_t n : t.info.shape) put(out, n);
-  put(out, static_cast<std::uint64_t>(t.access));
-  put(out, t.offset);
-  put(out, t.checksum.has_value());
-  put(out, t.checksum.value_or(0));
+  put_text(out, t.info.name);
+  put_number(out, static_cast<std::uint64_t>(t.info.dtype));
+  put_number(out, t.info.shape.size());
+  for (const std::uint64_t n : t.info.shape) put_number(out, n);
+  put_number(out, static_cast<std::uint64_t>(t.access));
+  put_number(out, t.offset);
+  put_number(out, t.checksum.has_value());
+  put_number(out, t.checksum.value_or(0));
 }
 
-CatalogTensor next_tensor(Fields& in) {
+CatalogTensor next_tensor(MessageFields& in) {
   CatalogTensor t;
   t.info.name = in.text();
-  t.info.dtype = static_cast<DType>(in.next());
-  const std::uint64_t rank = in.next();
+  t.info.dtype = static_cast<DType>(in.number());
+  const std::uint64_t rank = in.number();
   if (rank > H5S_MAX_RANK) throw Error("HDF5 catalog: bad rank");
-  for (std::uint64_t d = 0; d < rank; ++d) t.info.shape.push_back(in.next());
-  t.access = static_cast<Access>(in.next());
-  t.offset = in.next();
-  const bool has_checksum = in.next() != 0;
-  const std::uint64_t checksum = in.next();
+  for (std::uint64_t d = 0; d < rank; ++d) t.info.shape.push_back(in.number());
+  t.access = static_cast<Access>(in.number());
+  t.offset = in.number();
+  const bool has_checksum = in.number() != 0;
+  const std::uint64_t checksum = in.number();
   if (has_checksum) t.checksum = checksum;
   return t;
 }
@@ -438,47 +406,47 @@ CatalogTensor next_tensor(Fields& in) {
 
 std::vector<std::uint8_t> encode_catalog(const Catalog& catalog) {
   std::vector<std::uint8_t> out;
-  put(out, catalog.file_size);
-  put(out, catalog.tensors.size());
+  put_number(out, catalog.file_size);
+  put_number(out, catalog.tensors.size());
   for (const CatalogTensor& t : catalog.tensors) put(out, t);
   return out;
 }
 
 Catalog decode_catalog(std::span<const std::uint8_t> bytes) {
-  Fields in(bytes);
+  MessageFields in(bytes, "HDF5 catalog");
   Catalog catalog;
-  catalog.file_size = in.next();
-  const std::uint64_t count = in.next();
+  catalog.file_size = in.number();
+  const std::uint64_t count = in.number();
   for (std::uint64_t i = 0; i < count; ++i) catalog.tensors.push_back(next_tensor(in));
-  if (!in.done()) throw Error("HDF5 catalog: trailing bytes");
+  in.finish();
   return catalog;
 }
 
 std::vector<std::uint8_t> encode_catalog_part(const CatalogPart& part) {
   std::vector<std::uint8_t> out;
-  put(out, part.listed);
-  put(out, part.tensors.size());
+  put_number(out, part.listed);
+  put_number(out, part.tensors.size());
   for (std::size_t i = 0; i < part.tensors.size(); ++i) {
     put(out, part.tensors[i]);
     const std::optional<std::int64_t> order = i < part.order.size() ? part.order[i] : std::nullopt;
-    put(out, order.has_value());
-    put(out, static_cast<std::uint64_t>(order.value_or(0)));
+    put_number(out, order.has_value());
+    put_number(out, static_cast<std::uint64_t>(order.value_or(0)));
   }
   return out;
 }
 
 CatalogPart decode_catalog_part(std::span<const std::uint8_t> bytes) {
-  Fields in(bytes);
+  MessageFields in(bytes, "HDF5 catalog");
   CatalogPart part;
-  part.listed = in.next();
-  const std::uint64_t count = in.next();
+  part.listed = in.number();
+  const std::uint64_t count = in.number();
   for (std::uint64_t i = 0; i < count; ++i) {
     part.tensors.push_back(next_tensor(in));
-    const bool has_order = in.next() != 0;
-    const auto order = static_cast<std::int64_t>(in.next());
+    const bool has_order = in.number() != 0;
+    const auto order = static_cast<std::int64_t>(in.number());
     part.order.push_back(has_order ? std::optional<std::int64_t>(order) : std::nullopt);
   }
-  if (!in.done()) throw Error("HDF5 catalog: trailing bytes");
+  in.finish();
   return part;
 }
 

@@ -10,7 +10,6 @@
 
 #include <cerrno>
 #include <cstring>
-#include <limits>
 #include <exception>
 #include <fstream>
 
@@ -19,6 +18,7 @@
 #include "storage/hdf5/catalog.hpp"
 #include "storage/hdf5/handle.hpp"
 #include "storage/hdf5/hdf5_checkpoint.hpp"
+#include "storage/first_defect.hpp"
 #include "storage/input_file.hpp"
 #include "storage/prefetch.hpp"
 
@@ -39,10 +39,7 @@ Catalog read_catalog_spread(const std::string& path, bool checksums, const mpi::
   const auto rank = static_cast<std::uint64_t>(comm.rank());
   std::vector<std::uint8_t> mine;
   std::uint64_t file_size = 0;
-  // (position of the defect) * readers + rank, as a double (exact below 2^53): the minimum names
-  // the first defect and the rank that holds its message.
-  double first = std::numeric_limits<double>::infinity();
-  std::string why;
+  std::optional<Defect> defect;
   if (rank < readers) try {
     const FileHandle file(open_serial(path), path);
     struct stat st {};
@@ -50,17 +47,11 @@ Catalog read_catalog_spread(const std::string& path, bool checksums, const mpi::
     file_size = static_cast<std::uint64_t>(st.st_size);
     mine = encode_catalog_part(read_catalog_part(file.get(), path, file_size, checksums, rank, readers));
   } catch (const CatalogDefect& e) {
-    first = static_cast<double>(e.position * readers + rank);
-    why = e.what();
+    defect = Defect{e.position, e.what()};
   } catch (const std::exception& e) {
-    first = static_cast<double>(rank);  // the file as a whole (position 0)
-    why = *e.what() ? e.what() : "unknown error";
+    defect = Defect{0, e.what()};  // the file as a whole
   }
-  comm.min(std::span(&first, 1));
-  if (first != std::numeric_limits<double>::infinity()) {
-    comm.broadcast(why, static_cast<int>(static_cast<std::uint64_t>(first) % readers));
-    throw InputError(why);
-  }
+  agree_on_first_defect(comm, defect);
   // Each reader checked its datasets against the size it saw; a file that changes while it is
   // read is caught by every later read (PinnedSize).
   std::uint64_t sizes[1] = {file_size};

@@ -15,6 +15,7 @@
 #include "storage/hdf5/handle.hpp"
 #include "storage/hdf5/hdf5_checkpoint.hpp"
 #include "storage/hdf5/types.hpp"
+#include "storage/message.hpp"
 
 namespace mpimerge::storage::hdf5 {
 namespace {
@@ -183,16 +184,6 @@ FileHandle open_written(const std::string& path, unsigned mode, const std::strin
   return FileHandle(H5Fopen(path.c_str(), mode, serial_file_access().get()), path + ": " + what);
 }
 
-void put(std::vector<std::uint8_t>& out, std::uint64_t value) {
-  for (int i = 0; i < 8; ++i) out.push_back(static_cast<std::uint8_t>(value >> (8 * i)));
-}
-
-std::uint64_t get(std::span<const std::uint8_t> bytes, std::size_t at) {
-  std::uint64_t value = 0;
-  for (int i = 7; i >= 0; --i) value = (value << 8) | bytes[at + static_cast<std::size_t>(i)];
-  return value;
-}
-
 }  // namespace
 
 Structure create_structure(const std::string& path, std::span<const TensorInfo> tensors) {
@@ -239,16 +230,20 @@ void write_checksums(const std::string& path, std::span<const TensorInfo> tensor
 
 std::vector<std::uint8_t> encode_structure(const Structure& structure) {
   std::vector<std::uint8_t> out;
-  put(out, structure.data_end);
-  for (const std::uint64_t offset : structure.data_offsets) put(out, offset);
+  put_number(out, structure.data_end);
+  put_number(out, structure.data_offsets.size());
+  for (const std::uint64_t offset : structure.data_offsets) put_number(out, offset);
   return out;
 }
 
 Structure decode_structure(std::span<const std::uint8_t> bytes) {
-  if (bytes.size() < 8 || bytes.size() % 8 != 0) throw Error("HDF5 structure: malformed message");
+  MessageFields in(bytes, "HDF5 structure");
   Structure s;
-  s.data_end = get(bytes, 0);
-  for (std::size_t at = 8; at < bytes.size(); at += 8) s.data_offsets.push_back(get(bytes, at));
+  s.data_end = in.number();
+  const std::uint64_t count = in.number();
+  for (std::uint64_t i = 0; i < count && !in.done(); ++i) s.data_offsets.push_back(in.number());
+  in.finish();
+  if (s.data_offsets.size() != count) throw Error("HDF5 structure: truncated message");
   return s;
 }
 

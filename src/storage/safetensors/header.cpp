@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "mpimerge/error.hpp"
+#include "storage/message.hpp"
 #include "storage/safetensors/json_keys.hpp"
 
 namespace mpimerge::storage::safetensors {
@@ -295,68 +296,28 @@ std::vector<std::uint8_t> build_header(const std::vector<TensorInfo>& tensors, c
   return out;
 }
 
-namespace {
-
-void put(std::vector<std::uint8_t>& out, std::uint64_t value) {
-  for (int i = 0; i < 8; ++i) out.push_back(static_cast<std::uint8_t>(value >> (8 * i)));
-}
-
-void put(std::vector<std::uint8_t>& out, const std::string& text) {
-  put(out, text.size());
-  out.insert(out.end(), text.begin(), text.end());
-}
-
-class Fields {
- public:
-  explicit Fields(std::span<const std::uint8_t> bytes) : bytes_(bytes) {}
-  std::uint64_t number() {
-    need(8);
-    std::uint64_t value = 0;
-    for (int i = 7; i >= 0; --i) value = (value << 8) | bytes_[at_ + static_cast<std::size_t>(i)];
-    at_ += 8;
-    return value;
-  }
-  std::string text() {
-    const std::uint64_t n = number();
-    need(n);
-    std::string s(reinterpret_cast<const char*>(bytes_.data() + at_), n);
-    at_ += n;
-    return s;
-  }
-  bool done() const { return at_ == bytes_.size(); }
-
- private:
-  void need(std::uint64_t n) const {
-    if (n > bytes_.size() - at_) throw Error("safetensors header message: truncated");
-  }
-  std::span<const std::uint8_t> bytes_;
-  std::size_t at_ = 0;
-};
-
-}  // namespace
-
 std::vector<std::uint8_t> encode_header(const Header& header) {
   std::vector<std::uint8_t> out;
-  put(out, header.json_bytes);
-  put(out, header.tensors.size());
+  put_number(out, header.json_bytes);
+  put_number(out, header.tensors.size());
   for (const TensorEntry& t : header.tensors) {
-    put(out, t.info.name);
-    put(out, static_cast<std::uint64_t>(t.info.dtype));
-    put(out, t.info.shape.size());
-    for (const std::uint64_t n : t.info.shape) put(out, n);
-    put(out, t.begin);
-    put(out, t.end);
+    put_text(out, t.info.name);
+    put_number(out, static_cast<std::uint64_t>(t.info.dtype));
+    put_number(out, t.info.shape.size());
+    for (const std::uint64_t n : t.info.shape) put_number(out, n);
+    put_number(out, t.begin);
+    put_number(out, t.end);
   }
-  put(out, header.metadata.size());
+  put_number(out, header.metadata.size());
   for (const auto& [key, value] : header.metadata) {
-    put(out, key);
-    put(out, value);
+    put_text(out, key);
+    put_text(out, value);
   }
   return out;
 }
 
 Header decode_header(std::span<const std::uint8_t> bytes) {
-  Fields in(bytes);
+  MessageFields in(bytes, "safetensors header message");
   Header header;
   header.json_bytes = in.number();
   const std::uint64_t tensors = in.number();

@@ -7,7 +7,9 @@
 #include <nlohmann/json.hpp>
 
 #include "mpimerge/error.hpp"
+#include "storage/first_defect.hpp"
 #include "storage/input_file.hpp"
+#include "storage/message.hpp"
 #include "storage/prefetch.hpp"
 #include "storage/root_read.hpp"
 #include "mpimerge/mpi/file.hpp"
@@ -158,32 +160,25 @@ std::vector<ParsedShard> read_shards(const std::vector<std::string>& files, cons
                                      const mpi::Comm& comm) {
   const std::size_t ranks = static_cast<std::size_t>(comm.size());
   std::vector<std::vector<std::uint8_t>> sent(files.size());
-  double first_bad = static_cast<double>(files.size());
-  std::string why;
+  std::optional<Defect> defect;
   for (std::size_t s = static_cast<std::size_t>(comm.rank()); s < files.size(); s += ranks) {
     try {
       const ParsedShard shard = read_shard(files[s], index_path);
-      sent[s] = encode_header(shard.header);
-      for (int i = 0; i < 8; ++i) sent[s].push_back(static_cast<std::uint8_t>(shard.size >> (8 * i)));
+      put_number(sent[s], shard.size);
+      const std::vector<std::uint8_t> header = encode_header(shard.header);
+      sent[s].insert(sent[s].end(), header.begin(), header.end());
     } catch (const std::exception& e) {
-      first_bad = static_cast<double>(s);
-      why = *e.what() ? e.what() : "unknown error";
+      defect = Defect{s, e.what()};
       break;  // this rank's later shards come after it in the files' order
     }
   }
-  comm.min(std::span(&first_bad, 1));
-  if (const auto bad = static_cast<std::size_t>(first_bad); bad < files.size()) {
-    comm.broadcast(why, static_cast<int>(bad % ranks));
-    throw InputError(why);
-  }
+  agree_on_first_defect(comm, defect);
   std::vector<ParsedShard> shards;
   for (std::size_t s = 0; s < files.size(); ++s) {
     comm.broadcast(sent[s], static_cast<int>(s % ranks));
     const std::span<const std::uint8_t> bytes(sent[s]);
-    if (bytes.size() < 8) throw Error(files[s] + ": no header received");
-    std::uint64_t size = 0;
-    for (std::size_t i = 8; i-- > 0;) size = (size << 8) | bytes[bytes.size() - 8 + i];
-    shards.push_back({files[s], size, decode_header(bytes.first(bytes.size() - 8))});
+    const std::uint64_t size = MessageFields(bytes.first(std::min<std::size_t>(8, bytes.size())), files[s]).number();
+    shards.push_back({files[s], size, decode_header(bytes.subspan(8))});
   }
   return shards;
 }
