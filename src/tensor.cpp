@@ -1,21 +1,8 @@
 #include "mpimerge/tensor.hpp"
 
 #include <algorithm>
-#include <functional>
-#include <numeric>
 
 namespace mpimerge {
-
-std::uint64_t TensorInfo::elements() const {
-  return std::accumulate(shape.begin(), shape.end(), std::uint64_t{1}, std::multiplies<>());
-}
-
-std::uint64_t TensorInfo::rows() const { return shape.empty() ? 1 : shape[0]; }
-
-std::uint64_t TensorInfo::row_elements() const {
-  if (shape.empty()) return 1;
-  return std::accumulate(shape.begin() + 1, shape.end(), std::uint64_t{1}, std::multiplies<>());
-}
 
 std::string shape_string(const std::vector<std::uint64_t>& shape) {
   std::string out = "[";

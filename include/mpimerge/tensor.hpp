@@ -13,10 +13,15 @@ struct TensorInfo {
   DType dtype = DType::f32;
   std::vector<std::uint64_t> shape;  // empty for a 0-d scalar
 
-  std::uint64_t elements() const;
+  // Inline: the engine asks for these a few times per tensor per pass (100k tensors).
+  std::uint64_t elements() const { return rows() * row_elements(); }
   // Dimension 0 is split across ranks; a 0-d scalar counts as one row of one element.
-  std::uint64_t rows() const;
-  std::uint64_t row_elements() const;
+  std::uint64_t rows() const { return shape.empty() ? 1 : shape[0]; }
+  std::uint64_t row_elements() const {
+    std::uint64_t n = 1;
+    for (std::size_t d = 1; d < shape.size(); ++d) n *= shape[d];
+    return n;
+  }
   std::uint64_t bytes() const { return elements() * dtype_size(dtype); }
   bool operator==(const TensorInfo&) const = default;
 };

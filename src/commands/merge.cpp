@@ -66,7 +66,7 @@ MergeSummary run_merge(const MergeJob& job, const mpi::Comm& comm, const Log& lo
   WorkPlan rest;
   if (resume) {  // only what the interrupted run did not finish
     rest = make_work_plan(planned.plan, comm.size(), planned.budget - planned.budget / 8, resume->finished, planned.whole,
-                          planned.group_bytes);
+                          planned.group_bytes, held_tensor_bytes_for(planned.plan));
     session.switch_work(rest);
   }
   session.merge_and_write(targets);

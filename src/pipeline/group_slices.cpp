@@ -88,10 +88,10 @@ void GroupSlices::load(std::size_t group) {
       if (batches.empty() || batches.back().first != from->reader) batches.emplace_back(from->reader, std::vector<storage::RowRead>{});
       auto& reads = batches.back().second;
       const std::uint64_t row_bytes = tensor.output.row_elements() * dtype_size(from->dtype);
-      // The unit's rows on rank 0 bound everyone's: the same number of transfers on every rank.
-      const std::uint64_t unit_rows_rank0 = work_.rows(plan_, units_[i], 0, comm_.size()).count();
+      // The unit's most rows bound everyone's: the same number of transfers on every rank.
+      const std::uint64_t most_rows = work_.most_rows(plan_, units_[i], comm_.size());
       buffers[i] = arena.subspan(offsets[i], rows_[i].count() * row_bytes);
-      for_each_transfer(unit_rows_rank0, RowRange{0, rows_[i].count()}, row_bytes, [&](RowRange part) {
+      for_each_transfer(most_rows, RowRange{0, rows_[i].count()}, row_bytes, [&](RowRange part) {
         reads.push_back({from->index, RowRange{rows_[i].begin + part.begin, rows_[i].begin + part.end},
                          buffers[i].subspan(part.begin * row_bytes, part.count() * row_bytes)});
       });

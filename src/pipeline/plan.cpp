@@ -1,5 +1,7 @@
 #include "mpimerge/pipeline/plan.hpp"
 
+#include <optional>
+#include <string_view>
 #include <unordered_map>
 
 #include "mpimerge/error.hpp"
@@ -103,37 +105,64 @@ void plan_side_inputs(const InputSet& inputs, MergePlan& plan, std::vector<std::
   }
 }
 
+// An input's tensors by name. Checkpoints of one base list their tensors in the same order (a
+// checkpoint of 100k tensors: a hash of every name in every input cost more than the plan), so
+// where an input's list is the reference's, position r is the answer; otherwise, a hash.
+class NameLookup {
+ public:
+  // reference null: by name only.
+  NameLookup(const std::vector<TensorInfo>& list, const std::vector<TensorInfo>* reference) {
+    same_order_ = reference && list.size() == reference->size();
+    for (std::size_t j = 0; same_order_ && j < list.size(); ++j) same_order_ = list[j].name == (*reference)[j].name;
+    if (same_order_) return;
+    by_name_.reserve(list.size());
+    for (std::size_t j = 0; j < list.size(); ++j) by_name_.emplace(list[j].name, j);
+  }
+  bool same_order() const { return same_order_; }
+  // The index of `name`, which the reference lists at position r.
+  std::optional<std::size_t> find(const std::string& name, std::size_t r) const {
+    if (same_order_) return r;
+    const auto at = by_name_.find(name);
+    return at == by_name_.end() ? std::nullopt : std::optional<std::size_t>(at->second);
+  }
+
+ private:
+  bool same_order_ = false;
+  std::unordered_map<std::string_view, std::size_t> by_name_;
+};
+
 MergePlan build_plan(const InputSet& inputs, std::optional<DType> out_dtype, bool compute_in_float64,
                      std::vector<std::string>& problems) {
   const auto& reference = inputs.readers.front()->tensors();
   const std::string reference_label = inputs.label(0);
 
-  // name -> index, per input
-  std::vector<std::unordered_map<std::string, std::size_t>> index(inputs.readers.size());
-  for (std::size_t i = 0; i < inputs.readers.size(); ++i) {
-    const auto& list = inputs.readers[i]->tensors();
-    for (std::size_t j = 0; j < list.size(); ++j) index[i].emplace(list[j].name, j);
-    if (i == 0) continue;
-    for (const auto& t : list)
-      if (!index[0].count(t.name))
+  std::vector<NameLookup> index;
+  for (const auto* reader : inputs.readers) index.emplace_back(reader->tensors(), &reference);
+  std::optional<NameLookup> reference_names;  // built only where some input lists other names
+  for (std::size_t i = 1; i < inputs.readers.size(); ++i) {
+    if (index[i].same_order()) continue;
+    if (!reference_names) reference_names.emplace(reference, nullptr);
+    for (const auto& t : inputs.readers[i]->tensors())
+      if (!reference_names->find(t.name, 0))
         problems.push_back(inputs.label(i) + " has tensor '" + t.name + "' that " + reference_label + " lacks");
   }
 
   MergePlan plan;
   plan.shape.models = inputs.readers.size() - (inputs.has_base ? 1 : 0);
   plan.shape.has_base = inputs.has_base;
-  for (const TensorInfo& ref : reference) {
+  for (std::size_t r = 0; r < reference.size(); ++r) {
+    const TensorInfo& ref = reference[r];
     PlannedTensor p;
     p.output = ref;
     bool complete = true, all_float = true, any_f64 = false;
     for (std::size_t i = 0; i < inputs.readers.size(); ++i) {
-      const auto found = index[i].find(ref.name);
-      if (found == index[i].end()) {
+      const std::optional<std::size_t> found = index[i].find(ref.name, r);
+      if (!found) {
         problems.push_back(inputs.label(i) + " lacks tensor '" + ref.name + "'");
         complete = false;
         continue;
       }
-      const TensorInfo& t = inputs.readers[i]->tensors()[found->second];
+      const TensorInfo& t = inputs.readers[i]->tensors()[*found];
       if (t.shape != ref.shape)
         problems.push_back("tensor '" + ref.name + "' has shape " + shape_string(t.shape) + " in " +
                            inputs.label(i) + " but " + shape_string(ref.shape) + " in " + reference_label);
@@ -144,7 +173,7 @@ MergePlan build_plan(const InputSet& inputs, std::optional<DType> out_dtype, boo
                            reference_label);
       all_float = all_float && floating;
       any_f64 = any_f64 || t.dtype == DType::f64;
-      p.input_index.push_back(found->second);
+      p.input_index.push_back(*found);
       p.input_dtype.push_back(t.dtype);
     }
     if (!complete) continue;

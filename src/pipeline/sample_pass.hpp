@@ -14,27 +14,27 @@
 namespace mpimerge {
 
 inline constexpr std::uint64_t kSampleWindows = 2;
-// Windows are read in batches of about this many bytes (on rank 0, so that every rank makes the
-// same calls): few collective steps for many small tensors, little memory for large ones.
+// Windows are read in batches of about this many bytes (of the largest share, so that every rank
+// makes the same calls): few collective steps for many small tensors, little memory for large ones.
 inline constexpr std::uint64_t kSampleBatchBytes = std::uint64_t{32} << 20;
 
 // Windows of one unit on this rank: [begin, end) row ranges inside `mine`, and how many rows
-// rank 0 reads per window (the collective call count follows from it).
+// the largest share reads per window (the collective call count follows from it).
 struct SampleWindows {
   std::vector<RowRange> windows;
-  std::uint64_t rank0_rows_per_window = 0;
+  std::uint64_t most_rows_per_window = 0;
 };
 
-inline SampleWindows sample_windows(RowRange mine, std::uint64_t rank0_rows, double fraction) {
+inline SampleWindows sample_windows(RowRange mine, std::uint64_t most_rows, double fraction) {
   SampleWindows s;
-  if (fraction <= 0 || rank0_rows == 0) return s;
+  if (fraction <= 0 || most_rows == 0) return s;
   const auto wanted = std::min<std::uint64_t>(
-      rank0_rows, std::max<std::uint64_t>(1, static_cast<std::uint64_t>(std::ceil(fraction * static_cast<double>(rank0_rows)))));
-  const std::uint64_t count = wanted >= rank0_rows ? 1 : std::min(kSampleWindows, wanted);
-  s.rank0_rows_per_window = (wanted + count - 1) / count;
+      most_rows, std::max<std::uint64_t>(1, static_cast<std::uint64_t>(std::ceil(fraction * static_cast<double>(most_rows)))));
+  const std::uint64_t count = wanted >= most_rows ? 1 : std::min(kSampleWindows, wanted);
+  s.most_rows_per_window = (wanted + count - 1) / count;
   for (std::uint64_t w = 0; w < count; ++w) {
     const std::uint64_t begin = mine.begin + w * mine.count() / count;
-    s.windows.push_back({begin, std::min(mine.end, begin + s.rank0_rows_per_window)});
+    s.windows.push_back({begin, std::min(mine.end, begin + s.most_rows_per_window)});
   }
   return s;
 }
@@ -49,12 +49,12 @@ void for_each_sampled_block(const MergePlan& plan, const WorkPlan& work, const I
   struct Window {
     const PlannedTensor* tensor;
     RowRange rows;
-    std::uint64_t rank0_rows;
+    std::uint64_t most_rows;
     std::vector<std::uint64_t> offsets;
   };
   std::vector<Window> windows;
   std::vector<std::uint64_t> sizes(inputs.readers.size(), 0);
-  std::uint64_t rank0_bytes = 0;  // of the windows held: the same on every rank
+  std::uint64_t most_bytes = 0;  // of the windows held: the same on every rank
   std::vector<storage::RowRead> reads;
   // The windows held, as one batched read per input (one collective step for their small tensors
   // instead of one per window), then visited in their order.
@@ -66,7 +66,7 @@ void for_each_sampled_block(const MergePlan& plan, const WorkPlan& work, const I
         const PlannedTensor& tensor = *w.tensor;
         const std::uint64_t row_bytes = tensor.output.row_elements() * dtype_size(tensor.input_dtype[i]);
         const std::span<std::uint8_t> bytes = std::span<std::uint8_t>(buffers[i]).subspan(w.offsets[i], w.rows.count() * row_bytes);
-        for_each_transfer(w.rank0_rows, RowRange{0, w.rows.count()}, row_bytes, [&](RowRange part) {
+        for_each_transfer(w.most_rows, RowRange{0, w.rows.count()}, row_bytes, [&](RowRange part) {
           reads.push_back({tensor.input_index[i], RowRange{w.rows.begin + part.begin, w.rows.begin + part.end},
                            bytes.subspan(part.begin * row_bytes, part.count() * row_bytes)});
         });
@@ -86,25 +86,25 @@ void for_each_sampled_block(const MergePlan& plan, const WorkPlan& work, const I
     }
     windows.clear();
     std::fill(sizes.begin(), sizes.end(), 0);
-    rank0_bytes = 0;
+    most_bytes = 0;
   };
   for (const auto& group : work.groups)
     for (const WorkUnit& unit : group) {
       const PlannedTensor& tensor = plan.tensors[unit.tensor];
       if (tensor.action != TensorAction::merge) continue;
       const SampleWindows s = sample_windows(work.rows(plan, unit, comm.rank(), comm.size()),
-                                             work.rows(plan, unit, 0, comm.size()).count(),
+                                             work.most_rows(plan, unit, comm.size()),
                                              method.sample_fraction(tensor.merged_index));
       for (const RowRange window : s.windows) {
-        Window w{&tensor, window, s.rank0_rows_per_window, {}};
+        Window w{&tensor, window, s.most_rows_per_window, {}};
         for (std::size_t i = 0; i < inputs.readers.size(); ++i) {
           const std::uint64_t row_bytes = tensor.output.row_elements() * dtype_size(tensor.input_dtype[i]);
           w.offsets.push_back(sizes[i]);
           sizes[i] += window.count() * row_bytes;
-          rank0_bytes += s.rank0_rows_per_window * row_bytes;
+          most_bytes += s.most_rows_per_window * row_bytes;
         }
         windows.push_back(std::move(w));
-        if (rank0_bytes >= kSampleBatchBytes) flush();
+        if (most_bytes >= kSampleBatchBytes) flush();
       }
     }
   flush();

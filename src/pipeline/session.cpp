@@ -69,11 +69,11 @@ void MergeSession::switch_work(const WorkPlan& work) {
     for (const WorkUnit& unit : work.groups[g]) last_group_[unit.tensor] = g;
 }
 
-std::uint64_t MergeSession::rank0_bytes(std::size_t group, bool inputs) const {
+std::uint64_t MergeSession::most_bytes(std::size_t group, bool inputs) const {
   std::uint64_t bytes = 0;
   for (const WorkUnit& unit : work_->groups[group]) {
     const PlannedTensor& t = plan_.tensors[unit.tensor];
-    const std::uint64_t rows = work_->rows(plan_, unit, 0, comm_.size()).count() * t.output.row_elements();
+    const std::uint64_t rows = work_->most_rows(plan_, unit, comm_.size()) * t.output.row_elements();
     if (inputs)
       for (DType d : t.input_dtype) bytes += rows * dtype_size(d);
     else
@@ -146,7 +146,7 @@ void MergeSession::sample_pass(std::span<MergeTarget* const> targets) {
 
 void MergeSession::full_pass(std::span<MergeTarget* const> targets) {
   std::uint64_t total = 0;
-  for (std::size_t g = 0; g < work_->groups.size(); ++g) total += rank0_bytes(g, true);
+  for (std::size_t g = 0; g < work_->groups.size(); ++g) total += most_bytes(g, true);
   progress_.start(work_->streaming() ? "analysis pass (reading)" : "analysis pass", total, work_->groups.size());
   const std::vector<bool> whole_rows = whole_rows_of(targets, plan_.shape.tensors.size());
   for (std::size_t g = 0; g < work_->groups.size(); ++g) {
@@ -159,7 +159,7 @@ void MergeSession::full_pass(std::span<MergeTarget* const> targets) {
       });
       return std::uint64_t{0};
     });
-    progress_.advance(rank0_bytes(g, true), 1);
+    progress_.advance(most_bytes(g, true), 1);
   }
   progress_.finish();
 }
@@ -218,7 +218,7 @@ void MergeSession::write_group(MergeTarget& target, const std::vector<std::span<
     const TensorInfo& info = plan_.tensors[unit.tensor].output;
     const std::uint64_t row_bytes = info.row_elements() * dtype_size(info.dtype);
     const RowRange mine = slices_->rows(u);
-    for_each_transfer(work_->rows(plan_, unit, 0, comm_.size()).count(), RowRange{0, mine.count()}, row_bytes,
+    for_each_transfer(work_->most_rows(plan_, unit, comm_.size()), RowRange{0, mine.count()}, row_bytes,
                       [&](RowRange part) {
                         writes.push_back({unit.tensor, RowRange{mine.begin + part.begin, mine.begin + part.end},
                                           out[u].subspan(part.begin * row_bytes, part.count() * row_bytes)});
@@ -230,7 +230,7 @@ void MergeSession::write_group(MergeTarget& target, const std::vector<std::span<
 
 void MergeSession::merge_and_write(std::span<MergeTarget* const> targets) {
   std::uint64_t total = 0;
-  for (std::size_t g = 0; g < work_->groups.size(); ++g) total += rank0_bytes(g, false) * targets.size();
+  for (std::size_t g = 0; g < work_->groups.size(); ++g) total += most_bytes(g, false) * targets.size();
   progress_.start(targets.size() == 1 ? "merge" : "merge " + std::to_string(targets.size()) + " outputs", total,
                   work_->groups.size());
   for (MergeTarget* t : targets) {
@@ -277,7 +277,7 @@ void MergeSession::merge_and_write(std::span<MergeTarget* const> targets) {
       for (const WorkUnit& unit : work_->groups[g])
         if (last_group_[unit.tensor] == g && plan_.tensors[unit.tensor].action == TensorAction::merge)
           t->method->release_side_data(plan_.tensors[unit.tensor].merged_index);
-      const std::uint64_t written = rank0_bytes(g, false);
+      const std::uint64_t written = most_bytes(g, false);
       unjournaled_bytes[i] += written;
       if (!t->journal.empty() && journal_due(i, g)) {
         journal_completed(*t, unjournaled_from[i], g);

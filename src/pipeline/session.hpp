@@ -85,7 +85,8 @@ class MergeSession {
   void journal_completed(MergeTarget& target, std::size_t first_group, std::size_t last_group);
   static constexpr std::uint64_t kJournalPoints = 4;
   static constexpr std::chrono::seconds kJournalInterval{60};
-  std::uint64_t rank0_bytes(std::size_t group, bool inputs) const;
+  // A group's input or output bytes in the largest share of each unit (progress, journal cadence).
+  std::uint64_t most_bytes(std::size_t group, bool inputs) const;
 
   const MergePlan& plan_;
   const WorkPlan* work_;

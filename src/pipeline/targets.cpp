@@ -180,7 +180,7 @@ PlannedMerge plan_targets(const OpenInputs& inputs, std::span<MergeTarget* const
   planned.working_set_reason = working_set.reason;
   mpi::run_agreed(comm, [&] {
     planned.work = make_work_plan(planned.plan, comm.size(), planned.budget - planned.budget / 8, {}, planned.whole,
-                                  planned.group_bytes);
+                                  planned.group_bytes, held_tensor_bytes_for(planned.plan));
   });
   return planned;
 }

@@ -1,6 +1,8 @@
 #include "pipeline/work_plan.hpp"
 
 #include <algorithm>
+#include <cstdlib>
+#include <string_view>
 
 #include "mpimerge/error.hpp"
 #include "mpimerge/util/format.hpp"
@@ -16,11 +18,44 @@ std::uint64_t bytes_per_row(const PlannedTensor& tensor) {
   return element_bytes * tensor.output.row_elements();
 }
 
+namespace {
+
+// Every row of a held tensor on its holder, none elsewhere; otherwise the balanced split.
+RowRange slice_of(const TensorInfo& tensor, int holder, int rank, int ranks) {
+  if (holder < 0) return owned_rows(tensor.rows(), rank, ranks);
+  return rank == holder ? RowRange{0, tensor.rows()} : RowRange{};
+}
+
+// The largest of a tensor's inputs (aligned ones included) and output, in bytes.
+std::uint64_t largest_bytes(const PlannedTensor& tensor) {
+  std::uint64_t element = dtype_size(tensor.output.dtype);
+  for (DType d : tensor.input_dtype) element = std::max<std::uint64_t>(element, dtype_size(d));
+  for (std::size_t a = 0; a < tensor.aligned_index.size(); ++a)
+    if (tensor.aligned_index[a]) element = std::max<std::uint64_t>(element, dtype_size(tensor.aligned_dtype[a]));
+  return element * tensor.output.elements();
+}
+
+}  // namespace
+
+std::uint64_t held_tensor_bytes_for(const MergePlan& plan) {
+  const char* hook = std::getenv("MPIMERGE_HOLD_SMALL_TENSORS");
+  const std::string_view mode = hook ? hook : "";
+  if (mode == "always") return kHeldTensorBytes;
+  if (mode == "never") return 0;
+  return plan.tensors.size() >= kHeldFromTensors ? kHeldTensorBytes : 0;
+}
+
 RowRange WorkPlan::rows(const MergePlan& plan, const WorkUnit& unit, int rank, int ranks) const {
-  const RowRange slice = owned_rows(plan.tensors[unit.tensor].output.rows(), rank, ranks);
+  const int held_by = unit.tensor < holder.size() ? holder[unit.tensor] : -1;
+  const RowRange slice = slice_of(plan.tensors[unit.tensor].output, held_by, rank, ranks);
   const std::uint64_t per_chunk = chunking[unit.tensor].rows_per_chunk;
   const std::uint64_t begin = std::min(slice.end, slice.begin + unit.chunk * per_chunk);
   return {begin, std::min(slice.end, begin + per_chunk)};
+}
+
+std::uint64_t WorkPlan::most_rows(const MergePlan& plan, const WorkUnit& unit, int ranks) const {
+  const int held_by = unit.tensor < holder.size() ? holder[unit.tensor] : -1;
+  return rows(plan, unit, std::max(0, held_by), ranks).count();
 }
 
 std::uint64_t whole_tensor_bytes(const PlannedTensor& tensor, std::uint64_t work_bytes) {
@@ -60,15 +95,35 @@ void assign_owners(const std::vector<std::size_t>& members, const std::vector<st
 }  // namespace
 
 WorkPlan make_work_plan(const MergePlan& plan, int ranks, std::uint64_t budget_bytes, const std::vector<bool>& skip,
-                        const std::vector<std::optional<WholeTensorNeed>>& whole, std::uint64_t group_bytes_wanted) {
+                        const std::vector<std::optional<WholeTensorNeed>>& whole, std::uint64_t group_bytes_wanted,
+                        std::uint64_t held_tensor_bytes) {
   WorkPlan work;
   // Groups of the size wanted; a whole tensor's group may grow to the budget when it must.
   const std::uint64_t target = group_bytes_wanted == 0 ? budget_bytes : std::min(group_bytes_wanted, budget_bytes);
   work.group_bytes_limit = target;
   work.owner.assign(plan.tensors.size(), -1);
+  work.holder.assign(plan.tensors.size(), -1);
+  if (ranks > 1 && held_tensor_bytes > 0) {
+    auto held_bytes = [&](std::size_t t) -> std::uint64_t {  // 0: not held
+      const bool is_whole = t < whole.size() && whole[t].has_value();
+      const std::uint64_t bytes = largest_bytes(plan.tensors[t]);
+      return is_whole || bytes > held_tensor_bytes ? 0 : bytes;
+    };
+    std::uint64_t total = 0;
+    for (std::size_t t = 0; t < plan.tensors.size(); ++t) total += held_bytes(t);
+    // Four runs per rank at least, so that a few MB of norms spread too.
+    const std::uint64_t run = std::clamp<std::uint64_t>(total / (4 * static_cast<std::uint64_t>(ranks)), 1, kHeldRunBytes);
+    std::uint64_t before = 0;  // bytes of the held tensors before this one
+    for (std::size_t t = 0; t < plan.tensors.size(); ++t)
+      if (const std::uint64_t bytes = held_bytes(t)) {
+        work.holder[t] = static_cast<int>(before / run % static_cast<std::uint64_t>(ranks));
+        before += bytes;
+      }
+  }
   std::vector<WorkUnit> group;
   std::vector<std::size_t> group_whole;  // the group's whole tensors
-  std::uint64_t group_bytes = 0;
+  std::uint64_t group_bytes = 0;         // what every rank holds of the group's split tensors
+  std::vector<std::uint64_t> group_held(static_cast<std::size_t>(ranks), 0);  // per rank, of held ones
   std::uint64_t group_peak = 0;  // the largest working set of the group's whole tensors
   auto close_group = [&] {
     if (!group.empty()) {
@@ -78,12 +133,14 @@ WorkPlan make_work_plan(const MergePlan& plan, int ranks, std::uint64_t budget_b
     group.clear();
     group_whole.clear();
     group_bytes = 0;
+    std::fill(group_held.begin(), group_held.end(), 0);
     group_peak = 0;
   };
   for (std::size_t t = 0; t < plan.tensors.size(); ++t) {
     const PlannedTensor& tensor = plan.tensors[t];
     const std::uint64_t row_bytes = std::max<std::uint64_t>(1, bytes_per_row(tensor));
-    const std::uint64_t most_rows = owned_rows(tensor.output.rows(), 0, ranks).count();
+    const int held_by = work.holder[t];
+    const std::uint64_t most_rows = slice_of(tensor.output, held_by, std::max(0, held_by), ranks).count();
     if (row_bytes > budget_bytes)
       throw InputError("the memory budget of " + format_bytes(budget_bytes) + " per rank cannot hold one row of tensor '" +
                        tensor.output.name + "' (" + format_bytes(row_bytes) + " with every input and the output)");
@@ -118,9 +175,13 @@ WorkPlan make_work_plan(const MergePlan& plan, int ranks, std::uint64_t budget_b
       // rank merged while every other waited). The decompositions, not the reads, set the time.
       const bool whole_group = is_whole || !group_whole.empty();
       const std::uint64_t limit = whole_group ? budget_bytes : target;
-      if (group_bytes + bytes + std::max(group_peak, owner_bytes) > limit) close_group();
+      const std::uint64_t held_most = *std::max_element(group_held.begin(), group_held.end());
+      const std::uint64_t held_after =
+          held_by < 0 ? held_most : std::max(held_most, group_held[static_cast<std::size_t>(held_by)] + bytes);
+      if (group_bytes + (held_by < 0 ? bytes : 0) + held_after + std::max(group_peak, owner_bytes) > limit) close_group();
       group.push_back({t, c});
-      group_bytes += bytes;
+      if (held_by < 0) group_bytes += bytes;
+      else group_held[static_cast<std::size_t>(held_by)] += bytes;
       if (is_whole) {
         group_peak = std::max(group_peak, owner_bytes);
         group_whole.push_back(t);

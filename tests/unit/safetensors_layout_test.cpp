@@ -105,6 +105,37 @@ TEST(SafetensorsIndex, ParsesAndRejects) {
   EXPECT_EQ(index_error(R"({"weight_map":{"x":"a","x":"b"}})"), "i.json: tensor 'x' appears twice in weight_map");
 }
 
+// The index is read in one SAX pass (no document): what a JSON parser keeps must be what it keeps.
+TEST(SafetensorsIndex, KeepsWhatAJsonParserKeeps) {
+  // The file's order, not the keys' sorted order.
+  ShardIndex index = parse_index(R"({"weight_map":{"z":"b","a":"a","m":"b"}})", "i.json");
+  ASSERT_EQ(index.weight_map.size(), 3u);
+  EXPECT_EQ(index.weight_map[0].first, "z");
+  EXPECT_EQ(index.weight_map[2].first, "m");
+  EXPECT_FALSE(index.total_size.has_value());
+  // A root key listed twice: the last one counts, as a parser keeps it.
+  index = parse_index(R"({"metadata":{"total_size":1},"weight_map":{"x":"a"},"metadata":{"total_size":7,"total_size":9},"weight_map":{"y":"b"}})", "i.json");
+  EXPECT_EQ(index.total_size, 9u);
+  ASSERT_EQ(index.weight_map.size(), 1u);
+  EXPECT_EQ(index.weight_map[0], (std::pair<std::string, std::string>{"y", "b"}));
+  EXPECT_EQ(index_error(R"({"metadata":{},"weight_map":{"x":"a"},"weight_map":3})"),
+            "i.json: no weight_map object (expected {\"weight_map\": {\"tensor\": \"file\", ...}})");
+  EXPECT_EQ(index_error(R"({"metadata":{"total_size":1},"metadata":[],"weight_map":{}})"), "i.json: metadata is not an object");
+  // One tensor in two weight_maps is still listed twice.
+  EXPECT_EQ(index_error(R"({"weight_map":{"x":"a"},"weight_map":{"x":"a"}})"), "i.json: tensor 'x' appears twice in weight_map");
+  // Nested content elsewhere (and deep) is ignored; only weight_map's own keys are tensors.
+  index = parse_index(R"({"metadata":{"format":"pt","deep":[[[[[[[[[[{"weight_map":{"q":1}}]]]]]]]]]]},)"
+                      R"("other":{"weight_map":{"w":"c"}},"weight_map":{"x":"a"}})", "i.json");
+  ASSERT_EQ(index.weight_map.size(), 1u);
+  EXPECT_EQ(index.weight_map[0].first, "x");
+  // The first bad value in the file's order; numbers that are not non-negative integers.
+  EXPECT_EQ(index_error(R"({"weight_map":{"x":"a","y":{"z":"a"},"w":null}})"),
+            "i.json: weight_map: tensor 'y' maps to something other than a file name");
+  EXPECT_EQ(index_error(R"({"metadata":{"total_size":1.5},"weight_map":{}})"), "i.json: metadata.total_size is not a non-negative integer");
+  EXPECT_EQ(index_error(R"({"metadata":{"total_size":"10"},"weight_map":{}})"), "i.json: metadata.total_size is not a non-negative integer");
+  EXPECT_EQ(index_error(R"({"weight_map":{"x":"a"}} trailing)").rfind("i.json: not valid JSON: ", 0), 0u);
+}
+
 TEST(OutputFormat, FollowsThePathOrTheRequest) {
   EXPECT_EQ(output_format_for("m.h5"), Format::hdf5);
   EXPECT_EQ(output_format_for("m.hdf5"), Format::hdf5);

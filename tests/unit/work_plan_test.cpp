@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <set>
 
 #include "mpimerge/error.hpp"
@@ -115,6 +116,73 @@ TEST(WorkPlan, WholeTensorsGroupUpToTheBudgetAndSplitEvenlyOverTheRanks) {
     EXPECT_EQ(group.size(), 2u);
     EXPECT_NE(tight.owner[group[0].tensor], tight.owner[group[1].tensor]);
   }
+}
+
+// Small tensors are held whole by one rank, in runs of neighbours that go to the ranks in turn:
+// every row once, each rank's groups within the budget, the largest share bounding the rest.
+TEST(WorkPlan, SmallTensorsAreHeldWholeInRunsSpreadOverTheRanks) {
+  // 64 tensors of 512 KiB (f32; 5 inputs and the output: 3 MiB each in memory), then a large one
+  // (2 MiB) and a tensor merged whole: those two stay split.
+  std::vector<TensorInfo> tensors(64, TensorInfo{"small", DType::f32, {128, 1024}});
+  tensors.push_back({"large", DType::f32, {512, 1024}});
+  tensors.push_back({"whole", DType::f32, {4, 4}});
+  const MergePlan plan = plan_of(tensors, 5);
+  std::vector<std::optional<WholeTensorNeed>> whole(tensors.size());
+  whole.back() = WholeTensorNeed{100, 1.0};
+  for (int ranks : {1, 2, 3, 4}) {
+    const std::uint64_t budget = std::uint64_t{64} << 20;
+    const WorkPlan work = make_work_plan(plan, ranks, budget, {}, whole, 0, kHeldTensorBytes);
+    std::vector<int> held(static_cast<std::size_t>(ranks), 0);
+    int runs = 0;
+    for (std::size_t t = 0; t < 64; ++t) {
+      if (ranks == 1) {
+        EXPECT_EQ(work.holder[t], -1);
+        continue;
+      }
+      ASSERT_GE(work.holder[t], 0);
+      ++held[static_cast<std::size_t>(work.holder[t])];
+      if (t == 0 || work.holder[t] != work.holder[t - 1]) ++runs;
+      if (t > 0 && work.holder[t] != work.holder[t - 1]) {  // the next run goes to the next rank
+        EXPECT_EQ(work.holder[t], (work.holder[t - 1] + 1) % ranks) << t;
+      }
+    }
+    EXPECT_EQ(work.holder[64], -1);
+    EXPECT_EQ(work.holder[65], -1);
+    if (ranks > 1) {
+      // 32 MiB held: runs of at most 4 MiB (8 tensors), at least four per rank.
+      EXPECT_GE(runs, 4 * ranks) << ranks << " ranks";
+      EXPECT_GE(runs, 8) << ranks << " ranks";
+      for (int count : held) EXPECT_NEAR(count, 64 / ranks, 64 / (4 * ranks) + 1) << ranks << " ranks";
+    }
+    std::vector<std::vector<int>> covered(tensors.size());
+    for (std::size_t t = 0; t < tensors.size(); ++t) covered[t].assign(tensors[t].rows(), 0);
+    for (const auto& group : work.groups) {
+      std::vector<std::uint64_t> bytes(static_cast<std::size_t>(ranks), 0);
+      for (const WorkUnit& unit : group)
+        for (int r = 0; r < ranks; ++r) {
+          const RowRange rows = work.rows(plan, unit, r, ranks);
+          EXPECT_LE(rows.count(), work.most_rows(plan, unit, ranks));
+          bytes[static_cast<std::size_t>(r)] += rows.count() * bytes_per_row(plan.tensors[unit.tensor]);
+          for (auto row = rows.begin; row < rows.end; ++row) ++covered[unit.tensor][row];
+          if (work.holder[unit.tensor] >= 0 && r != work.holder[unit.tensor]) {
+            EXPECT_TRUE(rows.empty());
+          }
+        }
+      for (std::uint64_t b : bytes) EXPECT_LE(b, budget) << ranks << " ranks";
+    }
+    for (const auto& rows : covered)
+      for (int c : rows) ASSERT_EQ(c, 1) << ranks << " ranks";
+  }
+  // Not held at all by default (the engine asks for it: held_tensor_bytes_for).
+  for (int h : make_work_plan(plan, 3, std::uint64_t{64} << 20, {}, whole).holder) EXPECT_EQ(h, -1);
+}
+
+TEST(WorkPlan, SmallTensorsAreHeldInCheckpointsOfManyTensors) {
+  const MergePlan few = plan_of(std::vector<TensorInfo>(kHeldFromTensors - 1, TensorInfo{"t", DType::f32, {4}}), 2);
+  const MergePlan many = plan_of(std::vector<TensorInfo>(kHeldFromTensors, TensorInfo{"t", DType::f32, {4}}), 2);
+  if (std::getenv("MPIMERGE_HOLD_SMALL_TENSORS")) GTEST_SKIP() << "MPIMERGE_HOLD_SMALL_TENSORS is set";
+  EXPECT_EQ(held_tensor_bytes_for(few), 0u);
+  EXPECT_EQ(held_tensor_bytes_for(many), kHeldTensorBytes);
 }
 
 TEST(WorkPlan, ABudgetBelowOneRowIsRefusedNamingTheTensor) {

@@ -18,6 +18,7 @@
 #include "storage/hdf5/catalog.hpp"
 #include "storage/hdf5/handle.hpp"
 #include "storage/hdf5/hdf5_checkpoint.hpp"
+#include "storage/adjacent_runs.hpp"
 #include "storage/first_defect.hpp"
 #include "storage/input_file.hpp"
 #include "storage/prefetch.hpp"
@@ -110,7 +111,9 @@ class Hdf5Reader final : public CheckpointReader {
   // handle, then one agreement for the batch; large raw tensors collectively, as read_rows does.
   void read_rows_batch(std::span<const RowRead> reads) override {
     std::exception_ptr error;
-    for (const RowRead& r : reads) {
+    std::vector<FilePiece> pieces;  // small raw tensors: runs of neighbours read as one
+    for (std::size_t i = 0; i < reads.size(); ++i) {
+      const RowRead& r = reads[i];
       const CatalogTensor& t = catalog_.tensors[r.index];
       if (t.access == Access::none) continue;
       if (t.access == Access::raw && t.info.bytes() > kBatchedTensorBytes) {
@@ -119,17 +122,33 @@ class Hdf5Reader final : public CheckpointReader {
       }
       if (error) continue;
       try {
-        pinned_->before_read(comm_.rank());
         if (t.access == Access::raw) {
           const std::uint64_t row_bytes = t.info.row_elements() * dtype_size(t.info.dtype);
-          if (!r.rows.empty()) file_.read_at(t.offset + r.rows.begin * row_bytes, r.out.first(r.rows.count() * row_bytes));
-          pinned_->check();
+          if (!r.rows.empty()) pieces.push_back({0, t.offset + r.rows.begin * row_bytes, r.rows.count() * row_bytes, i});
         } else {
+          pinned_->before_read(comm_.rank());
           read_serial(t, r.rows, r.out);
         }
       } catch (...) {
         error = std::current_exception();
       }
+    }
+    try {
+      if (!error)
+        for_each_adjacent_run(pieces, [&](std::span<const FilePiece> run) {
+          for (std::size_t k = 0; k < run.size(); ++k) pinned_->before_read(comm_.rank());
+          read_run(run, staging_, [&](std::uint64_t offset, std::span<std::uint8_t> out) { file_.read_at(offset, out); },
+                   [&](std::size_t item) { return reads[item].out; });
+        });
+    } catch (...) {
+      error = std::current_exception();
+    }
+    // The file's size once for the batch, after its reads; a read past a truncated file's end
+    // fails first, and the shrink is the cause to name.
+    try {
+      pinned_->check();
+    } catch (...) {
+      error = std::current_exception();
     }
     comm_.agree(error);
   }
@@ -146,6 +165,7 @@ class Hdf5Reader final : public CheckpointReader {
   const mpi::Comm& comm_;
   Catalog catalog_;
   std::vector<TensorInfo> tensors_;
+  std::vector<std::uint8_t> staging_;  // runs of small tensors read as one (at most kAdjacentRunBytes)
   std::optional<PinnedSize> pinned_;
   mpi::File file_;      // for Access::raw tensors
   FileHandle serial_;   // for Access::hdf5 tensors, opened on first use

@@ -74,7 +74,7 @@ class Hdf5Writer final : public CheckpointWriter {
   // for the batch; larger ones as write_rows does, in the batch's order.
   void write_rows_batch(std::span<const RowWrite> writes) override {
     write_batch(
-        writes, tensors_, comm_, [&](std::size_t) { return path_; },
+        writes, tensors_, comm_, staging_, [](std::size_t) { return std::size_t{0}; }, [&](std::size_t) { return path_; },
         [&](std::size_t index) { return structure_.data_offsets[index]; },
         [&](std::size_t, std::uint64_t at, std::span<const std::uint8_t> bytes) {
           if (direct_) direct_->write_at(at, bytes);
@@ -118,6 +118,7 @@ class Hdf5Writer final : public CheckpointWriter {
   Structure structure_;
   mpi::File file_;
   std::optional<DirectFile> direct_;  // when writing direct
+  std::vector<std::uint8_t> staging_;  // runs of small tensors written as one (storage/adjacent_runs.hpp)
 };
 
 }  // namespace

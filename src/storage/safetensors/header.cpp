@@ -3,20 +3,20 @@
 #include <algorithm>
 #include <array>
 #include <numeric>
+#include <optional>
 #include <set>
+#include <utility>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "mpimerge/error.hpp"
 #include "storage/message.hpp"
-#include "storage/safetensors/json_keys.hpp"
 
 namespace mpimerge::storage::safetensors {
 namespace {
 
-// A std::map-backed object: ordered_json's vector-backed map searches linearly on every insert,
-// which made a header of 100k tensors quadratic to parse. The header's order of tensors is kept
-// apart, as the parser meets the keys (DuplicateKeys::order).
+// The SAX interface's types (HeaderListener), and the writer's string quoting.
 using Json = nlohmann::json;
 
 // safetensors' Dtype enum order (safetensors/src/tensor.rs), restricted to the dtypes we know.
@@ -65,39 +65,115 @@ std::size_t nesting_depth(std::string_view text) {
   return deepest;
 }
 
-// Keys seen twice: JSON parsers keep one of them silently, safetensors must not.
-struct DuplicateKeys {
-  std::set<std::string> names, fields;
-  std::vector<std::string> order;           // the root's keys, in the header's order, each once
-  std::vector<std::string> metadata_order;  // __metadata__'s keys, likewise
-  std::string name, current, field_name, field;  // first duplicate found
+// Keys listed twice in one object: JSON parsers keep one of them silently, safetensors must not.
+// A few keys (an entry's fields) are compared in a list; past that, a set (a hostile header may
+// give one object many keys).
+class KeySet {
+ public:
+  bool insert(const std::string& key) {
+    if (many_.empty()) {
+      if (std::find(few_.begin(), few_.end(), key) != few_.end()) return false;
+      few_.push_back(key);
+      if (few_.size() > 16) many_.insert(few_.begin(), few_.end());
+      return true;
+    }
+    return many_.insert(key).second;
+  }
+
+ private:
+  std::vector<std::string> few_;
+  std::set<std::string> many_;
 };
 
-Json parse_json(std::string_view text, std::string_view path, DuplicateKeys& dup) {
-  Json root;
-  try {
-    root = Json::parse(text.begin(), text.end());
-  } catch (const Json::exception& e) {
-    std::string detail = e.what();
-    if (const auto bracket = detail.find("] "); detail.rfind("[json.exception", 0) == 0 && bracket != std::string::npos)
-      detail = detail.substr(bracket + 2);
-    fail(path, "the header is not valid JSON: " + detail);
-  }
-  for_each_key(text, [&](int depth, const std::string& key) {
-    if (depth == 1) {
-      dup.current = key;
-      dup.fields.clear();
-      if (dup.names.insert(key).second) dup.order.push_back(key);
-      else if (dup.name.empty()) dup.name = key;
-    } else if (depth == 2 && !dup.fields.insert(key).second && dup.field.empty()) {
-      dup.field_name = dup.current;
-      dup.field = key;
-    } else if (depth == 2 && dup.current == "__metadata__") {
-      dup.metadata_order.push_back(key);
+// The header read in one SAX pass that builds no document (a header of 100k tensors as a
+// std::map-backed DOM cost seconds per checkpoint in small allocations), keeping, per root key in
+// the header's order, what parse_entry and parse_metadata check, and the first key listed twice.
+// The text nests at most 3 deep (checked before): the root, an entry or __metadata__, a list.
+class HeaderListener final : public nlohmann::json_sax<Json> {
+ public:
+  struct Entry {
+    std::string name;
+    bool is_object = false;
+    bool has_dtype = false, has_shape = false, has_offsets = false;
+    std::optional<std::string> dtype;                 // none: not a string
+    std::optional<std::vector<std::uint64_t>> shape;  // none: not a list of non-negative integers
+    std::optional<std::vector<std::uint64_t>> offsets;
+    std::optional<std::string> unexpected;            // the first other field in name order
+    Metadata metadata;                                // __metadata__: its strings, in order
+    std::optional<std::string> not_a_string;          // __metadata__: its first key of another value
+  };
+  std::vector<Entry> entries;  // per root key, in the header's order
+  std::string error;           // the parser's, if the text is not JSON
+  // The first field listed twice in one object (in the header's order), and whose it is.
+  std::optional<std::pair<std::string, std::string>> twice_field;
+
+  bool null() override { return value(Kind::other); }
+  bool boolean(bool) override { return value(Kind::other); }
+  bool number_integer(Json::number_integer_t) override { return value(Kind::other); }
+  bool number_unsigned(Json::number_unsigned_t n) override { return value(Kind::other, nullptr, n); }
+  bool number_float(Json::number_float_t, const std::string&) override { return value(Kind::other); }
+  bool string(std::string& text) override { return value(Kind::other, &text); }
+  bool binary(Json::binary_t&) override { return value(Kind::other); }
+  bool start_object(std::size_t) override { return open(Kind::object); }
+  bool start_array(std::size_t) override { return open(Kind::array); }
+  bool end_object() override { return --depth_, true; }
+  bool end_array() override { return --depth_, true; }
+  bool key(std::string& key) override {
+    if (depth_ == 1) {
+      entries.push_back({});
+      entries.back().name = std::move(key);
+      fields_ = KeySet();
+    } else if (depth_ == 2) {
+      if (!fields_.insert(key) && !twice_field) twice_field.emplace(entries.back().name, key);
+      field_ = std::move(key);
     }
-  });
-  return root;
-}
+    return true;
+  }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& e) override {
+    error = e.what();
+    return false;
+  }
+
+ private:
+  enum class Kind { object, array, other };
+  bool open(Kind kind) {
+    value(kind);
+    if (depth_ < kinds_.size()) kinds_[depth_] = kind;
+    ++depth_;
+    return true;
+  }
+  // A value begins inside the container at depth_ (0: it is the root).
+  bool value(Kind kind, std::string* text = nullptr, std::optional<Json::number_unsigned_t> n = std::nullopt) {
+    if (depth_ == 1) {
+      entries.back().is_object = kind == Kind::object;
+    } else if (depth_ == 2 && kinds_[1] == Kind::object) {
+      Entry& e = entries.back();
+      list_ = nullptr;
+      if (e.name == "__metadata__") {
+        if (text) e.metadata.emplace_back(field_, std::move(*text));
+        else if (!e.not_a_string) e.not_a_string = field_;
+      } else if (field_ == "dtype") {
+        e.has_dtype = true;
+        if (text) e.dtype = std::move(*text);
+      } else if (field_ == "shape" || field_ == "data_offsets") {
+        (field_ == "shape" ? e.has_shape : e.has_offsets) = true;
+        list_ = &(field_ == "shape" ? e.shape : e.offsets);
+        if (kind == Kind::array) list_->emplace();
+      } else if (!e.unexpected || field_ < *e.unexpected) {
+        e.unexpected = field_;
+      }
+    } else if (depth_ == 3 && kinds_[1] == Kind::object && kinds_[2] == Kind::array && list_ && *list_) {
+      if (n) (*list_)->push_back(*n);
+      else list_->reset();  // not a non-negative integer: not a list of them
+    }
+    return true;
+  }
+  std::size_t depth_ = 0;
+  std::array<Kind, 3> kinds_{};  // of the containers at depths 0..2 (the root, an entry, a list)
+  KeySet fields_;                // of the entry being read
+  std::string field_;            // its field being read
+  std::optional<std::vector<std::uint64_t>>* list_ = nullptr;  // the list being read, if any
+};
 
 std::optional<std::uint64_t> checked_product(const std::vector<std::uint64_t>& factors, std::uint64_t start) {
   std::uint64_t product = start;
@@ -108,43 +184,28 @@ std::optional<std::uint64_t> checked_product(const std::vector<std::uint64_t>& f
   return product;
 }
 
-std::optional<std::vector<std::uint64_t>> unsigned_list(const Json& value) {
-  if (!value.is_array()) return std::nullopt;
-  std::vector<std::uint64_t> out;
-  for (const Json& v : value) {
-    if (!v.is_number_unsigned()) return std::nullopt;
-    out.push_back(v.get<std::uint64_t>());
-  }
-  return out;
-}
-
-TensorEntry parse_entry(const std::string& name, const Json& value, std::uint64_t data_bytes, std::string_view path) {
+TensorEntry parse_entry(HeaderListener::Entry& raw, std::uint64_t data_bytes, std::string_view path) {
+  const std::string& name = raw.name;
   if (name.empty()) fail(path, "a tensor has an empty name");
   if (const auto nul = name.find('\0'); nul != std::string::npos)
     fail_tensor(path, name.substr(0, nul) + "\\u0000" + name.substr(nul + 1), "the name contains a NUL character");
-  if (!value.is_object()) fail_tensor(path, name, "expected an object with dtype, shape and data_offsets");
-  for (const auto& [field, _] : value.items())
-    if (field != "dtype" && field != "shape" && field != "data_offsets")
-      fail_tensor(path, name, "unexpected field '" + field + "'");
-  for (const char* field : {"dtype", "shape", "data_offsets"})
-    if (!value.contains(field)) fail_tensor(path, name, std::string("missing field '") + field + "'");
+  if (!raw.is_object) fail_tensor(path, name, "expected an object with dtype, shape and data_offsets");
+  if (raw.unexpected) fail_tensor(path, name, "unexpected field '" + *raw.unexpected + "'");
+  if (!raw.has_dtype) fail_tensor(path, name, "missing field 'dtype'");
+  if (!raw.has_shape) fail_tensor(path, name, "missing field 'shape'");
+  if (!raw.has_offsets) fail_tensor(path, name, "missing field 'data_offsets'");
 
   TensorEntry entry;
-  entry.info.name = name;
-  const Json& dtype = value["dtype"];
-  if (!dtype.is_string()) fail_tensor(path, name, "dtype is not a string");
-  const auto parsed_dtype = dtype_from_name(dtype.get_ref<const std::string&>());
-  if (!parsed_dtype)
-    fail_tensor(path, name, "unsupported dtype '" + dtype.get<std::string>() + "' (known: " + known_dtypes() + ")");
+  if (!raw.dtype) fail_tensor(path, name, "dtype is not a string");
+  const auto parsed_dtype = dtype_from_name(*raw.dtype);
+  if (!parsed_dtype) fail_tensor(path, name, "unsupported dtype '" + *raw.dtype + "' (known: " + known_dtypes() + ")");
   entry.info.dtype = *parsed_dtype;
 
-  const auto shape = unsigned_list(value["shape"]);
-  if (!shape) fail_tensor(path, name, "shape is not a list of non-negative integers");
-  entry.info.shape = *shape;
-  const auto offsets = unsigned_list(value["data_offsets"]);
-  if (!offsets || offsets->size() != 2) fail_tensor(path, name, "data_offsets is not a pair of non-negative integers");
-  entry.begin = (*offsets)[0];
-  entry.end = (*offsets)[1];
+  if (!raw.shape) fail_tensor(path, name, "shape is not a list of non-negative integers");
+  entry.info.shape = std::move(*raw.shape);
+  if (!raw.offsets || raw.offsets->size() != 2) fail_tensor(path, name, "data_offsets is not a pair of non-negative integers");
+  entry.begin = (*raw.offsets)[0];
+  entry.end = (*raw.offsets)[1];
 
   const auto bytes = checked_product(entry.info.shape, dtype_size(entry.info.dtype));
   if (!bytes) fail_tensor(path, name, "shape " + shape_string(entry.info.shape) + " is too large");
@@ -156,18 +217,26 @@ TensorEntry parse_entry(const std::string& name, const Json& value, std::uint64_
   if (entry.end > data_bytes)
     fail_tensor(path, name, offsets_text(entry.begin, entry.end) + " run past the end of the data (" +
                                 std::to_string(data_bytes) + " bytes)");
+  entry.info.name = std::move(raw.name);
   return entry;
 }
 
-Metadata parse_metadata(const Json& value, const std::vector<std::string>& order, std::string_view path) {
-  if (!value.is_object()) fail(path, "__metadata__ is not an object of strings");
-  Metadata metadata;
-  for (const std::string& key : order) {
-    const Json& v = value.find(key).value();
-    if (!v.is_string()) fail(path, "__metadata__ entry '" + key + "' is not a string");
-    metadata.emplace_back(key, v.get<std::string>());
-  }
-  return metadata;
+Metadata parse_metadata(HeaderListener::Entry& raw, std::string_view path) {
+  if (!raw.is_object) fail(path, "__metadata__ is not an object of strings");
+  if (raw.not_a_string) fail(path, "__metadata__ entry '" + *raw.not_a_string + "' is not a string");
+  return std::move(raw.metadata);
+}
+
+// The first root key (by its second listing, in the header's order) listed twice, or nullptr.
+// Sorted, not hashed: no allocation per name.
+const std::string* first_listed_twice(const std::vector<HeaderListener::Entry>& entries) {
+  std::vector<std::size_t> order(entries.size());
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return entries[a].name < entries[b].name; });
+  std::size_t first = entries.size();
+  for (std::size_t i = 1; i < order.size(); ++i)
+    if (entries[order[i]].name == entries[order[i - 1]].name) first = std::min(first, order[i]);
+  return first < entries.size() ? &entries[first].name : nullptr;
 }
 
 // Sorted by offset, the tensors must tile the data buffer: no overlap, no gap, nothing after the
@@ -245,20 +314,24 @@ Header parse_header(std::span<const std::uint8_t> file_start, std::uint64_t file
   if (text.empty() || text.front() != '{') fail(path, "the header does not start with '{'");
   if (nesting_depth(text) > 3) fail(path, "the header nests deeper than a safetensors header can");
 
-  DuplicateKeys dup;
-  const Json root = parse_json(text, path, dup);
-  if (!root.is_object()) fail(path, "the header is not a JSON object");
-  if (!dup.name.empty())
-    fail(path, dup.name == "__metadata__" ? "__metadata__ appears twice in the header"
-                                           : "tensor '" + dup.name + "' appears twice in the header");
-  if (!dup.field.empty()) fail(path, "'" + dup.field_name + "': field '" + dup.field + "' appears twice");
+  HeaderListener parsed;
+  if (!Json::sax_parse(text.begin(), text.end(), &parsed)) {
+    std::string detail = parsed.error;
+    if (const auto bracket = detail.find("] "); detail.rfind("[json.exception", 0) == 0 && bracket != std::string::npos)
+      detail = detail.substr(bracket + 2);
+    fail(path, "the header is not valid JSON: " + detail);
+  }
+  if (const std::string* twice = first_listed_twice(parsed.entries))
+    fail(path, *twice == "__metadata__" ? "__metadata__ appears twice in the header"
+                                        : "tensor '" + *twice + "' appears twice in the header");
+  if (parsed.twice_field)
+    fail(path, "'" + parsed.twice_field->first + "': field '" + parsed.twice_field->second + "' appears twice");
 
   const std::uint64_t data_bytes = file_size - header.data_start();
-  header.tensors.reserve(dup.order.size());
-  for (const std::string& key : dup.order) {
-    const Json& value = root.find(key).value();
-    if (key == "__metadata__") header.metadata = parse_metadata(value, dup.metadata_order, path);
-    else header.tensors.push_back(parse_entry(key, value, data_bytes, path));
+  header.tensors.reserve(parsed.entries.size());
+  for (HeaderListener::Entry& entry : parsed.entries) {
+    if (entry.name == "__metadata__") header.metadata = parse_metadata(entry, path);
+    else header.tensors.push_back(parse_entry(entry, data_bytes, path));
   }
   check_tiling(header.tensors, data_bytes, path);
   return header;

@@ -1,6 +1,7 @@
 #include "storage/safetensors/index.hpp"
 
 #include <algorithm>
+#include <optional>
 #include <set>
 
 #include <nlohmann/json.hpp>
@@ -10,8 +11,8 @@
 namespace mpimerge::storage::safetensors {
 namespace {
 
-// std::map-backed: ordered_json searches linearly on every insert, quadratic in the tensors. The
-// weight_map's order is kept apart, as the parser meets its keys.
+// std::map-backed (index_json): ordered_json searches linearly on every insert, quadratic in the
+// tensors.
 using Json = nlohmann::json;
 
 [[noreturn]] void fail(std::string_view path, const std::string& what) {
@@ -31,55 +32,114 @@ std::vector<std::string> ShardIndex::shard_files() const {
   return {files.begin(), files.end()};
 }
 
-ShardIndex parse_index(std::string_view text, std::string_view path) {
-  // Tensor names listed twice in weight_map: a JSON parser would keep one silently.
-  std::set<std::string> seen;
-  std::vector<std::string> order;  // weight_map's keys in the file's order, each once
-  std::string current, duplicate;
-  auto callback = [&](int depth, Json::parse_event_t event, Json& parsed) {
-    if (event == Json::parse_event_t::object_start || event == Json::parse_event_t::array_start)
-      return depth < 8;  // an index nests 2 deep; drop anything absurd
-    if (event != Json::parse_event_t::key) return true;
-    const std::string& key = parsed.get_ref<const std::string&>();
-    if (depth == 1) current = key;
-    else if (depth == 2 && current == "weight_map") {
-      if (seen.insert(key).second) order.push_back(key);
-      else if (duplicate.empty()) duplicate = key;
-    }
-    return true;
+namespace {
+
+// The index in one SAX pass that builds no document (a weight_map of 100k tensors cost more as a
+// DOM than the merge's plan): what a DOM parse would keep (the last of keys listed twice at the
+// root), plus every weight_map key in the file's order, to catch a tensor listed twice.
+class IndexListener final : public nlohmann::json_sax<Json> {
+ public:
+  struct Entry {
+    std::string tensor;
+    std::optional<std::string> file;  // none: the value is not a string
   };
-  Json root;
-  try {
-    root = Json::parse(text.begin(), text.end(), callback);
-  } catch (const Json::exception& e) {
-    std::string detail = e.what();
+  bool root_is_object = false;
+  std::optional<bool> metadata_is_object, weight_map_is_object;  // of the last of each key
+  std::optional<Json::number_unsigned_t> total_size;
+  bool total_size_listed = false;
+  std::vector<Entry> listed;     // every weight_map's entries, in the file's order
+  std::size_t last_map = 0;      // where the last weight_map's entries begin in `listed`
+  std::string error;             // the parser's, if the text is not JSON
+
+  bool null() override { return value(std::nullopt, false); }
+  bool boolean(bool) override { return value(std::nullopt, false); }
+  bool number_integer(Json::number_integer_t) override { return value(std::nullopt, false); }
+  bool number_unsigned(Json::number_unsigned_t n) override { return value(std::nullopt, false, n); }
+  bool number_float(Json::number_float_t, const std::string&) override { return value(std::nullopt, false); }
+  bool string(std::string& text) override { return value(std::move(text), false); }
+  bool binary(Json::binary_t&) override { return value(std::nullopt, false); }
+  bool start_object(std::size_t) override { return value(std::nullopt, true), ++depth_, true; }
+  bool start_array(std::size_t) override { return value(std::nullopt, false), ++depth_, true; }
+  bool end_object() override { return --depth_, true; }
+  bool end_array() override { return --depth_, true; }
+  bool key(std::string& key) override {
+    if (depth_ == 1) section_ = key == "metadata" ? Section::metadata : key == "weight_map" ? Section::weight_map : Section::other;
+    if (depth_ == 2) key_ = std::move(key);
+    return true;
+  }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& e) override {
+    error = e.what();
+    return false;
+  }
+
+ private:
+  enum class Section { other, metadata, weight_map };
+  // A value begins at depth_ (0: the root): what it is, for the key it belongs to.
+  bool value(std::optional<std::string> text, bool object, std::optional<Json::number_unsigned_t> n = std::nullopt) {
+    if (depth_ == 0) root_is_object = object;
+    if (depth_ == 1 && section_ == Section::metadata) {
+      metadata_is_object = object;
+      total_size.reset();
+      total_size_listed = false;
+    }
+    if (depth_ == 1 && section_ == Section::weight_map) {
+      weight_map_is_object = object;
+      last_map = listed.size();
+    }
+    if (depth_ == 2 && section_ == Section::metadata && *metadata_is_object && key_ == "total_size") {
+      total_size_listed = true;
+      total_size = n;
+    }
+    if (depth_ == 2 && section_ == Section::weight_map && *weight_map_is_object) listed.push_back({key_, std::move(text)});
+    return true;
+  }
+  int depth_ = 0;
+  Section section_ = Section::other;
+  std::string key_;  // the last key of the object at depth 2
+};
+
+// The first tensor (by its second listing, in the file's order) that the weight_maps list twice,
+// or nullptr. Sorted, not hashed: no allocation per name.
+const std::string* first_listed_twice(const std::vector<IndexListener::Entry>& listed) {
+  std::vector<std::size_t> order(listed.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return listed[a].tensor < listed[b].tensor; });
+  std::size_t first = listed.size();
+  for (std::size_t i = 1; i < order.size(); ++i)
+    if (listed[order[i]].tensor == listed[order[i - 1]].tensor) first = std::min(first, order[i]);
+  return first < listed.size() ? &listed[first].tensor : nullptr;
+}
+
+}  // namespace
+
+ShardIndex parse_index(std::string_view text, std::string_view path) {
+  IndexListener index_text;
+  if (!Json::sax_parse(text.begin(), text.end(), &index_text)) {
+    std::string detail = index_text.error;
     if (const auto bracket = detail.find("] "); bracket != std::string::npos) detail = detail.substr(bracket + 2);
     fail(path, "not valid JSON: " + detail);
   }
-  if (!root.is_object()) fail(path, "not a JSON object");
-  if (!duplicate.empty()) fail(path, "tensor '" + duplicate + "' appears twice in weight_map");
+  if (!index_text.root_is_object) fail(path, "not a JSON object");
+  if (const std::string* twice = first_listed_twice(index_text.listed))
+    fail(path, "tensor '" + *twice + "' appears twice in weight_map");
 
   ShardIndex index;
-  if (root.contains("metadata")) {
-    const Json& metadata = root["metadata"];
-    if (!metadata.is_object()) fail(path, "metadata is not an object");
-    if (metadata.contains("total_size")) {
-      if (!metadata["total_size"].is_number_unsigned()) fail(path, "metadata.total_size is not a non-negative integer");
-      index.total_size = metadata["total_size"].get<std::uint64_t>();
+  if (index_text.metadata_is_object) {
+    if (!*index_text.metadata_is_object) fail(path, "metadata is not an object");
+    if (index_text.total_size_listed) {
+      if (!index_text.total_size) fail(path, "metadata.total_size is not a non-negative integer");
+      index.total_size = *index_text.total_size;
     }
   }
-  if (!root.contains("weight_map") || !root["weight_map"].is_object())
+  if (!index_text.weight_map_is_object.value_or(false))
     fail(path, "no weight_map object (expected {\"weight_map\": {\"tensor\": \"file\", ...}})");
-  const Json& weight_map = root["weight_map"];
-  for (const std::string& tensor : order) {
-    const auto at = weight_map.find(tensor);
-    if (at == weight_map.end()) continue;  // a key of a nested object named weight_map
-    const Json& file = *at;
-    if (!file.is_string()) fail(path, "weight_map: tensor '" + tensor + "' maps to something other than a file name");
-    const std::string& name = file.get_ref<const std::string&>();
-    if (!plain_file_name(name))
-      fail(path, "weight_map: tensor '" + tensor + "' maps to '" + name + "', which is not a file name in the directory");
-    index.weight_map.emplace_back(tensor, name);
+  index.weight_map.reserve(index_text.listed.size() - index_text.last_map);
+  for (std::size_t i = index_text.last_map; i < index_text.listed.size(); ++i) {
+    auto& [tensor, file] = index_text.listed[i];
+    if (!file) fail(path, "weight_map: tensor '" + tensor + "' maps to something other than a file name");
+    if (!plain_file_name(*file))
+      fail(path, "weight_map: tensor '" + tensor + "' maps to '" + *file + "', which is not a file name in the directory");
+    index.weight_map.emplace_back(std::move(tensor), std::move(*file));
   }
   return index;
 }

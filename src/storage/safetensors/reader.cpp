@@ -3,10 +3,14 @@
 #include <exception>
 #include <map>
 #include <optional>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
 
 #include <nlohmann/json.hpp>
 
 #include "mpimerge/error.hpp"
+#include "storage/adjacent_runs.hpp"
 #include "storage/first_defect.hpp"
 #include "storage/input_file.hpp"
 #include "storage/message.hpp"
@@ -160,12 +164,14 @@ std::vector<ParsedShard> read_shards(const std::vector<std::string>& files, cons
                                      const mpi::Comm& comm) {
   const std::size_t ranks = static_cast<std::size_t>(comm.size());
   std::vector<std::vector<std::uint8_t>> sent(files.size());
+  std::vector<std::optional<ParsedShard>> mine(files.size());  // kept as parsed, not decoded again
   std::optional<Defect> defect;
   for (std::size_t s = static_cast<std::size_t>(comm.rank()); s < files.size(); s += ranks) {
     try {
-      const ParsedShard shard = read_shard(files[s], index_path);
-      put_number(sent[s], shard.size);
-      const std::vector<std::uint8_t> header = encode_header(shard.header);
+      mine[s] = read_shard(files[s], index_path);
+      if (ranks == 1) continue;
+      put_number(sent[s], mine[s]->size);
+      const std::vector<std::uint8_t> header = encode_header(mine[s]->header);
       sent[s].insert(sent[s].end(), header.begin(), header.end());
     } catch (const std::exception& e) {
       defect = Defect{s, e.what()};
@@ -175,7 +181,11 @@ std::vector<ParsedShard> read_shards(const std::vector<std::string>& files, cons
   agree_on_first_defect(comm, defect);
   std::vector<ParsedShard> shards;
   for (std::size_t s = 0; s < files.size(); ++s) {
-    comm.broadcast(sent[s], static_cast<int>(s % ranks));
+    if (ranks > 1) comm.broadcast(sent[s], static_cast<int>(s % ranks));
+    if (mine[s]) {
+      shards.push_back(std::move(*mine[s]));
+      continue;
+    }
     const std::span<const std::uint8_t> bytes(sent[s]);
     const std::uint64_t size = MessageFields(bytes.first(std::min<std::size_t>(8, bytes.size())), files[s]).number();
     shards.push_back({files[s], size, decode_header(bytes.subspan(8))});
@@ -255,23 +265,39 @@ class SafetensorsReader final : public CheckpointReader {
   // Small tensors independently, each rank its own pieces, then one agreement for the batch; the
   // others collectively, as read_rows does, in the batch's order (the same on every rank).
   void read_rows_batch(std::span<const RowRead> reads) override {
-    std::exception_ptr error;
-    for (const RowRead& r : reads) {
+    std::vector<FilePiece> pieces;
+    for (std::size_t i = 0; i < reads.size(); ++i) {
+      const RowRead& r = reads[i];
       const auto [s, t] = locations_[r.index];
-      Shard& shard = shards_[s];
-      const TensorEntry& entry = shard.header.tensors[t];
+      const TensorEntry& entry = shards_[s].header.tensors[t];
       if (entry.end - entry.begin > kBatchedTensorBytes) {
         read_rows(r.index, r.rows, r.out);
         continue;
       }
-      if (error) continue;
+      const std::uint64_t row_bytes = entry.info.row_elements() * dtype_size(entry.info.dtype);
+      if (!r.rows.empty())
+        pieces.push_back({s, shards_[s].header.data_start() + entry.begin + r.rows.begin * row_bytes,
+                          r.rows.count() * row_bytes, i});
+    }
+    std::exception_ptr error;
+    std::size_t shard = 0;  // the shard being read
+    try {
+      std::vector<bool> touched(shards_.size(), false);
+      for_each_adjacent_run(pieces, [&](std::span<const FilePiece> run) {
+        Shard& at = shards_[shard = run.front().file];
+        for (std::size_t k = 0; k < run.size(); ++k) at.pinned->before_read(comm_.rank());
+        read_run(run, staging_, [&](std::uint64_t offset, std::span<std::uint8_t> out) { at.file.read_at(offset, out); },
+                 [&](std::size_t item) { return reads[item].out; });
+        touched[shard] = true;
+      });
+      // Each shard's size once, after its reads.
+      for (shard = 0; shard < shards_.size(); ++shard)
+        if (touched[shard]) shards_[shard].pinned->check();
+    } catch (...) {
+      // A read past a truncated file's end fails first: the shrink is the cause to name.
+      error = std::current_exception();
       try {
-        const std::uint64_t row_bytes = entry.info.row_elements() * dtype_size(entry.info.dtype);
-        shard.pinned->before_read(comm_.rank());
-        if (!r.rows.empty())
-          shard.file.read_at(shard.header.data_start() + entry.begin + r.rows.begin * row_bytes,
-                             r.out.subspan(0, r.rows.count() * row_bytes));
-        shard.pinned->check();
+        if (shard < shards_.size()) shards_[shard].pinned->check();
       } catch (...) {
         error = std::current_exception();
       }
@@ -291,26 +317,36 @@ class SafetensorsReader final : public CheckpointReader {
 
   // The index must name, for every tensor, the shard that holds it, and every shard's tensors.
   void check_index(const ShardIndex& index, const std::string& index_path) const {
-    std::map<std::string, std::string> holder;  // tensor -> shard file name
-    for (const Shard& shard : shards_)
-      for (const TensorEntry& t : shard.header.tensors) {
-        const std::string file = fs::path(shard.path).filename().string();
-        const auto [at, inserted] = holder.emplace(t.info.name, file);
+    std::vector<std::string> files;  // each shard's file name
+    for (const Shard& shard : shards_) files.push_back(fs::path(shard.path).filename().string());
+    std::unordered_map<std::string_view, std::size_t> holder;  // tensor -> its shard
+    holder.reserve(index.weight_map.size());
+    for (std::size_t s = 0; s < shards_.size(); ++s)
+      for (const TensorEntry& t : shards_[s].header.tensors) {
+        const auto [at, inserted] = holder.emplace(t.info.name, s);
         if (!inserted)
-          throw InputError(index_path + ": tensor '" + t.info.name + "' is held by two shards, " + at->second +
-                           " and " + file);
+          throw InputError(index_path + ": tensor '" + t.info.name + "' is held by two shards, " + files[at->second] +
+                           " and " + files[s]);
       }
-    std::map<std::string, std::string> listed(index.weight_map.begin(), index.weight_map.end());
     for (const auto& [tensor, file] : index.weight_map) {
       const auto at = holder.find(tensor);
-      if (at == holder.end() || at->second != file)
+      if (at == holder.end() || files[at->second] != file)
         throw InputError(index_path + ": weight_map puts tensor '" + tensor + "' in " + file +
-                         ", which does not hold it" + (at == holder.end() ? "" : " (" + at->second + " does)"));
+                         ", which does not hold it" + (at == holder.end() ? "" : " (" + files[at->second] + " does)"));
     }
-    for (const auto& [tensor, file] : holder)
-      if (!listed.count(tensor))
-        throw InputError(index_path + ": shard " + file + " holds tensor '" + tensor + "', which weight_map does not list");
+    // Every listed tensor is held where the index says (above) and names are unique on both
+    // sides: equal counts leave no held tensor unlisted. Otherwise, the first by name.
+    if (index.weight_map.size() == holder.size()) return;
+    std::unordered_set<std::string_view> listed;
+    for (const auto& entry : index.weight_map) listed.insert(entry.first);
+    std::map<std::string_view, std::size_t> unlisted;
+    for (const auto& [tensor, s] : holder)
+      if (!listed.count(tensor)) unlisted.emplace(tensor, s);
+    const auto& [tensor, s] = *unlisted.begin();
+    throw InputError(index_path + ": shard " + files[s] + " holds tensor '" + std::string(tensor) +
+                     "', which weight_map does not list");
   }
+
 
   std::string path_, describe_;
   const mpi::Comm& comm_;
@@ -318,6 +354,7 @@ class SafetensorsReader final : public CheckpointReader {
   std::string index_path_;  // "" for a single file
   std::vector<TensorInfo> tensors_;
   std::vector<std::pair<std::size_t, std::size_t>> locations_;  // per tensor: shard, entry
+  std::vector<std::uint8_t> staging_;  // runs of small tensors read as one (at most kAdjacentRunBytes)
 };
 
 }  // namespace

@@ -92,11 +92,12 @@ class SafetensorsWriter final : public CheckpointWriter {
   // agreement for the batch; larger ones as write_rows does, in the batch's order.
   void write_rows_batch(std::span<const RowWrite> writes) override {
     write_batch(
-        writes, tensors_, comm_, [&](std::size_t index) { return files_[layout_.file_of[index]].path(); },
+        writes, tensors_, comm_, staging_, [&](std::size_t index) { return layout_.file_of[index]; },
+        [&](std::size_t index) { return files_[layout_.file_of[index]].path(); },
         [&](std::size_t index) { return layout_.offset_of[index]; },
-        [&](std::size_t index, std::uint64_t at, std::span<const std::uint8_t> bytes) {
-          if (!direct_.empty()) direct_[layout_.file_of[index]].write_at(at, bytes);
-          else files_[layout_.file_of[index]].write_at(at, bytes);
+        [&](std::size_t file, std::uint64_t at, std::span<const std::uint8_t> bytes) {
+          if (!direct_.empty()) direct_[file].write_at(at, bytes);
+          else files_[file].write_at(at, bytes);
         },
         [&](const RowWrite& w) { write_rows(w.index, w.rows, w.data); });
   }
@@ -149,6 +150,7 @@ class SafetensorsWriter final : public CheckpointWriter {
   FileLayout layout_;
   std::vector<mpi::File> files_;
   std::vector<DirectFile> direct_;  // per shard, when writing direct
+  std::vector<std::uint8_t> staging_;  // runs of small tensors written as one (storage/adjacent_runs.hpp)
 };
 
 }  // namespace
