@@ -7,7 +7,7 @@ packages=(
   openmpi-bin libopenmpi-dev libhdf5-openmpi-dev hdf5-tools
   libeigen3-dev libboost-program-options-dev nlohmann-json3-dev libyaml-cpp-dev libxxhash-dev
   liblapacke-dev libopenblas-serial-dev  # tsv_m, iso_c, iso_cts: LAPACK's SVD and eigensolvers, one thread
-  libjemalloc-dev  # the program's allocator (src/CMakeLists.txt): many-tensor checkpoints open 2-3x faster
+  libjemalloc-dev  # the program's allocator (src/CMakeLists.txt): checkpoints of many tensors open faster
   googletest libgtest-dev
   python3 python3-numpy python3-h5py
   python3-torch python3-sklearn python3-matplotlib  # the digits example's test (examples/digits), ~1 GB
