@@ -17,10 +17,14 @@
 //
 // Findings: anything but mpimerge::Error escaping read_catalog; a tensor it accepts that HDF5 then
 // cannot read whole into a buffer of exactly its size; a "raw" tensor whose bytes at its offset
-// are not what HDF5 reads; a catalog that does not survive encode/decode; any sanitizer report.
+// are not what HDF5 reads; a catalog that does not survive encode/decode; a catalog whose tensors
+// are not the datasets HDF5's own visit of every object finds (the catalog lists the root's links
+// and reads objects by address, listing the whole file only where the root holds groups); any
+// sanitizer report.
 #include <fuzzer/FuzzedDataProvider.h>
 #include <hdf5.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -274,6 +278,33 @@ bool is_image(const std::uint8_t* data, std::size_t size) {
   return false;
 }
 
+herr_t collect_visited(hid_t, const char* name, const H5O_info_t* info, void* data) {
+  if (info->type == H5O_TYPE_DATASET) static_cast<std::vector<std::string>*>(data)->push_back(name);
+  return 0;
+}
+
+// The datasets H5Ovisit finds, by the index the catalog uses (creation order where the root tracks
+// it and the visit by it succeeds, else by name), sorted; nothing where the visit fails.
+std::vector<std::string> visited_datasets(hid_t file) {
+  std::vector<std::string> names;
+  bool tracked = false;
+  if (const hid_t root = H5Gopen2(file, "/", H5P_DEFAULT); root >= 0) {
+    if (const hid_t gcpl = H5Gget_create_plist(root); gcpl >= 0) {
+      unsigned flags = 0;
+      tracked = H5Pget_link_creation_order(gcpl, &flags) >= 0 && (flags & H5P_CRT_ORDER_TRACKED);
+      H5Pclose(gcpl);
+    }
+    H5Gclose(root);
+  }
+  if (!tracked || H5Ovisit2(file, H5_INDEX_CRT_ORDER, H5_ITER_INC, collect_visited, &names, H5O_INFO_BASIC) < 0) {
+    names.clear();
+    if (H5Ovisit2(file, H5_INDEX_NAME, H5_ITER_INC, collect_visited, &names, H5O_INFO_BASIC) < 0) names.clear();
+  }
+  hdf5_error_detail();
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
 // Reads the catalog of an image and holds what it accepts to the oracles above.
 void check_image(std::vector<std::uint8_t>& image, bool checksums) {
   PropertyList fapl(H5Pcreate(H5P_FILE_ACCESS), "H5Pcreate");
@@ -292,6 +323,10 @@ void check_image(std::vector<std::uint8_t>& image, bool checksums) {
     return;  // refused, with the program's one-line error
   }
   if (!(decode_catalog(encode_catalog(catalog)) == catalog)) std::abort();
+  std::vector<std::string> listed;
+  for (const CatalogTensor& t : catalog.tensors) listed.push_back(t.info.name);
+  std::sort(listed.begin(), listed.end());
+  if (listed != visited_datasets(file.get())) std::abort();  // a dataset missed, or listed twice
   for (const CatalogTensor& t : catalog.tensors) {
     if (t.info.shape.size() > 32 || (!checksums && t.checksum)) std::abort();
     std::uint64_t bytes = 0;

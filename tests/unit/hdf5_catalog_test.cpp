@@ -18,13 +18,16 @@ namespace {
 // An HDF5 file in memory, built with HDF5's own API.
 class MemoryFile {
  public:
-  MemoryFile() {
+  explicit MemoryFile(bool track_order = false) {
     silence_hdf5_errors();
+    PropertyList fcpl(H5Pcreate(H5P_FILE_CREATE), "H5Pcreate");
+    if (track_order)
+      check(H5Pset_link_creation_order(fcpl.get(), H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED), "H5Pset_link_creation_order");
     PropertyList fapl(H5Pcreate(H5P_FILE_ACCESS), "H5Pcreate");
     check(H5Pset_fapl_core(fapl.get(), 1 << 16, 0), "H5Pset_fapl_core");
     static int serial = 0;
     const std::string name = "catalog-test-" + std::to_string(serial++) + ".h5";
-    file_ = FileHandle(H5Fcreate(name.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()), "H5Fcreate");
+    file_ = FileHandle(H5Fcreate(name.c_str(), H5F_ACC_TRUNC, fcpl.get(), fapl.get()), "H5Fcreate");
   }
 
   // A float dataset of this shape holding 0, 1, 2... (unless write is false) with the given
@@ -60,33 +63,41 @@ class MemoryFile {
     attribute(object, name, type.get(), {}, value.data());
   }
 
-  Catalog catalog(bool checksums = false) {
+  hsize_t flushed_size() {
     check(H5Fflush(file_.get(), H5F_SCOPE_GLOBAL), "H5Fflush");
     hsize_t size = 0;
     check(H5Fget_filesize(file_.get(), &size), "H5Fget_filesize");
-    return read_catalog(file_.get(), "mem.h5", size, checksums);
+    return size;
   }
+
+  Catalog catalog(bool checksums = false) { return read_catalog(file_.get(), "mem.h5", flushed_size(), checksums); }
 
   // The catalog read in `parts` parts (as that many ranks read it), each sent as bytes, joined.
   Catalog catalog_in_parts(std::uint64_t parts) {
-    check(H5Fflush(file_.get(), H5F_SCOPE_GLOBAL), "H5Fflush");
-    hsize_t size = 0;
-    check(H5Fget_filesize(file_.get(), &size), "H5Fget_filesize");
-    std::vector<CatalogPart> read;
-    for (std::uint64_t p = 0; p < parts; ++p)
-      read.push_back(decode_catalog_part(encode_catalog_part(read_catalog_part(file_.get(), "mem.h5", size, false, p, parts))));
-    return join_catalog_parts(std::move(read), size);
+    const hsize_t size = flushed_size();
+    const CatalogSteps steps{
+        [&](bool whole) { return whole ? list_datasets(file_.get(), "mem.h5") : list_root(file_.get(), "mem.h5"); },
+        [&](const Listing& names) {
+          std::vector<CatalogPart> read;
+          for (std::uint64_t p = 0; p < parts; ++p)
+            read.push_back(decode_catalog_part(
+                encode_catalog_part(read_catalog_part(file_.get(), "mem.h5", size, false, names, p, parts))));
+          return read;
+        }};
+    return assemble_catalog(steps, size);
   }
 
-  // Where in the listing read_catalog_part(part of parts) finds a defect, or -1.
+  // Where in the root's listing read_catalog_part(part of parts) finds a defect, or -1.
   std::int64_t defect_in_part(std::uint64_t part, std::uint64_t parts) {
     try {
-      read_catalog_part(file_.get(), "mem.h5", 1 << 20, false, part, parts);
+      read_catalog_part(file_.get(), "mem.h5", 1 << 20, false, list_root(file_.get(), "mem.h5"), part, parts);
     } catch (const CatalogDefect& e) {
       return static_cast<std::int64_t>(e.position);
     }
     return -1;
   }
+
+  hid_t file() const { return file_.get(); }
 
   // The error read_catalog throws, or "" when it accepts the file.
   std::string refusal(bool checksums = false) {
@@ -149,6 +160,71 @@ TEST(Hdf5Catalog, ReadInPartsIsTheSameCatalogAtAnyNumberOfParts) {
   }
   EXPECT_EQ(ordered.catalog().tensors.front().info.name, "t6");
   EXPECT_EQ(listed.catalog().tensors.front().info.name, "t0");
+}
+
+herr_t collect_visited_dataset(hid_t, const char* name, const H5O_info_t* info, void* data) {
+  if (info->type == H5O_TYPE_DATASET) static_cast<std::vector<std::string>*>(data)->push_back(name);
+  return 0;
+}
+
+// The datasets HDF5's own visit of every object finds, in its order: what the two listings
+// (the root's links, then the whole file where the root holds groups) must add up to.
+std::vector<std::string> visited_datasets(hid_t file, H5_index_t index) {
+  std::vector<std::string> names;
+  check(H5Ovisit2(file, index, H5_ITER_INC, collect_visited_dataset, &names, H5O_INFO_BASIC), "H5Ovisit2");
+  return names;
+}
+
+std::vector<std::string> names_of(const Catalog& c) {
+  std::vector<std::string> names;
+  for (const CatalogTensor& t : c.tensors) names.push_back(t.info.name);
+  return names;
+}
+
+void add_group(hid_t file, const char* name, bool track_order) {
+  PropertyList gcpl(H5Pcreate(H5P_GROUP_CREATE), "H5Pcreate");
+  if (track_order)
+    check(H5Pset_link_creation_order(gcpl.get(), H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED), "H5Pset_link_creation_order");
+  Handle<H5Gclose> g(H5Gcreate2(file, name, H5P_DEFAULT, gcpl.get(), H5P_DEFAULT), "H5Gcreate2");
+}
+
+// Groups, a dataset reached by two hard links (listed once, under the name met first), a soft
+// link, a named type and an empty group: the catalog lists what HDF5's visit of every object
+// lists, in its order, read whole or in parts, by creation order or by name.
+TEST(Hdf5Catalog, ListsTheDatasetsOfAVisitOfEveryObjectInItsOrder) {
+  for (const bool track_order : {false, true}) {
+    MemoryFile f(track_order);
+    f.add("z.top", {2});
+    add_group(f.file(), "g", track_order);
+    f.add("g/w", {3});
+    add_group(f.file(), "g/inner", track_order);
+    f.add("g/inner/v", {1, 2});
+    add_group(f.file(), "empty", track_order);
+    f.add("a.top", {4});
+    check(H5Lcreate_hard(f.file(), "a.top", f.file(), "g/again", H5P_DEFAULT, H5P_DEFAULT), "H5Lcreate_hard");
+    check(H5Lcreate_hard(f.file(), "g/w", f.file(), "m.twice", H5P_DEFAULT, H5P_DEFAULT), "H5Lcreate_hard");
+    check(H5Lcreate_soft("/z.top", f.file(), "soft", H5P_DEFAULT, H5P_DEFAULT), "H5Lcreate_soft");
+    TypeHandle type(H5Tcopy(H5T_IEEE_F32LE), "H5Tcopy");
+    check(H5Tcommit2(f.file(), "named.type", type.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), "H5Tcommit2");
+    const std::vector<std::string> visited =
+        visited_datasets(f.file(), track_order ? H5_INDEX_CRT_ORDER : H5_INDEX_NAME);
+    ASSERT_EQ(visited.size(), 4u);  // a.top or g/again, g/w or m.twice, g/inner/v, z.top
+    EXPECT_EQ(names_of(f.catalog()), visited) << track_order;
+    for (const std::uint64_t parts : {1u, 2u, 3u, 5u}) EXPECT_EQ(f.catalog_in_parts(parts), f.catalog()) << parts;
+  }
+}
+
+// A flat file (names with dots, no groups, as mpimerge writes one): the root's links are the
+// whole listing, a second link to a dataset passed over.
+TEST(Hdf5Catalog, ListsAFlatFileFromTheRootsLinksAlone) {
+  MemoryFile f;
+  f.add("model.b", {2});
+  f.add("model.a", {3});
+  check(H5Lcreate_hard(f.file(), "model.b", f.file(), "model.c", H5P_DEFAULT, H5P_DEFAULT), "H5Lcreate_hard");
+  std::vector<std::string> root;
+  for (const ListedObject& object : list_root(f.file(), "mem.h5")) root.push_back(object.name);
+  EXPECT_EQ(root, (std::vector<std::string>{"model.a", "model.b"}));
+  EXPECT_EQ(names_of(f.catalog()), visited_datasets(f.file(), H5_INDEX_NAME));
 }
 
 TEST(Hdf5Catalog, ADefectSaysWhereInTheListingItIs) {

@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <string>
 #include <vector>
 
@@ -81,6 +82,24 @@ TEST_F(Hdf5Structure, IsTheSameBytesEachTimeAndReopensToTheSameOffsets) {
   EXPECT_EQ(bytes(path_), first);
   EXPECT_EQ(open_structure(path_, tensors_), s);
   EXPECT_EQ(decode_structure(encode_structure(s)), s);
+}
+
+// The writer creates the file at once (the ranks open it for their writes) and its datasets on a
+// thread of rank 0 while the merge computes: the two steps, the second on another thread, make the
+// same bytes as one.
+TEST_F(Hdf5Structure, BuiltInTwoStepsOnAnotherThreadIsTheSameBytes) {
+  const auto bytes = [](const std::string& p) {
+    std::ifstream in(p, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  const Structure whole = create_structure(path_, tensors_);
+  const std::string expected = bytes(path_);
+  const std::string later = (dir_ / "later.h5").string();
+  StructureBuilder builder(later, tensors_);
+  EXPECT_TRUE(fs::exists(later)) << "the file exists before its datasets";
+  std::future<Structure> building = std::async(std::launch::async, [&] { return builder.build(); });
+  EXPECT_EQ(building.get(), whole);
+  EXPECT_EQ(bytes(later), expected);
 }
 
 TEST_F(Hdf5Structure, RefusesToResumeAnOutputOfOtherTensors) {

@@ -5,6 +5,10 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <map>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "mpimerge/error.hpp"
 #include "mpimerge/util/format.hpp"
@@ -20,7 +24,7 @@ namespace {
 constexpr std::size_t kMaxTextAttributeBytes = 64;
 
 herr_t collect_dataset(hid_t, const char* name, const H5O_info_t* info, void* data) {
-  if (info->type == H5O_TYPE_DATASET) static_cast<std::vector<std::string>*>(data)->push_back(name);
+  if (info->type == H5O_TYPE_DATASET) static_cast<Listing*>(data)->push_back({name, info->addr});
   return 0;
 }
 
@@ -30,6 +34,31 @@ herr_t find_foreign_link(hid_t, const char* name, const H5L_info_t* info, void* 
   if (info->type == H5L_TYPE_HARD || info->type == H5L_TYPE_SOFT) return 0;
   *static_cast<std::string*>(data) = name;
   return 1;
+}
+
+// The root's hard links, each object once (a second link to an object is passed over, as
+// H5Ovisit passes it); stops at the first link that leads out of the file. Soft links lead to
+// objects other links reach, or nowhere.
+struct RootLinks {
+  Listing objects;
+  std::string foreign;
+  std::unordered_set<haddr_t> seen;
+};
+
+herr_t collect_root_link(hid_t, const char* name, const H5L_info_t* info, void* data) {
+  auto& links = *static_cast<RootLinks*>(data);
+  if (info->type == H5L_TYPE_SOFT) return 0;
+  if (info->type != H5L_TYPE_HARD) {
+    links.foreign = name;
+    return 1;
+  }
+  if (links.seen.insert(info->u.address).second) links.objects.push_back({name, info->u.address});
+  return 0;
+}
+
+std::string foreign_link_error(const std::string& path, const std::string& link) {
+  return path + ": '" + printable(link) +
+         "' is an external link (its data lies in another file, which mpimerge does not follow)";
 }
 
 std::string class_text(H5T_class_t type_class) {
@@ -71,21 +100,49 @@ class CatalogReader {
     catalog_.file_size = file_size;
   }
 
-  // The datasets at positions part, part + parts, ... of the file's listing. A defect throws
-  // CatalogDefect with the position of the dataset it is in (0 for the file as a whole).
-  CatalogPart read_part(std::uint64_t part, std::uint64_t parts) {
-    std::vector<std::string> names;
+  Listing list_root() const {
+    RootLinks links;
     try {
-      refuse_foreign_links();
-      names = dataset_names();
+      // Creation order where the root tracks it; by name where it does not, or that index fails.
+      if (!tracks_creation_order() ||
+          H5Literate(file_, H5_INDEX_CRT_ORDER, H5_ITER_INC, nullptr, collect_root_link, &links) < 0) {
+        hdf5_error_detail();  // clears the stack of a failed attempt
+        links = RootLinks{};
+        check(H5Literate(file_, H5_INDEX_NAME, H5_ITER_INC, nullptr, collect_root_link, &links),
+              path_ + ": cannot list links");
+      }
     } catch (const Error& e) {
       throw CatalogDefect(e.what(), 0);
     }
+    if (!links.foreign.empty()) throw CatalogDefect(foreign_link_error(path_, links.foreign), 0);
+    return std::move(links.objects);
+  }
+
+  Listing list() const {
+    try {
+      refuse_foreign_links();
+      return dataset_names();
+    } catch (const Error& e) {
+      throw CatalogDefect(e.what(), 0);
+    }
+  }
+
+  CatalogPart read_part(const Listing& listing, std::uint64_t part, std::uint64_t parts) {
     CatalogPart out;
-    out.listed = names.size();
-    for (std::uint64_t i = part; i < names.size(); i += parts) {
+    out.listed = listing.size();
+    for (std::uint64_t i = part; i < listing.size(); i += parts) {
+      const ListedObject& listed = listing[i];
       try {
-        add_dataset(names[i]);
+        const ObjectHandle object(H5Oopen_by_addr(file_, listed.address),
+                                  [&] { return path_ + ": cannot open dataset '" + printable(listed.name) + "'"; });
+        switch (H5Iget_type(object.get())) {
+          case H5I_DATASET:
+            add_dataset(object.get(), listed.name);
+            out.positions.push_back(i);
+            break;
+          case H5I_GROUP: out.groups.push_back(i); break;
+          default: break;  // a named datatype
+        }
       } catch (const Error& e) {
         throw CatalogDefect(e.what(), i);
       }
@@ -103,9 +160,7 @@ class CatalogReader {
   void refuse_foreign_links() const {
     std::string link;
     check(H5Lvisit(file_, H5_INDEX_NAME, H5_ITER_INC, find_foreign_link, &link), path_ + ": cannot list links");
-    if (!link.empty())
-      throw InputError(path_ + ": '" + printable(link) +
-                       "' is an external link (its data lies in another file, which mpimerge does not follow)");
+    if (!link.empty()) throw InputError(foreign_link_error(path_, link));
   }
 
   bool tracks_creation_order() const {
@@ -117,8 +172,8 @@ class CatalogReader {
 
   // In creation order where the file tracks it (mpimerge's files, h5py's with track_order=True),
   // otherwise by name.
-  std::vector<std::string> dataset_names() const {
-    std::vector<std::string> names;
+  Listing dataset_names() const {
+    Listing names;
     if (!tracks_creation_order() ||
         H5Ovisit2(file_, H5_INDEX_CRT_ORDER, H5_ITER_INC, collect_dataset, &names, H5O_INFO_BASIC) < 0) {
       hdf5_error_detail();  // clears the stack of a failed attempt
@@ -129,22 +184,21 @@ class CatalogReader {
     return names;
   }
 
-  void add_dataset(const std::string& name) {
-    DatasetHandle d(H5Dopen2(file_, name.c_str(), H5P_DEFAULT), path_ + ": cannot open dataset '" + printable(name) + "'");
-    PropertyList dcpl(H5Dget_create_plist(d.get()), path_ + ": cannot read the properties of '" + printable(name) + "'");
+  void add_dataset(hid_t dataset, const std::string& name) {
+    PropertyList dcpl(H5Dget_create_plist(dataset), [&] { return path_ + ": cannot read the properties of '" + printable(name) + "'"; });
     const H5D_layout_t layout = check_storage(dcpl.get(), name);
-    TypeHandle type(H5Dget_type(d.get()), path_ + ": cannot read the type of '" + printable(name) + "'");
+    TypeHandle type(H5Dget_type(dataset), [&] { return path_ + ": cannot read the type of '" + printable(name) + "'"; });
     std::string unsupported;
     const std::optional<DType> dtype = dtype_of(type.get(), unsupported);
     if (!dtype) fail(name, "has an unsupported type: " + unsupported);
     CatalogTensor t;
-    t.info = {name, *dtype, shape_of(d.get(), name)};
+    t.info = {name, *dtype, shape_of(dataset, name)};
     std::uint64_t bytes = 0;
     if (__builtin_mul_overflow(t.info.elements(), static_cast<std::uint64_t>(dtype_size(*dtype)), &bytes))
       fail(name, "is larger than 2^64 bytes");
-    t.access = access_of(d.get(), type.get(), layout, t, bytes);
-    if (checksums_) t.checksum = read_checksum(d.get(), name);
-    order_.push_back(read_order(d.get(), name));
+    t.access = access_of(dataset, type.get(), layout, t, bytes);
+    if (checksums_) t.checksum = read_checksum(dataset, name);
+    order_.push_back(read_order(dataset, name));
     catalog_.tensors.push_back(std::move(t));
   }
 
@@ -183,7 +237,7 @@ class CatalogReader {
   }
 
   std::vector<std::uint64_t> shape_of(hid_t dataset, const std::string& name) const {
-    SpaceHandle space(H5Dget_space(dataset), path_ + ": cannot read the dataspace of '" + printable(name) + "'");
+    SpaceHandle space(H5Dget_space(dataset), [&] { return path_ + ": cannot read the dataspace of '" + printable(name) + "'"; });
     switch (H5Sget_simple_extent_type(space.get())) {
       case H5S_SCALAR: return {};
       case H5S_SIMPLE: break;
@@ -193,7 +247,7 @@ class CatalogReader {
     const int rank = H5Sget_simple_extent_ndims(space.get());
     if (rank < 0 || rank > H5S_MAX_RANK) fail(name, "has an unreadable dataspace");
     std::vector<hsize_t> dims(static_cast<std::size_t>(rank));
-    check(H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr), path_ + ": cannot read the shape of '" + printable(name) + "'");
+    check(H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr), [&] { return path_ + ": cannot read the shape of '" + printable(name) + "'"; });
     std::uint64_t elements = 1;
     for (const hsize_t n : dims)
       if (n != 0 && __builtin_mul_overflow(elements, static_cast<std::uint64_t>(n), &elements))
@@ -209,7 +263,7 @@ class CatalogReader {
                      std::to_string(bytes));
     if (layout != H5D_CONTIGUOUS) return Access::hdf5;
     H5D_space_status_t status = H5D_SPACE_STATUS_ERROR;
-    check(H5Dget_space_status(dataset, &status), path_ + ": cannot read the storage of '" + printable(name) + "'");
+    check(H5Dget_space_status(dataset, &status), [&] { return path_ + ": cannot read the storage of '" + printable(name) + "'"; });
     const haddr_t offset = H5Dget_offset(dataset);
     hdf5_error_detail();  // no offset is no error: a dataset never written reads as its fill value
     if (status == H5D_SPACE_STATUS_NOT_ALLOCATED || offset == HADDR_UNDEF) return Access::hdf5;
@@ -224,7 +278,8 @@ class CatalogReader {
     // Raw bytes are the tensor's elements when the file's type is the program's little-endian one
     // (numpy bools: any enum of 0 and 1 over one byte); otherwise HDF5 converts them.
     if (t.info.dtype == DType::boolean) return Access::raw;
-    const TypeHandle wanted = hdf5_type_for(t.info.dtype);
+    TypeHandle& wanted = wanted_types_[t.info.dtype];  // made once per dtype, not per dataset
+    if (!wanted) wanted = hdf5_type_for(t.info.dtype);
     return H5Tequal(type, wanted.get()) > 0 ? Access::raw : Access::hdf5;
   }
 
@@ -235,12 +290,12 @@ class CatalogReader {
     const htri_t exists = H5Aexists(dataset, attribute);
     if (exists < 0) fail(name, std::string("has an unreadable attribute ") + attribute);
     if (exists == 0) return {};
-    AttributeHandle a(H5Aopen(dataset, attribute, H5P_DEFAULT), path_ + ": cannot open attribute " + attribute);
-    TypeHandle type(H5Aget_type(a.get()), path_ + ": cannot read the type of attribute " + attribute);
+    AttributeHandle a(H5Aopen(dataset, attribute, H5P_DEFAULT), [&] { return path_ + ": cannot open attribute " + attribute; });
+    TypeHandle type(H5Aget_type(a.get()), [&] { return path_ + ": cannot read the type of attribute " + attribute; });
     const H5T_class_t type_class = H5Tget_class(type.get());
     if (type_class != expected)
       fail(name, std::string("has an attribute ") + attribute + " that is " + class_text(type_class) + ", expected " + expectation);
-    SpaceHandle space(H5Aget_space(a.get()), path_ + ": cannot read the dataspace of attribute " + attribute);
+    SpaceHandle space(H5Aget_space(a.get()), [&] { return path_ + ": cannot read the dataspace of attribute " + attribute; });
     const H5S_class_t space_class = H5Sget_simple_extent_type(space.get());
     const hssize_t values = space_class == H5S_NULL ? 0 : H5Sget_simple_extent_npoints(space.get());
     if ((space_class != H5S_SCALAR && space_class != H5S_SIMPLE && space_class != H5S_NULL) || values != 1)
@@ -253,7 +308,7 @@ class CatalogReader {
     const AttributeHandle a = open_single(dataset, name, kOrderAttribute, H5T_INTEGER, "one integer");
     if (!a) return std::nullopt;
     std::int64_t position = 0;  // HDF5 converts any integer size and byte order to this one
-    check(H5Aread(a.get(), H5T_NATIVE_INT64, &position), path_ + ": cannot read attribute " + kOrderAttribute);
+    check(H5Aread(a.get(), H5T_NATIVE_INT64, &position), [&] { return path_ + ": cannot read attribute " + kOrderAttribute; });
     return position;
   }
 
@@ -265,7 +320,7 @@ class CatalogReader {
     std::string text;
     if (H5Tis_variable_str(type.get()) > 0) {
       char* value = nullptr;  // read with the file's own string type: no conversion
-      check(H5Aread(a.get(), type.get(), &value), path_ + ": cannot read attribute " + kChecksumAttribute);
+      check(H5Aread(a.get(), type.get(), &value), [&] { return path_ + ": cannot read attribute " + kChecksumAttribute; });
       if (value) {
         text.assign(value, strnlen(value, kMaxTextAttributeBytes + 1));
         H5free_memory(value);
@@ -276,7 +331,7 @@ class CatalogReader {
         fail(name, std::string("has an attribute ") + kChecksumAttribute + " of " + std::to_string(size) +
                        " characters, expected " + expected);
       text.assign(size, '\0');
-      check(H5Aread(a.get(), type.get(), text.data()), path_ + ": cannot read attribute " + kChecksumAttribute);
+      check(H5Aread(a.get(), type.get(), text.data()), [&] { return path_ + ": cannot read attribute " + kChecksumAttribute; });
     }
     while (!text.empty() && (text.back() == '\0' || text.back() == ' ')) text.pop_back();  // NUL or space padding
     if (text.size() != 16 || text.find_first_not_of("0123456789abcdef") != std::string::npos)
@@ -291,6 +346,7 @@ class CatalogReader {
   bool checksums_;
   Catalog catalog_;
   std::vector<std::optional<std::int64_t>> order_;  // per dataset, as listed
+  mutable std::map<DType, TypeHandle> wanted_types_;  // the program's own type of each dtype
 };
 
 // Files mpimerge wrote number their datasets in the order of the checkpoint they came from;
@@ -309,33 +365,98 @@ void keep_written_order(std::vector<CatalogTensor>& tensors, const std::vector<s
 
 }  // namespace
 
-CatalogPart read_catalog_part(hid_t file, const std::string& path, std::uint64_t file_size, bool checksums,
-                              std::uint64_t part, std::uint64_t parts) {
+Listing list_root(hid_t file, const std::string& path) {
   silence_hdf5_errors();
-  return CatalogReader(file, path, file_size, checksums).read_part(part, parts);
+  return CatalogReader(file, path, 0, false).list_root();
 }
 
-Catalog join_catalog_parts(std::vector<CatalogPart> parts, std::uint64_t file_size) {
+Listing list_datasets(hid_t file, const std::string& path) {
+  silence_hdf5_errors();
+  return CatalogReader(file, path, 0, false).list();
+}
+
+CatalogPart read_catalog_part(hid_t file, const std::string& path, std::uint64_t file_size, bool checksums,
+                              const Listing& listing, std::uint64_t part, std::uint64_t parts) {
+  silence_hdf5_errors();
+  return CatalogReader(file, path, file_size, checksums).read_part(listing, part, parts);
+}
+
+namespace {
+
+// A listing's datasets, from all of its parts, in the listing's order.
+struct Listed {
+  std::vector<CatalogTensor> tensors;
+  std::vector<std::optional<std::int64_t>> order;
+  std::vector<std::uint64_t> positions;
+  bool groups = false;
+};
+
+Listed join_parts(std::vector<CatalogPart> parts, std::uint64_t listed) {
+  std::vector<std::pair<std::uint64_t, std::pair<std::size_t, std::size_t>>> at;  // position -> (part, index)
+  Listed out;
+  for (std::size_t p = 0; p < parts.size(); ++p) {
+    const CatalogPart& part = parts[p];
+    if (part.listed != listed || part.positions.size() != part.tensors.size() || part.order.size() != part.tensors.size())
+      throw Error("HDF5 catalog: the parts do not fit together");
+    for (std::size_t i = 0; i < part.positions.size(); ++i) at.push_back({part.positions[i], {p, i}});
+    out.groups = out.groups || !part.groups.empty();
+  }
+  std::sort(at.begin(), at.end());
+  for (std::size_t k = 0; k < at.size(); ++k) {
+    const auto [position, where] = at[k];
+    if (position >= listed || (k > 0 && at[k - 1].first == position))
+      throw Error("HDF5 catalog: the parts do not fit together");
+    out.tensors.push_back(std::move(parts[where.first].tensors[where.second]));
+    out.order.push_back(parts[where.first].order[where.second]);
+    out.positions.push_back(position);
+  }
+  return out;
+}
+
+}  // namespace
+
+Catalog assemble_catalog(const CatalogSteps& steps, std::uint64_t file_size) {
+  const Listing root = steps.list(false);
+  Listed first = join_parts(steps.read(root), root.size());
   Catalog catalog;
   catalog.file_size = file_size;
-  const std::uint64_t listed = parts.empty() ? 0 : parts.front().listed;
+  if (!first.groups) {
+    catalog.tensors = std::move(first.tensors);
+    keep_written_order(catalog.tensors, first.order);
+    return catalog;
+  }
+  // Groups: every dataset of the file, those of the root as the first listing read them.
+  const Listing whole = steps.list(true);
+  std::unordered_map<std::string_view, std::size_t> read_before;  // name -> index in first
+  for (std::size_t i = 0; i < first.tensors.size(); ++i) read_before.emplace(first.tensors[i].info.name, i);
+  Listing rest;
+  for (const ListedObject& object : whole)
+    if (!read_before.count(object.name)) rest.push_back(object);
+  Listed second = join_parts(steps.read(rest), rest.size());
+  if (second.positions.size() != rest.size()) throw Error("HDF5 catalog: the parts do not fit together");
   std::vector<std::optional<std::int64_t>> order;
-  for (std::uint64_t i = 0; i < listed; ++i) {
-    CatalogPart& part = parts[i % parts.size()];
-    const std::uint64_t at = i / parts.size();
-    if (part.listed != listed || at >= part.tensors.size() || at >= part.order.size())
-      throw Error("HDF5 catalog: the parts do not fit together");
-    catalog.tensors.push_back(std::move(part.tensors[at]));
-    order.push_back(part.order[at]);
+  std::size_t next = 0;
+  for (const ListedObject& object : whole) {
+    const auto before = read_before.find(object.name);
+    if (before != read_before.end()) {
+      catalog.tensors.push_back(first.tensors[before->second]);
+      order.push_back(first.order[before->second]);
+    } else {
+      catalog.tensors.push_back(std::move(second.tensors[next]));
+      order.push_back(second.order[next++]);
+    }
   }
   keep_written_order(catalog.tensors, order);
   return catalog;
 }
 
 Catalog read_catalog(hid_t file, const std::string& path, std::uint64_t file_size, bool checksums) {
-  std::vector<CatalogPart> whole;
-  whole.push_back(read_catalog_part(file, path, file_size, checksums, 0, 1));
-  return join_catalog_parts(std::move(whole), file_size);
+  const CatalogSteps steps{
+      [&](bool whole) { return whole ? list_datasets(file, path) : list_root(file, path); },
+      [&](const Listing& listing) {
+        return std::vector<CatalogPart>{read_catalog_part(file, path, file_size, checksums, listing, 0, 1)};
+      }};
+  return assemble_catalog(steps, file_size);
 }
 
 hid_t open_serial(const std::string& path) {
@@ -427,11 +548,14 @@ std::vector<std::uint8_t> encode_catalog_part(const CatalogPart& part) {
   put_number(out, part.listed);
   put_number(out, part.tensors.size());
   for (std::size_t i = 0; i < part.tensors.size(); ++i) {
+    put_number(out, i < part.positions.size() ? part.positions[i] : 0);
     put(out, part.tensors[i]);
     const std::optional<std::int64_t> order = i < part.order.size() ? part.order[i] : std::nullopt;
     put_number(out, order.has_value());
     put_number(out, static_cast<std::uint64_t>(order.value_or(0)));
   }
+  put_number(out, part.groups.size());
+  for (const std::uint64_t g : part.groups) put_number(out, g);
   return out;
 }
 
@@ -440,12 +564,15 @@ CatalogPart decode_catalog_part(std::span<const std::uint8_t> bytes) {
   CatalogPart part;
   part.listed = in.number();
   const std::uint64_t count = in.number();
-  for (std::uint64_t i = 0; i < count; ++i) {
+  for (std::uint64_t i = 0; i < count && !in.done(); ++i) {
+    part.positions.push_back(in.number());
     part.tensors.push_back(next_tensor(in));
     const bool has_order = in.number() != 0;
     const auto order = static_cast<std::int64_t>(in.number());
     part.order.push_back(has_order ? std::optional<std::int64_t>(order) : std::nullopt);
   }
+  const std::uint64_t groups = in.number();
+  for (std::uint64_t i = 0; i < groups && !in.done(); ++i) part.groups.push_back(in.number());
   in.finish();
   return part;
 }

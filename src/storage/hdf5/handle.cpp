@@ -13,6 +13,11 @@ herr_t keep_innermost(unsigned, const H5E_error2_t* entry, void* data) {
 
 }  // namespace
 
+std::mutex& hdf5_library_lock() {
+  static std::mutex lock;
+  return lock;
+}
+
 void silence_hdf5_errors() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
 
 std::string hdf5_error_detail() {

@@ -2,7 +2,9 @@
 // RAII over HDF5 identifiers, and errors that carry HDF5's own innermost message.
 #include <hdf5.h>
 
+#include <mutex>
 #include <string>
+#include <type_traits>
 #include <utility>
 
 namespace mpimerge::storage::hdf5 {
@@ -10,11 +12,23 @@ namespace mpimerge::storage::hdf5 {
 // Turns off HDF5's printing of error stacks (we throw instead); call before any HDF5 call.
 void silence_hdf5_errors();
 
+// HDF5 as packaged for MPI is not built thread-safe. Rank 0 creates an output's datasets on a
+// thread of its own while the merge reads and computes (writer.cpp): every HDF5 call that may run
+// meanwhile (that thread's, reading inputs, the checksums) holds this lock.
+std::mutex& hdf5_library_lock();
+
 // The innermost message on HDF5's current error stack, or "" when there is none.
 std::string hdf5_error_detail();
 
 // Throws Error("<what>: <HDF5 detail>") when status is negative.
 void check(herr_t status, const std::string& what);
+
+// The same, the message made only on failure: for calls made once per object of a file of 100k.
+template <class What>
+  requires std::is_invocable_r_v<std::string, What>
+void check(herr_t status, What&& what) {
+  if (status < 0) check(status, what());
+}
 
 template <herr_t (*Close)(hid_t)>
 class Handle {
@@ -22,6 +36,11 @@ class Handle {
   Handle() = default;
   Handle(hid_t id, const std::string& what) : id_(id) {
     if (id_ < 0) check(-1, what);
+  }
+  template <class What>
+    requires std::is_invocable_r_v<std::string, What>
+  Handle(hid_t id, What&& what) : id_(id) {
+    if (id_ < 0) check(-1, what());
   }
   ~Handle() { reset(); }
   Handle(Handle&& other) noexcept : id_(std::exchange(other.id_, H5I_INVALID_HID)) {}
@@ -56,5 +75,6 @@ using SpaceHandle = Handle<H5Sclose>;
 using TypeHandle = Handle<H5Tclose>;
 using PropertyList = Handle<H5Pclose>;
 using AttributeHandle = Handle<H5Aclose>;
+using ObjectHandle = Handle<H5Oclose>;  // any object H5Oopen opens
 
 }  // namespace mpimerge::storage::hdf5

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <exception>
 #include <fstream>
+#include <mutex>
 
 #include "mpimerge/error.hpp"
 #include "mpimerge/mpi/file.hpp"
@@ -21,6 +22,7 @@
 #include "storage/adjacent_runs.hpp"
 #include "storage/first_defect.hpp"
 #include "storage/input_file.hpp"
+#include "storage/message.hpp"
 #include "storage/prefetch.hpp"
 
 namespace mpimerge::storage::hdf5 {
@@ -30,40 +32,85 @@ namespace {
 // file system should see that a few times, not once per rank of a thousand.
 constexpr std::uint64_t kCatalogReaders = 8;
 
-// Collective. Of R = min(ranks, kCatalogReaders) readers, rank r reads the datasets at positions
-// r, r + R, ... of the file's listing and sends its part to every rank: a checkpoint of 100k
-// datasets costs each reader its share of the per-dataset HDF5 calls (the listing itself each
-// reader makes). On a defect, every rank throws the error of the first defective dataset in the
-// listing, whichever rank met it.
+// Collective. The two listings of catalog.hpp, each made by rank 0 and sent to every rank; of R =
+// min(ranks, kCatalogReaders) readers, rank r reads the objects at positions r, r + R, ... of a
+// listing and sends its part to every rank: a checkpoint of 100k datasets costs each reader its
+// share of the per-dataset HDF5 calls. On a defect, every rank throws the error of the first
+// defective object in the listing, whichever rank met it.
 Catalog read_catalog_spread(const std::string& path, bool checksums, const mpi::Comm& comm) {
   const auto readers = std::min<std::uint64_t>(static_cast<std::uint64_t>(comm.size()), kCatalogReaders);
   const auto rank = static_cast<std::uint64_t>(comm.rank());
-  std::vector<std::uint8_t> mine;
+  std::optional<FileHandle> file;
+  struct CloseLocked {  // however this returns
+    std::optional<FileHandle>& file;
+    ~CloseLocked() {
+      const std::lock_guard lock(hdf5_library_lock());
+      file.reset();
+    }
+  } close_locked{file};
   std::uint64_t file_size = 0;
-  std::optional<Defect> defect;
-  if (rank < readers) try {
-    const FileHandle file(open_serial(path), path);
-    struct stat st {};
-    if (::stat(path.c_str(), &st) != 0) throw InputError(path + ": cannot be read: " + std::strerror(errno));
-    file_size = static_cast<std::uint64_t>(st.st_size);
-    mine = encode_catalog_part(read_catalog_part(file.get(), path, file_size, checksums, rank, readers));
-  } catch (const CatalogDefect& e) {
-    defect = Defect{e.position, e.what()};
-  } catch (const std::exception& e) {
-    defect = Defect{0, e.what()};  // the file as a whole
-  }
-  agree_on_first_defect(comm, defect);
+  // f on this rank; its first defect, or any other error (the file as a whole), reaches every rank.
+  auto agreed = [&](auto&& f) {
+    std::optional<Defect> defect;
+    try {
+      const std::lock_guard lock(hdf5_library_lock());
+      if (!file) {
+        file.emplace(open_serial(path), path);
+        struct stat st {};
+        if (::stat(path.c_str(), &st) != 0) throw InputError(path + ": cannot be read: " + std::strerror(errno));
+        file_size = static_cast<std::uint64_t>(st.st_size);
+      }
+      f();
+    } catch (const CatalogDefect& e) {
+      defect = Defect{e.position, e.what()};
+    } catch (const std::exception& e) {
+      defect = Defect{0, e.what()};
+    }
+    agree_on_first_defect(comm, defect);
+  };
+  const CatalogSteps steps{
+      [&](bool whole) {
+        std::vector<std::uint8_t> bytes;
+        if (rank == 0)
+          agreed([&] {
+            for (const ListedObject& object : whole ? list_datasets(file->get(), path) : list_root(file->get(), path)) {
+              put_text(bytes, object.name);
+              put_number(bytes, object.address);
+            }
+          });
+        else
+          agree_on_first_defect(comm, std::nullopt);
+        comm.broadcast(bytes, 0);
+        Listing listing;
+        for (MessageFields in(bytes, path + ": dataset listing"); !in.done();) {
+          std::string name = in.text();
+          listing.push_back({std::move(name), in.number()});
+        }
+        return listing;
+      },
+      [&](const Listing& names) {
+        std::vector<std::uint8_t> mine;
+        if (rank < readers)
+          agreed([&] {
+            mine = encode_catalog_part(read_catalog_part(file->get(), path, file_size, checksums, names, rank, readers));
+          });
+        else
+          agree_on_first_defect(comm, std::nullopt);
+        std::vector<CatalogPart> parts;
+        for (std::uint64_t r = 0; r < readers; ++r) {
+          std::vector<std::uint8_t> bytes = r == rank ? mine : std::vector<std::uint8_t>();
+          comm.broadcast(bytes, static_cast<int>(r));
+          parts.push_back(decode_catalog_part(bytes));
+        }
+        return parts;
+      }};
+  Catalog catalog = assemble_catalog(steps, 0);
   // Each reader checked its datasets against the size it saw; a file that changes while it is
   // read is caught by every later read (PinnedSize).
   std::uint64_t sizes[1] = {file_size};
   comm.max(std::span<std::uint64_t>(sizes));
-  std::vector<CatalogPart> parts;
-  for (std::uint64_t r = 0; r < readers; ++r) {
-    std::vector<std::uint8_t> bytes = r == rank ? mine : std::vector<std::uint8_t>();
-    comm.broadcast(bytes, static_cast<int>(r));
-    parts.push_back(decode_catalog_part(bytes));
-  }
-  return join_catalog_parts(std::move(parts), sizes[0]);
+  catalog.file_size = sizes[0];
+  return catalog;
 }
 
 class Hdf5Reader final : public CheckpointReader {
@@ -78,6 +125,11 @@ class Hdf5Reader final : public CheckpointReader {
     // Each rank holds the file to the size rank 0 checked the catalog against.
     mpi::run_agreed(comm, [&] { pinned_.emplace(path, catalog_.file_size); });
     if (any_raw) file_ = mpi::File::open_read(comm, path);
+  }
+
+  ~Hdf5Reader() override {
+    const std::lock_guard lock(hdf5_library_lock());
+    serial_.reset();
   }
 
   const std::string& path() const override { return path_; }
@@ -156,6 +208,7 @@ class Hdf5Reader final : public CheckpointReader {
  private:
   void read_serial(const CatalogTensor& t, RowRange rows, std::span<std::uint8_t> out) {
     if (rows.empty()) return;
+    const std::lock_guard lock(hdf5_library_lock());
     if (!serial_) serial_ = FileHandle(open_serial(path_), path_);
     read_rows_hdf5(serial_.get(), path_, t.info, rows, out);
     pinned_->check();

@@ -112,16 +112,25 @@ std::pair<std::uint64_t, std::uint64_t> extent_of(hid_t dataset) {
   return {offset, offset + H5Dget_storage_size(dataset)};
 }
 
+FileHandle open_written(const std::string& path, unsigned mode, const std::string& what) {
+  return FileHandle(H5Fopen(path.c_str(), mode, serial_file_access().get()), path + ": " + what);
+}
+
+}  // namespace
+
 class StructureWriter {
  public:
+  // Creates the file (replacing any there).
   StructureWriter(const std::string& path, std::span<const TensorInfo> tensors)
-      : path_(path), tensors_(tensors), heap_bytes_(name_heap_sizes(tensors)) {}
-
-  Structure create() {
+      : path_(path), tensors_(tensors), heap_bytes_(name_heap_sizes(tensors)) {
+    silence_hdf5_errors();
     PropertyList fcpl(H5Pcreate(H5P_FILE_CREATE), "H5Pcreate(file create)");
     check(H5Pset_local_heap_size_hint(fcpl.get(), heap_bytes_[""]), "H5Pset_local_heap_size_hint");
     file_ = FileHandle(H5Fcreate(path_.c_str(), H5F_ACC_TRUNC, fcpl.get(), serial_file_access().get()),
                        path_ + ": cannot create HDF5 file");
+  }
+
+  Structure create() {
     const TypeHandle checksum_type = checksum_text_type();
     const std::string none(16, '0');
     Structure s;
@@ -180,15 +189,15 @@ class StructureWriter {
   FileHandle file_;
 };
 
-FileHandle open_written(const std::string& path, unsigned mode, const std::string& what) {
-  return FileHandle(H5Fopen(path.c_str(), mode, serial_file_access().get()), path + ": " + what);
-}
+StructureBuilder::StructureBuilder(const std::string& path, std::span<const TensorInfo> tensors)
+    : writer_(std::make_unique<StructureWriter>(path, tensors)) {}
 
-}  // namespace
+StructureBuilder::~StructureBuilder() = default;
+
+Structure StructureBuilder::build() { return writer_->create(); }
 
 Structure create_structure(const std::string& path, std::span<const TensorInfo> tensors) {
-  silence_hdf5_errors();
-  return StructureWriter(path, tensors).create();
+  return StructureBuilder(path, tensors).build();
 }
 
 Structure open_structure(const std::string& path, std::span<const TensorInfo> tensors) {

@@ -6,6 +6,7 @@
 // values). One process making every object serially is what keeps 100k tensors linear: parallel
 // HDF5 makes each H5Dcreate and attribute a collective step of every rank.
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -24,6 +25,22 @@ struct Structure {
 // with its position (kOrderAttribute) and an empty checksum (kChecksumAttribute); closes it and
 // syncs it, so that a killed run leaves a file a resumed one can reopen. Throws Error.
 Structure create_structure(const std::string& path, std::span<const TensorInfo> tensors);
+
+// create_structure in two steps: the constructor creates the file (milliseconds: the ranks can
+// open it for their writes), build() its datasets and attributes (seconds for 100k tensors), then
+// closes and syncs it. build() may run on another thread, holding hdf5_library_lock(). Keeps path
+// and tensors' spans: they must outlive it.
+class StructureBuilder {
+ public:
+  StructureBuilder(const std::string& path, std::span<const TensorInfo> tensors);
+  ~StructureBuilder();
+  StructureBuilder(const StructureBuilder&) = delete;
+  StructureBuilder& operator=(const StructureBuilder&) = delete;
+  Structure build();
+
+ private:
+  std::unique_ptr<class StructureWriter> writer_;
+};
 
 // Reopens the file an interrupted run created for these tensors (--resume): every dataset must be
 // there with its shape. Throws InputError naming what is missing or different.
