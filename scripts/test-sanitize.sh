@@ -11,17 +11,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # The second set runs every code path once under the sanitizers, not every test: the MPI engine
-# tests at 1 and 3 ranks (and at 3 with small tensors held whole), every bad input at 3 ranks (its
-# parser and the ranks' agreement on the error), and the CLI tests that read outside bytes
-# (safetensors, Hugging Face, HDF5 via h5py, journals, usage errors, the abort cleanup). The same
-# tests at other rank counts, the numerical reference tests (numpy ports, minutes each, pinning
-# values, not memory) and the Slurm tests run in the normal suite only: they add minutes under ASan
-# and no code path (CI must stay under 45 minutes). The tests of `repeated` assert under the
-# sanitizers all they assert in the normal build, so scripts/test.sh leaves them out of the normal
-# run when this one follows (`--repeated-tests` prints their regex). SANITIZE_TESTS replaces the
-# set; SANITIZE_EXCLUDE narrows it.
-engine='mpi\.(np(1|3)|held_tensors\.np3)'
-repeated='bad_inputs\..*\.np3|cli\.(safetensors\.np1|verify\.np1|resume\.np1|direct_writes\.np1|usage_errors\.np1|abort_cleanup\.np3|mergekit_output\.np3|h5py_reference\.np2|safetensors_reference\.np3)'
+# tests at 1 and 3 ranks, and at 3 with small tensors held whole (the staging of runs of adjacent
+# pieces), every bad input at 3 ranks (its parser and the ranks' agreement on the error), and the
+# CLI tests that read outside bytes (safetensors, Hugging Face, HDF5 via h5py, journals, usage
+# errors, the abort cleanup). The same tests at other rank counts, the numerical reference tests
+# (numpy ports, minutes each, pinning values, not memory) and the Slurm tests run in the normal
+# suite only: they add minutes under ASan and no code path (CI must stay under 45 minutes). The
+# tests of `repeated` assert under the sanitizers all they assert in the normal build, so
+# scripts/test.sh leaves them out of the normal run when this one follows (`--repeated-tests` prints
+# their regex). SANITIZE_TESTS replaces the set; SANITIZE_EXCLUDE narrows it.
+engine='mpi\.np(1|3)'
+repeated='mpi\.held_tensors\.np3|bad_inputs\..*\.np3|cli\.(safetensors\.np1|verify\.np1|resume\.np1|direct_writes\.np1|usage_errors\.np1|abort_cleanup\.np3|mergekit_output\.np3|h5py_reference\.np2|safetensors_reference\.np3)'
 if [ "${1:-}" = --repeated-tests ]; then
   echo "^($repeated)\$"
   exit 0
