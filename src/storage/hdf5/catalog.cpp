@@ -185,9 +185,11 @@ class CatalogReader {
   }
 
   void add_dataset(hid_t dataset, const std::string& name) {
-    PropertyList dcpl(H5Dget_create_plist(dataset), [&] { return path_ + ": cannot read the properties of '" + printable(name) + "'"; });
+    PropertyList dcpl(H5Dget_create_plist(dataset),
+                      [&] { return path_ + ": cannot read the properties of '" + printable(name) + "'"; });
     const H5D_layout_t layout = check_storage(dcpl.get(), name);
-    TypeHandle type(H5Dget_type(dataset), [&] { return path_ + ": cannot read the type of '" + printable(name) + "'"; });
+    TypeHandle type(H5Dget_type(dataset),
+                    [&] { return path_ + ": cannot read the type of '" + printable(name) + "'"; });
     std::string unsupported;
     const std::optional<DType> dtype = dtype_of(type.get(), unsupported);
     if (!dtype) fail(name, "has an unsupported type: " + unsupported);
@@ -237,7 +239,8 @@ class CatalogReader {
   }
 
   std::vector<std::uint64_t> shape_of(hid_t dataset, const std::string& name) const {
-    SpaceHandle space(H5Dget_space(dataset), [&] { return path_ + ": cannot read the dataspace of '" + printable(name) + "'"; });
+    SpaceHandle space(H5Dget_space(dataset),
+                      [&] { return path_ + ": cannot read the dataspace of '" + printable(name) + "'"; });
     switch (H5Sget_simple_extent_type(space.get())) {
       case H5S_SCALAR: return {};
       case H5S_SIMPLE: break;
@@ -247,7 +250,8 @@ class CatalogReader {
     const int rank = H5Sget_simple_extent_ndims(space.get());
     if (rank < 0 || rank > H5S_MAX_RANK) fail(name, "has an unreadable dataspace");
     std::vector<hsize_t> dims(static_cast<std::size_t>(rank));
-    check(H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr), [&] { return path_ + ": cannot read the shape of '" + printable(name) + "'"; });
+    check(H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr),
+          [&] { return path_ + ": cannot read the shape of '" + printable(name) + "'"; });
     std::uint64_t elements = 1;
     for (const hsize_t n : dims)
       if (n != 0 && __builtin_mul_overflow(elements, static_cast<std::uint64_t>(n), &elements))
@@ -263,7 +267,8 @@ class CatalogReader {
                      std::to_string(bytes));
     if (layout != H5D_CONTIGUOUS) return Access::hdf5;
     H5D_space_status_t status = H5D_SPACE_STATUS_ERROR;
-    check(H5Dget_space_status(dataset, &status), [&] { return path_ + ": cannot read the storage of '" + printable(name) + "'"; });
+    check(H5Dget_space_status(dataset, &status),
+          [&] { return path_ + ": cannot read the storage of '" + printable(name) + "'"; });
     const haddr_t offset = H5Dget_offset(dataset);
     hdf5_error_detail();  // no offset is no error: a dataset never written reads as its fill value
     if (status == H5D_SPACE_STATUS_NOT_ALLOCATED || offset == HADDR_UNDEF) return Access::hdf5;
@@ -290,12 +295,14 @@ class CatalogReader {
     const htri_t exists = H5Aexists(dataset, attribute);
     if (exists < 0) fail(name, std::string("has an unreadable attribute ") + attribute);
     if (exists == 0) return {};
-    AttributeHandle a(H5Aopen(dataset, attribute, H5P_DEFAULT), [&] { return path_ + ": cannot open attribute " + attribute; });
+    AttributeHandle a(H5Aopen(dataset, attribute, H5P_DEFAULT),
+                      [&] { return path_ + ": cannot open attribute " + attribute; });
     TypeHandle type(H5Aget_type(a.get()), [&] { return path_ + ": cannot read the type of attribute " + attribute; });
     const H5T_class_t type_class = H5Tget_class(type.get());
     if (type_class != expected)
       fail(name, std::string("has an attribute ") + attribute + " that is " + class_text(type_class) + ", expected " + expectation);
-    SpaceHandle space(H5Aget_space(a.get()), [&] { return path_ + ": cannot read the dataspace of attribute " + attribute; });
+    SpaceHandle space(H5Aget_space(a.get()),
+                      [&] { return path_ + ": cannot read the dataspace of attribute " + attribute; });
     const H5S_class_t space_class = H5Sget_simple_extent_type(space.get());
     const hssize_t values = space_class == H5S_NULL ? 0 : H5Sget_simple_extent_npoints(space.get());
     if ((space_class != H5S_SCALAR && space_class != H5S_SIMPLE && space_class != H5S_NULL) || values != 1)
@@ -308,7 +315,8 @@ class CatalogReader {
     const AttributeHandle a = open_single(dataset, name, kOrderAttribute, H5T_INTEGER, "one integer");
     if (!a) return std::nullopt;
     std::int64_t position = 0;  // HDF5 converts any integer size and byte order to this one
-    check(H5Aread(a.get(), H5T_NATIVE_INT64, &position), [&] { return path_ + ": cannot read attribute " + kOrderAttribute; });
+    check(H5Aread(a.get(), H5T_NATIVE_INT64, &position),
+          [&] { return path_ + ": cannot read attribute " + kOrderAttribute; });
     return position;
   }
 
@@ -320,7 +328,8 @@ class CatalogReader {
     std::string text;
     if (H5Tis_variable_str(type.get()) > 0) {
       char* value = nullptr;  // read with the file's own string type: no conversion
-      check(H5Aread(a.get(), type.get(), &value), [&] { return path_ + ": cannot read attribute " + kChecksumAttribute; });
+      check(H5Aread(a.get(), type.get(), &value),
+            [&] { return path_ + ": cannot read attribute " + kChecksumAttribute; });
       if (value) {
         text.assign(value, strnlen(value, kMaxTextAttributeBytes + 1));
         H5free_memory(value);
@@ -331,7 +340,8 @@ class CatalogReader {
         fail(name, std::string("has an attribute ") + kChecksumAttribute + " of " + std::to_string(size) +
                        " characters, expected " + expected);
       text.assign(size, '\0');
-      check(H5Aread(a.get(), type.get(), text.data()), [&] { return path_ + ": cannot read attribute " + kChecksumAttribute; });
+      check(H5Aread(a.get(), type.get(), text.data()),
+            [&] { return path_ + ": cannot read attribute " + kChecksumAttribute; });
     }
     while (!text.empty() && (text.back() == '\0' || text.back() == ' ')) text.pop_back();  // NUL or space padding
     if (text.size() != 16 || text.find_first_not_of("0123456789abcdef") != std::string::npos)
@@ -387,7 +397,6 @@ namespace {
 struct Listed {
   std::vector<CatalogTensor> tensors;
   std::vector<std::optional<std::int64_t>> order;
-  std::vector<std::uint64_t> positions;
   bool groups = false;
 };
 
@@ -408,7 +417,6 @@ Listed join_parts(std::vector<CatalogPart> parts, std::uint64_t listed) {
       throw Error("HDF5 catalog: the parts do not fit together");
     out.tensors.push_back(std::move(parts[where.first].tensors[where.second]));
     out.order.push_back(parts[where.first].order[where.second]);
-    out.positions.push_back(position);
   }
   return out;
 }
@@ -433,7 +441,7 @@ Catalog assemble_catalog(const CatalogSteps& steps, std::uint64_t file_size) {
   for (const ListedObject& object : whole)
     if (!read_before.count(object.name)) rest.push_back(object);
   Listed second = join_parts(steps.read(rest), rest.size());
-  if (second.positions.size() != rest.size()) throw Error("HDF5 catalog: the parts do not fit together");
+  if (second.tensors.size() != rest.size()) throw Error("HDF5 catalog: the parts do not fit together");
   std::vector<std::optional<std::int64_t>> order;
   std::size_t next = 0;
   for (const ListedObject& object : whole) {

@@ -62,7 +62,8 @@ class CatalogDefect : public InputError {
 // defect at any number of readers.
 
 // An object of a listing: its path, and the address of its header, which opens it without
-// looking the path up (a third of the cost of opening an object in a group of 100k).
+// looking the path up among the group's names (100k objects of one group opened in a small test
+// program: 2.6 s by address, 3.5 s by name).
 struct ListedObject {
   std::string name;
   haddr_t address = HADDR_UNDEF;

@@ -99,7 +99,8 @@ TypeHandle checksum_text_type() {
 // grows later: its position in the checkpoint's tensor order (a Hugging Face checkpoint's order
 // survives a conversion; the groups themselves list members by name), and a checksum that
 // write_checksums fills in (16 zeros until then: none recorded).
-void write_attribute(hid_t object, const char* name, hid_t type, const void* value, const std::string& what) {
+template <class What>
+void write_attribute(hid_t object, const char* name, hid_t type, const void* value, What&& what) {
   SpaceHandle scalar(H5Screate(H5S_SCALAR), "H5Screate");
   AttributeHandle a(H5Acreate2(object, name, type, scalar.get(), H5P_DEFAULT, H5P_DEFAULT), what);
   check(H5Awrite(a.get(), type, value), what);
@@ -139,9 +140,10 @@ class StructureWriter {
       create_parent_groups(t.name);
       const DatasetHandle d = create_dataset(t);
       const std::int64_t position = static_cast<std::int64_t>(i);
-      write_attribute(d.get(), kOrderAttribute, H5T_STD_I64LE, &position, path_ + ": cannot order '" + t.name + "'");
+      write_attribute(d.get(), kOrderAttribute, H5T_STD_I64LE, &position,
+                      [&] { return path_ + ": cannot order '" + t.name + "'"; });
       write_attribute(d.get(), kChecksumAttribute, checksum_type.get(), none.data(),
-                      path_ + ": cannot add a checksum to '" + t.name + "'");
+                      [&] { return path_ + ": cannot add a checksum to '" + t.name + "'"; });
       const auto [offset, end] = extent_of(d.get());
       s.data_offsets.push_back(offset);
       s.data_end = std::max(s.data_end, end);
@@ -179,7 +181,7 @@ class StructureWriter {
     const TypeHandle type = hdf5_type_for(t.dtype);
     return DatasetHandle(H5Dcreate2(file_.get(), t.name.c_str(), type.get(), space.get(), H5P_DEFAULT, dcpl.get(),
                                     H5P_DEFAULT),
-                         path_ + ": cannot create dataset '" + t.name + "'");
+                         [&] { return path_ + ": cannot create dataset '" + t.name + "'"; });
   }
 
   const std::string& path_;
@@ -206,7 +208,7 @@ Structure open_structure(const std::string& path, std::span<const TensorInfo> te
   Structure s;
   for (const TensorInfo& t : tensors) {
     DatasetHandle d(H5Dopen2(file.get(), t.name.c_str(), H5P_DEFAULT),
-                    path + ": the interrupted output lacks tensor '" + t.name + "'");
+                    [&] { return path + ": the interrupted output lacks tensor '" + t.name + "'"; });
     SpaceHandle space(H5Dget_space(d.get()), "H5Dget_space");
     std::vector<hsize_t> dims(t.shape.size());
     if (H5Sget_simple_extent_ndims(space.get()) != static_cast<int>(dims.size()) ||
@@ -229,10 +231,12 @@ void write_checksums(const std::string& path, std::span<const TensorInfo> tensor
     const std::string& name = tensors[i].name;
     const std::string hex = checksum_hex(checksums[i]);
     // Through the open dataset: HDF5 writes an attribute only while its object is open.
-    DatasetHandle d(H5Dopen2(file.get(), name.c_str(), H5P_DEFAULT), path + ": cannot open dataset '" + name + "'");
+    DatasetHandle d(H5Dopen2(file.get(), name.c_str(), H5P_DEFAULT),
+                    [&] { return path + ": cannot open dataset '" + name + "'"; });
     AttributeHandle a(H5Aopen(d.get(), kChecksumAttribute, H5P_DEFAULT),
-                      path + ": tensor '" + name + "' has no checksum attribute");
-    check(H5Awrite(a.get(), text.get(), hex.data()), path + ": cannot write the checksum of '" + name + "'");
+                      [&] { return path + ": tensor '" + name + "' has no checksum attribute"; });
+    check(H5Awrite(a.get(), text.get(), hex.data()),
+          [&] { return path + ": cannot write the checksum of '" + name + "'"; });
   }
   closed(file, path);
 }

@@ -2,8 +2,9 @@
 // groups, contiguous datasets allocated up front, attributes; every rank gets the datasets' offsets
 // or the same error. Rank 0 creates the file at once and its datasets on a thread while the merge
 // reads and computes (seconds for 100k tensors, which every other rank used to wait out); the
-// first write waits for them. Tensor bytes then go to those offsets as the safetensors writer sends them:
-// collective MPI-IO for large tensors, independent writes for batches of small ones, or O_DIRECT.
+// first write waits for them. Tensor bytes then go to those offsets as the safetensors writer
+// sends them: collective MPI-IO for large tensors, independent writes for batches of small ones,
+// or O_DIRECT.
 // HDF5 never writes a dataset's bytes itself (no fill values), so the two never touch the same
 // bytes, and no HDF5 call is collective: 100k tensors cost rank 0 100k serial creations, not 100k
 // steps that every rank takes together.
@@ -24,14 +25,12 @@
 namespace mpimerge::storage::hdf5 {
 namespace {
 
-// f runs on rank 0 only, holding the HDF5 lock; its structure, or its error, reaches every rank.
+// f runs on rank 0 only; its structure, or its error, reaches every rank.
 template <class F>
 Structure structure_from_root(const mpi::Comm& comm, F&& f) {
   std::vector<std::uint8_t> bytes;
   mpi::run_agreed(comm, [&] {
-    if (!comm.is_root()) return;
-    const std::lock_guard lock(hdf5_library_lock());
-    bytes = encode_structure(f());
+    if (comm.is_root()) bytes = encode_structure(f());
   });
   comm.broadcast(bytes);
   return decode_structure(bytes);
@@ -49,7 +48,10 @@ class Hdf5Writer final : public CheckpointWriter {
     // The structure is complete and on disk before any data (ready_structure()): a killed run
     // leaves a file that a resumed one can reopen (later writes touch only the datasets' bytes).
     if (reopen) {
-      structure_ = structure_from_root(comm, [&] { return open_structure(path_, tensors_); });
+      structure_ = structure_from_root(comm, [&] {
+        const std::lock_guard lock(hdf5_library_lock());
+        return open_structure(path_, tensors_);
+      });
       ready_ = true;
     } else {
       mpi::run_agreed(comm, [&] {
@@ -147,16 +149,12 @@ class Hdf5Writer final : public CheckpointWriter {
   // Collective: the datasets' offsets from rank 0 once its thread has made them, or its error.
   void ready_structure() {
     if (ready_) return;
-    std::vector<std::uint8_t> bytes;
-    mpi::run_agreed(comm_, [&] {
-      if (!comm_.is_root()) return;
-      const Structure s = building_.get();  // not under the lock: the thread holds it until done
+    structure_ = structure_from_root(comm_, [&] {
+      Structure s = building_.get();  // not under the lock: the thread holds it until done
       const std::lock_guard lock(hdf5_library_lock());
       builder_.reset();
-      bytes = encode_structure(s);
+      return s;
     });
-    comm_.broadcast(bytes);
-    structure_ = decode_structure(bytes);
     ready_ = true;
   }
 
