@@ -22,23 +22,26 @@ struct FilePiece {
 inline constexpr std::uint64_t kAdjacentRunBytes = std::uint64_t{8} << 20;
 
 // Sorts the pieces by file and offset and calls run(pieces of one run, in file order) for each
-// maximal run of pieces that follow each other without a gap in one file.
+// maximal run of pieces that follow each other in one file with at most max_gap bytes between
+// them, spanning at most max_bytes. Gaps are for reads alone (read_run reads and drops them: an
+// HDF5 file holds each small dataset's object header, a few hundred bytes, between its
+// neighbours' bytes); a write of a gap would overwrite what lies there.
 template <class Run>
-void for_each_adjacent_run(std::vector<FilePiece>& pieces, Run&& run, std::uint64_t max_bytes = kAdjacentRunBytes) {
+void for_each_adjacent_run(std::vector<FilePiece>& pieces, Run&& run, std::uint64_t max_bytes = kAdjacentRunBytes,
+                           std::uint64_t max_gap = 0) {
   std::stable_sort(pieces.begin(), pieces.end(), [](const FilePiece& a, const FilePiece& b) {
     return a.file != b.file ? a.file < b.file : a.offset < b.offset;
   });
   std::size_t first = 0;
-  std::uint64_t bytes = 0;
   for (std::size_t i = 0; i < pieces.size(); ++i) {
-    const bool joins = i > first && pieces[i].file == pieces[i - 1].file &&
-                       pieces[i].offset == pieces[i - 1].offset + pieces[i - 1].bytes && bytes + pieces[i].bytes <= max_bytes;
+    const FilePiece& p = pieces[i];
+    const std::uint64_t previous_end = i > 0 ? pieces[i - 1].offset + pieces[i - 1].bytes : 0;
+    const bool joins = i > first && p.file == pieces[i - 1].file && p.offset >= previous_end &&
+                       p.offset - previous_end <= max_gap && p.offset + p.bytes - pieces[first].offset <= max_bytes;
     if (i > first && !joins) {
       run(std::span<const FilePiece>(pieces).subspan(first, i - first));
       first = i;
-      bytes = 0;
     }
-    bytes += pieces[i].bytes;
   }
   if (first < pieces.size()) run(std::span<const FilePiece>(pieces).subspan(first));
 }

@@ -35,6 +35,38 @@ TEST(AdjacentRuns, StopAtTheLargestRun) {
   EXPECT_EQ(sizes, (std::vector<std::uint64_t>{4, 100, 4}));
 }
 
+// Reads may skip small gaps (an HDF5 file's object headers between small datasets' bytes): one
+// read spans them, each piece still gets its own bytes, and a larger gap or an overlap splits.
+TEST(AdjacentRuns, ReadsJoinAcrossGapsUpToTheLargest) {
+  std::vector<std::uint8_t> file(64);
+  for (std::size_t i = 0; i < file.size(); ++i) file[i] = static_cast<std::uint8_t>(i);
+  // [2, 6) gap 3 [9, 12) gap 0 [12, 14) gap 4 [18, 20) gap 5 [25, 27); [26, 28) overlaps it.
+  std::vector<FilePiece> pieces = {{0, 12, 2, 2}, {0, 2, 4, 0}, {0, 18, 2, 3}, {0, 9, 3, 1}, {0, 25, 2, 4}, {0, 26, 2, 5}};
+  std::vector<std::vector<std::uint8_t>> out(6);
+  for (const FilePiece& p : pieces) out[p.item].resize(p.bytes);
+  std::vector<std::pair<std::uint64_t, std::size_t>> reads;
+  std::vector<std::uint8_t> staging;
+  for_each_adjacent_run(
+      pieces,
+      [&](std::span<const FilePiece> run) {
+        read_run(
+            run, staging,
+            [&](std::uint64_t at, std::span<std::uint8_t> into) {
+              reads.emplace_back(at, into.size());
+              std::copy_n(file.begin() + static_cast<std::ptrdiff_t>(at), into.size(), into.begin());
+            },
+            [&](std::size_t item) { return std::span<std::uint8_t>(out[item]); });
+      },
+      kAdjacentRunBytes, 4);
+  EXPECT_EQ(reads, (std::vector<std::pair<std::uint64_t, std::size_t>>{{2, 18}, {25, 2}, {26, 2}}));
+  for (const FilePiece& p : pieces)
+    for (std::size_t k = 0; k < p.bytes; ++k) EXPECT_EQ(out[p.item][k], file[p.offset + k]) << p.item;
+  // The largest run counts the gaps it reads.
+  std::vector<std::uint64_t> spans;
+  for_each_adjacent_run(pieces, [&](std::span<const FilePiece> run) { spans.push_back(run_bytes(run)); }, 10, 4);
+  EXPECT_EQ(spans, (std::vector<std::uint64_t>{10, 8, 2, 2}));
+}
+
 // What a run reads lands in each piece's buffer, and what it writes comes from them, byte for byte.
 TEST(AdjacentRuns, ReadAndWriteEveryPieceThroughOneTransfer) {
   std::vector<std::uint8_t> file(64);

@@ -84,22 +84,52 @@ TEST_F(Hdf5Structure, IsTheSameBytesEachTimeAndReopensToTheSameOffsets) {
   EXPECT_EQ(decode_structure(encode_structure(s)), s);
 }
 
-// The writer creates the file at once (the ranks open it for their writes) and its datasets on a
-// thread of rank 0 while the merge computes: the two steps, the second on another thread, make the
-// same bytes as one.
-TEST_F(Hdf5Structure, BuiltInTwoStepsOnAnotherThreadIsTheSameBytes) {
+// The writer creates the file at once (the ranks open it for their writes), its datasets on a
+// thread of rank 0 while the merge computes, and keeps it open for the checksums: the same bytes
+// as create_structure and write_checksums, and a run killed with the file open leaves one that a
+// resumed run reopens.
+TEST_F(Hdf5Structure, BuiltOnAnotherThreadAndKeptOpenIsTheSameBytes) {
   const auto bytes = [](const std::string& p) {
     std::ifstream in(p, std::ios::binary);
     return std::string(std::istreambuf_iterator<char>(in), {});
   };
+  const std::vector<std::uint64_t> sums = {1, 0xfedcba9876543210ull, 3, 4, 5};
   const Structure whole = create_structure(path_, tensors_);
+  write_checksums(path_, tensors_, sums);
   const std::string expected = bytes(path_);
+
   const std::string later = (dir_ / "later.h5").string();
   StructureBuilder builder(later, tensors_);
   EXPECT_TRUE(fs::exists(later)) << "the file exists before its datasets";
   std::future<Structure> building = std::async(std::launch::async, [&] { return builder.build(); });
   EXPECT_EQ(building.get(), whole);
+
+  // What a run killed now leaves: its file as written so far, still open.
+  const std::string killed = (dir_ / "killed.h5").string();
+  fs::copy_file(later, killed);
+  EXPECT_EQ(open_structure(killed, tensors_), whole);
+  write_checksums(killed, tensors_, sums);
+  EXPECT_EQ(bytes(killed), expected);
+
+  std::async(std::launch::async, [&] { builder.write_checksums(sums); }).get();
   EXPECT_EQ(bytes(later), expected);
+  const Catalog catalog = read_catalog(later, true);
+  for (std::size_t i = 0; i < tensors_.size(); ++i) EXPECT_EQ(catalog.tensors[i].checksum, sums[i]);
+}
+
+// Generate and convert write no checksums: the file closed as it is, the same bytes.
+TEST_F(Hdf5Structure, KeptOpenAndClosedWithoutChecksumsIsTheSameBytes) {
+  const auto bytes = [](const std::string& p) {
+    std::ifstream in(p, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  create_structure(path_, tensors_);
+  const std::string later = (dir_ / "later.h5").string();
+  {
+    StructureBuilder builder(later, tensors_);
+    builder.build();
+  }  // closed by its destructor
+  EXPECT_EQ(bytes(later), bytes(path_));
 }
 
 TEST_F(Hdf5Structure, RefusesToResumeAnOutputOfOtherTensors) {

@@ -28,9 +28,15 @@
 namespace mpimerge::storage::hdf5 {
 namespace {
 
-// At most this many ranks read an HDF5 file's metadata: each lists the whole file, and a parallel
-// file system should see that a few times, not once per rank of a thousand.
+// At most this many ranks read an HDF5 file's metadata: each opens the file and reads its share of
+// the object headers, and a parallel file system should see that a few times, not once per rank of
+// a thousand.
 constexpr std::uint64_t kCatalogReaders = 8;
+
+// A batch's small tensors are read as runs that step over gaps up to this size: HDF5 puts each
+// dataset's object header (a few hundred bytes) before its bytes, so a file of small datasets
+// has no two side by side, and reading a header costs less than one more read call per tensor.
+constexpr std::uint64_t kReadGapBytes = 4096;
 
 // Collective. The two listings of catalog.hpp, each made by rank 0 and sent to every rank; of R =
 // min(ranks, kCatalogReaders) readers, rank r reads the objects at positions r, r + R, ... of a
@@ -187,11 +193,14 @@ class Hdf5Reader final : public CheckpointReader {
     }
     try {
       if (!error)
-        for_each_adjacent_run(pieces, [&](std::span<const FilePiece> run) {
-          for (std::size_t k = 0; k < run.size(); ++k) pinned_->before_read(comm_.rank());
-          read_run(run, staging_, [&](std::uint64_t offset, std::span<std::uint8_t> out) { file_.read_at(offset, out); },
-                   [&](std::size_t item) { return reads[item].out; });
-        });
+        for_each_adjacent_run(
+            pieces,
+            [&](std::span<const FilePiece> run) {
+              for (std::size_t k = 0; k < run.size(); ++k) pinned_->before_read(comm_.rank());
+              read_run(run, staging_, [&](std::uint64_t offset, std::span<std::uint8_t> out) { file_.read_at(offset, out); },
+                       [&](std::size_t item) { return reads[item].out; });
+            },
+            kAdjacentRunBytes, kReadGapBytes);
     } catch (...) {
       error = std::current_exception();
     }

@@ -26,10 +26,12 @@ struct Structure {
 // syncs it, so that a killed run leaves a file a resumed one can reopen. Throws Error.
 Structure create_structure(const std::string& path, std::span<const TensorInfo> tensors);
 
-// create_structure in two steps: the constructor creates the file (milliseconds: the ranks can
-// open it for their writes), build() its datasets and attributes (seconds for 100k tensors), then
-// closes and syncs it. build() may run on another thread, holding hdf5_library_lock(). Keeps path
-// and tensors' spans: they must outlive it.
+// The writer's way to create_structure, the file held open from its creation to its checksums:
+// the constructor creates the file (milliseconds: the ranks can open it for their writes), build()
+// its datasets and attributes (seconds for 100k tensors) and writes them out, in the page cache,
+// without closing the file; write_checksums() or close() closes it. Neither syncs: the caller does,
+// before it counts on the file. Any step may run on another thread, holding hdf5_library_lock().
+// Keeps path and tensors' spans: they must outlive it. The destructor closes a file still open.
 class StructureBuilder {
  public:
   StructureBuilder(const std::string& path, std::span<const TensorInfo> tensors);
@@ -37,6 +39,9 @@ class StructureBuilder {
   StructureBuilder(const StructureBuilder&) = delete;
   StructureBuilder& operator=(const StructureBuilder&) = delete;
   Structure build();
+  // After build(): each dataset's kChecksumAttribute (as write_checksums), then closes the file.
+  void write_checksums(std::span<const std::uint64_t> checksums);
+  void close();
 
  private:
   std::unique_ptr<class StructureWriter> writer_;
@@ -46,8 +51,9 @@ class StructureBuilder {
 // there with its shape. Throws InputError naming what is missing or different.
 Structure open_structure(const std::string& path, std::span<const TensorInfo> tensors);
 
-// Fills in each dataset's kChecksumAttribute (checksum.hpp, 16 hex digits) and syncs the file.
-// The file must be one create_structure made; no other process may have it open through HDF5.
+// Fills in each dataset's kChecksumAttribute (checksum.hpp, 16 hex digits) of a file that
+// create_structure made (or a killed run's StructureBuilder), then closes it, unsynced. No other
+// process may have it open through HDF5.
 void write_checksums(const std::string& path, std::span<const TensorInfo> tensors,
                      std::span<const std::uint64_t> checksums);
 

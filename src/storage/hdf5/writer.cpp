@@ -2,9 +2,10 @@
 // groups, contiguous datasets allocated up front, attributes; every rank gets the datasets' offsets
 // or the same error. Rank 0 creates the file at once and its datasets on a thread while the merge
 // reads and computes (seconds for 100k tensors, which every other rank used to wait out); the
-// first write waits for them. Tensor bytes then go to those offsets as the safetensors writer
-// sends them: collective MPI-IO for large tensors, independent writes for batches of small ones,
-// or O_DIRECT.
+// first write waits for them. Rank 0 keeps the file open in HDF5 until the checksums, so that they
+// need not read 100k object headers back. Tensor bytes then go to those offsets as the safetensors
+// writer sends them: collective MPI-IO for large tensors, independent writes for batches of small
+// ones, or O_DIRECT.
 // HDF5 never writes a dataset's bytes itself (no fill values), so the two never touch the same
 // bytes, and no HDF5 call is collective: 100k tensors cost rank 0 100k serial creations, not 100k
 // steps that every rank takes together.
@@ -45,8 +46,9 @@ class Hdf5Writer final : public CheckpointWriter {
     if (const std::string problem = unwritable_in_hdf5(tensors); !problem.empty())
       throw InputError("an HDF5 output cannot hold " + problem +
                        "; write a .safetensors file or a Hugging Face directory instead");
-    // The structure is complete and on disk before any data (ready_structure()): a killed run
-    // leaves a file that a resumed one can reopen (later writes touch only the datasets' bytes).
+    // The structure is complete and written out before any data (ready_structure()), and on disk
+    // before the journal counts any (flush()): a killed run leaves a file that a resumed one can
+    // reopen (later writes touch only the datasets' bytes and, at the end, the checksums).
     if (reopen) {
       structure_ = structure_from_root(comm, [&] {
         const std::lock_guard lock(hdf5_library_lock());
@@ -118,6 +120,7 @@ class Hdf5Writer final : public CheckpointWriter {
 
   bool writes_direct() const override { return direct_.has_value(); }
 
+  // Takes rank 0's HDF5 writes (the structure) to disk with the tensors' bytes: fsync is per file.
   void flush() override {
     ready_structure();
     file_.sync();
@@ -131,12 +134,21 @@ class Hdf5Writer final : public CheckpointWriter {
     mpi::run_agreed(comm_, [&] {
       if (!comm_.is_root()) return;
       const std::lock_guard lock(hdf5_library_lock());
-      write_checksums(path_, tensors_, checksums);
+      if (!builder_) return write_checksums(path_, tensors_, checksums);  // a resumed run's reopened file
+      builder_->write_checksums(checksums);
+      builder_.reset();
     });
   }
 
   void finish() override {
     ready_structure();
+    // HDF5's last writes (the checksums, or the whole structure) before the sync takes them to disk.
+    mpi::run_agreed(comm_, [&] {
+      if (!builder_) return;
+      const std::lock_guard lock(hdf5_library_lock());
+      builder_->close();
+      builder_.reset();
+    });
     file_.sync();
     file_.close();
     sync_direct();
@@ -150,10 +162,7 @@ class Hdf5Writer final : public CheckpointWriter {
   void ready_structure() {
     if (ready_) return;
     structure_ = structure_from_root(comm_, [&] {
-      Structure s = building_.get();  // not under the lock: the thread holds it until done
-      const std::lock_guard lock(hdf5_library_lock());
-      builder_.reset();
-      return s;
+      return building_.get();  // not under the lock: the thread holds it until done
     });
     ready_ = true;
   }
@@ -167,7 +176,7 @@ class Hdf5Writer final : public CheckpointWriter {
   const mpi::Comm& comm_;
   Structure structure_;
   bool ready_ = false;                       // structure_ holds the offsets
-  std::optional<StructureBuilder> builder_;  // rank 0, until its datasets are made
+  std::optional<StructureBuilder> builder_;  // rank 0, the open file until its checksums
   std::future<Structure> building_;          // rank 0: builder_->build() on its thread
   mpi::File file_;
   std::optional<DirectFile> direct_;  // when writing direct
