@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <map>
 #include <string_view>
 #include <unordered_map>
 #include <unordered_set>
@@ -283,9 +282,7 @@ class CatalogReader {
     // Raw bytes are the tensor's elements when the file's type is the program's little-endian one
     // (numpy bools: any enum of 0 and 1 over one byte); otherwise HDF5 converts them.
     if (t.info.dtype == DType::boolean) return Access::raw;
-    TypeHandle& wanted = wanted_types_[t.info.dtype];  // made once per dtype, not per dataset
-    if (!wanted) wanted = hdf5_type_for(t.info.dtype);
-    return H5Tequal(type, wanted.get()) > 0 ? Access::raw : Access::hdf5;
+    return H5Tequal(type, wanted_types_.of(t.info.dtype)) > 0 ? Access::raw : Access::hdf5;
   }
 
   // Opens an attribute checked to hold exactly one value of the class expected, or nothing when
@@ -356,7 +353,7 @@ class CatalogReader {
   bool checksums_;
   Catalog catalog_;
   std::vector<std::optional<std::int64_t>> order_;  // per dataset, as listed
-  mutable std::map<DType, TypeHandle> wanted_types_;  // the program's own type of each dtype
+  mutable ProgramTypes wanted_types_;
 };
 
 // Files mpimerge wrote number their datasets in the order of the checkpoint they came from;

@@ -215,9 +215,7 @@ class StructureWriter {
     SpaceHandle space(t.shape.empty() ? H5Screate(H5S_SCALAR)
                                       : H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr),
                       "H5Screate");
-    auto type = types_.find(t.dtype);
-    if (type == types_.end()) type = types_.emplace(t.dtype, hdf5_type_for(t.dtype)).first;
-    return DatasetHandle(H5Dcreate2(file_.get(), t.name.c_str(), type->second.get(), space.get(), H5P_DEFAULT,
+    return DatasetHandle(H5Dcreate2(file_.get(), t.name.c_str(), types_.of(t.dtype), space.get(), H5P_DEFAULT,
                                     dcpl_.get(), H5P_DEFAULT),
                          [&] { return path_ + ": cannot create dataset '" + t.name + "'"; });
   }
@@ -227,8 +225,8 @@ class StructureWriter {
   std::map<std::string, std::size_t> heap_bytes_;  // by group path, "" for the root
   std::set<std::string> made_groups_;
   PropertyList dcpl_ = dataset_creation();
-  std::map<DType, TypeHandle> types_;  // made once per dtype
-  std::vector<haddr_t> addresses_;     // each dataset's object header, in tensors_' order
+  ProgramTypes types_;
+  std::vector<haddr_t> addresses_;  // each dataset's object header, in tensors_' order
   FileHandle file_;
 };
 

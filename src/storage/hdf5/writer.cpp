@@ -72,10 +72,14 @@ class Hdf5Writer final : public CheckpointWriter {
     }
     if (builder_)
       building_ = std::async(std::launch::async, [this] {
-        const std::lock_guard lock(hdf5_library_lock());
-        Structure s = builder_->build();
+        Structure s;
+        {
+          const std::lock_guard lock(hdf5_library_lock());
+          s = builder_->build();
+        }
         // The datasets' bytes taken on disk before any is written: a disk too small for the
-        // output fails on rank 0, with an error every rank agrees on at the first write.
+        // output fails on rank 0, with an error every rank agrees on at the first write. No HDF5
+        // call: rank 0's own HDF5 reads need not wait for it.
         reserve_space(path_, s.data_end);
         return s;
       });
