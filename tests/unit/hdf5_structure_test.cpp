@@ -132,6 +132,36 @@ TEST_F(Hdf5Structure, KeptOpenAndClosedWithoutChecksumsIsTheSameBytes) {
   EXPECT_EQ(bytes(later), bytes(path_));
 }
 
+// Object headers are packed into metadata blocks, not put before each dataset: a rank's run of
+// small tensors is then one write (before, 100k tensors made 100k writes, each through the page
+// cache). The reader still finds every tensor where the structure said.
+TEST_F(Hdf5Structure, SmallTensorsBytesLieSideBySide) {
+  std::vector<TensorInfo> many;
+  for (int i = 0; i < 3000; ++i) {
+    const std::string name = i % 3 == 0 ? "layers." + std::to_string(i) + ".norm" : "blocks/" + std::to_string(i / 100) + "/w" + std::to_string(i);
+    many.push_back({name, i % 2 ? DType::bf16 : DType::f32, {static_cast<std::uint64_t>(1 + i % 7), static_cast<std::uint64_t>(16 + i % 300)}});
+  }
+  const Structure s = create_structure(path_, many);
+  std::size_t breaks = 0;
+  for (std::size_t i = 1; i < many.size(); ++i)
+    if (s.data_offsets[i] != s.data_offsets[i - 1] + many[i - 1].bytes()) ++breaks;
+  // About 1 KiB of headers per dataset in blocks of at most 512 KiB: a handful of breaks, not 3000.
+  EXPECT_LE(breaks, 8u);
+  const Catalog catalog = read_catalog(path_, false);
+  ASSERT_EQ(catalog.tensors.size(), many.size());
+  for (std::size_t i = 0; i < many.size(); ++i) {
+    EXPECT_EQ(catalog.tensors[i].info, many[i]);
+    EXPECT_EQ(catalog.tensors[i].offset, s.data_offsets[i]) << many[i].name;
+  }
+}
+
+// A small output keeps a small metadata block: its file is not a block's size larger than before.
+TEST_F(Hdf5Structure, SmallOutputStaysSmall) {
+  const std::vector<TensorInfo> two = {{"a", DType::f32, {4}}, {"b", DType::bf16, {2, 3}}};
+  const Structure s = create_structure(path_, two);
+  EXPECT_LT(fs::file_size(path_), 16u << 10) << "data ends at " << s.data_end;
+}
+
 TEST_F(Hdf5Structure, RefusesToResumeAnOutputOfOtherTensors) {
   create_structure(path_, tensors_);
   std::vector<TensorInfo> reshaped = tensors_;
