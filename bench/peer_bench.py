@@ -138,10 +138,12 @@ def main():
         tries.append({"who": "peer", "try": attempt, "wall_s": wall, "peak_rss": rss})
     same = subprocess.run(["mpirun", "-n", "1", args.binary, "diff", "--summary", "--a", ours_out, "--b", peer_out],
                           env=ENV, capture_output=True, text=True)
-    ours = min(tries, key=lambda t: t["wall_s"] if t["who"] == "mpimerge" else 1e99)
-    peer = min(tries, key=lambda t: t["wall_s"] if t["who"] == "peer" else 1e99)
-    ours_rss = min(t["peak_rss_per_rank"] for t in tries if t["who"] == "mpimerge")
-    peer_rss = min(t["peak_rss"] for t in tries if t["who"] == "peer")
+    ours_tries = [t for t in tries if t["who"] == "mpimerge"]
+    peer_tries = [t for t in tries if t["who"] == "peer"]
+    ours = min(ours_tries, key=lambda t: t["wall_s"])
+    peer = min(peer_tries, key=lambda t: t["wall_s"])
+    ours_rss = min(t["peak_rss_per_rank"] for t in ours_tries)
+    peer_rss = min(t["peak_rss"] for t in peer_tries)
     size = sum(os.path.getsize(p) for p in inputs) / 1e9
     print(f"inputs: {args.models} x {args.params} float32 + base ({size:.2f} GB of HDF5), density 0.2, best of {args.repeat}")
     print("| merge | wall s | peak RSS | speed-up | less memory |")
