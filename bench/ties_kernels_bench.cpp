@@ -21,11 +21,11 @@
 #include <vector>
 
 #include "kernels_before/convert_before.hpp"
+#include "kernels_before/sign_tally_before.hpp"
 #include "kernels_before/ties_kernels.hpp"
 #include "mpimerge/convert.hpp"
 #include "mpimerge/methods/method_spec.hpp"
 #include "mpimerge/methods/parameters.hpp"
-#include "mpimerge/methods/sign_tally.hpp"
 #include "mpimerge/methods/ties.hpp"
 #include "mpimerge/selection/radix.hpp"
 #include "mpimerge/selection/sampled.hpp"
@@ -88,21 +88,26 @@ struct Blocks {
   bool old_decode;
   std::vector<std::vector<float>> buffers = std::vector<std::vector<float>>(kTasks + 1, std::vector<float>(kBlock));
   std::vector<std::span<const float>> models = std::vector<std::span<const float>>(kTasks);
+  std::vector<std::span<const float>> inputs = std::vector<std::span<const float>>(kTasks + 1);
 
   std::size_t count() const { return (n + kBlock - 1) / kBlock; }
   Block<float> block(std::size_t b) {
     const std::size_t first = b * kBlock, size = std::min(kBlock, n - first), width = dtype_size(dtype);
     for (std::size_t i = 0; i <= kTasks; ++i) {
       const std::span<const std::uint8_t> bytes(raw[i].data() + first * width, size * width);
+      std::span<const float> in(buffers[i].data(), size);
       if (old_decode)
         before::decode<float>(dtype, bytes, std::span<float>(buffers[i].data(), size));
+      else if (const auto same = view_as<float>(dtype, bytes))  // as the engine's BlockDecoder: no copy
+        in = *same;
       else
         decode<float>(dtype, bytes, std::span<float>(buffers[i].data(), size));
-      if (i > 0) models[i - 1] = std::span<const float>(buffers[i].data(), size);
+      inputs[i] = in;
+      if (i > 0) models[i - 1] = in;
     }
     Block<float> block;
     block.first_element = first;
-    block.base = std::span<const float>(buffers[0].data(), size);
+    block.base = inputs[0];
     block.models = models;
     return block;
   }
@@ -217,7 +222,7 @@ class TiesBefore {
  private:
   LocalReductions local_;
   SampledSelection sampled_;
-  SignTally signs_;
+  before::SignTally signs_;
   std::vector<float> tau_[2 * kTasks], sums_, gamma_;
   std::vector<std::uint32_t> undecided_entries_, undecided_task_, keys_;
   std::vector<std::uint64_t> thresholds_ = std::vector<std::uint64_t>(kTasks);

@@ -1,7 +1,9 @@
 #pragma once
 // Conversion between raw little-endian tensor bytes and the compute types, one tight loop per
 // dtype. Raw buffers need no alignment.
+#include <bit>
 #include <cstdint>
+#include <optional>
 #include <span>
 
 #include "mpimerge/dtype.hpp"
@@ -11,6 +13,18 @@ namespace mpimerge {
 // out[i] = element i of raw (of a float dtype), exactly.
 template <class T>
 void decode(DType dtype, std::span<const std::uint8_t> raw, std::span<T> out);
+
+// raw as T itself, without a copy, when its bytes already are T's as this machine reads them
+// (float32 computed in float, float64 in double, a little-endian host, raw aligned for T): what
+// decode would write, bit for bit. Empty otherwise (decode then).
+template <class T>
+std::optional<std::span<const T>> view_as(DType dtype, std::span<const std::uint8_t> raw) {
+  constexpr DType same = sizeof(T) == 4 ? DType::f32 : DType::f64;
+  if (std::endian::native != std::endian::little || dtype != same ||
+      reinterpret_cast<std::uintptr_t>(raw.data()) % alignof(T) != 0)
+    return std::nullopt;
+  return std::span<const T>(reinterpret_cast<const T*>(raw.data()), raw.size() / sizeof(T));
+}
 
 // raw element i = out_dtype(in[i]), rounding to nearest even for narrower types.
 template <class T>

@@ -36,7 +36,7 @@ bool SignTally::grow() {
   return true;
 }
 
-SignTally::Slot* SignTally::find_or_insert(std::size_t problem, std::uint64_t key) {
+SignTally::Slot* SignTally::find_or_insert(std::uint64_t problem, std::uint64_t key) {
   if (2 * (used_ + 1) > slots_.size() && !grow()) return nullptr;
   const std::size_t mask = slots_.size() - 1;
   for (std::size_t i = slot_hash(problem, key) & mask;; i = (i + 1) & mask) {
@@ -51,23 +51,47 @@ SignTally::Slot* SignTally::find_or_insert(std::size_t problem, std::uint64_t ke
   }
 }
 
-void SignTally::add_single(std::size_t problem, std::uint64_t key, int sign_if_kept, int sign_if_cut) {
-  ++undecided_;
-  if (overflow_) return;
-  Slot* s = find_or_insert(problem, key);
-  if (s == nullptr) return;
-  s->outcomes.positive_if_kept += sign_if_kept > 0;
-  s->outcomes.negative_if_kept += sign_if_kept < 0;
-  s->outcomes.positive_if_cut += sign_if_cut > 0;
-  s->outcomes.negative_if_cut += sign_if_cut < 0;
+// A full log chunk grows (doubling up to kChunkDeltas), is folded into the table, or is followed
+// by a new one. False when out of memory (overflowed).
+bool SignTally::make_room_in_log() {
+  constexpr std::size_t kFirst = 1024;
+  if (!log_.empty() && log_.back().deltas.size() < kChunkDeltas) {
+    std::vector<Delta>& deltas = log_.back().deltas;
+    const std::size_t size = std::min(kChunkDeltas, 2 * deltas.size());
+    if (!room((size - deltas.size()) * sizeof(Delta))) return false;
+    deltas.resize(size);
+    return true;
+  }
+  if (folding_ && !log_.empty()) {
+    fold_log();
+    return !overflow_;
+  }
+  if (!room(kFirst * sizeof(Delta))) return false;
+  log_.emplace_back().deltas.resize(kFirst);
+  return true;
 }
 
-void SignTally::add_singles(std::span<const Single> singles) {
-  if (!slots_.empty() && !overflow_) {
-    const std::size_t mask = slots_.size() - 1;
-    for (const Single& s : singles) __builtin_prefetch(&slots_[slot_hash(s.problem, s.key) & mask]);
+// Sums the log's one chunk into the table, slots fetched ahead (one at a time every insert waits
+// on memory once the table outgrows the caches). Stops folding for good when the table holds
+// more than one key per two deltas folded: then its keys are nearly distinct and the log is the
+// smaller of the two.
+void SignTally::fold_log() {
+  LogChunk& chunk = log_.back();
+  constexpr std::size_t kAhead = 8;
+  for (std::size_t i = 0; i < chunk.used; ++i) {
+    if (i + kAhead < chunk.used && !slots_.empty()) {
+      const Delta& ahead = chunk.deltas[i + kAhead];
+      __builtin_prefetch(&slots_[slot_hash(ahead.problem, ahead.key) & (slots_.size() - 1)]);
+    }
+    const Delta& d = chunk.deltas[i];
+    Slot* s = find_or_insert(d.problem, d.key);
+    if (s == nullptr) return;  // find_or_insert found no room: overflowed
+    s->positive += d.positive;
+    s->negative += d.negative;
   }
-  for (const Single& s : singles) add_single(s.problem, s.key, s.sign_if_kept, s.sign_if_cut);
+  folded_ += chunk.used;
+  chunk.used = 0;
+  folding_ = 2 * used_ <= folded_;
 }
 
 void SignTally::add_multiple(std::uint32_t tensor, std::span<const float> tau) {
@@ -91,10 +115,19 @@ void SignTally::resolve(std::span<const std::uint64_t> threshold_key, std::size_
     negative_ += sign < 0;
   };
   for (const Slot& s : slots_) {
-    if (s.problem == kEmpty) continue;
-    const bool kept = s.key >= threshold_key[s.problem];
-    positive_ += kept ? s.outcomes.positive_if_kept : s.outcomes.positive_if_cut;
-    negative_ += kept ? s.outcomes.negative_if_kept : s.outcomes.negative_if_cut;
+    if (s.problem == kEmpty || s.key < threshold_key[s.problem]) continue;
+    positive_ += s.positive;
+    negative_ += s.negative;
+  }
+  for (const LogChunk& chunk : log_) {
+    std::int64_t positive = 0, negative = 0;
+    for (const Delta& d : std::span<const Delta>(chunk.deltas).first(chunk.used)) {
+      const bool kept = d.key >= threshold_key[d.problem];
+      positive += kept ? d.positive : 0;
+      negative += kept ? d.negative : 0;
+    }
+    positive_ += positive;
+    negative_ += negative;
   }
   for (std::size_t u = 0; u < tensors32_.size(); ++u)
     count(sign32(tensors32_[u], std::span<const float>(tau32_).subspan(u * tasks, tasks)));
@@ -102,6 +135,9 @@ void SignTally::resolve(std::span<const std::uint64_t> threshold_key, std::size_
     count(sign64(tensors64_[u], std::span<const double>(tau64_).subspan(u * tasks, tasks)));
   slots_ = {};
   used_ = 0;
+  log_ = {};
+  folding_ = true;
+  folded_ = 0;
   tensors32_ = {};
   tensors64_ = {};
   tau32_ = {};

@@ -46,27 +46,26 @@ class BlockDecoder {
     for (auto& b : buffers_) b.resize(std::max(b.size(), most));
     for (auto& b : aligned_buffers_) b.resize(std::max(b.size(), most));
     models_.resize(inputs - first_model);
+    inputs_.resize(inputs);
     aligned_.resize(aligned_buffers_.size());
     for (std::uint64_t offset = 0; offset < rows.elements; offset += step) {
       const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(step, rows.elements - offset));
       for (std::size_t i = 0; i < inputs; ++i) {
         const DType dtype = tensor.input_dtype[i];
-        decode<T>(dtype, rows.raw[i].subspan(offset * dtype_size(dtype), n * dtype_size(dtype)),
-                  std::span<T>(buffers_[i].data(), n));
-        if (i >= first_model) models_[i - first_model] = std::span<const T>(buffers_[i].data(), n);
+        inputs_[i] = block_of(dtype, rows.raw[i].subspan(offset * dtype_size(dtype), n * dtype_size(dtype)), buffers_[i]);
+        if (i >= first_model) models_[i - first_model] = inputs_[i];
       }
       for (std::size_t a = 0; a < aligned_.size(); ++a) {
         aligned_[a] = {};
         if (a >= rows.aligned.size() || rows.aligned[a].empty()) continue;
         const DType dtype = tensor.aligned_dtype[a];
-        decode<T>(dtype, rows.aligned[a].subspan(offset * dtype_size(dtype), n * dtype_size(dtype)),
-                  std::span<T>(aligned_buffers_[a].data(), n));
-        aligned_[a] = std::span<const T>(aligned_buffers_[a].data(), n);
+        aligned_[a] = block_of(dtype, rows.aligned[a].subspan(offset * dtype_size(dtype), n * dtype_size(dtype)),
+                               aligned_buffers_[a]);
       }
       Block<T> block;
       block.tensor = tensor.merged_index;
       block.first_element = rows.first_element + offset;
-      if (has_base) block.base = std::span<const T>(buffers_[0].data(), n);
+      if (has_base) block.base = inputs_[0];
       block.models = models_;
       block.aligned = aligned_;
       visit(block, unit, offset);
@@ -74,8 +73,17 @@ class BlockDecoder {
   }
 
  private:
+  // One input's block in T: its own bytes where they already are T (float32 inputs computed in
+  // float: no copy, the group's buffers are aligned), else decoded into buffer.
+  static std::span<const T> block_of(DType dtype, std::span<const std::uint8_t> raw, std::vector<T>& buffer) {
+    const std::size_t n = raw.size() / dtype_size(dtype);
+    if (const auto same = view_as<T>(dtype, raw)) return *same;
+    decode<T>(dtype, raw, std::span<T>(buffer.data(), n));
+    return std::span<const T>(buffer.data(), n);
+  }
+
   std::vector<std::vector<T>> buffers_, aligned_buffers_;
-  std::vector<std::span<const T>> models_, aligned_;
+  std::vector<std::span<const T>> inputs_, models_, aligned_;
 };
 
 // Both decoders, dispatched on the tensor's compute type.

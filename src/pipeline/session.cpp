@@ -10,6 +10,7 @@
 #include "pipeline/inputs.hpp"
 #include "pipeline/sample_pass.hpp"
 #include "pipeline/whole_tensors.hpp"
+#include "pipeline/working_set.hpp"
 #include "mpimerge/checksum.hpp"
 #include "mpimerge/pipeline/transfers.hpp"
 
@@ -90,8 +91,7 @@ void MergeSession::load(std::size_t g) {
     slices_->load(g);
     return slices_->bytes_read() - before;
   });
-  // Streaming: the file system fetches the next group while this one is computed.
-  if (work_->streaming()) slices_->prefetch((g + 1) % work_->groups.size());
+  if (work_->streaming()) read_ahead(g);
   if (checked_[g]) return;
   // First time this group is read: check it, and fold it into the inputs' checksums.
   mpi::run_agreed(comm_, [&] { check_slices(plan_, inputs_, *slices_, allow_nonfinite_); });
@@ -102,6 +102,24 @@ void MergeSession::load(std::size_t g) {
           partial_checksum(slices_->raw(i, u), slices_->rows(u).begin, t.output.row_elements() * dtype_size(t.input_dtype[i]));
     }
   checked_[g] = true;
+}
+
+// Streaming: the file system reads ahead while this group is computed: the groups that follow in
+// this pass, up to kReadAheadBytes of them (several when groups are small, so that a cold read
+// keeps the disk as busy as large groups do), then the next pass's first; each hinted once.
+void MergeSession::read_ahead(std::size_t g) {
+  const std::size_t groups = work_->groups.size();
+  const std::uint64_t at = static_cast<std::uint64_t>(reads_) * groups + g;  // this load's place in all loads
+  std::uint64_t ahead = 0;
+  for (std::uint64_t next = at + 1; ahead < kReadAheadBytes; ++next) {
+    const std::size_t group = static_cast<std::size_t>(next % groups);
+    if (next >= hinted_until_) {
+      slices_->prefetch(group);
+      hinted_until_ = next + 1;
+    }
+    if (group == 0) break;  // the next pass's first group: whether more passes come is not known here
+    ahead += most_bytes(group, true);
+  }
 }
 
 void MergeSession::analyze(std::span<MergeTarget* const> targets) {

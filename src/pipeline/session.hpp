@@ -87,6 +87,7 @@ class MergeSession {
   static constexpr std::chrono::seconds kJournalInterval{60};
   // A group's input or output bytes in the largest share of each unit (progress, journal cadence).
   std::uint64_t most_bytes(std::size_t group, bool inputs) const;
+  void read_ahead(std::size_t group);
 
   const MergePlan& plan_;
   const WorkPlan* work_;
@@ -100,6 +101,7 @@ class MergeSession {
   std::vector<std::vector<std::uint64_t>> input_checksums_;  // [input][tensor], this rank's partials
   std::vector<std::size_t> last_group_;  // per plan tensor: the group that holds its last unit
   int reads_ = 0;
+  std::uint64_t hinted_until_ = 0;  // loads before this place in the sequence of loads are hinted
   bool allow_nonfinite_ = false;
 };
 

@@ -18,6 +18,13 @@ std::uint64_t bytes_per_row(const PlannedTensor& tensor) {
   return element_bytes * tensor.output.row_elements();
 }
 
+std::uint64_t slices_per_rank(const MergePlan& plan, int ranks) {
+  std::uint64_t total = 0;
+  for (const PlannedTensor& tensor : plan.tensors)
+    total += bytes_per_row(tensor) * owned_rows(tensor.output.rows(), 0, ranks).count();
+  return total;
+}
+
 namespace {
 
 // Every row of a held tensor on its holder, none elsewhere; otherwise the balanced split.

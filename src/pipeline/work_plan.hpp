@@ -82,6 +82,10 @@ std::uint64_t held_tensor_bytes_for(const MergePlan& plan);
 // included) plus the output.
 std::uint64_t bytes_per_row(const PlannedTensor& tensor);
 
+// What a rank's slices of every tensor take held at once (the largest share of each: rank 0's
+// rows), as bytes_per_row counts them: the most any working set could hold.
+std::uint64_t slices_per_rank(const MergePlan& plan, int ranks);
+
 // What the owner of a whole tensor holds while it merges it: every input's bytes gathered, the
 // inputs decoded to the compute type, the output in the compute type and encoded, and the method's
 // work space.

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <vector>
 
 #include "mpimerge/float_bits.hpp"
 
@@ -77,6 +78,27 @@ TEST(Convert, Float16BlocksGiveTheScalarConversionsBits) {
   }
   EXPECT_EQ(encode_counting_nonfinite<float>(in, DType::f16, counted), nonfinite);
   EXPECT_EQ(counted, out);
+}
+
+// The engine reads float32 inputs computed in float (and float64 in double) in place, without a
+// copy: what decode would write, bit for bit, or nothing where decode must run.
+TEST(Convert, ViewsBytesThatAlreadyAreTheComputeTypeInPlace) {
+  const std::vector<float> values = {1.5f, -0.0f, std::numeric_limits<float>::quiet_NaN(), -3.25e-39f};
+  alignas(8) std::uint8_t raw[8 + sizeof(float) * 4];
+  std::memcpy(raw, values.data(), sizeof(float) * 4);
+  const auto bytes = std::span<const std::uint8_t>(raw, sizeof(float) * 4);
+  const auto view = view_as<float>(DType::f32, bytes);
+  ASSERT_TRUE(view.has_value());
+  EXPECT_EQ(static_cast<const void*>(view->data()), static_cast<const void*>(raw));
+  std::vector<float> decoded(4);
+  decode<float>(DType::f32, bytes, decoded);
+  ASSERT_EQ(view->size(), 4u);
+  EXPECT_EQ(std::memcmp(view->data(), decoded.data(), sizeof(float) * 4), 0);
+  EXPECT_FALSE(view_as<float>(DType::f32, std::span<const std::uint8_t>(raw + 1, 8)).has_value());  // misaligned
+  EXPECT_FALSE(view_as<float>(DType::bf16, bytes).has_value());
+  EXPECT_FALSE(view_as<float>(DType::f64, bytes).has_value());
+  EXPECT_FALSE(view_as<double>(DType::f32, bytes).has_value());
+  EXPECT_TRUE(view_as<double>(DType::f64, std::span<const std::uint8_t>(raw, 16)).has_value());
 }
 
 TEST(Convert, CountsNonFiniteValues) {

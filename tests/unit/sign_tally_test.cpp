@@ -3,6 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
+#include <vector>
+
 namespace mpimerge {
 namespace {
 
@@ -54,6 +57,53 @@ TEST(SignTally, RunsOutOfMemoryAndSaysSo) {
   EXPECT_TRUE(tally.overflowed());
   EXPECT_EQ(tally.undecided(), 10u);
 }
+
+TEST(SignTally, SinglesWhoseSignsAgreeTakeNoRoomInTheLog) {
+  SignTally tally(1024 * 16);  // the log's first chunk: 1024 deltas of 16 bytes
+  for (std::uint64_t key = 0; key < 100000; ++key) tally.add_single(key % 3, key, key % 2 ? 1 : -1, key % 2 ? 1 : -1);
+  const std::uint64_t thresholds[] = {0, 0, 0};
+  tally.resolve(thresholds, 3, [](std::uint32_t, std::span<const float>) { return 0; },
+                [](std::uint32_t, std::span<const double>) { return 0; });
+  EXPECT_FALSE(tally.overflowed());
+  EXPECT_EQ(tally.positive(), 50000);
+  EXPECT_EQ(tally.negative(), 50000);
+  EXPECT_EQ(tally.undecided(), 100000u);
+}
+
+// Singles by the hundred thousand, against the signs counted one by one once the thresholds are
+// known: over few distinct keys (as bf16 and f16 task vectors have; folded into the table) and
+// over keys nearly all distinct (as f32 ones have; kept in the log).
+void expect_singles_add_up(std::uint64_t distinct_keys, std::uint64_t memory) {
+  constexpr std::size_t kProblems = 3, kSingles = 300000;
+  std::mt19937_64 rng(distinct_keys);
+  std::uniform_int_distribution<int> sign(-1, 1);
+  std::uniform_int_distribution<std::uint64_t> key_of(0, distinct_keys - 1);
+  const std::uint64_t thresholds[kProblems] = {distinct_keys / 2, distinct_keys / 3, distinct_keys};
+  SignTally tally(memory);
+  std::int64_t positive = 0, negative = 0;
+  for (std::size_t i = 0; i < kSingles; ++i) {
+    const std::size_t problem = i % kProblems;
+    const std::uint64_t key = key_of(rng);
+    const int if_kept = sign(rng), if_cut = sign(rng);
+    tally.add_single(problem, key, if_kept, if_cut);
+    const int counted = key >= thresholds[problem] ? if_kept : if_cut;
+    positive += counted > 0;
+    negative += counted < 0;
+  }
+  tally.resolve(thresholds, kProblems, [](std::uint32_t, std::span<const float>) { return 0; },
+                [](std::uint32_t, std::span<const double>) { return 0; });
+  ASSERT_FALSE(tally.overflowed());
+  EXPECT_EQ(tally.positive(), positive);
+  EXPECT_EQ(tally.negative(), negative);
+  EXPECT_EQ(tally.undecided(), kSingles);
+}
+
+TEST(SignTally, SinglesOverFewKeysAddUpInLittleMemory) {
+  // The differing singles' log alone (about 200k deltas of 16 bytes) would not fit in 2 MiB.
+  expect_singles_add_up(2000, std::uint64_t{2} << 20);
+}
+
+TEST(SignTally, SinglesOverDistinctKeysAddUp) { expect_singles_add_up(std::uint64_t{1} << 40, std::uint64_t{64} << 20); }
 
 }  // namespace
 }  // namespace mpimerge

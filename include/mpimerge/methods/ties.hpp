@@ -97,11 +97,10 @@ class TiesMerge final : public MethodTemplate<TiesMerge> {
   std::uint64_t sign_memory_ = 0;
   std::int64_t kept_entries_ = 0, lost_entries_ = 0;  // over the merge: all kept, and those not merged
   MethodScratch scratch_;
-  // Per element of a block in the counting pass: how many entries are undecided, the task of the
-  // (last) undecided one, and the elements where any is (tally_undecided).
-  std::vector<std::uint32_t> undecided_entries_, undecided_task_, undecided_at_;
+  // Per element of a block in the counting pass: how many entries are undecided, and the task of
+  // the (last) undecided one (tally_undecided).
+  std::vector<std::uint32_t> undecided_entries_, undecided_task_;
   std::vector<std::uint32_t> narrow_keys_;
-  std::vector<SignTally::Single> singles_;  // a block's parameters with one undecided entry
 };
 
 }  // namespace mpimerge

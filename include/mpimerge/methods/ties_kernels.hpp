@@ -32,6 +32,14 @@ inline T keep_if(bool keep, T x) {
   return std::bit_cast<T>(std::bit_cast<Bits>(x) & (Bits{0} - static_cast<Bits>(keep)));
 }
 
+// keep ? x : y, by its bits, without a branch (the compiler may branch on a ternary).
+template <class T>
+inline T select(bool keep, T x, T y) {
+  using Bits = std::conditional_t<sizeof(T) == 8, std::uint64_t, std::uint32_t>;
+  const Bits mask = Bits{0} - static_cast<Bits>(keep);
+  return std::bit_cast<T>((std::bit_cast<Bits>(x) & mask) | (std::bit_cast<Bits>(y) & ~mask));
+}
+
 // topk_values_mask keeps the entries with |tau| >= the k-th smallest |tau|, where
 // k = d - int(d * density). Returns that k (1-based); 0 when nothing is cut (density 1).
 std::uint64_t kth_smallest_rank(std::uint64_t d, double density);
@@ -100,14 +108,42 @@ struct PivotCounts {
   std::uint64_t below = 0, at_low = 0, at_high = 0, between = 0;
 };
 
+// classify_task_vector's loop for float entries and 32-bit keys, whole: one element width, so
+// GCC 12 vectorises it fused, loading the inputs once and storing each array once. It takes its
+// arrays as restrict parameters: GCC ignores restrict on local pointers and gives up on the run-time
+// alias checks that seven arrays need.
+inline void classify_narrow(const float* __restrict m, const float* __restrict b, std::size_t n, std::uint32_t lo,
+                            std::uint32_t hi, std::uint32_t task, float* __restrict t, float* __restrict kept,
+                            std::uint32_t* __restrict k, std::uint32_t* __restrict count,
+                            std::uint32_t* __restrict which, std::uint32_t& below_out, std::uint32_t& at_low_out,
+                            std::uint32_t& at_high_out, std::uint32_t& between_out) {
+  std::uint32_t below = 0, at_low = 0, at_high = 0, between = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const float x = m[i] - b[i];
+    const std::uint32_t key = std::bit_cast<std::uint32_t>(x) & 0x7FFFFFFFu;
+    t[i] = x;
+    k[i] = key;
+    kept[i] = keep_if(key >= hi, x);
+    const auto undecided = static_cast<std::uint32_t>((key >= lo) & (key < hi) & (x != 0.0f));
+    count[i] += undecided;
+    which[i] = (which[i] & (undecided - 1u)) | (task & (0u - undecided));
+    below += key < lo;
+    at_low += key == lo;
+    at_high += key == hi;
+    between += (key > lo) & (key < hi);
+  }
+  below_out = below;
+  at_low_out = at_low;
+  at_high_out = at_high;
+  between_out = between;
+}
+
 template <class T, class Key>
 MPIMERGE_VECTOR_CLONES void classify_task_vector(std::span<const T> model, std::span<const T> base, std::uint64_t low,
                                                  std::uint64_t high, bool wide_keys, std::uint32_t task, std::span<T> tau,
                                                  std::span<T> trimmed, std::span<Key> keys,
                                                  std::span<std::uint32_t> undecided_count,
                                                  std::span<std::uint32_t> undecided_task, PivotCounts& counts) {
-  // Simple loops of one element width each, over restrict pointers, so that every one vectorises
-  // (GCC 12 vectorises none of it fused into one loop).
   const std::size_t n = tau.size();
   const T* __restrict m = model.data();
   const T* __restrict b = base.data();
@@ -116,26 +152,28 @@ MPIMERGE_VECTOR_CLONES void classify_task_vector(std::span<const T> model, std::
   Key* __restrict k = keys.data();
   std::uint32_t* __restrict count = undecided_count.data();
   std::uint32_t* __restrict which = undecided_task.data();
-  for (std::size_t i = 0; i < n; ++i) t[i] = m[i] - b[i];
-  if constexpr (sizeof(Key) == 4) {
-    for (std::size_t i = 0; i < n; ++i) k[i] = std::bit_cast<std::uint32_t>(static_cast<float>(t[i])) & 0x7FFFFFFFu;
-  } else {
-    for (std::size_t i = 0; i < n; ++i) k[i] = key_of<T>(t[i], wide_keys);
-  }
   const Key lo = static_cast<Key>(low), hi = static_cast<Key>(high);
   Key below = 0, at_low = 0, at_high = 0, between = 0;  // a block has < 2^32 elements
-  for (std::size_t i = 0; i < n; ++i) {
-    below += k[i] < lo;
-    at_low += k[i] == lo;
-    at_high += k[i] == hi;
-    between += (k[i] > lo) & (k[i] < hi);
-  }
-  for (std::size_t i = 0; i < n; ++i) kept[i] = keep_if(k[i] >= hi, t[i]);
-  for (std::size_t i = 0; i < n; ++i) {
-    const auto undecided = static_cast<std::uint32_t>(static_cast<Key>((k[i] >= lo) & (k[i] < hi)) &
-                                                      static_cast<Key>(t[i] != T(0)));
-    count[i] += undecided;
-    which[i] = (which[i] & (undecided - 1u)) | (task & (0u - undecided));
+  if constexpr (sizeof(Key) == 4 && sizeof(T) == 4) {
+    classify_narrow(m, b, n, lo, hi, task, t, kept, k, count, which, below, at_low, at_high, between);
+  } else {
+    // Simple loops of one element width each, over restrict pointers, so that every one
+    // vectorises (mixed widths fused into one loop do not).
+    for (std::size_t i = 0; i < n; ++i) t[i] = m[i] - b[i];
+    for (std::size_t i = 0; i < n; ++i) k[i] = key_of<T>(t[i], wide_keys);
+    for (std::size_t i = 0; i < n; ++i) {
+      below += k[i] < lo;
+      at_low += k[i] == lo;
+      at_high += k[i] == hi;
+      between += (k[i] > lo) & (k[i] < hi);
+    }
+    for (std::size_t i = 0; i < n; ++i) kept[i] = keep_if(k[i] >= hi, t[i]);
+    for (std::size_t i = 0; i < n; ++i) {
+      const auto undecided = static_cast<std::uint32_t>(static_cast<Key>((k[i] >= lo) & (k[i] < hi)) &
+                                                        static_cast<Key>(t[i] != T(0)));
+      count[i] += undecided;
+      which[i] = (which[i] & (undecided - 1u)) | (task & (0u - undecided));
+    }
   }
   if (lo == hi) at_high = 0;  // counted as at_low
   counts.below += below;
