@@ -51,20 +51,24 @@ SignTally::Slot* SignTally::find_or_insert(std::uint64_t problem, std::uint64_t 
   }
 }
 
-// A full log chunk grows (doubling up to kChunkDeltas), is folded into the table, or is followed
-// by a new one. False when out of memory (overflowed).
+// A full log chunk grows (doubling, up to kChunkDeltas and a quarter of the memory: the rest is
+// the table's), is folded into the table, or is followed by a new one. False when out of memory
+// (overflowed).
 bool SignTally::make_room_in_log() {
   constexpr std::size_t kFirst = 1024;
-  if (!log_.empty() && log_.back().deltas.size() < kChunkDeltas) {
+  if (!log_.empty()) {
     std::vector<Delta>& deltas = log_.back().deltas;
-    const std::size_t size = std::min(kChunkDeltas, 2 * deltas.size());
-    if (!room((size - deltas.size()) * sizeof(Delta))) return false;
-    deltas.resize(size);
-    return true;
-  }
-  if (folding_ && !log_.empty()) {
-    fold_log();
-    return !overflow_;
+    const std::size_t most = std::max<std::size_t>(kFirst, std::min<std::uint64_t>(kChunkDeltas, memory_limit_ / 4 / sizeof(Delta)));
+    const std::size_t size = std::min(most, 2 * deltas.size());
+    if (size > deltas.size() && memory_ + (size - deltas.size()) * sizeof(Delta) <= memory_limit_) {
+      memory_ += (size - deltas.size()) * sizeof(Delta);
+      deltas.resize(size);
+      return true;
+    }
+    if (folding_) {
+      fold_log();
+      return !overflow_;
+    }
   }
   if (!room(kFirst * sizeof(Delta))) return false;
   log_.emplace_back().deltas.resize(kFirst);

@@ -103,6 +103,11 @@ TEST(SignTally, SinglesOverFewKeysAddUpInLittleMemory) {
   expect_singles_add_up(2000, std::uint64_t{2} << 20);
 }
 
+// A small budget (tensor-scope TIES streamed under --memory-budget 4M gives the tally 256 KiB):
+// the log folds into the table before it outgrows its share, instead of overflowing (which costs
+// a pass: cli.tensor_scope_reads caught a fourth read).
+TEST(SignTally, SinglesOverFewKeysFitASmallBudget) { expect_singles_add_up(500, std::uint64_t{256} << 10); }
+
 TEST(SignTally, SinglesOverDistinctKeysAddUp) { expect_singles_add_up(std::uint64_t{1} << 40, std::uint64_t{64} << 20); }
 
 }  // namespace
