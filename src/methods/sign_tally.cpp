@@ -13,7 +13,7 @@ std::uint64_t slot_hash(std::uint64_t problem, std::uint64_t key) {
 }  // namespace
 
 bool SignTally::room(std::uint64_t bytes) {
-  if (overflow_ || memory_ + bytes > memory_limit_) {
+  if (!fits(bytes)) {
     overflow_ = true;
     return false;
   }
@@ -60,8 +60,8 @@ bool SignTally::make_room_in_log() {
     std::vector<Delta>& deltas = log_.back().deltas;
     const std::size_t most = std::max<std::size_t>(kFirst, std::min<std::uint64_t>(kChunkDeltas, memory_limit_ / 4 / sizeof(Delta)));
     const std::size_t size = std::min(most, 2 * deltas.size());
-    if (size > deltas.size() && memory_ + (size - deltas.size()) * sizeof(Delta) <= memory_limit_) {
-      memory_ += (size - deltas.size()) * sizeof(Delta);
+    if (size > deltas.size() && fits((size - deltas.size()) * sizeof(Delta))) {
+      room((size - deltas.size()) * sizeof(Delta));
       deltas.resize(size);
       return true;
     }

@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "mpimerge/error.hpp"
+#include "mpimerge/pipeline/transfers.hpp"
 #include "mpimerge/util/format.hpp"
 
 namespace mpimerge {
@@ -21,7 +22,7 @@ std::uint64_t bytes_per_row(const PlannedTensor& tensor) {
 std::uint64_t slices_per_rank(const MergePlan& plan, int ranks) {
   std::uint64_t total = 0;
   for (const PlannedTensor& tensor : plan.tensors)
-    total += bytes_per_row(tensor) * owned_rows(tensor.output.rows(), 0, ranks).count();
+    total += bytes_per_row(tensor) * most_rows_per_rank(tensor.output.rows(), ranks);
   return total;
 }
 

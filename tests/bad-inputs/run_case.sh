@@ -33,14 +33,11 @@ EDIT="/usr/bin/python3 $HERE/edit.py"
 CRAFT="/usr/bin/python3 $HERE/craft.py"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 T=$(mktemp -d /tmp/bad-input-XXXXXX)
-# Open MPI's session directory beside $T, whose files the case checks (see tests/cli/common.sh).
-mkdir "$T.ompi"
-export OMPI_MCA_orte_tmpdir_base="$T.ompi"
 CLEANUP=()
 cleanup() {
   local c
   for c in "${CLEANUP[@]}"; do eval "$c" || true; done
-  rm -rf "$T" "$T.ompi"
+  rm -rf "$T"
 }
 trap cleanup EXIT
 fail() { echo "FAIL [$CASE, $RANKS ranks]: $*" >&2; exit 1; }

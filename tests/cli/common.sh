@@ -5,11 +5,6 @@ RANKS=${RANKS:-2}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
-# Open MPI's session directory inside this test's own: tests running side by side that share
-# /tmp/ompi.HOST.UID race when one removes it on exit while two others create it again
-# ("mkdir ... File exists", orte_init failed: seen once in CI).
-mkdir "$WORK/ompi-sessions"
-export OMPI_MCA_orte_tmpdir_base="$WORK/ompi-sessions"
 
 # run RANKS ARGS...: runs mpimerge under mpirun with a hang guard; sets STATUS, OUT, ERR.
 run() {

@@ -67,6 +67,8 @@ class SignTally {
   std::int64_t negative() const { return negative_; }
 
  private:
+  // Whether bytes more fit the memory limit; room() takes them, or overflows the tally.
+  bool fits(std::uint64_t bytes) const { return !overflow_ && memory_ + bytes <= memory_limit_; }
   bool room(std::uint64_t bytes);
   bool make_room_in_log();
   void fold_log();
