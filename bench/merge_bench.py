@@ -93,6 +93,16 @@ def io_floor(inputs, output_bytes, scratch, cold):
             "buffered_write_s": buffered_s, "buffered_total_s": read_s + buffered_s}
 
 
+def launch_seconds(binary, ranks, env_extra=()):
+    """Seconds for mpirun to start `ranks` processes of the binary that initialise MPI and exit (its
+    --help): what every merge's wall time spends outside the merge. env_extra: NAME=VALUE settings."""
+    env = dict(ENV, **dict(e.split("=", 1) for e in env_extra))
+    t0 = time.monotonic()
+    subprocess.run(["mpirun", "-n", str(ranks), "--oversubscribe", binary, "--help"], check=True, env=env,
+                   stdout=subprocess.DEVNULL)
+    return time.monotonic() - t0
+
+
 def best_floor(tries):
     return {k: min(t[k] for t in tries) for k in tries[0]}
 
@@ -200,6 +210,9 @@ def main():
     ap.add_argument("--sizes", nargs="*", default=[], help="model sizes for the growth table (default options)")
     ap.add_argument("--sweep", metavar="SIZE", help="also time a grid as one sweep against separate merges, "
                     "on models of SIZE parameters (e.g. 0.5B), at the default options")
+    ap.add_argument("--launch-env", action="append", default=[], metavar="NAME=VALUE",
+                    help="also time the MPI launch with this environment setting (repeat), e.g. "
+                         "OMPI_MCA_mtl=^ofi,psm,psm2 where the machine has no InfiniPath/Omni-Path hardware")
     ap.add_argument("--json", default=os.path.join(ROOT, "bench", "results.json"))
     args = ap.parse_args()
 
@@ -246,6 +259,10 @@ def main():
         for cache, f in floors.items():
             print(f"Direct floor ({cache}): read (cat) {f['read_s']:.2f} s + write (dd oflag=direct) {f['direct_write_s']:.2f} s "
                   f"= {f['direct_total_s']:.2f} s; buffered write (dd conv=fsync) {f['buffered_write_s']:.2f} s")
+        results["launch"] = {name: {"best_s": min(t), "tries_s": t} for name, t in launch_tries.items()}
+        for name, t in launch_tries.items():
+            print(f"MPI launch, {max(args.ranks)} ranks (mpirun ... mpimerge --help, {name}): {min(t):.2f} s, "
+                  "inside every wall time below")
         print("\n| method | ranks | options | binary | cache | wall s | x direct floor | x buffered floor | input GB/s "
               "| groups | reads of inputs | output I/O | peak RSS / rank | reduced / rank |")
         print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
@@ -279,11 +296,15 @@ def main():
             json.dump(results, f, indent=2)
 
     floor_tries = {cache: [] for cache in caches}
+    launches = {"this environment": []} | {e: [e] for e in args.launch_env}
+    launch_tries = {name: [] for name in launches}
     tries = [[] for _ in rows]
     for attempt in range(args.repeat):
         for cache in caches:
             floor_tries[cache].append(io_floor(inputs, output_bytes, args.workdir, cache == "cold"))
             print(f"  try {attempt + 1}: floor {cache}: {floor_tries[cache][-1]}", file=sys.stderr)
+        for name, env_extra in launches.items():
+            launch_tries[name].append(launch_seconds(args.binary, max(args.ranks), env_extra))
         for i, (name, extra, ranks, options, cache, label, binary) in enumerate(rows):
             wall, r = merge(binary, ranks, inputs, output, extra, cache == "cold", options)
             tries[i].append((wall, r, load_average()))

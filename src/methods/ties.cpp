@@ -21,10 +21,14 @@ std::uint64_t kth_smallest_rank(std::uint64_t d, double density) {
 
 namespace {
 
-// Sample sizes per problem: about 1/64 of the keys, within bounds that keep the pivots tight
-// (the window between them shrinks as 1/sqrt(sample)) and the sample cheap.
+// Sample sizes per problem. The sample costs in proportion to its size s (read, held, and ranked
+// for the pivots); the window between the pivots shrinks as 1/sqrt(s), and the keys in it cost the
+// counting pass (candidates held, parameters whose sign waits): the sum is least near
+// s = keys^(2/3) (0.55B keys: 670k; keys / 64, 8.6M, peaked at 0.15 against 0.08 GB per rank and
+// ran no faster: docs/performance.md), within bounds.
 std::uint64_t sample_target(std::uint64_t keys, std::uint64_t at_least, std::uint64_t at_most) {
-  return std::clamp<std::uint64_t>(keys / 64, at_least, at_most);
+  const double root = std::cbrt(static_cast<double>(keys));
+  return std::clamp<std::uint64_t>(static_cast<std::uint64_t>(root * root), at_least, at_most);
 }
 
 }  // namespace

@@ -173,8 +173,7 @@ PlannedMerge plan_targets(const OpenInputs& inputs, std::span<MergeTarget* const
   bool analysis_passes = false;
   for (MergeTarget* t : targets) analysis_passes = analysis_passes || t->method->needs_pass();
   const WorkingSet working_set = choose_working_set(planned.budget - planned.budget / 8, analysis_passes,
-                                                    inputs_file_system(inputs.set, comm),
-                                                    slices_per_rank(planned.plan, comm.size()));
+                                                    inputs_file_system(inputs.set, comm));
   planned.group_bytes = working_set.group_bytes;
   // The pool keeps what the budget allows, plus the direct writer's staging (outside the budget).
   BufferPool::process().set_cap(planned.budget + storage::DirectFile::kInFlightBytes);

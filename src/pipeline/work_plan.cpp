@@ -19,13 +19,6 @@ std::uint64_t bytes_per_row(const PlannedTensor& tensor) {
   return element_bytes * tensor.output.row_elements();
 }
 
-std::uint64_t slices_per_rank(const MergePlan& plan, int ranks) {
-  std::uint64_t total = 0;
-  for (const PlannedTensor& tensor : plan.tensors)
-    total += bytes_per_row(tensor) * most_rows_per_rank(tensor.output.rows(), ranks);
-  return total;
-}
-
 namespace {
 
 // Every row of a held tensor on its holder, none elsewhere; otherwise the balanced split.

@@ -82,10 +82,6 @@ std::uint64_t held_tensor_bytes_for(const MergePlan& plan);
 // included) plus the output.
 std::uint64_t bytes_per_row(const PlannedTensor& tensor);
 
-// What a rank's slices of every tensor take held at once, each tensor's rows split over the ranks
-// (the largest share, rank 0's), as bytes_per_row counts them: the most a working set could need.
-std::uint64_t slices_per_rank(const MergePlan& plan, int ranks);
-
 // What the owner of a whole tensor holds while it merges it: every input's bytes gathered, the
 // inputs decoded to the compute type, the output in the compute type and encoded, and the method's
 // work space.

@@ -6,8 +6,7 @@
 
 namespace mpimerge {
 
-WorkingSet choose_working_set(std::uint64_t slices_limit, bool analysis_passes, const storage::FileSystem& inputs,
-                              std::uint64_t merge_slices) {
+WorkingSet choose_working_set(std::uint64_t slices_limit, bool analysis_passes, const storage::FileSystem& inputs) {
   using storage::FileSystemKind;
   const bool rereads_cost = inputs.kind == FileSystemKind::parallel || inputs.kind == FileSystemKind::network ||
                             inputs.kind == FileSystemKind::unknown;
@@ -21,13 +20,6 @@ WorkingSet choose_working_set(std::uint64_t slices_limit, bool analysis_passes, 
   const std::string passes = analysis_passes
                                  ? "a further pass reads the inputs again from the page cache of " + inputs.name
                                  : std::string("one pass reads the inputs once whatever the groups");
-  const std::uint64_t pipelined = std::max(kLeastGroupBytes, (merge_slices + kPipelineGroups - 1) / kPipelineGroups);
-  if (pipelined < std::min(slices_limit, kThroughputGroupBytes))
-    return {pipelined, "groups of at most " + format_bytes(pipelined) + " per rank: this merge's " +
-                           format_bytes(merge_slices) + " of slices per rank cut into " + std::to_string(kPipelineGroups) +
-                           " groups or more, none under " + format_bytes(kLeastGroupBytes) +
-                           ", so that reading ahead overlaps merging (buffers touched once and reused by every group; "
-                           "the memory budget is the cap): " + passes};
   const std::uint64_t bytes = std::min(slices_limit, kThroughputGroupBytes);
   const std::string size = "groups of at most " + format_bytes(bytes) + " per rank";
   if (bytes < kThroughputGroupBytes) return {bytes, size + ": what the memory budget leaves for slices"};

@@ -43,15 +43,14 @@ for out in merged.h5 merged.safetensors; do
     [ -n "$reason" ] || fail "$out: the report gives no reason for the output I/O"
   fi
   expect_out "output  $chosen ($reason)"
-  # The working set: this small merge (well under 64 MiB per rank) in groups of at most 64 MiB
-  # per rank (a merge is cut into 4 groups or more, none under 64 MiB), or what the budget leaves
-  # for slices.
+  # The working set: groups of at most 16 MiB per rank, sized for throughput, or what the budget
+  # leaves for slices.
   budget=$(field "$report" memory budget_per_rank)
   working_set=$(field "$report" memory working_set_per_rank)
-  expected_set=$(( budget - budget / 8 < 67108864 ? budget - budget / 8 : 67108864 ))
+  expected_set=$(( budget - budget / 8 < 16777216 ? budget - budget / 8 : 16777216 ))
   [ "$working_set" = "$expected_set" ] || fail "$out: working set $working_set, expected $expected_set (budget $budget)"
   case "$(field "$report" memory working_set_reason)" in
-    *"cut into 4 groups or more, none under 67.11 MB"*) ;;
+    *"groups of at most 16.78 MB per rank, sized for throughput"*) ;;
     *) fail "$out: the working set's reason does not give the rule: $(field "$report" memory working_set_reason)" ;;
   esac
 

@@ -53,46 +53,26 @@ TEST(FileSystem, OfAPathNotYetWrittenIsItsDirectorys) {
 }
 
 constexpr std::uint64_t kMiB = std::uint64_t{1} << 20;
-constexpr std::uint64_t kLargeMerge = std::uint64_t{100} << 30;  // slices per rank: many throughput groups
 
 TEST(WorkingSet, LocalDisksStreamInThroughputSizedGroupsUnderTheCap) {
   const storage::FileSystem ext4 = storage::classify_file_system(0xEF53);
-  EXPECT_EQ(choose_working_set(7000 * kMiB, true, ext4, kLargeMerge).group_bytes, kThroughputGroupBytes);
-  EXPECT_EQ(choose_working_set(7000 * kMiB, false, ext4, kLargeMerge).group_bytes, kThroughputGroupBytes);
-  EXPECT_EQ(choose_working_set(100 * kMiB, true, ext4, kLargeMerge).group_bytes, 100 * kMiB);  // the budget caps it
-  EXPECT_EQ(choose_working_set(100 * kMiB, true, ext4, kLargeMerge).reason,
-            "groups of at most 104.86 MB per rank: what the memory budget leaves for slices");
-  EXPECT_NE(choose_working_set(7000 * kMiB, true, ext4, kLargeMerge).reason.find("again from the page cache of ext4"), std::string::npos);
-}
-
-TEST(WorkingSet, SmallMergesAreCutIntoFourGroupsNoneUnder64MiB) {
-  const storage::FileSystem ext4 = storage::classify_file_system(0xEF53);
-  // 3 x 33.5M float32 fine-tunes + base at 2 ranks: 335 MB of slices per rank (with the output).
-  const std::uint64_t peer = 5 * 4 * (std::uint64_t{33554432} / 2);
-  EXPECT_EQ(choose_working_set(7000 * kMiB, true, ext4, peer).group_bytes, peer / 4);
-  EXPECT_EQ(choose_working_set(7000 * kMiB, false, ext4, peer).group_bytes, peer / 4);
-  EXPECT_EQ(choose_working_set(7000 * kMiB, true, ext4, peer).reason,
-            "groups of at most 83.89 MB per rank: this merge's 335.54 MB of slices per rank cut into 4 groups or "
-            "more, none under 67.11 MB, so that reading ahead overlaps merging (buffers touched once and reused by "
-            "every group; the memory budget is the cap): a further pass reads the inputs again from the page cache "
-            "of ext4");
-  EXPECT_EQ(choose_working_set(7000 * kMiB, true, ext4, 10 * kMiB).group_bytes, 64 * kMiB);  // none under 64 MiB
-  EXPECT_EQ(choose_working_set(7000 * kMiB, true, ext4, 4 * 448 * kMiB).group_bytes, kThroughputGroupBytes);
-  EXPECT_EQ(choose_working_set(40 * kMiB, true, ext4, peer).group_bytes, 40 * kMiB);  // the budget caps it
-  // On a parallel file system a merge with analysis passes still holds what the budget allows.
-  EXPECT_EQ(choose_working_set(7000 * kMiB, true, storage::classify_file_system(0x0BD00BD0), peer).group_bytes,
-            7000 * kMiB);
+  EXPECT_EQ(choose_working_set(7000 * kMiB, true, ext4).group_bytes, kThroughputGroupBytes);
+  EXPECT_EQ(choose_working_set(7000 * kMiB, false, ext4).group_bytes, kThroughputGroupBytes);
+  EXPECT_EQ(choose_working_set(10 * kMiB, true, ext4).group_bytes, 10 * kMiB);  // the budget caps it
+  EXPECT_EQ(choose_working_set(10 * kMiB, true, ext4).reason,
+            "groups of at most 10.49 MB per rank: what the memory budget leaves for slices");
+  EXPECT_NE(choose_working_set(7000 * kMiB, true, ext4).reason.find("again from the page cache of ext4"), std::string::npos);
 }
 
 TEST(WorkingSet, ParallelFileSystemsHoldWhatTheBudgetAllowsWhenAPassRereads) {
   const storage::FileSystem lustre = storage::classify_file_system(0x0BD00BD0);
-  EXPECT_EQ(choose_working_set(7000 * kMiB, true, lustre, kLargeMerge).group_bytes, 7000 * kMiB);
-  EXPECT_EQ(choose_working_set(7000 * kMiB, true, lustre, kLargeMerge).reason,
+  EXPECT_EQ(choose_working_set(7000 * kMiB, true, lustre).group_bytes, 7000 * kMiB);
+  EXPECT_EQ(choose_working_set(7000 * kMiB, true, lustre).reason,
             "as much as the memory budget holds: the inputs are on lustre, a parallel file system, where each further "
             "pass over them would read them again from it");
   // One pass reads the inputs once however they are grouped: throughput-sized groups.
-  EXPECT_EQ(choose_working_set(7000 * kMiB, false, lustre, kLargeMerge).group_bytes, kThroughputGroupBytes);
-  EXPECT_EQ(choose_working_set(7000 * kMiB, true, storage::classify_file_system(0x6969), kLargeMerge).group_bytes, 7000 * kMiB);
+  EXPECT_EQ(choose_working_set(7000 * kMiB, false, lustre).group_bytes, kThroughputGroupBytes);
+  EXPECT_EQ(choose_working_set(7000 * kMiB, true, storage::classify_file_system(0x6969)).group_bytes, 7000 * kMiB);
 }
 
 }  // namespace

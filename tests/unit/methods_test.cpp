@@ -208,7 +208,7 @@ TEST(TiesPasses, TheSampleFitsTheMemoryGivenToIt) {
   options.set("trim_scope", "tensor");
   auto unlimited = make_method(options, 3);
   unlimited->start(shape);
-  shape.sample_memory = 64u << 20;
+  shape.sample_memory = 16u << 20;
   auto limited = make_method(options, 3);
   limited->start(shape);
   EXPECT_GT(sampled_bytes(*unlimited), 4.0 * static_cast<double>(shape.sample_memory));  // it would not fit
