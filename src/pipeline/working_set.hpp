@@ -18,9 +18,9 @@
 namespace mpimerge {
 
 // A group's slices per rank when sized for throughput (docs/performance.md, "The defaults"): on
-// the 0.55B benchmark groups of 16 MiB ran the warm merge fastest of 4-128 MiB and cold no slower
-// (each rank first-touches less fresh memory, 0.08 against 0.22 GB at 128 MiB, and what the
-// read put in the cache is still there for the checks, checksums and decoding that follow it).
+// the 0.55B benchmark groups of 8-16 MiB ran the warm merge fastest of 4-128 MiB and cold no slower
+// (each rank first-touches less fresh memory: with the smaller TIES sample, 0.08 against 0.22 GB
+// per rank at 128 MiB).
 // Smaller groups write their outputs in pieces under DirectFile::kSmallWriteBytes, which go
 // through the page cache (4 MiB groups: a write phase of 4 s instead of 0.3 s).
 inline constexpr std::uint64_t kThroughputGroupBytes = std::uint64_t{16} << 20;

@@ -216,6 +216,19 @@ TEST(TiesPasses, TheSampleFitsTheMemoryGivenToIt) {
   EXPECT_GT(sampled_bytes(*limited), static_cast<double>(shape.sample_memory) * 0.99);  // thinned, not dropped
 }
 
+// The sample per task is about keys^(2/3) (src/methods/ties.cpp, sample_target): 2^27 keys per
+// task give a sample of 2^18 (keys / 64 had given 2^21).
+TEST(TiesPasses, TheSampleIsAboutTheKeysToTheTwoThirds) {
+  MergeShape shape;
+  shape.models = 3;
+  shape.has_base = true;
+  shape.ranks = 2;
+  shape.tensors.push_back({"w", {8192, 16384}, 8192u * 16384u});
+  auto method = make_method(MethodOptions{}, 3);
+  method->start(shape);
+  EXPECT_NEAR(method->sample_fraction(0) * 8192.0 * 16384.0, 262144.0, 1.0);
+}
+
 INSTANTIATE_TEST_SUITE_P(Cases, TiesAgainstSerial,
                          ::testing::Values(TiesCase{0.2, TrimScope::model, DisjointMerge::mean, 1.0},
                                            TiesCase{0.5, TrimScope::model, DisjointMerge::sum, 0.7},
