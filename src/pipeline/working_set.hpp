@@ -18,12 +18,12 @@
 namespace mpimerge {
 
 // A group's slices per rank when sized for throughput (docs/performance.md, "The defaults"): on
-// the 0.55B benchmark groups of 8-16 MiB ran the warm merge fastest of 4-128 MiB and cold no slower
-// (each rank first-touches less fresh memory: with the smaller TIES sample, 0.08 against 0.22 GB
-// per rank at 128 MiB).
-// Smaller groups write their outputs in pieces under DirectFile::kSmallWriteBytes, which go
-// through the page cache (4 MiB groups: a write phase of 4 s instead of 0.3 s).
-inline constexpr std::uint64_t kThroughputGroupBytes = std::uint64_t{16} << 20;
+// the 0.55B benchmark (2 ranks) groups of 4-8 MiB ran the warm merge fastest, once outputs of
+// 128 KiB and more went direct (DirectFile::kSmallWriteBytes; before, 4 MiB groups wrote their
+// pieces through the page cache: a write phase of 4 s): medians of 8 interleaved runs 3.43 s
+// (8 MiB) and 3.32 s (4 MiB) against 3.79 s (16 MiB). 8 rather than 4: half the groups, so half
+// the per-group collectives where those cost more (parallel file systems, many small tensors).
+inline constexpr std::uint64_t kThroughputGroupBytes = std::uint64_t{8} << 20;
 // How far the file system is asked to read ahead of the group being merged (hints, page cache):
 // the inputs' bytes of the groups that follow, up to this, so that a cold read streams in
 // requests as large as the former 448 MiB groups made, whatever the group size.

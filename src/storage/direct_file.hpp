@@ -6,7 +6,7 @@
 // a byte; on the VMs measured in docs/performance.md that ran at 0.33 GB/s, with O_DIRECT at
 // 1.7-2.1 GB/s. The pages wholly inside a range go direct; the partial pages at its two ends go
 // through the page cache (another rank, or the format's metadata, may share them), so no page is
-// ever written both ways. A range under 1 MiB (kSmallWriteBytes: a small tensor, or a rank's
+// ever written both ways. A range under 128 KiB (kSmallWriteBytes: a small tensor, or a rank's
 // rows of one) goes through the page cache whole. Not collective: each rank writes its own ranges.
 //
 // The direct part is written behind: write_at copies it into aligned buffers (O_DIRECT needs
@@ -29,8 +29,13 @@ class DirectFile {
  public:
   static constexpr std::uint64_t kBufferBytes = std::uint64_t{4} << 20;
   static constexpr std::uint64_t kInFlightBytes = std::uint64_t{128} << 20;
-  // Ranges under this go through the page cache whole: their cost is the device's latency.
-  static constexpr std::uint64_t kSmallWriteBytes = std::uint64_t{1} << 20;
+  // Ranges under this go through the page cache whole: a direct write costs the device's latency
+  // (measured with dd oflag=direct on the benchmark's VM: 0.09 ms for 16 KiB, 0.15 ms for 128 KiB,
+  // in the writer thread), a buffered one the fresh page-cache pages (0.27 GB/s there: 0.5 ms for
+  // 128 KiB, in the caller). It was 1 MiB, which sent the 0.55B merge's 745 KB pieces (its k and v
+  // projections' rows on a rank) through the page cache: 29 MB per rank, `copy_folio_from_iter_atomic`
+  // 40 ms per rank in the caller.
+  static constexpr std::uint64_t kSmallWriteBytes = std::uint64_t{128} << 10;
 
   // Opens an existing file for direct writes; nullopt when its file system refuses O_DIRECT
   // (EINVAL). Throws Error for any other failure.

@@ -43,14 +43,14 @@ for out in merged.h5 merged.safetensors; do
     [ -n "$reason" ] || fail "$out: the report gives no reason for the output I/O"
   fi
   expect_out "output  $chosen ($reason)"
-  # The working set: groups of at most 16 MiB per rank, sized for throughput, or what the budget
+  # The working set: groups of at most 8 MiB per rank, sized for throughput, or what the budget
   # leaves for slices.
   budget=$(field "$report" memory budget_per_rank)
   working_set=$(field "$report" memory working_set_per_rank)
-  expected_set=$(( budget - budget / 8 < 16777216 ? budget - budget / 8 : 16777216 ))
+  expected_set=$(( budget - budget / 8 < 8388608 ? budget - budget / 8 : 8388608 ))
   [ "$working_set" = "$expected_set" ] || fail "$out: working set $working_set, expected $expected_set (budget $budget)"
   case "$(field "$report" memory working_set_reason)" in
-    *"groups of at most 16.78 MB per rank, sized for throughput"*) ;;
+    *"groups of at most 8.39 MB per rank, sized for throughput"*) ;;
     *) fail "$out: the working set's reason does not give the rule: $(field "$report" memory working_set_reason)" ;;
   esac
 

@@ -23,12 +23,13 @@ TEST(DirectFile, RanksWriteUnalignedRangesThatShareEdgePages) {
   testing::SharedTempDir dir(world());
   const std::string path = dir.file("out.bin");
   const int rank = world().rank(), ranks = world().size();
-  // Ranges of uneven lengths: one inside a page, several pages, 9 MiB (more than the 4 MiB
-  // bounce buffer); each starts where the previous rank's ends, mid-page.
+  // Ranges of uneven lengths: one inside a page, 300 KiB (written in two calls below: a first
+  // piece under kSmallWriteBytes, through the page cache, and a direct one), 9 MiB (more than the
+  // 4 MiB bounce buffer), several pages; each starts where the previous rank's ends, mid-page.
   std::vector<std::uint64_t> starts{100};
   for (int r = 0; r < ranks; ++r) {
-    const std::uint64_t lengths[] = {1000, 3 * 4096 + 17, (9u << 20) + 4095, 0};
-    starts.push_back(starts.back() + lengths[r % 4]);
+    const std::uint64_t lengths[] = {1000, (300u << 10) + 77, (9u << 20) + 4095, 3 * 4096 + 17, 0};
+    starts.push_back(starts.back() + lengths[r % 5]);
   }
   const std::uint64_t size = starts.back() + 333;
   {

@@ -58,9 +58,9 @@ TEST(WorkingSet, LocalDisksStreamInThroughputSizedGroupsUnderTheCap) {
   const storage::FileSystem ext4 = storage::classify_file_system(0xEF53);
   EXPECT_EQ(choose_working_set(7000 * kMiB, true, ext4).group_bytes, kThroughputGroupBytes);
   EXPECT_EQ(choose_working_set(7000 * kMiB, false, ext4).group_bytes, kThroughputGroupBytes);
-  EXPECT_EQ(choose_working_set(10 * kMiB, true, ext4).group_bytes, 10 * kMiB);  // the budget caps it
-  EXPECT_EQ(choose_working_set(10 * kMiB, true, ext4).reason,
-            "groups of at most 10.49 MB per rank: what the memory budget leaves for slices");
+  EXPECT_EQ(choose_working_set(5 * kMiB, true, ext4).group_bytes, 5 * kMiB);  // the budget caps it
+  EXPECT_EQ(choose_working_set(5 * kMiB, true, ext4).reason,
+            "groups of at most 5.24 MB per rank: what the memory budget leaves for slices");
   EXPECT_NE(choose_working_set(7000 * kMiB, true, ext4).reason.find("again from the page cache of ext4"), std::string::npos);
 }
 

@@ -229,6 +229,51 @@ TEST(TiesPasses, TheSampleIsAboutTheKeysToTheTwoThirds) {
   EXPECT_NEAR(method->sample_fraction(0) * 8192.0 * 16384.0, 262144.0, 1.0);
 }
 
+// The report's sign conflicts (the paper's): of the entries the trim kept, the share whose sign is
+// not the elected one, counted by the merge pass without a pass of its own (issue 15); here against
+// the definition, entry by entry, over the serial formulas' trimmed task vectors.
+TEST(TiesFindings, SignConflictsAreTheKeptEntriesAgainstTheElectedSign) {
+  for (bool continuous : {false, true})
+    for (const char* how : {"mean", "sum", "max"}) {
+      SCOPED_TRACE(std::string(how) + (continuous ? ", continuous deltas" : ", deltas with ties"));
+      const RandomModel m = random_model(3, 13, continuous);
+      testing::OracleTies oracle;
+      const auto thr = oracle.thresholds(m.f32, m.f64, 3);
+      long long balance = 0, kept = 0, lost = 0;
+      auto visit = [&](const auto& tensor, const std::vector<double>& thresholds, auto&& per_parameter) {
+        const auto trimmed = testing::OracleTies::trimmed(tensor, thresholds);
+        for (std::size_t i = 0; i < tensor.base.size(); ++i) per_parameter(trimmed, i);
+      };
+      auto elect = [&](const auto& trimmed, std::size_t i) { balance += testing::OracleTies::sign_of_sum(trimmed, i); };
+      for (std::size_t t = 0; t < m.f32.size(); ++t) visit(m.f32[t], thr[t], elect);
+      for (std::size_t t = 0; t < m.f64.size(); ++t) visit(m.f64[t], thr[m.f32.size() + t], elect);
+      const int majority = balance > 0 ? 1 : (balance < 0 ? -1 : 0);
+      auto count = [&](const auto& trimmed, std::size_t i) {
+        int gamma = testing::OracleTies::sign_of_sum(trimmed, i);
+        if (gamma == 0) gamma = majority;
+        for (const auto& task : trimmed) {
+          if (task[i] == 0) continue;
+          ++kept;
+          lost += !(gamma > 0 ? task[i] > 0 : task[i] < 0);
+        }
+      };
+      for (std::size_t t = 0; t < m.f32.size(); ++t) visit(m.f32[t], thr[t], count);
+      for (std::size_t t = 0; t < m.f64.size(); ++t) visit(m.f64[t], thr[m.f32.size() + t], count);
+      ASSERT_GT(lost, 0);  // the case has conflicts to count
+
+      MethodOptions options;
+      options.set("disjoint_merge", how);
+      auto method = make_method(options, 3);
+      std::vector<std::vector<float>> out32;
+      std::vector<std::vector<double>> out64;
+      run_method(*method, m, 64, out32, out64);
+      double share = -1;
+      for (const auto& f : method->findings())
+        if (f.key == "kept entries whose sign lost the election") share = f.value;
+      EXPECT_DOUBLE_EQ(share, static_cast<double>(lost) / static_cast<double>(kept));
+    }
+}
+
 INSTANTIATE_TEST_SUITE_P(Cases, TiesAgainstSerial,
                          ::testing::Values(TiesCase{0.2, TrimScope::model, DisjointMerge::mean, 1.0},
                                            TiesCase{0.5, TrimScope::model, DisjointMerge::sum, 0.7},

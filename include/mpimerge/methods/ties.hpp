@@ -14,6 +14,7 @@
 // runs once more between the pivots of the bin that holds the threshold (3 reads in all).
 #include <memory>
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include "mpimerge/methods/method.hpp"
@@ -61,9 +62,9 @@ class TiesMerge final : public MethodTemplate<TiesMerge> {
   void radix_block(const Block<T>& block);
   template <class T>
   void count_signs_block(const Block<T>& block);
-  // Every task's trimmed task vector for the block, into scratch.
+  // Every task's trimmed task vector for the block, into scratch; *kept: their nonzero entries.
   template <class T>
-  std::span<const std::span<T>> trimmed_task_vectors(const Block<T>& block);
+  std::span<const std::span<T>> trimmed_task_vectors(const Block<T>& block, std::uint64_t* kept = nullptr);
   template <class T>
   int elected_sign(std::span<const T> tau, std::size_t tensor) const;
 
@@ -101,6 +102,10 @@ class TiesMerge final : public MethodTemplate<TiesMerge> {
   // the (last) undecided one (tally_undecided).
   std::vector<std::uint32_t> undecided_entries_, undecided_task_;
   std::vector<std::uint32_t> narrow_keys_;
+  // The counting pass's block: each task's pivots ({0, 0} without a cut), and the keys strictly
+  // between them that tally_undecided found.
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> pivots_;
+  std::vector<std::vector<std::uint64_t>> candidates_;
 };
 
 }  // namespace mpimerge

@@ -79,24 +79,32 @@ MPIMERGE_VECTOR_CLONES void task_vector_keys(std::span<const T> model, std::span
 // tau = model - base, with every entry whose magnitude key is below the threshold key set to 0
 // (ties at the threshold are kept).
 template <class T>
-MPIMERGE_VECTOR_CLONES void trimmed_task_vector(std::span<const T> model, std::span<const T> base, std::uint64_t threshold_key,
-                         bool wide_keys, std::span<T> tau) {
+MPIMERGE_VECTOR_CLONES std::uint64_t trimmed_task_vector(std::span<const T> model, std::span<const T> base,
+                                                         std::uint64_t threshold_key, bool wide_keys, std::span<T> tau) {
+  // Returns the entries kept (nonzero), counted as wide as the elements so that the loop vectorises.
+  using Count = std::conditional_t<sizeof(T) == 8, std::uint64_t, std::uint32_t>;
   const T* __restrict m = model.data();
   const T* __restrict b = base.data();
   T* __restrict out = tau.data();
   const std::size_t n = tau.size();
+  Count kept = 0;
   if (sizeof(T) == 4 && !wide_keys) {
     const auto threshold = static_cast<std::uint32_t>(threshold_key);
     for (std::size_t i = 0; i < n; ++i) {
       const T x = m[i] - b[i];
-      out[i] = keep_if((std::bit_cast<std::uint32_t>(static_cast<float>(x)) & 0x7FFFFFFFu) >= threshold, x);
+      const bool keep = (std::bit_cast<std::uint32_t>(static_cast<float>(x)) & 0x7FFFFFFFu) >= threshold;
+      out[i] = keep_if(keep, x);
+      kept += static_cast<Count>(keep & (x != T(0)));
     }
   } else {
     for (std::size_t i = 0; i < n; ++i) {
       const T x = m[i] - b[i];
-      out[i] = keep_if(key_of<T>(x, wide_keys) >= threshold_key, x);
+      const bool keep = key_of<T>(x, wide_keys) >= threshold_key;
+      out[i] = keep_if(keep, x);
+      kept += static_cast<Count>(keep & (x != T(0)));
     }
   }
+  return kept;
 }
 
 // The counting pass's inner loop for one task (see TiesMerge): tau = model - base; the provisional
@@ -182,32 +190,6 @@ MPIMERGE_VECTOR_CLONES void classify_task_vector(std::span<const T> model, std::
   counts.between += between;
 }
 
-// Copies every key strictly between the pivots into `out` (room for as many as `keys`), in order,
-// and returns how many. Such keys are a few percent: 16 at a time, a branch-free test (it
-// vectorises) passes over the groups without one, and in the others a branch-free copy advances
-// past the keys that qualify, so that neither costs a mispredicted branch per key.
-template <class Key>
-MPIMERGE_VECTOR_CLONES std::size_t collect_keys_between(std::span<const Key> keys, std::uint64_t low, std::uint64_t high,
-                                                        std::span<Key> out) {
-  const Key lo = static_cast<Key>(low), hi = static_cast<Key>(high);
-  const Key* __restrict k = keys.data();
-  Key* __restrict o = out.data();
-  constexpr std::size_t kChunk = 16;
-  const std::size_t n = keys.size();
-  std::size_t found = 0;
-  for (std::size_t at = 0; at < n; at += kChunk) {
-    const std::size_t end = std::min(n, at + kChunk);
-    unsigned hits = 0;
-    for (std::size_t i = at; i < end; ++i) hits |= (k[i] > lo) & (k[i] < hi);
-    if (!hits) continue;
-    for (std::size_t i = at; i < end; ++i) {
-      o[found] = k[i];
-      found += (k[i] > lo) & (k[i] < hi);
-    }
-  }
-  return found;
-}
-
 // gamma = sign(sum_t trimmed_t), summed in task order; 0 where the sum is 0.
 template <class T>
 MPIMERGE_VECTOR_CLONES void elected_sign_before_fallback(std::span<const std::span<T>> trimmed, std::span<T> gamma) {
@@ -233,8 +215,11 @@ MPIMERGE_VECTOR_CLONES void apply_zero_sign_fallback(std::span<T> gamma, int maj
 // gamma selects the negative entries, as the reference does), combined by mean (divided by
 // their count, at least 1), sum, or max magnitude times gamma. `work` is scratch of twice out's size.
 template <class T>
-MPIMERGE_VECTOR_CLONES void disjoint_merge(std::span<const std::span<T>> trimmed, std::span<const T> gamma, DisjointMerge how,
-                    std::span<T> out, std::span<T> work) {
+MPIMERGE_VECTOR_CLONES std::uint64_t disjoint_merge(std::span<const std::span<T>> trimmed, std::span<const T> gamma,
+                                                    DisjointMerge how, std::span<T> out, std::span<T> work) {
+  // Returns how many entries agreed (entered the merge): with the kept entries of
+  // trimmed_task_vector, the paper's sign conflicts (kept - agreed), at no extra pass.
+  using Count = std::conditional_t<sizeof(T) == 8, std::uint64_t, std::uint32_t>;
   const std::size_t n = out.size();
   // direction = +1 where gamma > 0, else -1: x agrees exactly when x * direction > 0 (exact, and
   // free of branches, so the loops below vectorise).
@@ -242,48 +227,38 @@ MPIMERGE_VECTOR_CLONES void disjoint_merge(std::span<const std::span<T>> trimmed
   T* __restrict count = work.data() + n;
   T* __restrict result = out.data();
   const T* __restrict g = gamma.data();
+  std::uint64_t agreed = 0;
   for (std::size_t i = 0; i < n; ++i) direction[i] = g[i] > T(0) ? T(1) : T(-1);
   std::fill(out.begin(), out.end(), T(0));
   if (how == DisjointMerge::max) {
     for (const auto& task : trimmed) {
       const T* __restrict x = task.data();
-      for (std::size_t i = 0; i < n; ++i) result[i] = std::max(result[i], keep_if(x[i] * direction[i] > T(0), std::abs(x[i])));
+      Count agreeing = 0;
+      for (std::size_t i = 0; i < n; ++i) {
+        const bool agrees = x[i] * direction[i] > T(0);
+        result[i] = std::max(result[i], keep_if(agrees, std::abs(x[i])));
+        agreeing += static_cast<Count>(agrees);
+      }
+      agreed += agreeing;
     }
     for (std::size_t i = 0; i < n; ++i) result[i] *= g[i];
-    return;
+    return agreed;
   }
   std::fill(count, count + n, T(0));
   for (const auto& task : trimmed) {
     const T* __restrict x = task.data();
+    Count agreeing = 0;
     for (std::size_t i = 0; i < n; ++i) {
       const bool agrees = x[i] * direction[i] > T(0);
       result[i] += keep_if(agrees, x[i]);
       count[i] += keep_if(agrees, T(1));
+      agreeing += static_cast<Count>(agrees);
     }
+    agreed += agreeing;
   }
   if (how == DisjointMerge::mean)
     for (std::size_t i = 0; i < n; ++i) result[i] /= std::max(count[i], T(1));
-}
-
-// The entries of one trimmed task vector that the trim kept (nonzero), and those of them whose
-// sign is not the elected direction (+1 / -1), so that they stay out of the merge. Counters as
-// wide as the elements (a block has < 2^32 entries) and restrict pointers: the loop vectorises
-// (with 64-bit counters in a loop over spans it did not).
-struct KeptAndLost {
-  std::int64_t kept = 0, lost = 0;
-};
-template <class T>
-MPIMERGE_VECTOR_CLONES KeptAndLost kept_and_lost(std::span<const T> trimmed, std::span<const T> direction) {
-  using Count = std::conditional_t<sizeof(T) == 8, std::uint64_t, std::uint32_t>;
-  const T* __restrict x = trimmed.data();
-  const T* __restrict d = direction.data();
-  Count kept = 0, lost = 0;
-  for (std::size_t i = 0; i < trimmed.size(); ++i) {
-    const Count nonzero = x[i] != T(0);
-    kept += nonzero;
-    lost += nonzero & static_cast<Count>(!(x[i] * d[i] > T(0)));
-  }
-  return {static_cast<std::int64_t>(kept), static_cast<std::int64_t>(lost)};
+  return agreed;
 }
 
 // theta = theta_base + lambda * tau_merged, in place over the merged task vector.
