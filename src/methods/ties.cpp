@@ -105,95 +105,80 @@ MPIMERGE_VECTOR_CLONES void TiesMerge::sample_block(const Block<T>& block) {
 
 // Classifies every entry against its problem's pivots (SampledSelection counts) and tallies the
 // elected signs (SignTally): with the provisional trim, in which every undecided entry is cut, a
-// parameter without undecided entries already has its final sign. The keys strictly between the
-// pivots (the candidates) are all undecided entries, so tally_undecided, which visits those
-// anyway, collects them: no pass over every key looks for them (a perf profile of the 0.55B bf16
-// merge put 12% of the counting pass in that scan).
+// parameter without undecided entries already has its final sign. One sweep per task computes the
+// task vector, classifies it, and adds it to the two sums that give each parameter's signs with its
+// undecided entries cut and kept; the trimmed entries and keys are not stored, and no second sweep
+// sums them (bf16 inputs in bench/ties_kernels_bench: 1.24 ns per model entry before, 0.88 after).
+// The keys strictly between the pivots (the candidates) are all undecided entries, so
+// tally_undecided, which visits those anyway, collects them: no pass over every key looks for them.
 template <class T>
 MPIMERGE_VECTOR_CLONES void TiesMerge::count_block(const Block<T>& block) {
   const std::size_t n = block.size(), tasks = block.models.size();
-  auto tau = scratch_.of<T>().arrays(2 * tasks, n);  // [0, tasks): tau; [tasks, 2 tasks): trimmed
-  undecided_entries_.assign(n, 0);
-  undecided_task_.resize(n);
-  pivots_.assign(tasks, {0, 0});  // no selection: no key lies strictly between 0 and 0
+  auto tau = scratch_.of<T>().arrays(tasks, n);
+  auto sums = scratch_.of<T>().extra(2 * n);
+  const auto if_cut = sums.first(n), if_kept = sums.subspan(n);  // if_cut: then its signs
+  undecided_.resize(n);
+  pivots_.assign(tasks, {0, 0});  // no cut: every key is at or above 0, every entry kept and decided
   for (std::size_t t = 0; t < tasks; ++t) {
     const std::size_t p = problem(t, block.tensor);
-    if (!sampled_->needs_selection(p)) {  // no cut: every entry is kept
-      ties::task_vector<T>(block.models[t], block.base, tau[t]);
-      std::copy(tau[t].begin(), tau[t].end(), tau[tasks + t].begin());
-      continue;
-    }
-    const std::uint64_t low = sampled_->low_pivot(p), high = sampled_->high_pivot(p);
-    pivots_[t] = {low, high};
+    const bool cut = sampled_->needs_selection(p);
+    if (cut) pivots_[t] = {sampled_->low_pivot(p), sampled_->high_pivot(p)};
+    const auto [low, high] = pivots_[t];
     ties::PivotCounts counts;
     const auto task = static_cast<std::uint32_t>(t);
-    if (sizeof(T) == 4 && !wide_keys_) {
-      narrow_keys_.resize(n);
-      ties::classify_task_vector<T, std::uint32_t>(block.models[t], block.base, low, high, wide_keys_, task, tau[t],
-                                                   tau[tasks + t], narrow_keys_, undecided_entries_, undecided_task_,
-                                                   counts);
-    } else {
-      ties::classify_task_vector<T, std::uint64_t>(block.models[t], block.base, low, high, wide_keys_, task, tau[t],
-                                                   tau[tasks + t], scratch_.key_buffer(n), undecided_entries_,
-                                                   undecided_task_, counts);
-    }
-    sampled_->add_counts(p, {counts.below, counts.at_low, counts.at_high, counts.between});
+    if (sizeof(T) == 4 && !wide_keys_)
+      ties::classify_task_vector<T, std::uint32_t>(block.models[t], block.base, low, high, wide_keys_, task, t == 0,
+                                                   tau[t], if_cut, if_kept, undecided_, {}, counts);
+    else
+      ties::classify_task_vector<T, std::uint64_t>(block.models[t], block.base, low, high, wide_keys_, task, t == 0,
+                                                   tau[t], if_cut, if_kept, undecided_, scratch_.key_buffer(n), counts);
+    if (cut) sampled_->add_counts(p, {counts.below, counts.at_low, counts.at_high, counts.between});
   }
-  const auto trimmed = tau.subspan(tasks);
-  auto sums = scratch_.of<T>().extra(n);
-  ties::elected_sign_before_fallback<T>(trimmed, sums);  // signs, overwriting the sums
-  const std::uint32_t* __restrict count = undecided_entries_.data();
-  const T* __restrict sign = sums.data();
-  std::int64_t positive = 0, negative = 0, undecided = 0;
-  for (std::size_t i = 0; i < n; ++i) {
-    const bool decided = count[i] == 0;
-    positive += (sign[i] > T(0)) & decided;
-    negative += (sign[i] < T(0)) & decided;
-    undecided += !decided;
-  }
+  std::int64_t positive = 0, negative = 0;
+  const std::uint64_t undecided = ties::sign_provisional_sums<T>(if_cut, undecided_, positive, negative);
   signs_->add_decided(positive, negative);
   if (undecided == 0) return;
-  candidates_.resize(tasks);
-  for (auto& c : candidates_) c.clear();
-  tally_undecided<T>(block, tau.first(tasks), trimmed, sums);
-  for (std::size_t t = 0; t < tasks; ++t)
-    if (!candidates_[t].empty()) sampled_->add_candidates(problem(t, block.tensor), std::span<const std::uint64_t>(candidates_[t]));
+  tally_undecided<T>(block, tau, if_cut, if_kept);
 }
 
 // The parameters of a block with undecided entries: one undecided entry is tallied by its key
-// with the sign it gives kept and cut; several keep the parameter whole. Each undecided entry
-// strictly between its pivots is a candidate (candidates_). They are a few percent of a block
-// (bf16 models: many entries tie at a pivot). Runs of 64 without one are passed over by a
-// branch-free test, and within a run the undecided ones are visited by their bits, so that no
-// branch asks, parameter by parameter, whether it is undecided (a perf profile of the 0.55B bf16
-// merge put a quarter of the counting pass's arithmetic in listing them with a store per
-// parameter, and choosing each entry of the sum by a branch).
+// with the signs it gives kept and cut; several keep the parameter whole. Each undecided entry
+// strictly between its pivots is a candidate. They are a few percent of a block (bf16 models: many
+// entries tie at a pivot), but each was the counting pass's costliest: runs of 64 without one are
+// passed over by a branch-free test, within a run the undecided ones are visited by their bits,
+// and neither the signs (classify_task_vector summed them) nor the candidates (written always,
+// counted when between) ask a data-dependent branch (perf, 0.55B bf16 merge: the sum's branch on
+// the undecided task and the candidates' test were mispredicted often).
 template <class T>
 MPIMERGE_VECTOR_CLONES void TiesMerge::tally_undecided(const Block<T>& block, std::span<const std::span<T>> tau,
-                                std::span<const std::span<T>> trimmed, std::span<const T> signs_if_cut) {
+                                                       std::span<const T> signs_if_cut, std::span<const T> sums_if_kept) {
   const std::size_t n = block.size(), tasks = tau.size();
-  const std::uint32_t* __restrict count = undecided_entries_.data();
-  std::vector<T> entries(tasks);
+  const std::uint32_t* __restrict marks = undecided_.data();
+  candidate_keys_.resize(tasks * n);
+  candidate_counts_.assign(tasks, 0);
+  std::uint64_t* __restrict keys = candidate_keys_.data();
+  std::size_t* __restrict held = candidate_counts_.data();
   auto candidate = [&](std::size_t t, std::uint64_t key) {
-    if (key > pivots_[t].first && key < pivots_[t].second) candidates_[t].push_back(key);
+    keys[t * n + held[t]] = key;
+    held[t] += (key > pivots_[t].first) & (key < pivots_[t].second);
   };
+  std::vector<T> entries(tasks);
   constexpr std::size_t kRun = 64;
   for (std::size_t at = 0; at < n; at += kRun) {
     const std::size_t end = std::min(n, at + kRun);
     std::uint64_t run = 0;
     if (end - at == kRun) {
-      for (std::size_t j = 0; j < kRun; ++j) run |= std::uint64_t{count[at + j] != 0} << j;  // vectorises
+      for (std::size_t j = 0; j < kRun; ++j) run |= std::uint64_t{marks[at + j] != ties::kNoneUndecided} << j;  // vectorises
     } else {
-      for (std::size_t i = at; i < end; ++i) run |= std::uint64_t{count[i] != 0} << (i - at);
+      for (std::size_t i = at; i < end; ++i) run |= std::uint64_t{marks[i] != ties::kNoneUndecided} << (i - at);
     }
     for (; run != 0; run &= run - 1) {
       const std::size_t i = at + static_cast<std::size_t>(std::countr_zero(run));
-      if (count[i] == 1) {
-        const std::size_t which = undecided_task_[i];
-        T sum = T(0);  // the ordered sum of elected_sign_before_fallback, with that entry kept
-        for (std::size_t t = 0; t < tasks; ++t) sum += ties::select(t == which, tau[t][i], trimmed[t][i]);
+      if (marks[i] != ties::kSeveralUndecided) {
+        const std::size_t which = marks[i] - 1;
         const std::uint64_t key = ties::key_of<T>(tau[which][i], wide_keys_);
         candidate(which, key);
+        const T sum = sums_if_kept[i];
         signs_->add_single(problem(which, block.tensor), key, (sum > T(0)) - (sum < T(0)), static_cast<int>(signs_if_cut[i]));
       } else {
         for (std::size_t t = 0; t < tasks; ++t) {
@@ -204,6 +189,9 @@ MPIMERGE_VECTOR_CLONES void TiesMerge::tally_undecided(const Block<T>& block, st
       }
     }
   }
+  for (std::size_t t = 0; t < tasks; ++t)
+    if (held[t] != 0)
+      sampled_->add_candidates(problem(t, block.tensor), std::span<const std::uint64_t>(keys + t * n, held[t]));
 }
 
 template <class T>
@@ -218,25 +206,25 @@ void TiesMerge::radix_block(const Block<T>& block) {
 }
 
 template <class T>
-std::span<const std::span<T>> TiesMerge::trimmed_task_vectors(const Block<T>& block, std::uint64_t* kept) {
+std::span<const std::span<T>> TiesMerge::trimmed_task_vectors(const Block<T>& block, std::span<T> sums,
+                                                              std::uint64_t* kept) {
   auto tau = scratch_.of<T>().arrays(block.models.size(), block.size());
   std::uint64_t entries = 0;
   for (std::size_t t = 0; t < tau.size(); ++t)
     entries += ties::trimmed_task_vector<T>(block.models[t], block.base, threshold_keys_[problem(t, block.tensor)],
-                                            wide_keys_, tau[t]);
+                                            wide_keys_, tau[t], sums, t == 0);
   if (kept) *kept = entries;
   return tau;
 }
 
 template <class T>
 MPIMERGE_VECTOR_CLONES void TiesMerge::count_signs_block(const Block<T>& block) {
-  auto trimmed = trimmed_task_vectors(block);
-  auto gamma = scratch_.of<T>().extra(block.size());
-  ties::elected_sign_before_fallback<T>(trimmed, gamma);
+  auto sums = scratch_.of<T>().extra(block.size());
+  trimmed_task_vectors(block, sums);
   std::int64_t positive = 0, negative = 0;
-  for (T g : gamma) {
-    positive += g > T(0);
-    negative += g < T(0);
+  for (T sum : sums) {
+    positive += sum > T(0);
+    negative += sum < T(0);
   }
   positive_signs_ += positive;
   negative_signs_ += negative;
@@ -253,7 +241,7 @@ void TiesMerge::analyze_block(const Block<T>& block) {
   }
 }
 
-// The sign a kept-aside parameter elects, with the same arithmetic as elected_sign_before_fallback.
+// The sign a kept-aside parameter elects, with the same arithmetic as trimmed_task_vector's sums.
 template <class T>
 int TiesMerge::elected_sign(std::span<const T> tau, std::size_t tensor) const {
   T sum = T(0);
@@ -356,10 +344,9 @@ void TiesMerge::finish_pass(Reductions& reductions) {
 template <class T>
 MPIMERGE_VECTOR_CLONES void TiesMerge::merge_block(const Block<T>& block, std::span<T> out) {
   std::uint64_t kept = 0;
-  auto trimmed = trimmed_task_vectors(block, &kept);
   auto gamma = scratch_.of<T>().extra(3 * block.size());
-  ties::elected_sign_before_fallback<T>(trimmed, gamma.first(block.size()));
-  ties::apply_zero_sign_fallback<T>(gamma.first(block.size()), majority_sign_);
+  auto trimmed = trimmed_task_vectors(block, gamma.first(block.size()), &kept);
+  ties::elected_signs<T>(gamma.first(block.size()), majority_sign_);
   const std::uint64_t agreed = ties::disjoint_merge<T>(trimmed, gamma.first(block.size()), settings_.disjoint_merge, out,
                                                        gamma.subspan(block.size()));
   ties::add_scaled_to_base<T>(block.base, static_cast<T>(settings_.lambda), out);

@@ -62,17 +62,19 @@ class TiesMerge final : public MethodTemplate<TiesMerge> {
   void radix_block(const Block<T>& block);
   template <class T>
   void count_signs_block(const Block<T>& block);
-  // Every task's trimmed task vector for the block, into scratch; *kept: their nonzero entries.
+  // Every task's trimmed task vector for the block, into scratch; sums: their sums in task order;
+  // *kept: their nonzero entries.
   template <class T>
-  std::span<const std::span<T>> trimmed_task_vectors(const Block<T>& block, std::uint64_t* kept = nullptr);
+  std::span<const std::span<T>> trimmed_task_vectors(const Block<T>& block, std::span<T> sums,
+                                                     std::uint64_t* kept = nullptr);
   template <class T>
   int elected_sign(std::span<const T> tau, std::size_t tensor) const;
 
   void finish_count(Reductions& reductions);
   void take_thresholds_from_radix();
   template <class T>
-  void tally_undecided(const Block<T>& block, std::span<const std::span<T>> tau, std::span<const std::span<T>> trimmed,
-                       std::span<const T> provisional_sums);
+  void tally_undecided(const Block<T>& block, std::span<const std::span<T>> tau, std::span<const T> signs_if_cut,
+                       std::span<const T> sums_if_kept);
 
   struct Settings {
     double density = 0.2;
@@ -98,14 +100,15 @@ class TiesMerge final : public MethodTemplate<TiesMerge> {
   std::uint64_t sign_memory_ = 0;
   std::int64_t kept_entries_ = 0, lost_entries_ = 0;  // over the merge: all kept, and those not merged
   MethodScratch scratch_;
-  // Per element of a block in the counting pass: how many entries are undecided, and the task of
-  // the (last) undecided one (tally_undecided).
-  std::vector<std::uint32_t> undecided_entries_, undecided_task_;
-  std::vector<std::uint32_t> narrow_keys_;
+  // Per parameter of a block in the counting pass: its undecided entries, as
+  // ties::classify_task_vector marks them (none, one task's, several).
+  std::vector<std::uint32_t> undecided_;
   // The counting pass's block: each task's pivots ({0, 0} without a cut), and the keys strictly
-  // between them that tally_undecided found.
+  // between them that tally_undecided found (task t's first candidate_counts_[t] keys from
+  // candidate_keys_[t * block size]).
   std::vector<std::pair<std::uint64_t, std::uint64_t>> pivots_;
-  std::vector<std::vector<std::uint64_t>> candidates_;
+  std::vector<std::uint64_t> candidate_keys_;
+  std::vector<std::size_t> candidate_counts_;
 };
 
 }  // namespace mpimerge
