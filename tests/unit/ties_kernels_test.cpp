@@ -111,9 +111,10 @@ TEST(TiesKernels, TrimmedSumsAreTheOrderedSumsOfTheTrimmedEntries) {
 
 TEST(TiesKernels, TrimKeepsEveryTieAtTheThreshold) {
   const std::vector<float> model = {0.1f, -0.2f, 0.2f, 0.3f, -0.05f}, base(5, 0.0f);
-  std::vector<float> tau(5);
+  std::vector<float> tau(5), sums(5);
   for (bool wide : {false, true}) {
-    ties::trimmed_task_vector<float>(model, base, wide ? bits::magnitude_key(0.2) : bits::magnitude_key(0.2f), wide, tau);
+    ties::trimmed_task_vector<float>(model, base, wide ? bits::magnitude_key(0.2) : bits::magnitude_key(0.2f), wide, tau,
+                                     sums, true);
     EXPECT_EQ(tau, (std::vector<float>{0.f, -0.2f, 0.2f, 0.3f, 0.f}));
   }
 }

@@ -55,15 +55,6 @@ std::uint64_t key_of(T x, bool wide_keys) {
   }
 }
 
-// tau = model - base, the task vector (in the compute type).
-template <class T>
-MPIMERGE_VECTOR_CLONES void task_vector(std::span<const T> model, std::span<const T> base, std::span<T> tau) {
-  const T* __restrict m = model.data();
-  const T* __restrict b = base.data();
-  T* __restrict out = tau.data();
-  for (std::size_t i = 0; i < tau.size(); ++i) out[i] = m[i] - b[i];
-}
-
 // keys[i] = key_of(model[i] - base[i]): the task vector's magnitude keys, for selection.
 template <class T>
 MPIMERGE_VECTOR_CLONES void task_vector_keys(std::span<const T> model, std::span<const T> base, bool wide_keys,
@@ -77,10 +68,10 @@ MPIMERGE_VECTOR_CLONES void task_vector_keys(std::span<const T> model, std::span
 }
 
 // trimmed_task_vector's loop for float entries and 32-bit keys, with restrict parameters (see
-// classify_narrow), adding each trimmed entry to sums (started from 0 by the first task).
+// classify_narrow).
 template <bool First>
-inline std::uint32_t trim_narrow_summing(const float* __restrict m, const float* __restrict b, std::size_t n,
-                                         std::uint32_t threshold, float* __restrict out, float* __restrict sums) {
+inline std::uint32_t trim_narrow(const float* __restrict m, const float* __restrict b, std::size_t n,
+                                 std::uint32_t threshold, float* __restrict out, float* __restrict sums) {
   std::uint32_t kept = 0;
   for (std::size_t i = 0; i < n; ++i) {
     const float x = m[i] - b[i];
@@ -94,48 +85,37 @@ inline std::uint32_t trim_narrow_summing(const float* __restrict m, const float*
 }
 
 // tau = model - base, with every entry whose magnitude key is below the threshold key set to 0
-// (ties at the threshold are kept). With sums, each trimmed entry is also added to sums[i], in
-// task order as the caller calls it (first: the sums start from 0): the elected signs' sums, with
-// no sweep of their own.
+// (ties at the threshold are kept); each trimmed entry is also added to sums[i], in task order as
+// the caller calls it (first: the sums start from 0): the elected signs' sums, with no sweep of
+// their own.
 template <class T>
 MPIMERGE_VECTOR_CLONES std::uint64_t trimmed_task_vector(std::span<const T> model, std::span<const T> base,
                                                          std::uint64_t threshold_key, bool wide_keys, std::span<T> tau,
-                                                         std::span<T> sums = {}, bool first = false) {
+                                                         std::span<T> sums, bool first) {
   // Returns the entries kept (nonzero), counted as wide as the elements so that the loop vectorises.
   using Count = std::conditional_t<sizeof(T) == 8, std::uint64_t, std::uint32_t>;
   const T* __restrict m = model.data();
   const T* __restrict b = base.data();
   T* __restrict out = tau.data();
   const std::size_t n = tau.size();
-  Count kept = 0;
   if constexpr (sizeof(T) == 4) {
-    if (!wide_keys && !sums.empty()) {
+    if (!wide_keys) {
       const auto threshold = static_cast<std::uint32_t>(threshold_key);
-      return first ? trim_narrow_summing<true>(m, b, n, threshold, out, sums.data())
-                   : trim_narrow_summing<false>(m, b, n, threshold, out, sums.data());
+      return first ? trim_narrow<true>(m, b, n, threshold, out, sums.data())
+                   : trim_narrow<false>(m, b, n, threshold, out, sums.data());
     }
   }
-  if (sizeof(T) == 4 && !wide_keys) {
-    const auto threshold = static_cast<std::uint32_t>(threshold_key);
-    for (std::size_t i = 0; i < n; ++i) {
-      const T x = m[i] - b[i];
-      const bool keep = (std::bit_cast<std::uint32_t>(static_cast<float>(x)) & 0x7FFFFFFFu) >= threshold;
-      out[i] = keep_if(keep, x);
-      kept += static_cast<Count>(keep & (x != T(0)));
-    }
-  } else {
-    for (std::size_t i = 0; i < n; ++i) {
-      const T x = m[i] - b[i];
-      const bool keep = key_of<T>(x, wide_keys) >= threshold_key;
-      out[i] = keep_if(keep, x);
-      kept += static_cast<Count>(keep & (x != T(0)));
-    }
-    if (!sums.empty()) {
-      T* __restrict sum = sums.data();
-      if (first) std::fill(sum, sum + n, T(0));
-      for (std::size_t i = 0; i < n; ++i) sum[i] += out[i];
-    }
+  // Float64, or float with wide keys: simple loops of one element width each.
+  Count kept = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const T x = m[i] - b[i];
+    const bool keep = key_of<T>(x, wide_keys) >= threshold_key;
+    out[i] = keep_if(keep, x);
+    kept += static_cast<Count>(keep & (x != T(0)));
   }
+  T* __restrict sum = sums.data();
+  if (first) std::fill(sum, sum + n, T(0));
+  for (std::size_t i = 0; i < n; ++i) sum[i] += out[i];
   return kept;
 }
 
