@@ -290,7 +290,7 @@ def main():
                    "output_io": r["output"].get("io"), "output_io_reason": r["output"].get("io_reason"),
                    "peak_rss": max(r["memory"]["peak_rss_per_rank"]), "budget": r["memory"].get("budget_per_rank"),
                    "reduced_bytes": r["reduction_bytes_per_rank"], "phases": r["phases"],
-                   "passes": r["analysis_passes"]}
+                   "passes": r["analysis_passes"], "findings": r.get("findings")}
             results["runs"].append(row)
             print(f"| {name} | {ranks} | {row['options']} | {label} | {cache} | {wall:.2f} | {row['direct_floor_ratio']:.2f} | "
                   f"{row['buffered_floor_ratio']:.2f} | {row['input_gb_s']:.2f} | {row['groups']} | {row['reads']} | "
