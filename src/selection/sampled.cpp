@@ -19,16 +19,17 @@ constexpr double kMarginMinimum = 16.0;
 SampledSelection::SampledSelection(std::vector<std::uint64_t> k, std::vector<std::uint64_t> n, unsigned key_bits,
                                    std::uint64_t max_candidates)
     : problems_(k.size()), key_bits_(key_bits), max_candidates_(max_candidates - max_candidates / 4) {
+  memory_bytes_ = max_candidates * key_bytes(key_bits);
   histogram_bytes_ = histogram_bytes_left_ = max_candidates / 4 * key_bytes(key_bits);
-  // As many bins as give every problem a histogram within that share, a power of two in [16, 1024].
+  // As many bins as give every problem a histogram within that share, in [16, kMostHistogramBins].
   const std::uint64_t each = k.empty() ? 0 : histogram_bytes_ / sizeof(std::int64_t) / k.size();
-  histogram_bins_ = 16;
-  while (histogram_bins_ < kMostHistogramBins && 2 * histogram_bins_ <= each) histogram_bins_ *= 2;
+  const auto bins = static_cast<std::size_t>(std::clamp<std::uint64_t>(each, 16, kMostHistogramBins));
   const std::uint64_t top = key_bits >= 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << key_bits) - 1;
   for (std::size_t p = 0; p < k.size(); ++p) {
     problems_[p].k = k[p];
     problems_[p].n = n[p];
     problems_[p].high = top;
+    problems_[p].bins = bins;
   }
 }
 
@@ -51,10 +52,13 @@ void SampledSelection::finish_sample(Reductions& reductions) {
 
 void SampledSelection::choose_pivots(Reductions& reductions) {
   const std::size_t count = problems_.size();
-  std::vector<std::int64_t> sizes(count);
+  std::vector<std::int64_t> sizes(count + 1);
   for (std::size_t p = 0; p < count; ++p)
     with_sample(problems_[p], [&](auto keys) { sizes[p] = static_cast<std::int64_t>(keys.size()); });
+  sizes[count] = 1;  // summed: the number of ranks
   reductions.sum(sizes);
+  ranks_ = static_cast<std::uint64_t>(std::max<std::int64_t>(1, sizes[count]));
+  const auto ranks_count = static_cast<double>(ranks_);
 
   // Ranks (1-based) of the two pivots in each problem's global sample; 0 = open end.
   std::vector<std::uint64_t> ranks(2 * count, 0);
@@ -78,9 +82,44 @@ void SampledSelection::choose_pivots(Reductions& reductions) {
       });
     order.finish_pass(reductions);
   }
+  // The keys the pivots leave between them, expected from the sample's share between them (all of
+  // a problem's keys when it has no sample): the same on every rank.
+  std::vector<double> between(count, 0.0);
+  double all_between = 0;
   for (std::size_t p = 0; p < count; ++p) {
-    if (ranks[2 * p] != 0) problems_[p].low = order.kth_key(2 * p);
-    if (ranks[2 * p + 1] != 0) problems_[p].high = order.kth_key(2 * p + 1);
+    Problem& q = problems_[p];
+    if (ranks[2 * p] != 0) q.low = order.kth_key(2 * p);
+    if (ranks[2 * p + 1] != 0) q.high = order.kth_key(2 * p + 1);
+    if (q.k == 0) continue;
+    const auto s = static_cast<double>(sizes[p]);
+    const double top = ranks[2 * p + 1] != 0 ? static_cast<double>(ranks[2 * p + 1]) : s + 1;
+    const double share = s == 0 ? 1.0 : std::max(0.0, top - static_cast<double>(ranks[2 * p]) - 1) / s;
+    between[p] = share * static_cast<double>(q.n);
+    all_between += between[p];
+  }
+  if (all_between / ranks_count > static_cast<double>(max_candidates_)) bins_first(between);
+}
+
+// The candidates would not fit (a small budget, many problems): a first round that holds some
+// problems' candidates and overflows on the rest would fail them all the same, so it holds none
+// and gives the whole memory to histograms. The round after refine() finds each answer among one
+// bin's keys, sum over p of between[p] / bins[p] in all; bins in proportion to sqrt(between[p])
+// make that least for the memory (at least 16 and at most kMostBinsFirst per problem).
+void SampledSelection::bins_first(std::span<const double> between) {
+  max_candidates_ = 0;
+  histogram_bytes_ = histogram_bytes_left_ = memory_bytes_;
+  constexpr std::uint64_t kLeast = 16;
+  double weights = 0;
+  std::uint64_t selecting = 0;
+  for (std::size_t p = 0; p < problems_.size(); ++p)
+    if (problems_[p].k != 0) weights += std::sqrt(between[p]), ++selecting;
+  // kLeast bins each, the rest in proportion (none left: some problems go without, and fall back).
+  const std::uint64_t all = memory_bytes_ / sizeof(std::int64_t);
+  const double rest = static_cast<double>(all - std::min(all, kLeast * selecting));
+  for (std::size_t p = 0; p < problems_.size(); ++p) {
+    const double share = weights > 0 ? std::sqrt(between[p]) / weights : 0.0;
+    const auto more = static_cast<std::uint64_t>(std::floor(rest * share));
+    problems_[p].bins = static_cast<std::size_t>(std::min<std::uint64_t>(kLeast + more, kMostBinsFirst));
   }
 }
 
@@ -118,15 +157,16 @@ void SampledSelection::add_candidate(std::size_t p, std::uint64_t key) {
   }
   q.overflow = true;
   if (q.overflow_bins.empty()) {
-    const std::uint64_t bytes = histogram_bins_ * sizeof(std::int64_t);
+    const std::uint64_t bytes = q.bins * sizeof(std::int64_t);
     if (q.unbinned || bytes > histogram_bytes_left_) {
       q.unbinned = true;
       return;
     }
     histogram_bytes_left_ -= bytes;
-    q.overflow_bins.assign(histogram_bins_, 0);
+    q.overflow_bins.assign(q.bins, 0);
+    q.bin_width = bin_width(q);
   }
-  add_to_bins(q, q.overflow_bins, key);
+  ++q.overflow_bins[(key - q.low - 1) / q.bin_width];
 }
 
 template <class Key>
@@ -145,17 +185,11 @@ void SampledSelection::add_candidates_of(std::size_t p, std::span<const Key> key
 template void SampledSelection::add_candidates_of<std::uint32_t>(std::size_t, std::span<const std::uint32_t>);
 template void SampledSelection::add_candidates_of<std::uint64_t>(std::size_t, std::span<const std::uint64_t>);
 
-// Bins of 2^shift keys from low + 1: the smallest shift that spreads the keys strictly between
-// the pivots over at most histogram_bins_ bins.
-unsigned SampledSelection::bin_shift(const Problem& q) const {
+// Bins of equal width from low + 1: the narrowest that spreads the keys strictly between the
+// pivots over at most q.bins bins.
+std::uint64_t SampledSelection::bin_width(const Problem& q) {
   const std::uint64_t width = q.high - q.low - 1;  // keys strictly between; >= 1 when any is
-  unsigned shift = 0;
-  while (shift < 64 && ((width - 1) >> shift) >= histogram_bins_) ++shift;
-  return shift;
-}
-
-void SampledSelection::add_to_bins(Problem& q, std::span<std::int64_t> bins, std::uint64_t key) const {
-  ++bins[(key - q.low - 1) >> bin_shift(q)];
+  return std::max<std::uint64_t>(1, width / q.bins + (width % q.bins != 0));
 }
 
 // Step 4's reduction: the histograms of the problems that overflowed on some rank (each rank bins
@@ -166,36 +200,42 @@ void SampledSelection::narrow_overflowed(Reductions& reductions, std::span<const
   std::vector<std::size_t> listed;
   for (std::size_t p = 0; p < problems_.size(); ++p)
     if (rank_among_between[p] != 0) listed.push_back(p);
-  const std::size_t bins = histogram_bins_;
-  const std::size_t per_call = std::max<std::size_t>(1, (std::size_t{4} << 20) / (bins * sizeof(std::int64_t)));
+  constexpr std::size_t kBinsPerCall = (std::size_t{4} << 20) / sizeof(std::int64_t);
   std::vector<std::int64_t> histograms;
-  for (std::size_t first = 0; first < listed.size(); first += per_call) {
-    const std::size_t count = std::min(per_call, listed.size() - first);
-    histograms.assign(count * bins, 0);
-    for (std::size_t i = 0; i < count; ++i) {
-      Problem& q = problems_[listed[first + i]];
-      const std::span<std::int64_t> mine(histograms.data() + i * bins, bins);
+  std::vector<std::size_t> offsets;
+  for (std::size_t first = 0, last = 0; first < listed.size(); first = last) {
+    offsets.clear();
+    std::size_t bins = 0;  // problems [first, last) in this call, at least one
+    for (; last < listed.size() && (last == first || bins + problems_[listed[last]].bins <= kBinsPerCall); ++last) {
+      offsets.push_back(bins);
+      bins += problems_[listed[last]].bins;
+    }
+    histograms.assign(bins, 0);
+    for (std::size_t i = first; i < last; ++i) {
+      Problem& q = problems_[listed[i]];
+      const std::span<std::int64_t> mine(histograms.data() + offsets[i - first], q.bins);
       if (!q.overflow_bins.empty()) std::copy(q.overflow_bins.begin(), q.overflow_bins.end(), mine.begin());
+      const std::uint64_t width = bin_width(q);
       with_candidates(q, [&](auto keys) {
-        for (const auto key : keys) add_to_bins(q, mine, key);
+        for (const auto key : keys) ++mine[(key - q.low - 1) / width];
       });
     }
     reductions.sum(histograms);
-    for (std::size_t i = 0; i < count; ++i) {
-      Problem& q = problems_[listed[first + i]];
-      const unsigned shift = bin_shift(q);
+    for (std::size_t i = first; i < last; ++i) {
+      Problem& q = problems_[listed[i]];
+      const std::uint64_t width = bin_width(q);
       std::uint64_t seen = 0;
-      for (std::size_t b = 0; b < bins; ++b) {
-        const auto in_bin = static_cast<std::uint64_t>(histograms[i * bins + b]);
-        if (seen + in_bin < rank_among_between[listed[first + i]]) {
+      for (std::size_t b = 0; b < q.bins; ++b) {
+        const auto in_bin = static_cast<std::uint64_t>(histograms[offsets[i - first] + b]);
+        if (seen + in_bin < rank_among_between[listed[i]]) {
           seen += in_bin;
           continue;
         }
-        // The bin holds keys [low + 1 + b 2^shift, low + (b + 1) 2^shift]: strictly between these.
-        const std::uint64_t first_key = q.low + 1 + (std::uint64_t{b} << shift);
+        // The bin holds keys [low + 1 + b width, low + (b + 1) width]: strictly between these.
+        const std::uint64_t first_key = q.low + 1 + b * width;
         q.refined_low = first_key - 1;
-        q.refined_high = (shift < 64 && ((q.high - first_key) >> shift) != 0) ? first_key + (std::uint64_t{1} << shift)
-                                                                              : q.high;
+        q.refined_high = q.high - first_key > width ? first_key + width : q.high;
+        q.refined_keys = in_bin;
         break;
       }
     }
@@ -203,8 +243,14 @@ void SampledSelection::narrow_overflowed(Reductions& reductions, std::span<const
 }
 
 bool SampledSelection::refine() {
-  for (const Problem& q : problems_)
-    if (q.k != 0 && q.failed && q.refined_low == q.refined_high) return false;
+  std::uint64_t keys = 0;  // in the bins that hold the answers, over all ranks
+  for (const Problem& q : problems_) {
+    if (q.k == 0 || !q.failed) continue;
+    if (q.refined_low == q.refined_high) return false;
+    keys += q.refined_keys;
+  }
+  // More than every rank's memory holds: the next count would overflow on some rank for certain.
+  if (keys > ranks_ * (memory_bytes_ / key_bytes(key_bits_))) return false;
   for (Problem& q : problems_) {
     if (q.k == 0) continue;
     if (q.failed) {
@@ -216,8 +262,11 @@ bool SampledSelection::refine() {
     q.below = q.at_low = q.at_high = 0;
     q.overflow = q.failed = q.unbinned = false;
     q.answer = q.answer_below = q.answer_equal = 0;
-    q.refined_low = q.refined_high = 0;
+    q.refined_low = q.refined_high = q.refined_keys = 0;
   }
+  // The round after this one would fall back, not narrow again: all the memory for candidates.
+  max_candidates_ = memory_bytes_ / key_bytes(key_bits_);
+  histogram_bytes_ = histogram_bytes_left_ = 0;
   return true;
 }
 
@@ -247,20 +296,29 @@ void SampledSelection::finish_count(Reductions& reductions) {
     const auto* t = totals.data() + kFields * p;
     const auto below = static_cast<std::uint64_t>(t[0]), at_low = static_cast<std::uint64_t>(t[1]),
                between = static_cast<std::uint64_t>(t[2]), at_high = static_cast<std::uint64_t>(t[3]);
-    if (t[4] != 0 || q.k <= below || q.k > below + at_low + between + at_high) {
-      q.failed = true;
-      // Overflowed, every key counted (held or binned), and the answer strictly between: step 4.
-      if (t[4] != 0 && t[5] == 0 && q.k > below + at_low && q.k <= below + at_low + between) {
-        among_binned[p] = q.k - below - at_low;
-        any_binned = true;
-      }
+    // The counts below and at the pivots are exact whatever overflowed; `between` is exact unless
+    // some rank could neither hold nor bin a key (t[5]). An overflow matters only when the answer
+    // lies strictly between the pivots.
+    const bool overflowed = t[4] != 0, between_known = t[5] == 0;
+    if (q.k <= below) {
+      q.failed = true;  // the sample misled: the answer lies below the low pivot
     } else if (q.k <= below + at_low) {
       q.answer = q.low, q.answer_below = below, q.answer_equal = at_low;
+    } else if (!between_known) {
+      q.failed = true;
     } else if (q.k <= below + at_low + between) {
-      among[p] = q.k - below - at_low;
-      q.answer_below = below + at_low;
-    } else {
+      if (overflowed) {  // every key counted (held or binned): step 4
+        q.failed = true;
+        among_binned[p] = q.k - below - at_low;
+        any_binned = true;
+      } else {
+        among[p] = q.k - below - at_low;
+        q.answer_below = below + at_low;
+      }
+    } else if (q.k <= below + at_low + between + at_high) {
       q.answer = q.high, q.answer_below = below + at_low + between, q.answer_equal = at_high;
+    } else {
+      q.failed = true;  // misled: above the high pivot
     }
   }
   if (any_binned) narrow_overflowed(reductions, among_binned);

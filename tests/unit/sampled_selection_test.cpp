@@ -101,13 +101,14 @@ TEST(SampledSelection, TooManyCandidatesFails) {
 }
 
 // Candidates that outgrow the memory are histogrammed; the bin holding rank k gives narrower
-// pivots, and one more counting pass (refine) answers exactly. A problem solved in the first pass
-// keeps its answer through the second.
-TEST(SampledSelection, OverflowedCandidatesNarrowToOneMoreExactPass) {
+// pivots, and one more counting pass (refine) answers exactly. Here the sample says so in advance
+// (problem 1's window is most of its keys): the first count holds no candidate and gives all the
+// memory to bins, and the second answers both problems.
+TEST(SampledSelection, ExpectedOverflowBinsFirstAndNarrowsToOneMoreExactPass) {
   const auto keys = keys_of(200000, 9, 0.3);
   for (std::uint64_t k : {70000ul, 100000ul, 160000ul}) {
     SampledSelection s({k, k}, {keys.size(), keys.size()}, 31, 20000);  // 15000 candidates
-    EXPECT_EQ(s.histogram_bins(), SampledSelection::kMostHistogramBins);
+    EXPECT_EQ(s.histogram_bins(1), SampledSelection::kMostHistogramBins);
     std::vector<std::uint64_t> dense, sparse;  // a tight window for problem 0, a wide one for 1
     for (std::size_t i = 3; i < keys.size(); i += 16) dense.push_back(keys[i]);
     for (std::size_t i = 3; i < keys.size(); i += 2000) sparse.push_back(keys[i]);
@@ -115,22 +116,25 @@ TEST(SampledSelection, OverflowedCandidatesNarrowToOneMoreExactPass) {
     s.add_sample(0, dense);
     s.add_sample(1, sparse);
     s.finish_sample(local);
+    // All 20000 keys' worth of memory as bins, the wide window's problem with the most.
+    EXPECT_GT(s.histogram_bins(1), s.histogram_bins(0));
+    EXPECT_LE((s.histogram_bins(0) + s.histogram_bins(1)) * sizeof(std::int64_t), 20000 * 4u);
     s.count(0, keys);
     s.count(1, keys);
+    EXPECT_EQ(s.candidates_held(), 0u);
     s.finish_count(local);
     const Sorted want = by_sorting(keys, k);
-    ASSERT_FALSE(s.failed(0)) << "k " << k;
-    EXPECT_EQ(s.kth_key(0), want.kth);
-    ASSERT_TRUE(s.failed(1)) << "k " << k;
-    ASSERT_TRUE(s.refinable(1)) << "k " << k;
+    for (std::size_t p : {0u, 1u}) {
+      ASSERT_TRUE(s.failed(p)) << "k " << k << " problem " << p;
+      ASSERT_TRUE(s.refinable(p)) << "k " << k << " problem " << p;
+    }
     ASSERT_TRUE(s.refine());
-    EXPECT_EQ(s.low_pivot(0), want.kth);
-    EXPECT_EQ(s.high_pivot(0), want.kth);
-    EXPECT_LT(s.low_pivot(1), want.kth);
-    EXPECT_GT(s.high_pivot(1), want.kth);
+    for (std::size_t p : {0u, 1u}) {
+      EXPECT_LT(s.low_pivot(p), want.kth);
+      EXPECT_GT(s.high_pivot(p), want.kth);
+    }
     s.count(0, keys);
     s.count(1, keys);
-    EXPECT_LT(s.candidates_held(), 15000u);
     s.finish_count(local);
     for (std::size_t p : {0u, 1u}) {
       ASSERT_FALSE(s.failed(p)) << "k " << k << " problem " << p;
@@ -138,6 +142,50 @@ TEST(SampledSelection, OverflowedCandidatesNarrowToOneMoreExactPass) {
       EXPECT_EQ(s.count_below(p), want.below);
       EXPECT_EQ(s.count_equal(p), want.equal);
     }
+  }
+}
+
+// The sample did not see it coming (problem 1's keys crowd between its pivots far more than its
+// sample did): problem 0 holds its candidates and is answered by the first count, problem 1
+// overflows into the histograms' quarter of the memory, and one more count answers it; problem 0
+// keeps its answer through that count, as both pivots.
+TEST(SampledSelection, UnexpectedOverflowNarrowsToOneMoreExactPass) {
+  constexpr std::uint64_t n = 100000, k = 50000;
+  std::vector<std::uint64_t> sample, spread(n), crowded(n);
+  for (std::uint64_t i = 0; i < n; i += 10) sample.push_back(i);
+  for (std::uint64_t i = 0; i < n; ++i) spread[i] = i;
+  SampledSelection s({k, k}, {n, n}, 31, 15000);  // 11250 candidates
+  LocalReductions local;
+  s.add_sample(0, sample);
+  s.add_sample(1, sample);
+  s.finish_sample(local);
+  const std::uint64_t low = s.low_pivot(1), high = s.high_pivot(1);
+  // About 5% of each problem's keys expected between its pivots: they fit, so not bins first (the
+  // default bins: a quarter of 15000 keys of 4 bytes, as int64 counts, for 2 problems).
+  EXPECT_EQ(s.histogram_bins(1), 15000u / 4 * 4 / 8 / 2);
+  // 30% of problem 1's keys below its low pivot, 40% strictly between, 30% above.
+  for (std::uint64_t i = 0; i < n; ++i)
+    crowded[i] = i < 30000 ? 0 : i < 70000 ? low + 1 + (i * 7919) % (high - low - 1) : high + 1 + i;
+  s.count(0, spread);
+  s.count(1, crowded);
+  s.finish_count(local);
+  const Sorted want0 = by_sorting(spread, k), want1 = by_sorting(crowded, k);
+  ASSERT_FALSE(s.failed(0));
+  EXPECT_EQ(s.kth_key(0), want0.kth);
+  ASSERT_TRUE(s.failed(1));
+  ASSERT_TRUE(s.refinable(1));
+  ASSERT_TRUE(s.refine());
+  EXPECT_EQ(s.low_pivot(0), want0.kth);
+  EXPECT_EQ(s.high_pivot(0), want0.kth);
+  s.count(0, spread);
+  s.count(1, crowded);
+  s.finish_count(local);
+  for (std::size_t p : {0u, 1u}) {
+    const Sorted& want = p == 0 ? want0 : want1;
+    ASSERT_FALSE(s.failed(p)) << "problem " << p;
+    EXPECT_EQ(s.kth_key(p), want.kth);
+    EXPECT_EQ(s.count_below(p), want.below);
+    EXPECT_EQ(s.count_equal(p), want.equal);
   }
 }
 
@@ -149,6 +197,27 @@ TEST(SampledSelection, NoRoomForAHistogramLeavesTheFallback) {
   EXPECT_FALSE(s.refinable(0));
   EXPECT_FALSE(s.refine());
   EXPECT_TRUE(s.failed(0));
+}
+
+// The bin that holds the answer has more keys than the memory: one more count would overflow for
+// certain, so refine declines (the caller falls back at once instead of after a wasted pass).
+TEST(SampledSelection, ABinTooFullForTheMemoryIsNotRefined) {
+  std::vector<std::uint64_t> keys(100000), sample;
+  for (std::uint64_t i = 0; i < keys.size(); ++i) keys[i] = i;
+  for (std::uint64_t i = 0; i < keys.size(); i += 10000) sample.push_back(i);
+  SampledSelection s({50000}, {keys.size()}, 31, 64);  // 256 bytes: 32 bins, or 64 candidates
+  LocalReductions local;
+  s.add_sample(0, sample);
+  s.finish_sample(local);
+  EXPECT_EQ(s.histogram_bins(0), 32u);  // bins first: a window of most keys
+  s.count(0, keys);
+  s.finish_count(local);
+  ASSERT_TRUE(s.failed(0));
+  EXPECT_TRUE(s.refinable(0));  // ten sampled keys leave the pivots open: one bin holds every key
+  EXPECT_FALSE(s.refine());
+  EXPECT_TRUE(s.failed(0));
+  EXPECT_EQ(s.low_pivot(0), 0u);  // nothing changed
+  EXPECT_EQ(s.high_pivot(0), (std::uint64_t{1} << 31) - 1);
 }
 
 TEST(SampledSelection, NoCutAndNoSample) {

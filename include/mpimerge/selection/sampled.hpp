@@ -14,7 +14,11 @@
 //      histogrammed the keys it could not hold (up to kMostHistogramBins bins between the pivots); if rank k
 //      lies between the pivots, the bin that holds it gives two new, much closer pivots, and one
 //      more counting pass (refine(), then 2. and 3. again) finds the exact answer. The problems
-//      already solved keep their answer as both pivots, so that pass classifies them exactly.
+//      already solved keep their answer as both pivots, so that pass classifies them exactly, and
+//      that pass holds candidates in all the memory. When the sample says the keys between the
+//      pivots will not fit (many problems, little memory), the first count holds none and bins
+//      them all, in all the memory (bins_first): two counts then answer where a first count that
+//      filled up and overflowed would have left too coarse a bin.
 // The sample only steers the work: answers, and the counts below and at the answer, are exact and
 // the same at any rank count as with RadixSelection. Keys equal to a pivot are never stored, so a
 // spike of equal keys (unchanged parameters: |tau| = 0) costs no memory.
@@ -72,12 +76,16 @@ class SampledSelection {
   bool refinable(std::size_t p) const { return problems_[p].refined_low != problems_[p].refined_high; }
   // Every failed problem refinable: sets the narrower pivots (solved problems: their answer as both
   // pivots), clears the counts, and returns true; the caller runs one more counting pass, then
-  // finish_count. False, and nothing changed, when some failed problem is not refinable.
+  // finish_count. False, and nothing changed, when some failed problem is not refinable, or when
+  // the keys in their bins are more than all ranks' memory holds (that count would overflow).
   bool refine();
   // Bins of the histogram a problem keeps of the candidates it could not hold: at most this many,
   // fewer where many problems share the memory (the same number on every rank).
   static constexpr std::size_t kMostHistogramBins = 1024;
-  std::size_t histogram_bins() const { return histogram_bins_; }
+  // When finish_sample expects more keys between the pivots than fit, the first counting round
+  // holds none and bins them all, with up to this many bins per problem.
+  static constexpr std::size_t kMostBinsFirst = std::size_t{1} << 16;
+  std::size_t histogram_bins(std::size_t p) const { return problems_[p].bins; }
   std::uint64_t kth_key(std::size_t p) const { return problems_[p].answer; }
   std::uint64_t count_below(std::size_t p) const { return problems_[p].answer_below; }
   std::uint64_t count_equal(std::size_t p) const { return problems_[p].answer_equal; }
@@ -101,13 +109,15 @@ class SampledSelection {
     bool overflow = false, failed = false;
     bool unbinned = false;  // a key between the pivots was neither held nor binned here
     std::uint64_t answer = 0, answer_below = 0, answer_equal = 0;
-    // The keys strictly between the pivots that did not fit (only after an overflow here), in bins
-    // of 2^bin_shift keys starting at low + 1; then the pivots that bracket the answer's bin.
+    // The keys strictly between the pivots that did not fit (only after an overflow here), in
+    // `bins` bins of bin_width keys starting at low + 1; then the pivots that bracket the answer's bin.
+    std::size_t bins = 0;
     std::vector<std::int64_t> overflow_bins;
-    std::uint64_t refined_low = 0, refined_high = 0;
+    std::uint64_t bin_width = 1;  // of overflow_bins, set when they are made
+    std::uint64_t refined_low = 0, refined_high = 0, refined_keys = 0;  // refined_keys: in that bin, all ranks
   };
-  unsigned bin_shift(const Problem& q) const;
-  void add_to_bins(Problem& q, std::span<std::int64_t> bins, std::uint64_t key) const;
+  static std::uint64_t bin_width(const Problem& q);
+  void bins_first(std::span<const double> between);
   void narrow_overflowed(Reductions& reductions, std::span<const std::uint64_t> rank_among_between);
   void choose_pivots(Reductions& reductions);
   template <class Key>
@@ -129,8 +139,9 @@ class SampledSelection {
   unsigned key_bits_;
   // A quarter of max_candidates' bytes goes to the histograms of overflowed problems.
   std::uint64_t max_candidates_, candidates_held_ = 0;
+  std::uint64_t memory_bytes_ = 0;  // candidates and histograms together
+  std::uint64_t ranks_ = 1;         // counted by finish_sample
   std::uint64_t histogram_bytes_ = 0, histogram_bytes_left_ = 0;
-  std::size_t histogram_bins_ = 0;
 };
 
 }  // namespace mpimerge
