@@ -42,11 +42,27 @@ void RadixSelection::plan_pass() {
   histogram_.assign(offset, 0);
 }
 
-void RadixSelection::count(std::size_t problem, std::span<const std::uint64_t> keys) { count_keys(problem, keys); }
-void RadixSelection::count(std::size_t problem, std::span<const std::uint32_t> keys) { count_keys(problem, keys); }
+namespace {
+struct EachOnce {
+  std::int64_t operator[](std::size_t) const { return 1; }
+};
+struct Weighted {
+  std::span<const std::uint32_t> weights;
+  std::int64_t operator[](std::size_t i) const { return weights[i]; }
+};
+}  // namespace
 
-template <class Key>
-void RadixSelection::count_keys(std::size_t problem, std::span<const Key> keys) {
+void RadixSelection::count(std::size_t problem, std::span<const std::uint64_t> keys) { count_keys(problem, keys, EachOnce{}); }
+void RadixSelection::count(std::size_t problem, std::span<const std::uint32_t> keys) { count_keys(problem, keys, EachOnce{}); }
+void RadixSelection::count(std::size_t problem, std::span<const std::uint64_t> keys, std::span<const std::uint32_t> weights) {
+  count_keys(problem, keys, Weighted{weights});
+}
+void RadixSelection::count(std::size_t problem, std::span<const std::uint32_t> keys, std::span<const std::uint32_t> weights) {
+  count_keys(problem, keys, Weighted{weights});
+}
+
+template <class Key, class Weights>
+void RadixSelection::count_keys(std::size_t problem, std::span<const Key> keys, const Weights& weight) {
   Problem& p = problems_[problem];
   if (p.done) return;
   const unsigned width = std::min(digit_bits_, p.shift);
@@ -54,12 +70,14 @@ void RadixSelection::count_keys(std::size_t problem, std::span<const Key> keys) 
   const std::uint64_t mask = (std::uint64_t{1} << width) - 1;
   std::int64_t* bins = histogram_.data() + p.offset;
   if (p.shift == key_bits_) {
-    for (const std::uint64_t key : keys) ++bins[(key >> low) & mask];
+    for (std::size_t i = 0; i < keys.size(); ++i) bins[(std::uint64_t{keys[i]} >> low) & mask] += weight[i];
     return;
   }
   const unsigned high = p.shift;
-  for (const std::uint64_t key : keys)
-    if ((key >> high) == p.prefix) ++bins[(key >> low) & mask];
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    const std::uint64_t key = keys[i];
+    if ((key >> high) == p.prefix) bins[(key >> low) & mask] += weight[i];
+  }
 }
 
 void RadixSelection::finish_pass(Reductions& reductions) {

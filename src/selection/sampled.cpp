@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
+#include <numeric>
+#include <utility>
 
 #include "mpimerge/selection/radix.hpp"
 
@@ -57,8 +60,7 @@ void SampledSelection::choose_pivots(Reductions& reductions) {
     with_sample(problems_[p], [&](auto keys) { sizes[p] = static_cast<std::int64_t>(keys.size()); });
   sizes[count] = 1;  // summed: the number of ranks
   reductions.sum(sizes);
-  ranks_ = static_cast<std::uint64_t>(std::max<std::int64_t>(1, sizes[count]));
-  const auto ranks_count = static_cast<double>(ranks_);
+  const auto ranks_count = static_cast<double>(std::max<std::int64_t>(1, sizes[count]));
 
   // Ranks (1-based) of the two pivots in each problem's global sample; 0 = open end.
   std::vector<std::uint64_t> ranks(2 * count, 0);
@@ -147,12 +149,13 @@ void SampledSelection::add_counts(std::size_t p, const Counts& counts) {
 
 void SampledSelection::add_candidate(std::size_t p, std::uint64_t key) {
   Problem& q = problems_[p];
-  if (candidates_held_ < max_candidates_) {
-    if (narrow())
-      q.narrow.candidates.push_back(static_cast<std::uint32_t>(key));
-    else
-      q.wide.candidates.push_back(key);
-    ++candidates_held_;
+  if (candidates_held_ + slots(q) <= max_candidates_ || make_room()) {
+    if (narrow()) {
+      const auto k32 = static_cast<std::uint32_t>(key);
+      hold(q.narrow, std::span<const std::uint32_t>(&k32, 1));
+    } else {
+      hold(q.wide, std::span<const std::uint64_t>(&key, 1));
+    }
     return;
   }
   q.overflow = true;
@@ -172,14 +175,64 @@ void SampledSelection::add_candidate(std::size_t p, std::uint64_t key) {
 template <class Key>
 void SampledSelection::add_candidates_of(std::size_t p, std::span<const Key> keys) {
   Problem& q = problems_[p];
-  const std::uint64_t room = candidates_held_ < max_candidates_ ? max_candidates_ - candidates_held_ : 0;
-  const std::size_t held = static_cast<std::size_t>(std::min<std::uint64_t>(room, keys.size()));
-  if (narrow())
-    q.narrow.candidates.insert(q.narrow.candidates.end(), keys.begin(), keys.begin() + static_cast<std::ptrdiff_t>(held));
-  else
-    q.wide.candidates.insert(q.wide.candidates.end(), keys.begin(), keys.begin() + static_cast<std::ptrdiff_t>(held));
-  candidates_held_ += held;
-  for (const Key key : keys.subspan(held)) add_candidate(p, key);  // no room: binned (or not)
+  while (!keys.empty()) {
+    const std::uint64_t room =
+        candidates_held_ < max_candidates_ ? (max_candidates_ - candidates_held_) / slots(q) : 0;
+    if (room == 0) {
+      if (make_room()) continue;
+      break;
+    }
+    const auto held = static_cast<std::size_t>(std::min<std::uint64_t>(room, keys.size()));
+    if (narrow()) hold(q.narrow, keys.first(held));
+    else hold(q.wide, keys.first(held));
+    keys = keys.subspan(held);
+  }
+  for (const Key key : keys) add_candidate(p, key);  // no room: binned (or not)
+}
+
+template <class Key, class Given>
+void SampledSelection::hold(Keys<Key>& c, std::span<const Given> keys) {
+  c.candidates.insert(c.candidates.end(), keys.begin(), keys.end());
+  if (!c.weights.empty()) c.weights.insert(c.weights.end(), keys.size(), 1);
+  candidates_held_ += keys.size() * (c.weights.empty() ? 1 : 2);
+}
+
+std::uint64_t SampledSelection::slots(const Problem& q) const {
+  return (narrow() ? q.narrow.weights.empty() : q.wide.weights.empty()) ? 1 : 2;
+}
+
+// The candidates are full: each problem's are sorted and each key kept once with its count, which
+// frees most of them where keys crowd on few values (bf16 task vectors). Once a compaction leaves
+// more than half the memory full, the round does not try again (the rest overflow, as before).
+bool SampledSelection::make_room() {
+  if (compaction_spent_ || max_candidates_ < 2) return false;
+  candidates_held_ = 0;
+  for (Problem& q : problems_) {
+    if (narrow()) compact(q.narrow);
+    else compact(q.wide);
+  }
+  if (candidates_held_ > max_candidates_ / 2) compaction_spent_ = true;
+  return candidates_held_ + 2 <= max_candidates_;
+}
+
+template <class Key>
+void SampledSelection::compact(Keys<Key>& c) {
+  if (c.candidates.empty()) return;
+  std::vector<std::pair<Key, std::uint32_t>> counted(c.candidates.size());
+  for (std::size_t i = 0; i < counted.size(); ++i) counted[i] = {c.candidates[i], c.weights.empty() ? 1 : c.weights[i]};
+  std::sort(counted.begin(), counted.end());
+  c.candidates.clear();
+  c.weights.clear();
+  for (const auto& [key, weight] : counted) {
+    if (!c.candidates.empty() && c.candidates.back() == key &&
+        c.weights.back() <= std::numeric_limits<std::uint32_t>::max() - weight) {
+      c.weights.back() += weight;
+    } else {
+      c.candidates.push_back(key);
+      c.weights.push_back(weight);
+    }
+  }
+  candidates_held_ += 2 * c.candidates.size();
 }
 
 template void SampledSelection::add_candidates_of<std::uint32_t>(std::size_t, std::span<const std::uint32_t>);
@@ -216,8 +269,8 @@ void SampledSelection::narrow_overflowed(Reductions& reductions, std::span<const
       const std::span<std::int64_t> mine(histograms.data() + offsets[i - first], q.bins);
       if (!q.overflow_bins.empty()) std::copy(q.overflow_bins.begin(), q.overflow_bins.end(), mine.begin());
       const std::uint64_t width = bin_width(q);
-      with_candidates(q, [&](auto keys) {
-        for (const auto key : keys) ++mine[(key - q.low - 1) / width];
+      with_candidates(q, [&](auto keys, std::span<const std::uint32_t> weights) {
+        for (std::size_t j = 0; j < keys.size(); ++j) mine[(keys[j] - q.low - 1) / width] += weights.empty() ? 1 : weights[j];
       });
     }
     reductions.sum(histograms);
@@ -235,7 +288,6 @@ void SampledSelection::narrow_overflowed(Reductions& reductions, std::span<const
         const std::uint64_t first_key = q.low + 1 + b * width;
         q.refined_low = first_key - 1;
         q.refined_high = q.high - first_key > width ? first_key + width : q.high;
-        q.refined_keys = in_bin;
         break;
       }
     }
@@ -243,14 +295,8 @@ void SampledSelection::narrow_overflowed(Reductions& reductions, std::span<const
 }
 
 bool SampledSelection::refine() {
-  std::uint64_t keys = 0;  // in the bins that hold the answers, over all ranks
-  for (const Problem& q : problems_) {
-    if (q.k == 0 || !q.failed) continue;
-    if (q.refined_low == q.refined_high) return false;
-    keys += q.refined_keys;
-  }
-  // More than every rank's memory holds: the next count would overflow on some rank for certain.
-  if (keys > ranks_ * (memory_bytes_ / key_bytes(key_bits_))) return false;
+  for (const Problem& q : problems_)
+    if (q.k != 0 && q.failed && q.refined_low == q.refined_high) return false;
   for (Problem& q : problems_) {
     if (q.k == 0) continue;
     if (q.failed) {
@@ -262,7 +308,7 @@ bool SampledSelection::refine() {
     q.below = q.at_low = q.at_high = 0;
     q.overflow = q.failed = q.unbinned = false;
     q.answer = q.answer_below = q.answer_equal = 0;
-    q.refined_low = q.refined_high = q.refined_keys = 0;
+    q.refined_low = q.refined_high = 0;
   }
   // The round after this one would fall back, not narrow again: all the memory for candidates.
   max_candidates_ = memory_bytes_ / key_bytes(key_bits_);
@@ -277,7 +323,10 @@ void SampledSelection::finish_count(Reductions& reductions) {
   for (std::size_t p = 0; p < count; ++p) {
     const Problem& q = problems_[p];
     std::int64_t between = 0;  // held, and binned after an overflow
-    with_candidates(q, [&](auto keys) { between = static_cast<std::int64_t>(keys.size()); });
+    with_candidates(q, [&](auto keys, std::span<const std::uint32_t> weights) {
+      between = static_cast<std::int64_t>(keys.size());
+      if (!weights.empty()) between = std::accumulate(weights.begin(), weights.end(), std::int64_t{0});
+    });
     for (const std::int64_t in_bin : q.overflow_bins) between += in_bin;
     const std::int64_t fields[kFields] = {static_cast<std::int64_t>(q.below), static_cast<std::int64_t>(q.at_low),
                                           between,
@@ -324,7 +373,11 @@ void SampledSelection::finish_count(Reductions& reductions) {
   if (any_binned) narrow_overflowed(reductions, among_binned);
   RadixSelection exact(among, key_bits_);
   while (!exact.done()) {
-    for (std::size_t p = 0; p < count; ++p) with_candidates(problems_[p], [&](auto keys) { exact.count(p, keys); });
+    for (std::size_t p = 0; p < count; ++p)
+      with_candidates(problems_[p], [&](auto keys, std::span<const std::uint32_t> weights) {
+        if (weights.empty()) exact.count(p, keys);
+        else exact.count(p, keys, weights);
+      });
     exact.finish_pass(reductions);
   }
   for (std::size_t p = 0; p < count; ++p) {
@@ -336,9 +389,12 @@ void SampledSelection::finish_count(Reductions& reductions) {
     }
     std::vector<std::uint32_t>().swap(q.narrow.candidates);
     std::vector<std::uint64_t>().swap(q.wide.candidates);
+    std::vector<std::uint32_t>().swap(q.narrow.weights);
+    std::vector<std::uint32_t>().swap(q.wide.weights);
     std::vector<std::int64_t>().swap(q.overflow_bins);
   }
   candidates_held_ = 0;
+  compaction_spent_ = false;
   histogram_bytes_left_ = histogram_bytes_;
 }
 

@@ -199,25 +199,30 @@ TEST(SampledSelection, NoRoomForAHistogramLeavesTheFallback) {
   EXPECT_TRUE(s.failed(0));
 }
 
-// The bin that holds the answer has more keys than the memory: one more count would overflow for
-// certain, so refine declines (the caller falls back at once instead of after a wasted pass).
-TEST(SampledSelection, ABinTooFullForTheMemoryIsNotRefined) {
-  std::vector<std::uint64_t> keys(100000), sample;
-  for (std::uint64_t i = 0; i < keys.size(); ++i) keys[i] = i;
-  for (std::uint64_t i = 0; i < keys.size(); i += 10000) sample.push_back(i);
-  SampledSelection s({50000}, {keys.size()}, 31, 64);  // 256 bytes: 32 bins, or 64 candidates
+// Keys that crowd on a few values between the pivots (bf16 task vectors) fill the candidates'
+// memory many times over, but held once with their counts they fit: the first count answers, with
+// the exact counts below and at the answer.
+TEST(SampledSelection, CrowdedCandidatesAreHeldOnceWithTheirCounts) {
+  constexpr std::uint64_t n = 100000, k = 50000;
+  std::vector<std::uint64_t> sample, crowded(n);
+  for (std::uint64_t i = 0; i < n; i += 10) sample.push_back(i);
+  SampledSelection s({k}, {n}, 31, 8000);  // 6000 candidates: about 5300 expected between the pivots
   LocalReductions local;
   s.add_sample(0, sample);
   s.finish_sample(local);
-  EXPECT_EQ(s.histogram_bins(0), 32u);  // bins first: a window of most keys
-  s.count(0, keys);
+  const std::uint64_t low = s.low_pivot(0), high = s.high_pivot(0);
+  ASSERT_GT(high - low, 40u);
+  // 30% below the low pivot, 40% on 20 values strictly between, 30% above the high pivot.
+  for (std::uint64_t i = 0; i < n; ++i)
+    crowded[i] = i < 30000 ? 0 : i < 70000 ? low + 1 + (i % 20) * ((high - low - 1) / 20) : high + 1 + i;
+  s.count(0, crowded);
+  EXPECT_LE(s.candidates_held(), 6000u);  // 40000 keys between the pivots, held in the memory
   s.finish_count(local);
-  ASSERT_TRUE(s.failed(0));
-  EXPECT_TRUE(s.refinable(0));  // ten sampled keys leave the pivots open: one bin holds every key
-  EXPECT_FALSE(s.refine());
-  EXPECT_TRUE(s.failed(0));
-  EXPECT_EQ(s.low_pivot(0), 0u);  // nothing changed
-  EXPECT_EQ(s.high_pivot(0), (std::uint64_t{1} << 31) - 1);
+  ASSERT_FALSE(s.failed(0));
+  const Sorted want = by_sorting(crowded, k);
+  EXPECT_EQ(s.kth_key(0), want.kth);
+  EXPECT_EQ(s.count_below(0), want.below);
+  EXPECT_EQ(s.count_equal(0), want.equal);
 }
 
 TEST(SampledSelection, NoCutAndNoSample) {

@@ -35,6 +35,9 @@ class RadixSelection {
   bool active(std::size_t problem) const { return !problems_[problem].done; }
   void count(std::size_t problem, std::span<const std::uint64_t> keys);
   void count(std::size_t problem, std::span<const std::uint32_t> keys);  // keys of at most 32 bits
+  // The same, each key counted weights[i] times (keys held once with their count).
+  void count(std::size_t problem, std::span<const std::uint64_t> keys, std::span<const std::uint32_t> weights);
+  void count(std::size_t problem, std::span<const std::uint32_t> keys, std::span<const std::uint32_t> weights);
   // Combines every rank's histograms with one reduction and fixes each active problem's next digit.
   // Throws InputError if a k exceeds the number of keys its problem received.
   void finish_pass(Reductions& reductions);
@@ -56,8 +59,8 @@ class RadixSelection {
     bool done = false;
   };
   void plan_pass();
-  template <class Key>
-  void count_keys(std::size_t problem, std::span<const Key> keys);
+  template <class Key, class Weights>
+  void count_keys(std::size_t problem, std::span<const Key> keys, const Weights& weight);
 
   std::vector<Problem> problems_;
   std::vector<std::int64_t> histogram_;

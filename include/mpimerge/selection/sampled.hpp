@@ -6,7 +6,9 @@
 //      pivots per problem that bracket rank k with high probability;
 //   2. count: one pass over all keys classifies each against the pivots: below the low pivot
 //      (counted), equal to a pivot (counted), strictly between (kept as a candidate), above
-//      (counted). Comparisons only: no scattered histogram updates;
+//      (counted). Comparisons only: no scattered histogram updates. Candidates that fill the
+//      memory are compacted, each key once with its count (keys crowd on few values in bf16
+//      task vectors);
 //   3. finish: integer sums tell where rank k lies; when it lies at a pivot or among the
 //      candidates, radix selection over the candidates alone gives the exact key. Otherwise the
 //      problem is marked failed and the caller falls back to RadixSelection over the data.
@@ -76,8 +78,7 @@ class SampledSelection {
   bool refinable(std::size_t p) const { return problems_[p].refined_low != problems_[p].refined_high; }
   // Every failed problem refinable: sets the narrower pivots (solved problems: their answer as both
   // pivots), clears the counts, and returns true; the caller runs one more counting pass, then
-  // finish_count. False, and nothing changed, when some failed problem is not refinable, or when
-  // the keys in their bins are more than all ranks' memory holds (that count would overflow).
+  // finish_count. False, and nothing changed, when some failed problem is not refinable.
   bool refine();
   // Bins of the histogram a problem keeps of the candidates it could not hold: at most this many,
   // fewer where many problems share the memory (the same number on every rank).
@@ -99,6 +100,7 @@ class SampledSelection {
   template <class Key>
   struct Keys {
     std::vector<Key> sample, candidates;
+    std::vector<std::uint32_t> weights;  // each candidate's count once compacted (make_room); else empty
   };
   struct Problem {
     std::uint64_t k = 0, n = 0;
@@ -114,7 +116,7 @@ class SampledSelection {
     std::size_t bins = 0;
     std::vector<std::int64_t> overflow_bins;
     std::uint64_t bin_width = 1;  // of overflow_bins, set when they are made
-    std::uint64_t refined_low = 0, refined_high = 0, refined_keys = 0;  // refined_keys: in that bin, all ranks
+    std::uint64_t refined_low = 0, refined_high = 0;
   };
   static std::uint64_t bin_width(const Problem& q);
   void bins_first(std::span<const double> between);
@@ -122,6 +124,12 @@ class SampledSelection {
   void choose_pivots(Reductions& reductions);
   template <class Key>
   void add_candidates_of(std::size_t p, std::span<const Key> keys);
+  template <class Key, class Given>
+  void hold(Keys<Key>& c, std::span<const Given> keys);
+  std::uint64_t slots(const Problem& q) const;  // of the candidates' memory one more key takes
+  bool make_room();
+  template <class Key>
+  void compact(Keys<Key>& c);
   bool narrow() const { return key_bits_ <= 32; }
   // f(keys) with the problem's sample or candidates, as whichever width they are held in.
   template <class F>
@@ -131,8 +139,8 @@ class SampledSelection {
   }
   template <class F>
   void with_candidates(const Problem& q, F&& f) const {
-    if (narrow()) f(std::span<const std::uint32_t>(q.narrow.candidates));
-    else f(std::span<const std::uint64_t>(q.wide.candidates));
+    if (narrow()) f(std::span<const std::uint32_t>(q.narrow.candidates), std::span<const std::uint32_t>(q.narrow.weights));
+    else f(std::span<const std::uint64_t>(q.wide.candidates), std::span<const std::uint32_t>(q.wide.weights));
   }
 
   std::vector<Problem> problems_;
@@ -140,7 +148,7 @@ class SampledSelection {
   // A quarter of max_candidates' bytes goes to the histograms of overflowed problems.
   std::uint64_t max_candidates_, candidates_held_ = 0;
   std::uint64_t memory_bytes_ = 0;  // candidates and histograms together
-  std::uint64_t ranks_ = 1;         // counted by finish_sample
+  bool compaction_spent_ = false;   // this round's last compaction left the memory over half full
   std::uint64_t histogram_bytes_ = 0, histogram_bytes_left_ = 0;
 };
 
