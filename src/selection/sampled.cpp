@@ -324,8 +324,8 @@ void SampledSelection::finish_count(Reductions& reductions) {
     const Problem& q = problems_[p];
     std::int64_t between = 0;  // held, and binned after an overflow
     with_candidates(q, [&](auto keys, std::span<const std::uint32_t> weights) {
-      between = static_cast<std::int64_t>(keys.size());
-      if (!weights.empty()) between = std::accumulate(weights.begin(), weights.end(), std::int64_t{0});
+      between = weights.empty() ? static_cast<std::int64_t>(keys.size())
+                                : std::accumulate(weights.begin(), weights.end(), std::int64_t{0});
     });
     for (const std::int64_t in_bin : q.overflow_bins) between += in_bin;
     const std::int64_t fields[kFields] = {static_cast<std::int64_t>(q.below), static_cast<std::int64_t>(q.at_low),

@@ -145,7 +145,8 @@ class SampledSelection {
 
   std::vector<Problem> problems_;
   unsigned key_bits_;
-  // A quarter of max_candidates' bytes goes to the histograms of overflowed problems.
+  // Room for candidates, in key slots: three quarters of the memory at first (a quarter goes to the
+  // histograms of overflowed problems), none after bins_first, all of it after refine().
   std::uint64_t max_candidates_, candidates_held_ = 0;
   std::uint64_t memory_bytes_ = 0;  // candidates and histograms together
   bool compaction_spent_ = false;   // this round's last compaction left the memory over half full
