@@ -65,7 +65,7 @@ MergeSummary run_merge(const MergeJob& job, const mpi::Comm& comm, const Log& lo
   fault_point("analysis", comm.rank());
   WorkPlan rest;
   if (resume) {  // only what the interrupted run did not finish
-    rest = make_work_plan(planned.plan, comm.size(), planned.budget - planned.budget / 8, resume->finished, planned.whole,
+    rest = make_work_plan(planned.plan, comm.size(), planned.slice_budget, resume->finished, planned.whole,
                           planned.group_bytes, held_tensor_bytes_for(planned.plan));
     session.switch_work(rest);
   }

@@ -1,10 +1,19 @@
 #include "mpimerge/methods/sign_tally.hpp"
 
 #include <algorithm>
+#include <bit>
 
 namespace mpimerge {
 namespace {
-constexpr std::size_t kFirstSlots = 1024;  // a power of two
+// The log's first chunk and the table's first size: at most these, and no more than a small share
+// of the memory limit (under a small --memory-budget the fixed 16 KB chunk and 32 KB table alone
+// overflowed a tally of a few hundred keys, and counting the signs cost a read of the inputs).
+constexpr std::uint64_t kFirstDeltas = 1024;
+constexpr std::uint64_t kFirstSlots = 1024;  // a power of two
+constexpr std::uint64_t kLeastFirst = 16;
+// Deltas folded before the table may be judged too many keys for too few deltas: judged on the
+// first small chunk (a small limit's), keys that crowd over a run looked distinct.
+constexpr std::uint64_t kDecideAfter = std::uint64_t{1} << 15;
 
 std::uint64_t slot_hash(std::uint64_t problem, std::uint64_t key) {
   std::uint64_t h = (key ^ (problem * 0xD6E8FEB86659FD93ull)) * 0x9E3779B97F4A7C15ull;
@@ -12,18 +21,25 @@ std::uint64_t slot_hash(std::uint64_t problem, std::uint64_t key) {
 }
 }  // namespace
 
-bool SignTally::room(std::uint64_t bytes) {
-  if (!fits(bytes)) {
-    overflow_ = true;
-    return false;
-  }
+bool SignTally::try_room(std::uint64_t bytes) {
+  if (overflow_ || memory_ + bytes > memory_limit_) return false;
   memory_ += bytes;
   return true;
 }
 
+bool SignTally::room(std::uint64_t bytes) {
+  if (try_room(bytes)) return true;
+  overflow_ = true;
+  return false;
+}
+
+
+// False, and nothing changed, when the larger table would not fit.
 bool SignTally::grow() {
-  const std::size_t capacity = slots_.empty() ? kFirstSlots : 2 * slots_.size();
-  if (!room((capacity - slots_.size()) * sizeof(Slot))) return false;
+  const std::size_t capacity =
+      slots_.empty() ? std::bit_floor(std::clamp(memory_limit_ / 8 / sizeof(Slot), kLeastFirst, kFirstSlots))
+                     : 2 * slots_.size();
+  if (!try_room((capacity - slots_.size()) * sizeof(Slot))) return false;
   std::vector<Slot> old(capacity);
   old.swap(slots_);
   const std::size_t mask = slots_.size() - 1;
@@ -36,8 +52,11 @@ bool SignTally::grow() {
   return true;
 }
 
-SignTally::Slot* SignTally::find_or_insert(std::uint64_t problem, std::uint64_t key) {
-  if (2 * (used_ + 1) > slots_.size() && !grow()) return nullptr;
+SignTally::Slot* SignTally::find_or_insert(std::uint32_t problem, std::uint64_t key) {
+  if (2 * (used_ + 1) > slots_.size() && !grow() && 4 * (used_ + 1) > 3 * slots_.size()) {
+    overflow_ = true;
+    return nullptr;
+  }
   const std::size_t mask = slots_.size() - 1;
   for (std::size_t i = slot_hash(problem, key) & mask;; i = (i + 1) & mask) {
     Slot& s = slots_[i];
@@ -55,16 +74,16 @@ SignTally::Slot* SignTally::find_or_insert(std::uint64_t problem, std::uint64_t 
 // the table's), is folded into the table, or is followed by a new one. False when out of memory
 // (overflowed).
 bool SignTally::make_room_in_log() {
-  constexpr std::size_t kFirst = 1024;
+  const auto kFirst = static_cast<std::size_t>(std::clamp(memory_limit_ / 16 / sizeof(Delta), kLeastFirst, kFirstDeltas));
   if (!log_.empty()) {
     std::vector<Delta>& deltas = log_.back().deltas;
-    const std::size_t most = std::max<std::size_t>(kFirst, std::min<std::uint64_t>(kChunkDeltas, memory_limit_ / 4 / sizeof(Delta)));
+    const std::size_t most = std::max<std::size_t>(kFirst, std::min<std::uint64_t>(kChunkDeltas, memory_limit_ / 16 / sizeof(Delta)));
     const std::size_t size = std::min(most, 2 * deltas.size());
-    if (size > deltas.size() && fits((size - deltas.size()) * sizeof(Delta))) {
-      room((size - deltas.size()) * sizeof(Delta));
+    if (size > deltas.size() && try_room((size - deltas.size()) * sizeof(Delta))) {
       deltas.resize(size);
       return true;
     }
+    folding_ = folding_ && folded_ + log_.back().used <= kMostFolded;
     if (folding_) {
       fold_log();
       return !overflow_;
@@ -76,9 +95,9 @@ bool SignTally::make_room_in_log() {
 }
 
 // Sums the log's one chunk into the table, slots fetched ahead (one at a time every insert waits
-// on memory once the table outgrows the caches). Stops folding for good when the table holds
-// more than one key per two deltas folded: then its keys are nearly distinct and the log is the
-// smaller of the two.
+// on memory once the table outgrows the caches). Stops folding for good when, kDecideAfter
+// deltas on, the table holds more than one key per two deltas folded: then its keys are nearly
+// distinct and the log is the smaller of the two.
 void SignTally::fold_log() {
   LogChunk& chunk = log_.back();
   constexpr std::size_t kAhead = 8;
@@ -95,7 +114,7 @@ void SignTally::fold_log() {
   }
   folded_ += chunk.used;
   chunk.used = 0;
-  folding_ = 2 * used_ <= folded_;
+  folding_ = 2 * used_ <= folded_ || folded_ < kDecideAfter;
 }
 
 void SignTally::add_multiple(std::uint32_t tensor, std::span<const float> tau) {

@@ -24,11 +24,16 @@ namespace {
 // Sample sizes per problem. The sample costs in proportion to its size s (read, held, and ranked
 // for the pivots); the window between the pivots shrinks as 1/sqrt(s), and the keys in it cost the
 // counting pass (candidates held, parameters whose sign waits): the sum is least near
-// s = keys^(2/3) (0.55B keys: 670k; keys / 64, 8.6M, peaked at 0.15 against 0.08 GB per rank and
-// ran no faster: docs/performance.md), within bounds.
-std::uint64_t sample_target(std::uint64_t keys, std::uint64_t at_least, std::uint64_t at_most) {
+// s = c keys^(2/3) (0.55B keys: 670k; keys / 64, 8.6M, peaked at 0.15 against 0.08 GB per rank and
+// ran no faster: docs/performance.md), within bounds. Since the sample is read at its planned share
+// (pipeline/sample_pass.hpp), measured at 2 ranks (docs/performance.md, 4 December evening): c = 4
+// for the model's problems (2B: peak RSS 86-90 MB against 100-118 with c = 1 or 2, and 55.4M
+// parameters waiting for the thresholds against 59-62M; times within the noise; 0.55B alike);
+// c = 2 for per-tensor ones, whose windows are many and narrow (0.55B: 23.6M waited against
+// 30.2M with c = 1, peak RSS 0.10 against 0.13 GB; c = 4 and 8 waited fewer and held more).
+std::uint64_t sample_target(double c, std::uint64_t keys, std::uint64_t at_least, std::uint64_t at_most) {
   const double root = std::cbrt(static_cast<double>(keys));
-  return std::clamp<std::uint64_t>(static_cast<std::uint64_t>(root * root), at_least, at_most);
+  return std::clamp<std::uint64_t>(static_cast<std::uint64_t>(c * root * root), at_least, at_most);
 }
 
 }  // namespace
@@ -44,9 +49,21 @@ double TiesMerge::sample_fraction(std::size_t tensor) const { return planned_fra
 double TiesMerge::planned_fraction(std::size_t tensor) const {
   const std::uint64_t keys = settings_.trim_scope == TrimScope::model ? total_elements_ : shape_.tensors[tensor].elements;
   if (keys == 0) return 0.0;
-  const std::uint64_t target = settings_.trim_scope == TrimScope::model ? sample_target(keys, 1 << 16, 1 << 24)
-                                                                        : sample_target(keys, 1 << 12, 1 << 22);
+  const std::uint64_t target = settings_.trim_scope == TrimScope::model ? sample_target(4, keys, 1 << 16, 1 << 24)
+                                                                        : sample_target(2, keys, 1 << 12, 1 << 22);
   return std::min(1.0, static_cast<double>(target) / static_cast<double>(keys));
+}
+
+// Per selection problem, what a counting round after bins_first and its refined round need for
+// the bins, the candidates held once with their counts, and the sign tally's keys: with an eighth
+// of a small budget, per-tensor trimming (hundreds of problems) spent a fourth read counting signs,
+// or fell back to radix selection (0.55B at --memory-budget 2M: 3 reads with 2 KiB per problem,
+// 4 with 1 KiB; tests/cli/tensor_scope_reads.sh).
+std::uint64_t TiesMerge::memory_wanted(const MergeShape& shape) const {
+  constexpr std::uint64_t kPerProblem = 2048;
+  const ParameterView params(args_.params, args_.spec->parameters, shape, "ties");
+  const bool per_tensor = params.word("trim_scope", 0) == "tensor";
+  return kPerProblem * shape.models * (per_tensor ? shape.tensors.size() : 1);
 }
 
 void TiesMerge::start(const MergeShape& shape) {
@@ -70,9 +87,11 @@ void TiesMerge::start(const MergeShape& shape) {
         k.push_back(ties::kth_smallest_rank(t.elements, settings_.density));
       }
   }
-  // Half of the method's memory for candidate keys, half for parameters whose sign waits. When
-  // either runs out the method stays exact and spends passes instead (radix, sign count).
+  // Half of the method's memory for candidate keys, half for parameters whose sign waits (all for
+  // the bins of a first count that only bins). When either runs out the method stays exact and
+  // spends passes instead (radix, sign count).
   const std::uint64_t memory = shape.method_memory != 0 ? shape.method_memory : std::uint64_t{64} << 20;
+  method_memory_ = memory;
   sign_memory_ = memory / 2;
   signs_.emplace(sign_memory_);
   threshold_keys_.assign(k.size(), 0);
@@ -80,7 +99,9 @@ void TiesMerge::start(const MergeShape& shape) {
   const bool any_cut = std::any_of(k.begin(), k.end(), [](std::uint64_t x) { return x != 0; });
   const unsigned key_bits = wide_keys_ ? 63u : 31u;
   const std::size_t key_bytes = SampledSelection::key_bytes(key_bits);
-  sampled_.emplace(std::move(k), std::move(n), key_bits, memory / 2 / key_bytes);
+  // A first count that only bins (the candidates would not fit) is followed by a refined one
+  // that tallies the signs afresh: it takes all the memory, and no signs are tallied in it.
+  sampled_.emplace(std::move(k), std::move(n), key_bits, memory / 2 / key_bytes, memory);
   // The sample holds every sampled key at once: a rank's share stays within
   // sample_memory, the whole sample thinned alike where the plan would take more (many per-tensor
   // problems under a small budget). A smaller sample only widens the pivots' window.
@@ -91,15 +112,33 @@ void TiesMerge::start(const MergeShape& shape) {
   sample_scale_ = shape.sample_memory != 0 && sampled_bytes > static_cast<double>(shape.sample_memory)
                       ? static_cast<double>(shape.sample_memory) / sampled_bytes
                       : 1.0;
+  // The engine samples at least one row of every tensor; where the plan asks for less than a row
+  // per rank (many tensors under a small budget), every stride-th key of it is kept.
+  sample_stride_.assign(shape.tensors.size(), 1);
+  for (std::size_t t = 0; t < shape.tensors.size(); ++t) {
+    const std::uint64_t row = std::max<std::uint64_t>(1, shape.tensors[t].row_elements());
+    const std::uint64_t ranks = static_cast<std::uint64_t>(std::max(1, shape.ranks));
+    const std::uint64_t rows = (shape.tensors[t].elements / row + ranks - 1) / ranks;  // the largest share
+    const double planned_rows = sample_fraction(t) * static_cast<double>(rows);
+    if (planned_rows > 0 && planned_rows < 1)
+      sample_stride_[t] = std::clamp<std::uint64_t>(static_cast<std::uint64_t>(1.0 / planned_rows), 1, row);
+  }
   phase_ = any_cut ? Phase::sample : Phase::count_signs;
 }
 
 template <class T>
 MPIMERGE_VECTOR_CLONES void TiesMerge::sample_block(const Block<T>& block) {
   auto keys = scratch_.key_buffer(block.size());
+  const std::uint64_t stride = sample_stride_[block.tensor];
+  const std::size_t first = static_cast<std::size_t>((stride - block.first_element % stride) % stride);
   for (std::size_t t = 0; t < block.models.size(); ++t) {
     ties::task_vector_keys<T>(block.models[t], block.base, wide_keys_, keys);
-    sampled_->add_sample(problem(t, block.tensor), keys);
+    std::size_t kept = keys.size();
+    if (stride > 1) {  // every stride-th key of the tensor
+      kept = 0;
+      for (std::size_t i = first; i < keys.size(); i += stride) keys[kept++] = keys[i];
+    }
+    sampled_->add_sample(problem(t, block.tensor), std::span<const std::uint64_t>(keys.data(), kept));
   }
 }
 
@@ -136,7 +175,7 @@ MPIMERGE_VECTOR_CLONES void TiesMerge::count_block(const Block<T>& block) {
   }
   std::int64_t positive = 0, negative = 0;
   const std::uint64_t undecided = ties::sign_provisional_sums<T>(if_cut, undecided_, positive, negative);
-  signs_->add_decided(positive, negative);
+  if (signs_) signs_->add_decided(positive, negative);
   if (undecided == 0) return;
   tally_undecided<T>(block, tau, if_cut, if_kept);
 }
@@ -163,6 +202,7 @@ MPIMERGE_VECTOR_CLONES void TiesMerge::tally_undecided(const Block<T>& block, st
     held[t] += (key > pivots_[t].first) & (key < pivots_[t].second);
   };
   std::vector<T> entries(tasks);
+  SignTally* const signs = signs_ ? &*signs_ : nullptr;  // none in a round that only bins
   constexpr std::size_t kRun = 64;
   for (std::size_t at = 0; at < n; at += kRun) {
     const std::size_t end = std::min(n, at + kRun);
@@ -179,13 +219,13 @@ MPIMERGE_VECTOR_CLONES void TiesMerge::tally_undecided(const Block<T>& block, st
         const std::uint64_t key = ties::key_of<T>(tau[which][i], wide_keys_);
         candidate(which, key);
         const T sum = sums_if_kept[i];
-        signs_->add_single(problem(which, block.tensor), key, (sum > T(0)) - (sum < T(0)), static_cast<int>(signs_if_cut[i]));
+        if (signs) signs->add_single(problem(which, block.tensor), key, (sum > T(0)) - (sum < T(0)), static_cast<int>(signs_if_cut[i]));
       } else {
         for (std::size_t t = 0; t < tasks; ++t) {
           entries[t] = tau[t][i];
           candidate(t, ties::key_of<T>(entries[t], wide_keys_));
         }
-        signs_->add_multiple(static_cast<std::uint32_t>(block.tensor), std::span<const T>(entries));
+        if (signs) signs->add_multiple(static_cast<std::uint32_t>(block.tensor), std::span<const T>(entries));
       }
     }
   }
@@ -286,6 +326,10 @@ void TiesMerge::finish_count(Reductions& reductions) {
     phase_ = Phase::radix;
     return;
   }
+  if (!signs_) {  // the round only binned, and answered every problem: count the signs in a pass
+    phase_ = Phase::count_signs;
+    return;
+  }
   signs_->resolve(threshold_keys_, shape_.models,
                   [&](std::uint32_t tensor, std::span<const float> tau) { return elected_sign<float>(tau, tensor); },
                   [&](std::uint32_t tensor, std::span<const double> tau) { return elected_sign<double>(tau, tensor); });
@@ -316,6 +360,7 @@ void TiesMerge::finish_pass(Reductions& reductions) {
   switch (phase_) {
     case Phase::sample:
       sampled_->finish_sample(reductions);
+      if (sampled_->binning_only()) signs_.reset();
       phase_ = Phase::count;
       return;
     case Phase::count:

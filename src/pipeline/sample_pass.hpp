@@ -1,5 +1,5 @@
 #pragma once
-// The sample pass: a few windows of rows from every unit of every merged tensor, about
+// The sample pass: a few windows of rows from the units of every merged tensor, about
 // method.sample_fraction(tensor) of the rows, read collectively (every rank the same number of
 // calls, each for windows inside its own rows) and visited block by block. Which rows are sampled
 // depends on how rows are split, and may: a sample only steers a method's work, never its result.
@@ -15,7 +15,8 @@ namespace mpimerge {
 
 inline constexpr std::uint64_t kSampleWindows = 2;
 // Windows are read in batches of about this many bytes (of the largest share, so that every rank
-// makes the same calls): few collective steps for many small tensors, little memory for large ones.
+// makes the same calls), or of a group's, if less: few collective steps for many small tensors,
+// little memory for large ones, and within the memory budget.
 inline constexpr std::uint64_t kSampleBatchBytes = std::uint64_t{32} << 20;
 
 // Windows of one unit on this rank: [begin, end) row ranges inside `mine`, and how many rows
@@ -25,11 +26,36 @@ struct SampleWindows {
   std::uint64_t most_rows_per_window = 0;
 };
 
-inline SampleWindows sample_windows(RowRange mine, std::uint64_t most_rows, double fraction) {
+// Rows each unit samples: its tensor's planned share of the largest share's rows, carried from
+// unit to unit, and at least one row per tensor (a method that wants less of a row keeps a part
+// of its keys). A unit's own share is often under a row, and rounding it up unit by unit sampled
+// 2-6x the plan with 8 MiB groups and, under a small --memory-budget (units of a row or two), most
+// of the model: 0.76 GB of sampled keys per rank at 512K on 0.55B (docs/performance.md). What is
+// owed follows from most_rows and the fraction, in the units' order: the same on every rank.
+class SampleQuota {
+ public:
+  explicit SampleQuota(std::size_t tensors) : owed_(tensors, 0.0), sampled_(tensors, false) {}
+  std::uint64_t rows(std::size_t tensor, std::uint64_t most_rows, double fraction) {
+    if (fraction <= 0 || most_rows == 0) return 0;
+    double& owed = owed_[tensor];
+    owed += std::min(1.0, fraction) * static_cast<double>(most_rows);
+    auto taken = std::min<std::uint64_t>(most_rows, static_cast<std::uint64_t>(std::max(0.0, owed)));
+    if (!sampled_[tensor]) taken = std::max<std::uint64_t>(taken, 1);  // owed back by later units
+    owed -= static_cast<double>(taken);
+    sampled_[tensor] = true;
+    return taken;
+  }
+
+ private:
+  std::vector<double> owed_;  // per tensor, in rows
+  std::vector<bool> sampled_;
+};
+
+// `wanted` rows of a unit, as at most kSampleWindows windows spread over this rank's rows.
+inline SampleWindows sample_windows(RowRange mine, std::uint64_t most_rows, std::uint64_t wanted) {
   SampleWindows s;
-  if (fraction <= 0 || most_rows == 0) return s;
-  const auto wanted = std::min<std::uint64_t>(
-      most_rows, std::max<std::uint64_t>(1, static_cast<std::uint64_t>(std::ceil(fraction * static_cast<double>(most_rows)))));
+  wanted = std::min(wanted, most_rows);
+  if (wanted == 0) return s;
   const std::uint64_t count = wanted >= most_rows ? 1 : std::min(kSampleWindows, wanted);
   s.most_rows_per_window = (wanted + count - 1) / count;
   for (std::uint64_t w = 0; w < count; ++w) {
@@ -56,6 +82,8 @@ void for_each_sampled_block(const MergePlan& plan, const WorkPlan& work, const I
   std::vector<std::uint64_t> sizes(inputs.readers.size(), 0);
   std::uint64_t most_bytes = 0;  // of the windows held: the same on every rank
   std::vector<storage::RowRead> reads;
+  SampleQuota quota(plan.tensors.size());
+  const std::uint64_t batch_bytes = std::min(kSampleBatchBytes, std::max<std::uint64_t>(1, work.group_bytes_limit));
   // The windows held, as one batched read per input (one collective step for their small tensors
   // instead of one per window), then visited in their order.
   auto flush = [&] {
@@ -92,9 +120,10 @@ void for_each_sampled_block(const MergePlan& plan, const WorkPlan& work, const I
     for (const WorkUnit& unit : group) {
       const PlannedTensor& tensor = plan.tensors[unit.tensor];
       if (tensor.action != TensorAction::merge) continue;
-      const SampleWindows s = sample_windows(work.rows(plan, unit, comm.rank(), comm.size()),
-                                             work.most_rows(plan, unit, comm.size()),
-                                             method.sample_fraction(tensor.merged_index));
+      const std::uint64_t most_rows = work.most_rows(plan, unit, comm.size());
+      const SampleWindows s =
+          sample_windows(work.rows(plan, unit, comm.rank(), comm.size()), most_rows,
+                         quota.rows(unit.tensor, most_rows, method.sample_fraction(tensor.merged_index)));
       for (const RowRange window : s.windows) {
         Window w{&tensor, window, s.most_rows_per_window, {}};
         for (std::size_t i = 0; i < inputs.readers.size(); ++i) {
@@ -104,7 +133,7 @@ void for_each_sampled_block(const MergePlan& plan, const WorkPlan& work, const I
           most_bytes += s.most_rows_per_window * row_bytes;
         }
         windows.push_back(std::move(w));
-        if (most_bytes >= kSampleBatchBytes) flush();
+        if (most_bytes >= batch_bytes) flush();
       }
     }
   flush();

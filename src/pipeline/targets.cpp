@@ -145,6 +145,15 @@ void check_same_plan(const MergePlan& plan, const mpi::Comm& comm) {
                       ExitCode::failure, 0);
 }
 
+// Up to a quarter: per-tensor TIES on 0.55B at 2 ranks under --memory-budget 1M-2M took 4.1 and
+// 2.8 s with a quarter, 4.5-6.6 and 3.3 s with half (the slices' smaller groups cost more than the
+// reads saved), 6.0-10.4 and 3.5 s with an eighth (docs/performance.md, 4 December evening).
+std::uint64_t methods_share(std::uint64_t budget, std::uint64_t wanted, std::uint64_t largest_row_bytes) {
+  const std::uint64_t usual = budget / 8;  // selection candidates, sign tallies: room for the usual case
+  const std::uint64_t most = std::max(usual, std::min(budget / 4, budget - std::min(budget, largest_row_bytes)));
+  return std::clamp(wanted, usual, most);
+}
+
 PlannedMerge plan_targets(const OpenInputs& inputs, std::span<MergeTarget* const> targets,
                           std::optional<std::uint64_t> requested_budget, std::optional<DType> out_dtype,
                           const mpi::Comm& comm, bool compute_in_float64) {
@@ -158,28 +167,32 @@ PlannedMerge plan_targets(const OpenInputs& inputs, std::span<MergeTarget* const
   });
   check_same_plan(planned.plan, comm);
   mpi::run_agreed(comm, [&] {
-    // An eighth of the budget for what methods keep beyond the slices (selection candidates).
-    const std::uint64_t methods_share = planned.budget / 8;
-    planned.plan.shape.method_memory = methods_share / targets.size();
-    planned.plan.shape.sample_memory = (planned.budget - methods_share) / targets.size();
     planned.plan.shape.ranks = comm.size();
+    std::uint64_t wanted = 0, largest_row = 0;
     for (MergeTarget* t : targets) {
       const MethodArgs& args = t->method_args;
       if (args.spec && args.spec->check) args.spec->check(ParameterView(args.params, args.spec->parameters, planned.plan.shape, args.spec->name));
-      t->method->start(planned.plan.shape);
+      wanted += t->method->memory_wanted(planned.plan.shape);
     }
+    for (const PlannedTensor& tensor : planned.plan.tensors) largest_row = std::max(largest_row, bytes_per_row(tensor));
+    const std::uint64_t share = methods_share(planned.budget, wanted, largest_row);
+    planned.slice_budget = planned.budget - share;
+    planned.plan.shape.method_memory = share / targets.size();
+    // The sample pass runs before any slice is read: the slices' memory.
+    planned.plan.shape.sample_memory = planned.slice_budget / targets.size();
+    for (MergeTarget* t : targets) t->method->start(planned.plan.shape);
     planned.whole = whole_tensor_needs(planned.plan, targets);
   });
   bool analysis_passes = false;
   for (MergeTarget* t : targets) analysis_passes = analysis_passes || t->method->needs_pass();
-  const WorkingSet working_set = choose_working_set(planned.budget - planned.budget / 8, analysis_passes,
+  const WorkingSet working_set = choose_working_set(planned.slice_budget, analysis_passes,
                                                     inputs_file_system(inputs.set, comm));
   planned.group_bytes = working_set.group_bytes;
   // The pool keeps what the budget allows, plus the direct writer's staging (outside the budget).
   BufferPool::process().set_cap(planned.budget + storage::DirectFile::kInFlightBytes);
   planned.working_set_reason = working_set.reason;
   mpi::run_agreed(comm, [&] {
-    planned.work = make_work_plan(planned.plan, comm.size(), planned.budget - planned.budget / 8, {}, planned.whole,
+    planned.work = make_work_plan(planned.plan, comm.size(), planned.slice_budget, {}, planned.whole,
                                   planned.group_bytes, held_tensor_bytes_for(planned.plan));
   });
   return planned;
@@ -268,7 +281,7 @@ std::string plan_line(const PlannedMerge& planned) {
          " merged, " + std::to_string(planned.plan.tensors.size() - shape.tensors.size()) + " copied), " +
          format_number(static_cast<double>(shape.total_elements())) + " parameters per model" +
          (!planned.work.streaming() ? ""
-          : planned.group_bytes >= planned.budget - planned.budget / 8
+          : planned.group_bytes >= planned.slice_budget
               ? "\nstream  the slices exceed the memory budget of " + format_bytes(planned.budget) + " per rank: " +
                     std::to_string(planned.work.groups.size()) + " groups, inputs read once per pass"
               : "\nstream  the working set of " + format_bytes(planned.group_bytes) + " per rank: " +

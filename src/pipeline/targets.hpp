@@ -24,11 +24,13 @@ MergeTarget prepare_target(const MergeJob& job, const mpi::Comm& comm);
 void check_same_plan(const MergePlan& plan, const mpi::Comm& comm);
 
 // Plans the merge of the inputs for these targets (all see the same plan) and cuts it into groups
-// within the budget, of which each target's method gets an eighth, shared. Starts the methods.
+// within the budget, less the methods' share (methods_share()), split evenly between the targets.
+// Starts the methods.
 struct PlannedMerge {
   MergePlan plan;
   WorkPlan work;
   std::uint64_t budget = 0;
+  std::uint64_t slice_budget = 0;  // what the methods' share leaves of the budget for slices
   std::string budget_source;  // where the budget came from, for the report
   std::vector<NodeShare> nodes;  // the ranks of each node and the budget its own share gave
   std::uint64_t group_bytes = 0;   // the size of group wanted (pipeline/working_set.hpp), the budget the cap
@@ -36,6 +38,10 @@ struct PlannedMerge {
   // Per plan tensor: what merging it whole needs, where some target's method does (work_plan.hpp).
   std::vector<std::optional<WholeTensorNeed>> whole;
 };
+// The methods' share of a budget: an eighth, or what they want (MergeMethod::memory_wanted) up to
+// a quarter, as long as the slices keep room for the largest row.
+std::uint64_t methods_share(std::uint64_t budget, std::uint64_t wanted, std::uint64_t largest_row_bytes);
+
 PlannedMerge plan_targets(const OpenInputs& inputs, std::span<MergeTarget* const> targets,
                           std::optional<std::uint64_t> requested_budget, std::optional<DType> out_dtype,
                           const mpi::Comm& comm, bool compute_in_float64 = false);

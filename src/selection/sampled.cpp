@@ -20,9 +20,10 @@ constexpr double kMarginMinimum = 16.0;
 }  // namespace
 
 SampledSelection::SampledSelection(std::vector<std::uint64_t> k, std::vector<std::uint64_t> n, unsigned key_bits,
-                                   std::uint64_t max_candidates)
+                                   std::uint64_t max_candidates, std::uint64_t bins_first_bytes)
     : problems_(k.size()), key_bits_(key_bits), max_candidates_(max_candidates - max_candidates / 4) {
   memory_bytes_ = max_candidates * key_bytes(key_bits);
+  bins_first_bytes_ = std::max(memory_bytes_, bins_first_bytes);
   histogram_bytes_ = histogram_bytes_left_ = max_candidates / 4 * key_bytes(key_bits);
   // As many bins as give every problem a histogram within that share, in [16, kMostHistogramBins].
   const std::uint64_t each = k.empty() ? 0 : histogram_bytes_ / sizeof(std::int64_t) / k.size();
@@ -108,15 +109,16 @@ void SampledSelection::choose_pivots(Reductions& reductions) {
 // bin's keys, sum over p of between[p] / bins[p] in all; bins in proportion to sqrt(between[p])
 // make that least for the memory (at least 16 and at most kMostBinsFirst per problem).
 void SampledSelection::bins_first(std::span<const double> between) {
+  binning_only_ = true;
   max_candidates_ = 0;
-  histogram_bytes_ = histogram_bytes_left_ = memory_bytes_;
+  histogram_bytes_ = histogram_bytes_left_ = bins_first_bytes_;
   constexpr std::uint64_t kLeast = 16;
   double weights = 0;
   std::uint64_t selecting = 0;
   for (std::size_t p = 0; p < problems_.size(); ++p)
     if (problems_[p].k != 0) weights += std::sqrt(between[p]), ++selecting;
   // kLeast bins each, the rest in proportion (none left: some problems go without, and fall back).
-  const std::uint64_t all = memory_bytes_ / sizeof(std::int64_t);
+  const std::uint64_t all = bins_first_bytes_ / sizeof(std::int64_t);
   const double rest = static_cast<double>(all - std::min(all, kLeast * selecting));
   for (std::size_t p = 0; p < problems_.size(); ++p) {
     const double share = weights > 0 ? std::sqrt(between[p]) / weights : 0.0;
@@ -396,6 +398,7 @@ void SampledSelection::finish_count(Reductions& reductions) {
   candidates_held_ = 0;
   compaction_spent_ = false;
   histogram_bytes_left_ = histogram_bytes_;
+  binning_only_ = false;
 }
 
 }  // namespace mpimerge

@@ -145,6 +145,51 @@ TEST(SampledSelection, ExpectedOverflowBinsFirstAndNarrowsToOneMoreExactPass) {
   }
 }
 
+// A round that only bins may be given more memory than the candidates get (TIES gives it all of
+// its memory: that round tallies no signs): more bins, narrower refined pivots; the refined
+// round holds candidates in the selection's own memory only.
+TEST(SampledSelection, ABinsOnlyRoundTakesTheMemoryGivenForIt) {
+  const auto keys = keys_of(200000, 9, 0.3);
+  const std::uint64_t k = 100000;
+  SampledSelection own({k, k}, {keys.size(), keys.size()}, 31, 20000);
+  SampledSelection more({k, k}, {keys.size(), keys.size()}, 31, 20000, 4 * 20000 * 4);
+  std::vector<std::uint64_t> sparse;
+  for (std::size_t i = 3; i < keys.size(); i += 2000) sparse.push_back(keys[i]);
+  LocalReductions local;
+  for (SampledSelection* s : {&own, &more}) {
+    EXPECT_FALSE(s->binning_only());
+    s->add_sample(0, sparse);
+    s->add_sample(1, sparse);
+    s->finish_sample(local);
+    EXPECT_TRUE(s->binning_only());
+  }
+  const std::size_t own_bins = own.histogram_bins(0) + own.histogram_bins(1);
+  const std::size_t more_bins = more.histogram_bins(0) + more.histogram_bins(1);
+  EXPECT_LE(own_bins * sizeof(std::int64_t), 20000 * 4u);
+  EXPECT_GT(more_bins, 3 * own_bins);
+  EXPECT_LE(more_bins * sizeof(std::int64_t), 4 * 20000 * 4u);
+  const Sorted want = by_sorting(keys, k);
+  for (SampledSelection* s : {&own, &more}) {
+    s->count(0, keys);
+    s->count(1, keys);
+    s->finish_count(local);
+    EXPECT_FALSE(s->binning_only());
+    ASSERT_TRUE(s->refine());
+  }
+  EXPECT_LT(more.high_pivot(0) - more.low_pivot(0), own.high_pivot(0) - own.low_pivot(0));
+  for (SampledSelection* s : {&own, &more}) {
+    s->count(0, keys);
+    s->count(1, keys);
+    EXPECT_LE(s->candidates_held(), 20000u);
+    s->finish_count(local);
+    for (std::size_t p : {0u, 1u}) {
+      ASSERT_FALSE(s->failed(p)) << "problem " << p;
+      EXPECT_EQ(s->kth_key(p), want.kth);
+      EXPECT_EQ(s->count_below(p), want.below);
+    }
+  }
+}
+
 // The sample did not see it coming (problem 1's keys crowd between its pivots far more than its
 // sample did): problem 0 holds its candidates and is answered by the first count, problem 1
 // overflows into the histograms' quarter of the memory, and one more count answers it; problem 0

@@ -108,6 +108,12 @@ TEST(SignTally, SinglesOverFewKeysAddUpInLittleMemory) {
 // a pass: cli.tensor_scope_reads caught a fourth read).
 TEST(SignTally, SinglesOverFewKeysFitASmallBudget) { expect_singles_add_up(500, std::uint64_t{256} << 10); }
 
+// A tiny one (tensor-scope TIES at --memory-budget 256K-2M: 16-180 KiB for a few hundred keys):
+// the log's first chunk and the table's first size are a small share of the limit, and the table
+// fills to three quarters before it overflows. Fixed 16 KiB and 32 KiB first sizes overflowed at
+// once, and the signs cost a fourth read of the inputs.
+TEST(SignTally, SinglesOverFewKeysFitATinyBudget) { expect_singles_add_up(100, std::uint64_t{16} << 10); }
+
 TEST(SignTally, SinglesOverDistinctKeysAddUp) { expect_singles_add_up(std::uint64_t{1} << 40, std::uint64_t{64} << 20); }
 
 }  // namespace

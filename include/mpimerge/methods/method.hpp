@@ -112,6 +112,11 @@ class MergeMethod {
   virtual ~MergeMethod() = default;
   virtual std::string_view name() const = 0;
 
+  // Bytes per rank beyond the slices with which the method needs the fewest passes over this
+  // shape (asked before start(); 0: none in particular). Under a small --memory-budget the planner
+  // gives the methods more than their usual eighth of it, up to a quarter, to cover this
+  // (pipeline/targets.cpp).
+  virtual std::uint64_t memory_wanted(const MergeShape& /*shape*/) const { return 0; }
   virtual void start(const MergeShape& shape) { shape_ = shape; }
   virtual bool needs_pass() const { return false; }
   virtual PassKind pass_kind() const { return PassKind::full; }

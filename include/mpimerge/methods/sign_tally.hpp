@@ -38,7 +38,7 @@ class SignTally {
     positive_ += sign_if_cut > 0;
     negative_ += sign_if_cut < 0;
     if (overflow_ || (log_.empty() && !make_room_in_log())) return;
-    if (problem > UINT32_MAX) {  // more problems than any checkpoint has: count the signs in a pass
+    if (problem >= kEmpty) {  // more problems than any checkpoint has: count the signs in a pass
       overflow_ = true;
       return;
     }
@@ -67,8 +67,9 @@ class SignTally {
   std::int64_t negative() const { return negative_; }
 
  private:
-  // Whether bytes more fit the memory limit; room() takes them, or overflows the tally.
-  bool fits(std::uint64_t bytes) const { return !overflow_ && memory_ + bytes <= memory_limit_; }
+  // Takes the bytes if they fit the memory limit; try_room() only says false when they do not,
+  // room() then overflows the tally.
+  bool try_room(std::uint64_t bytes);
   bool room(std::uint64_t bytes);
   bool make_room_in_log();
   void fold_log();
@@ -95,14 +96,17 @@ class SignTally {
   bool folding_ = true;
   std::uint64_t folded_ = 0;
 
-  // The deltas summed by (problem, key): open addressing, linear probing, at most half full.
+  // The deltas summed by (problem, key): open addressing, linear probing, at most half full, or
+  // three quarters when the memory allows no larger table. 32-bit sums: no more than
+  // kMostFolded deltas are ever folded, so none can overflow.
+  static constexpr std::uint32_t kEmpty = ~std::uint32_t{0};
+  static constexpr std::uint64_t kMostFolded = INT32_MAX;
   struct Slot {
     std::uint64_t key = 0;
-    std::uint64_t problem = kEmpty;
-    std::int64_t positive = 0, negative = 0;
+    std::uint32_t problem = kEmpty;
+    std::int32_t positive = 0, negative = 0;
   };
-  static constexpr std::uint64_t kEmpty = ~std::uint64_t{0};
-  Slot* find_or_insert(std::uint64_t problem, std::uint64_t key);
+  Slot* find_or_insert(std::uint32_t problem, std::uint64_t key);
   bool grow();
   std::vector<Slot> slots_;
   std::size_t used_ = 0;

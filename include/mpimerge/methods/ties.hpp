@@ -11,7 +11,8 @@
 // Exactness never rests on the sample: if a threshold falls outside its pivots, radix selection
 // over the data finds it (two more passes for float32), then one pass counts the signs. When the
 // candidates between the pivots outgrow the memory, the counting pass histograms them instead and
-// runs once more between the pivots of the bin that holds the threshold (3 reads in all).
+// runs once more between the pivots of the bin that holds the threshold (3 reads in all); when the
+// sample foresees that, the first count only bins, in all the method's memory, and tallies no signs.
 #include <memory>
 #include <optional>
 #include <utility>
@@ -34,6 +35,7 @@ class TiesMerge final : public MethodTemplate<TiesMerge> {
   explicit TiesMerge(const MethodArgs& args);
   std::string_view name() const override { return "ties"; }
 
+  std::uint64_t memory_wanted(const MergeShape& shape) const override;
   void start(const MergeShape& shape) override;
   bool needs_pass() const override { return phase_ != Phase::merge; }
   PassKind pass_kind() const override { return phase_ == Phase::sample ? PassKind::sample : PassKind::full; }
@@ -87,6 +89,7 @@ class TiesMerge final : public MethodTemplate<TiesMerge> {
   std::uint64_t total_elements_ = 0;  // of every merged tensor, per model
   Phase phase_ = Phase::sample;
   double sample_scale_ = 1.0;  // of planned_fraction, to fit the sample in MergeShape::sample_memory
+  std::vector<std::uint64_t> sample_stride_;  // per tensor: keep every stride-th sampled key
   bool wide_keys_ = false;
   std::optional<SampledSelection> sampled_;
   std::optional<RadixSelection> radix_;  // the fallback, for the problems the sample missed
@@ -97,7 +100,7 @@ class TiesMerge final : public MethodTemplate<TiesMerge> {
   int majority_sign_ = 0;
   int fallback_passes_ = 0;
   bool narrowed_ = false;  // the counting pass ran again between narrower pivots (SampledSelection::refine)
-  std::uint64_t sign_memory_ = 0;
+  std::uint64_t method_memory_ = 0, sign_memory_ = 0;
   std::int64_t kept_entries_ = 0, lost_entries_ = 0;  // over the merge: all kept, and those not merged
   MethodScratch scratch_;
   // Per parameter of a block in the counting pass: its undecided entries, as

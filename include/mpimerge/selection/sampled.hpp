@@ -38,8 +38,10 @@ class SampledSelection {
   // max_candidates: per rank, over all problems, in keys (size it as bytes / key_bytes(key_bits)):
   // three quarters hold candidates, a quarter the histograms of step 4; a problem whose candidates
   // exceed their share fails, or is narrowed (refine) where its histogram found room.
+  // bins_first_bytes: what a first counting round that only bins may use instead (its caller
+  // then needs no other memory in that round; 0: the same as the rest).
   SampledSelection(std::vector<std::uint64_t> k, std::vector<std::uint64_t> n, unsigned key_bits,
-                   std::uint64_t max_candidates);
+                   std::uint64_t max_candidates, std::uint64_t bins_first_bytes = 0);
 
   std::size_t problems() const { return problems_.size(); }
   bool needs_selection(std::size_t p) const { return problems_[p].k != 0; }
@@ -87,6 +89,8 @@ class SampledSelection {
   // holds none and bins them all, with up to this many bins per problem.
   static constexpr std::size_t kMostBinsFirst = std::size_t{1} << 16;
   std::size_t histogram_bins(std::size_t p) const { return problems_[p].bins; }
+  // After finish_sample: this counting round holds no candidates and only bins (bins_first).
+  bool binning_only() const { return binning_only_; }
   std::uint64_t kth_key(std::size_t p) const { return problems_[p].answer; }
   std::uint64_t count_below(std::size_t p) const { return problems_[p].answer_below; }
   std::uint64_t count_equal(std::size_t p) const { return problems_[p].answer_equal; }
@@ -149,6 +153,8 @@ class SampledSelection {
   // histograms of overflowed problems), none after bins_first, all of it after refine().
   std::uint64_t max_candidates_, candidates_held_ = 0;
   std::uint64_t memory_bytes_ = 0;  // candidates and histograms together
+  std::uint64_t bins_first_bytes_ = 0;
+  bool binning_only_ = false;
   bool compaction_spent_ = false;   // this round's last compaction left the memory over half full
   std::uint64_t histogram_bytes_ = 0, histogram_bytes_left_ = 0;
 };
