@@ -24,16 +24,13 @@ namespace {
 // Sample sizes per problem. The sample costs in proportion to its size s (read, held, and ranked
 // for the pivots); the window between the pivots shrinks as 1/sqrt(s), and the keys in it cost the
 // counting pass (candidates held, parameters whose sign waits): the sum is least near
-// s = c keys^(2/3) (0.55B keys: 670k; keys / 64, 8.6M, peaked at 0.15 against 0.08 GB per rank and
-// ran no faster: docs/performance.md), within bounds. Since the sample is read at its planned share
-// (pipeline/sample_pass.hpp), measured at 2 ranks (docs/performance.md, 4 December evening): c = 4
-// for the model's problems (2B: peak RSS 86-90 MB against 100-118 with c = 1 or 2, and 55.4M
-// parameters waiting for the thresholds against 59-62M; times within the noise; 0.55B alike);
-// c = 2 for per-tensor ones, whose windows are many and narrow (0.55B: 23.6M waited against
-// 30.2M with c = 1, peak RSS 0.10 against 0.13 GB; c = 4 and 8 waited fewer and held more).
-std::uint64_t sample_target(double c, std::uint64_t keys, std::uint64_t at_least, std::uint64_t at_most) {
+// s = keys^(2/3) (0.55B keys: 670k; keys / 64, 8.6M, peaked at 0.15 against 0.08 GB per rank and
+// ran no faster: docs/performance.md), within bounds. The sample pass reads a row of every unit
+// where that fits the memory, which takes 2-6x the plan at the defaults; read at its share exactly,
+// 2-4x the plan did as well (docs/performance.md, 4 December evening).
+std::uint64_t sample_target(std::uint64_t keys, std::uint64_t at_least, std::uint64_t at_most) {
   const double root = std::cbrt(static_cast<double>(keys));
-  return std::clamp<std::uint64_t>(static_cast<std::uint64_t>(c * root * root), at_least, at_most);
+  return std::clamp<std::uint64_t>(static_cast<std::uint64_t>(root * root), at_least, at_most);
 }
 
 }  // namespace
@@ -46,11 +43,15 @@ std::size_t TiesMerge::problem(std::size_t task, std::size_t tensor) const {
 
 double TiesMerge::sample_fraction(std::size_t tensor) const { return planned_fraction(tensor) * sample_scale_; }
 
+std::uint64_t TiesMerge::sample_bytes_per_element() const {
+  return shape_.models * SampledSelection::key_bytes(wide_keys_ ? 63u : 31u);
+}
+
 double TiesMerge::planned_fraction(std::size_t tensor) const {
   const std::uint64_t keys = settings_.trim_scope == TrimScope::model ? total_elements_ : shape_.tensors[tensor].elements;
   if (keys == 0) return 0.0;
-  const std::uint64_t target = settings_.trim_scope == TrimScope::model ? sample_target(4, keys, 1 << 16, 1 << 24)
-                                                                        : sample_target(2, keys, 1 << 12, 1 << 22);
+  const std::uint64_t target = settings_.trim_scope == TrimScope::model ? sample_target(keys, 1 << 16, 1 << 24)
+                                                                        : sample_target(keys, 1 << 12, 1 << 22);
   return std::min(1.0, static_cast<double>(target) / static_cast<double>(keys));
 }
 
@@ -112,10 +113,11 @@ void TiesMerge::start(const MergeShape& shape) {
   sample_scale_ = shape.sample_memory != 0 && sampled_bytes > static_cast<double>(shape.sample_memory)
                       ? static_cast<double>(shape.sample_memory) / sampled_bytes
                       : 1.0;
-  // The engine samples at least one row of every tensor; where the plan asks for less than a row
-  // per rank (many tensors under a small budget), every stride-th key of it is kept.
+  // Where the plan had to shrink to fit the memory, the engine reads each tensor's share (and at
+  // least one row); where that share is under a row per rank (many tensors under a small budget),
+  // every stride-th key of it is kept.
   sample_stride_.assign(shape.tensors.size(), 1);
-  for (std::size_t t = 0; t < shape.tensors.size(); ++t) {
+  for (std::size_t t = 0; t < shape.tensors.size() && sample_scale_ < 1.0; ++t) {
     const std::uint64_t row = std::max<std::uint64_t>(1, shape.tensors[t].row_elements());
     const std::uint64_t ranks = static_cast<std::uint64_t>(std::max(1, shape.ranks));
     const std::uint64_t rows = (shape.tensors[t].elements / row + ranks - 1) / ranks;  // the largest share

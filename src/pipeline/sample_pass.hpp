@@ -15,8 +15,8 @@ namespace mpimerge {
 
 inline constexpr std::uint64_t kSampleWindows = 2;
 // Windows are read in batches of about this many bytes (of the largest share, so that every rank
-// makes the same calls), or of a group's, if less: few collective steps for many small tensors,
-// little memory for large ones, and within the memory budget.
+// makes the same calls), or of the sample's memory, if less: few collective steps for many small
+// tensors, little memory for large ones, and within the memory budget.
 inline constexpr std::uint64_t kSampleBatchBytes = std::uint64_t{32} << 20;
 
 // Windows of one unit on this rank: [begin, end) row ranges inside `mine`, and how many rows
@@ -26,17 +26,24 @@ struct SampleWindows {
   std::uint64_t most_rows_per_window = 0;
 };
 
-// Rows each unit samples: its tensor's planned share of the largest share's rows, carried from
-// unit to unit, and at least one row per tensor (a method that wants less of a row keeps a part
-// of its keys). A unit's own share is often under a row, and rounding it up unit by unit sampled
-// 2-6x the plan with 8 MiB groups and, under a small --memory-budget (units of a row or two), most
-// of the model: 0.76 GB of sampled keys per rank at 512K on 0.55B (docs/performance.md). What is
-// owed follows from most_rows and the fraction, in the units' order: the same on every rank.
+// Rows each unit samples. Where the method's memory for the sample holds it (every_unit), its
+// share of the largest share's rows rounded up, at least one: a unit's share is often under a row,
+// so this takes 2-6x the plan with 8 MiB groups, and reads a little of every group, which cold on
+// 0.55B took the merge 3.1 s where the share alone took 5.1 (docs/performance.md). Otherwise, the
+// tensor's share carried from unit to unit, and at least one row per tensor (a method that
+// planned less keeps a part of its keys): under a small --memory-budget a unit is a row or two,
+// and a row of every unit was most of the model, 0.76 GB of sampled keys per rank at 512K on
+// 0.55B. What is taken follows from most_rows and the fraction, in the units' order: the same on
+// every rank.
 class SampleQuota {
  public:
-  explicit SampleQuota(std::size_t tensors) : owed_(tensors, 0.0), sampled_(tensors, false) {}
+  SampleQuota(std::size_t tensors, bool every_unit)
+      : every_unit_(every_unit), owed_(tensors, 0.0), sampled_(tensors, false) {}
   std::uint64_t rows(std::size_t tensor, std::uint64_t most_rows, double fraction) {
     if (fraction <= 0 || most_rows == 0) return 0;
+    if (every_unit_)
+      return std::min<std::uint64_t>(
+          most_rows, std::max<std::uint64_t>(1, static_cast<std::uint64_t>(std::ceil(fraction * static_cast<double>(most_rows)))));
     double& owed = owed_[tensor];
     owed += std::min(1.0, fraction) * static_cast<double>(most_rows);
     auto taken = std::min<std::uint64_t>(most_rows, static_cast<std::uint64_t>(std::max(0.0, owed)));
@@ -47,9 +54,27 @@ class SampleQuota {
   }
 
  private:
+  bool every_unit_;
   std::vector<double> owed_;  // per tensor, in rows
   std::vector<bool> sampled_;
 };
+
+// Whether a row of every unit fits the method's memory for the sample (see SampleQuota), judged on
+// the largest share's rows: the same on every rank.
+inline bool sample_every_unit(const MergePlan& plan, const WorkPlan& work, const MergeMethod& method, int ranks) {
+  const std::uint64_t per_element = method.sample_bytes_per_element();
+  if (per_element == 0 || plan.shape.sample_memory == 0) return true;
+  SampleQuota every(plan.tensors.size(), true);
+  double bytes = 0;
+  for (const auto& group : work.groups)
+    for (const WorkUnit& unit : group) {
+      const PlannedTensor& tensor = plan.tensors[unit.tensor];
+      if (tensor.action != TensorAction::merge) continue;
+      const std::uint64_t rows = every.rows(unit.tensor, work.most_rows(plan, unit, ranks), method.sample_fraction(tensor.merged_index));
+      bytes += static_cast<double>(rows) * static_cast<double>(tensor.output.row_elements() * per_element);
+    }
+  return bytes <= static_cast<double>(plan.shape.sample_memory);
+}
 
 // `wanted` rows of a unit, as at most kSampleWindows windows spread over this rank's rows.
 inline SampleWindows sample_windows(RowRange mine, std::uint64_t most_rows, std::uint64_t wanted) {
@@ -82,8 +107,10 @@ void for_each_sampled_block(const MergePlan& plan, const WorkPlan& work, const I
   std::vector<std::uint64_t> sizes(inputs.readers.size(), 0);
   std::uint64_t most_bytes = 0;  // of the windows held: the same on every rank
   std::vector<storage::RowRead> reads;
-  SampleQuota quota(plan.tensors.size());
-  const std::uint64_t batch_bytes = std::min(kSampleBatchBytes, std::max<std::uint64_t>(1, work.group_bytes_limit));
+  SampleQuota quota(plan.tensors.size(), sample_every_unit(plan, work, method, comm.size()));
+  // The pass holds no slice: the batch may take the slices' memory (MergeShape::sample_memory).
+  const std::uint64_t batch_bytes =
+      plan.shape.sample_memory == 0 ? kSampleBatchBytes : std::clamp<std::uint64_t>(plan.shape.sample_memory, 1, kSampleBatchBytes);
   // The windows held, as one batched read per input (one collective step for their small tensors
   // instead of one per window), then visited in their order.
   auto flush = [&] {

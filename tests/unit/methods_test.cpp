@@ -216,10 +216,9 @@ TEST(TiesPasses, TheSampleFitsTheMemoryGivenToIt) {
   EXPECT_GT(sampled_bytes(*limited), static_cast<double>(shape.sample_memory) * 0.99);  // thinned, not dropped
 }
 
-// The sample per problem is a few times keys^(2/3) (src/methods/ties.cpp, sample_target): 2^27
-// keys per task give 2^20 over the model (4 keys^(2/3)) and 2^19 per tensor (2 keys^(2/3));
-// keys / 64 had given 2^21.
-TEST(TiesPasses, TheSampleIsAFewTimesTheKeysToTheTwoThirds) {
+// The sample per problem is about keys^(2/3) (src/methods/ties.cpp, sample_target): 2^27 keys per
+// task give a sample of 2^18 (keys / 64 had given 2^21).
+TEST(TiesPasses, TheSampleIsAboutTheKeysToTheTwoThirds) {
   MergeShape shape;
   shape.models = 3;
   shape.has_base = true;
@@ -227,12 +226,12 @@ TEST(TiesPasses, TheSampleIsAFewTimesTheKeysToTheTwoThirds) {
   shape.tensors.push_back({"w", {8192, 16384}, 8192u * 16384u});
   auto model = make_method(MethodOptions{}, 3);
   model->start(shape);
-  EXPECT_NEAR(model->sample_fraction(0) * 8192.0 * 16384.0, 4 * 262144.0, 1.0);
+  EXPECT_NEAR(model->sample_fraction(0) * 8192.0 * 16384.0, 262144.0, 1.0);
   MethodOptions options;
   options.set("trim_scope", "tensor");
   auto tensor = make_method(options, 3);
   tensor->start(shape);
-  EXPECT_NEAR(tensor->sample_fraction(0) * 8192.0 * 16384.0, 2 * 262144.0, 1.0);
+  EXPECT_NEAR(tensor->sample_fraction(0) * 8192.0 * 16384.0, 262144.0, 1.0);
 }
 
 // The report's sign conflicts (the paper's): of the entries the trim kept, the share whose sign is

@@ -1,5 +1,6 @@
-// The sample pass's rows per unit: a tensor's planned share of its rows, carried from unit to
-// unit, at least one row per tensor, and never the whole tensor because its units are small.
+// The sample pass's rows per unit: a row of every unit where that fits; otherwise a tensor's
+// planned share of its rows, carried from unit to unit, at least one row per tensor, and never the
+// whole tensor because its units are small.
 #include "pipeline/sample_pass.hpp"
 
 #include <gtest/gtest.h>
@@ -8,8 +9,8 @@ namespace mpimerge {
 namespace {
 
 // Rows a tensor of `units` units of `rows` rows each samples at `fraction`.
-std::uint64_t sampled(std::uint64_t units, std::uint64_t rows, double fraction) {
-  SampleQuota quota(1);
+std::uint64_t sampled(std::uint64_t units, std::uint64_t rows, double fraction, bool every_unit = false) {
+  SampleQuota quota(1, every_unit);
   std::uint64_t total = 0;
   for (std::uint64_t u = 0; u < units; ++u) {
     const std::uint64_t taken = quota.rows(0, rows, fraction);
@@ -26,6 +27,13 @@ TEST(SampleQuota, UnitsOfARowOrTwoSampleTheShareNotEveryUnit) {
   EXPECT_EQ(sampled(10000, 1, 0.001), 10u);
 }
 
+TEST(SampleQuota, WhereItFitsARowOfEveryUnit) {
+  EXPECT_EQ(sampled(10000, 2, 0.01, true), 10000u);
+  EXPECT_EQ(sampled(4, 1000, 0.25, true), 1000u);
+  EXPECT_EQ(sampled(3, 10, 7.0, true), 30u);
+  EXPECT_EQ(sampled(3, 10, 0.0, true), 0u);
+}
+
 TEST(SampleQuota, AtLeastOneRowPerTensor) {
   EXPECT_EQ(sampled(1, 1000, 1e-6), 1u);
   EXPECT_EQ(sampled(50, 3, 1e-9), 1u);
@@ -39,7 +47,7 @@ TEST(SampleQuota, LargeUnitsSampleTheirShareAndAtMostAllRows) {
 }
 
 TEST(SampleQuota, TensorsCarryTheirOwnShare) {
-  SampleQuota quota(2);
+  SampleQuota quota(2, false);
   std::uint64_t first = 0, second = 0;
   for (int u = 0; u < 100; ++u) {
     first += quota.rows(0, 4, 0.5);

@@ -121,6 +121,10 @@ class MergeMethod {
   virtual bool needs_pass() const { return false; }
   virtual PassKind pass_kind() const { return PassKind::full; }
   virtual double sample_fraction(std::size_t /*tensor*/) const { return 1.0; }
+  // Bytes the method holds per sampled element (all models): with it, the sample pass reads a row
+  // of every unit when that fits MergeShape::sample_memory, else each tensor's share exactly
+  // (pipeline/sample_pass.hpp). 0: a row of every unit.
+  virtual std::uint64_t sample_bytes_per_element() const { return 0; }
   virtual void analyze(const Block<float>&) {}
   virtual void analyze(const Block<double>&) {}
   virtual void finish_pass(Reductions&) {}

@@ -40,6 +40,7 @@ class TiesMerge final : public MethodTemplate<TiesMerge> {
   bool needs_pass() const override { return phase_ != Phase::merge; }
   PassKind pass_kind() const override { return phase_ == Phase::sample ? PassKind::sample : PassKind::full; }
   double sample_fraction(std::size_t tensor) const override;
+  std::uint64_t sample_bytes_per_element() const override;
   // The share of a tensor's keys the sample would take with no memory limit.
   double planned_fraction(std::size_t tensor) const;
   void finish_pass(Reductions& reductions) override;
