@@ -27,14 +27,13 @@ struct SampleWindows {
 };
 
 // Rows each unit samples. Where the method's memory for the sample holds it (every_unit), its
-// share of the largest share's rows rounded up, at least one: a unit's share is often under a row,
-// so this takes 2-6x the plan with 8 MiB groups, and reads a little of every group, which cold on
-// 0.55B took the merge 3.1 s where the share alone took 5.1 (docs/performance.md). Otherwise, the
-// tensor's share carried from unit to unit, and at least one row per tensor (a method that
-// planned less keeps a part of its keys): under a small --memory-budget a unit is a row or two,
-// and a row of every unit was most of the model, 0.76 GB of sampled keys per rank at 512K on
-// 0.55B. What is taken follows from most_rows and the fraction, in the units' order: the same on
-// every rank.
+// share of the largest share's rows rounded up, at least one, as before: a unit's share is often
+// under a row, so this takes 2-6x the plan with 8 MiB groups, which the defaults keep (the same
+// sample, the same times). Otherwise, the tensor's share carried from unit to unit, and at least
+// one row per tensor (a method that planned less keeps a part of its keys): under a small
+// --memory-budget a unit is a row or two, and a row of every unit was most of the model, 0.76 GB
+// of sampled keys per rank at 512K on 0.55B (docs/performance.md). What is taken follows from
+// most_rows and the fraction, in the units' order: the same on every rank.
 class SampleQuota {
  public:
   SampleQuota(std::size_t tensors, bool every_unit)
