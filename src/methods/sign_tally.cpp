@@ -33,7 +33,6 @@ bool SignTally::room(std::uint64_t bytes) {
   return false;
 }
 
-
 // False, and nothing changed, when the larger table would not fit.
 bool SignTally::grow() {
   const std::size_t capacity =
@@ -74,10 +73,10 @@ SignTally::Slot* SignTally::find_or_insert(std::uint32_t problem, std::uint64_t 
 // the table's), is folded into the table, or is followed by a new one. False when out of memory
 // (overflowed).
 bool SignTally::make_room_in_log() {
-  const auto kFirst = static_cast<std::size_t>(std::clamp(memory_limit_ / 16 / sizeof(Delta), kLeastFirst, kFirstDeltas));
+  const auto first = static_cast<std::size_t>(std::clamp(memory_limit_ / 16 / sizeof(Delta), kLeastFirst, kFirstDeltas));
   if (!log_.empty()) {
     std::vector<Delta>& deltas = log_.back().deltas;
-    const std::size_t most = std::max<std::size_t>(kFirst, std::min<std::uint64_t>(kChunkDeltas, memory_limit_ / 16 / sizeof(Delta)));
+    const std::size_t most = std::max<std::size_t>(first, std::min<std::uint64_t>(kChunkDeltas, memory_limit_ / 16 / sizeof(Delta)));
     const std::size_t size = std::min(most, 2 * deltas.size());
     if (size > deltas.size() && try_room((size - deltas.size()) * sizeof(Delta))) {
       deltas.resize(size);
@@ -89,8 +88,8 @@ bool SignTally::make_room_in_log() {
       return !overflow_;
     }
   }
-  if (!room(kFirst * sizeof(Delta))) return false;
-  log_.emplace_back().deltas.resize(kFirst);
+  if (!room(first * sizeof(Delta))) return false;
+  log_.emplace_back().deltas.resize(first);
   return true;
 }
 

@@ -92,7 +92,6 @@ void TiesMerge::start(const MergeShape& shape) {
   // the bins of a first count that only bins). When either runs out the method stays exact and
   // spends passes instead (radix, sign count).
   const std::uint64_t memory = shape.method_memory != 0 ? shape.method_memory : std::uint64_t{64} << 20;
-  method_memory_ = memory;
   sign_memory_ = memory / 2;
   signs_.emplace(sign_memory_);
   threshold_keys_.assign(k.size(), 0);
@@ -109,7 +108,7 @@ void TiesMerge::start(const MergeShape& shape) {
   double sampled_bytes = 0;
   for (std::size_t t = 0; t < shape.tensors.size(); ++t)
     sampled_bytes += static_cast<double>(shape.tensors[t].elements) * planned_fraction(t) *
-                     static_cast<double>(shape.models * key_bytes) / std::max(1, shape.ranks);
+                     static_cast<double>(sample_bytes_per_element()) / std::max(1, shape.ranks);
   sample_scale_ = shape.sample_memory != 0 && sampled_bytes > static_cast<double>(shape.sample_memory)
                       ? static_cast<double>(shape.sample_memory) / sampled_bytes
                       : 1.0;

@@ -101,7 +101,7 @@ class TiesMerge final : public MethodTemplate<TiesMerge> {
   int majority_sign_ = 0;
   int fallback_passes_ = 0;
   bool narrowed_ = false;  // the counting pass ran again between narrower pivots (SampledSelection::refine)
-  std::uint64_t method_memory_ = 0, sign_memory_ = 0;
+  std::uint64_t sign_memory_ = 0;
   std::int64_t kept_entries_ = 0, lost_entries_ = 0;  // over the merge: all kept, and those not merged
   MethodScratch scratch_;
   // Per parameter of a block in the counting pass: its undecided entries, as
