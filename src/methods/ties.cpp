@@ -41,7 +41,9 @@ std::size_t TiesMerge::problem(std::size_t task, std::size_t tensor) const {
   return settings_.trim_scope == TrimScope::model ? task : tensor * shape_.models + task;
 }
 
-double TiesMerge::sample_fraction(std::size_t tensor) const { return planned_fraction(tensor) * sample_scale_; }
+double TiesMerge::sample_fraction(std::size_t tensor) const {
+  return sample_thinned_ ? sample_fractions_[tensor] : planned_fraction(tensor);
+}
 
 std::uint64_t TiesMerge::sample_bytes_per_element() const {
   return shape_.models * SampledSelection::key_bytes(wide_keys_ ? 63u : 31u);
@@ -55,16 +57,58 @@ double TiesMerge::planned_fraction(std::size_t tensor) const {
   return std::min(1.0, static_cast<double>(target) / static_cast<double>(keys));
 }
 
-// Per selection problem, what a counting round after bins_first and its refined round need for
-// the bins, the candidates held once with their counts, and the sign tally's keys: with an eighth
-// of a small budget, per-tensor trimming (hundreds of problems) spent a fourth read counting signs,
+// kMemoryPerProblem per selection problem: with an eighth of a small budget, per-tensor trimming (hundreds of problems) spent a fourth read counting signs,
 // or fell back to radix selection (0.55B at --memory-budget 2M: 3 reads with 2 KiB per problem,
 // 4 with 1 KiB; tests/cli/tensor_scope_reads.sh).
 std::uint64_t TiesMerge::memory_wanted(const MergeShape& shape) const {
-  constexpr std::uint64_t kPerProblem = 2048;
   const ParameterView params(args_.params, args_.spec->parameters, shape, "ties");
   const bool per_tensor = params.word("trim_scope", 0) == "tensor";
-  return kPerProblem * shape.models * (per_tensor ? shape.tensors.size() : 1);
+  return kMemoryPerProblem * shape.models * (per_tensor ? shape.tensors.size() : 1);
+}
+
+// The sample holds every sampled key at once: a rank's share stays within sample_memory. Where the
+// plan would take more (many per-tensor problems under a small budget), each tensor keeps up to
+// kLeastSampleKeys first and the rest is thinned alike: a problem sampled below a few hundred keys
+// gets an open-ended pair of pivots (the margin of 5 sigmas + 16 reaches past the sample), whose
+// bins span every key and narrow nothing (3M set at 128K: radix selection, 7 reads). A smaller
+// sample only widens the pivots' window. The engine then reads each tensor's share (and at least
+// one row); where that share is under a row per rank (many tensors under a small budget), every
+// stride-th key of it is kept.
+double TiesMerge::plan_sample(std::size_t first, std::size_t end, std::uint64_t sample_memory) {
+  const double ranks = static_cast<double>(std::max(1, shape_.ranks));
+  const double per_key = static_cast<double>(sample_bytes_per_element());
+  auto least_of = [&](double keys) {
+    return settings_.trim_scope == TrimScope::tensor ? std::min(keys, static_cast<double>(kLeastSampleKeys)) : 0.0;
+  };
+  double planned = 0, least = 0;  // sampled elements of the whole tensors, all ranks
+  for (std::size_t t = first; t < end; ++t) {
+    const double keys = static_cast<double>(shape_.tensors[t].elements) * planned_fraction(t);
+    planned += keys;
+    least += least_of(keys);
+  }
+  const double room = static_cast<double>(sample_memory) * ranks / per_key;  // elements
+  sample_thinned_ = sample_memory != 0 && planned > room;
+  sample_stride_.assign(shape_.tensors.size(), 1);
+  if (!sample_thinned_) return planned;
+  sample_fractions_.assign(shape_.tensors.size(), 0.0);
+  for (std::size_t t = first; t < end; ++t) {
+    const double elements = static_cast<double>(shape_.tensors[t].elements);
+    const double keys = elements * planned_fraction(t), floor = least_of(keys);
+    const double kept = least >= room ? floor * room / least : floor + (keys - floor) * (room - least) / (planned - least);
+    sample_fractions_[t] = elements > 0 ? kept / elements : 0.0;
+    const std::uint64_t row = std::max<std::uint64_t>(1, shape_.tensors[t].row_elements());
+    const std::uint64_t rows = (shape_.tensors[t].elements / row + static_cast<std::uint64_t>(ranks) - 1) /
+                               static_cast<std::uint64_t>(ranks);  // the largest share
+    const double planned_rows = sample_fractions_[t] * static_cast<double>(rows);
+    if (planned_rows > 0 && planned_rows < 1)
+      sample_stride_[t] = std::clamp<std::uint64_t>(static_cast<std::uint64_t>(1.0 / planned_rows), 1, row);
+  }
+  return room;
+}
+
+std::optional<std::uint64_t> TiesMerge::tensor_analysis_memory(std::size_t /*tensor*/) const {
+  if (settings_.trim_scope == TrimScope::model) return std::nullopt;
+  return kMemoryPerProblem * shape_.models;
 }
 
 void TiesMerge::start(const MergeShape& shape) {
@@ -77,15 +121,52 @@ void TiesMerge::start(const MergeShape& shape) {
   settings_.disjoint_merge = merge == "sum" ? DisjointMerge::sum : merge == "max" ? DisjointMerge::max : DisjointMerge::mean;
   total_elements_ = shape.total_elements();  // once: per-tensor lookups of it made 100k tensors quadratic
   wide_keys_ = shape.any_float64();
+  const std::size_t problems = settings_.trim_scope == TrimScope::model ? shape.models : shape.tensors.size() * shape.models;
+  threshold_keys_.assign(problems, 0);
+  kept_below_.assign(problems, 0);
+  brackets_.clear();
+  positive_signs_ = negative_signs_ = 0;
+  undecided_count_ = 0;
+  fallback_passes_ = 0;
+  const bool any_cut = begin_selection(0, shape.tensors.size());
+  plan_sample(0, shape.tensors.size(), shape.sample_memory);
+  phase_ = any_cut ? Phase::sample : Phase::count_signs;
+}
+
+// A run of tensors after the sample of all of them (the engine's analysis in runs): this run's
+// problems with all of the method's memory, between the pivots that sample found; or, where the
+// run's own memory holds a sample more than twice that size (the sample of all, thinned to a few
+// keys per problem under a small budget, left wide windows: 0.55B at 256K, 4 reads), after a
+// sample of its own.
+void TiesMerge::start_tensors(std::size_t first, std::size_t end) {
+  if (!begin_selection(first, end)) {
+    phase_ = Phase::count_signs;
+    return;
+  }
+  double sampled = 0;  // per model: the sample of all's keys for these tensors
+  for (std::size_t p = 0; p < sampled_->problems() && !brackets_.empty(); ++p)
+    sampled += brackets_[first_problem_ + p].sampled / static_cast<double>(shape_.models);
+  if (brackets_.empty() || plan_sample(first, end, shape_.run_sample_memory()) > 2 * sampled) {
+    phase_ = Phase::sample;
+    return;
+  }
+  sampled_->take_brackets(std::span<const SampledSelection::Bracket>(brackets_).subspan(first_problem_, sampled_->problems()));
+  if (sampled_->binning_only()) signs_.reset();
+  phase_ = Phase::count;
+}
+
+bool TiesMerge::begin_selection(std::size_t first, std::size_t end) {
+  const MergeShape& shape = shape_;
+  first_problem_ = settings_.trim_scope == TrimScope::model ? 0 : first * shape.models;
   std::vector<std::uint64_t> k, n;
   if (settings_.trim_scope == TrimScope::model) {
     n.assign(shape.models, shape.total_elements());
     k.assign(shape.models, ties::kth_smallest_rank(shape.total_elements(), settings_.density));
   } else {
-    for (const auto& t : shape.tensors)
+    for (std::size_t t = first; t < end; ++t)
       for (std::size_t m = 0; m < shape.models; ++m) {
-        n.push_back(t.elements);
-        k.push_back(ties::kth_smallest_rank(t.elements, settings_.density));
+        n.push_back(shape.tensors[t].elements);
+        k.push_back(ties::kth_smallest_rank(shape.tensors[t].elements, settings_.density));
       }
   }
   // Half of the method's memory for candidate keys, half for parameters whose sign waits (all for
@@ -94,37 +175,14 @@ void TiesMerge::start(const MergeShape& shape) {
   const std::uint64_t memory = shape.method_memory != 0 ? shape.method_memory : std::uint64_t{64} << 20;
   sign_memory_ = memory / 2;
   signs_.emplace(sign_memory_);
-  threshold_keys_.assign(k.size(), 0);
-  kept_below_.assign(k.size(), 0);
+  radix_.reset();
+  narrowed_ = false;
   const bool any_cut = std::any_of(k.begin(), k.end(), [](std::uint64_t x) { return x != 0; });
   const unsigned key_bits = wide_keys_ ? 63u : 31u;
-  const std::size_t key_bytes = SampledSelection::key_bytes(key_bits);
   // A first count that only bins (the candidates would not fit) is followed by a refined one
   // that tallies the signs afresh: it takes all the memory, and no signs are tallied in it.
-  sampled_.emplace(std::move(k), std::move(n), key_bits, memory / 2 / key_bytes, memory);
-  // The sample holds every sampled key at once: a rank's share stays within
-  // sample_memory, the whole sample thinned alike where the plan would take more (many per-tensor
-  // problems under a small budget). A smaller sample only widens the pivots' window.
-  double sampled_bytes = 0;
-  for (std::size_t t = 0; t < shape.tensors.size(); ++t)
-    sampled_bytes += static_cast<double>(shape.tensors[t].elements) * planned_fraction(t) *
-                     static_cast<double>(sample_bytes_per_element()) / std::max(1, shape.ranks);
-  sample_scale_ = shape.sample_memory != 0 && sampled_bytes > static_cast<double>(shape.sample_memory)
-                      ? static_cast<double>(shape.sample_memory) / sampled_bytes
-                      : 1.0;
-  // Where the plan had to shrink to fit the memory, the engine reads each tensor's share (and at
-  // least one row); where that share is under a row per rank (many tensors under a small budget),
-  // every stride-th key of it is kept.
-  sample_stride_.assign(shape.tensors.size(), 1);
-  for (std::size_t t = 0; t < shape.tensors.size() && sample_scale_ < 1.0; ++t) {
-    const std::uint64_t row = std::max<std::uint64_t>(1, shape.tensors[t].row_elements());
-    const std::uint64_t ranks = static_cast<std::uint64_t>(std::max(1, shape.ranks));
-    const std::uint64_t rows = (shape.tensors[t].elements / row + ranks - 1) / ranks;  // the largest share
-    const double planned_rows = sample_fraction(t) * static_cast<double>(rows);
-    if (planned_rows > 0 && planned_rows < 1)
-      sample_stride_[t] = std::clamp<std::uint64_t>(static_cast<std::uint64_t>(1.0 / planned_rows), 1, row);
-  }
-  phase_ = any_cut ? Phase::sample : Phase::count_signs;
+  sampled_.emplace(std::move(k), std::move(n), key_bits, memory / 2 / SampledSelection::key_bytes(key_bits), memory);
+  return any_cut;
 }
 
 template <class T>
@@ -139,7 +197,7 @@ MPIMERGE_VECTOR_CLONES void TiesMerge::sample_block(const Block<T>& block) {
       kept = 0;
       for (std::size_t i = first; i < keys.size(); i += stride) keys[kept++] = keys[i];
     }
-    sampled_->add_sample(problem(t, block.tensor), std::span<const std::uint64_t>(keys.data(), kept));
+    sampled_->add_sample(problem(t, block.tensor) - first_problem_, std::span<const std::uint64_t>(keys.data(), kept));
   }
 }
 
@@ -160,7 +218,7 @@ MPIMERGE_VECTOR_CLONES void TiesMerge::count_block(const Block<T>& block) {
   undecided_.resize(n);
   pivots_.assign(tasks, {0, 0});  // no cut: every key is at or above 0, every entry kept and decided
   for (std::size_t t = 0; t < tasks; ++t) {
-    const std::size_t p = problem(t, block.tensor);
+    const std::size_t p = problem(t, block.tensor) - first_problem_;  // in this run's selection
     const bool cut = sampled_->needs_selection(p);
     if (cut) pivots_[t] = {sampled_->low_pivot(p), sampled_->high_pivot(p)};
     const auto [low, high] = pivots_[t];
@@ -232,14 +290,14 @@ MPIMERGE_VECTOR_CLONES void TiesMerge::tally_undecided(const Block<T>& block, st
   }
   for (std::size_t t = 0; t < tasks; ++t)
     if (held[t] != 0)
-      sampled_->add_candidates(problem(t, block.tensor), std::span<const std::uint64_t>(keys + t * n, held[t]));
+      sampled_->add_candidates(problem(t, block.tensor) - first_problem_, std::span<const std::uint64_t>(keys + t * n, held[t]));
 }
 
 template <class T>
 void TiesMerge::radix_block(const Block<T>& block) {
   auto keys = scratch_.key_buffer(block.size());
   for (std::size_t t = 0; t < block.models.size(); ++t) {
-    const std::size_t p = problem(t, block.tensor);
+    const std::size_t p = problem(t, block.tensor) - first_problem_;
     if (!radix_->active(p)) continue;
     ties::task_vector_keys<T>(block.models[t], block.base, wide_keys_, keys);
     radix_->count(p, keys);
@@ -267,8 +325,8 @@ MPIMERGE_VECTOR_CLONES void TiesMerge::count_signs_block(const Block<T>& block) 
     positive += sum > T(0);
     negative += sum < T(0);
   }
-  positive_signs_ += positive;
-  negative_signs_ += negative;
+  run_positive_ += positive;
+  run_negative_ += negative;
 }
 
 template <class T>
@@ -313,12 +371,12 @@ void TiesMerge::finish_count(Reductions& reductions) {
     if (sampled_->failed(p)) {
       missed[p] = ties::kth_smallest_rank(settings_.trim_scope == TrimScope::model
                                               ? total_elements_
-                                              : shape_.tensors[p / shape_.models].elements,
+                                              : shape_.tensors[(first_problem_ + p) / shape_.models].elements,
                                           settings_.density);
       any_missed = true;
     } else {
-      threshold_keys_[p] = sampled_->kth_key(p);
-      kept_below_[p] = sampled_->count_below(p);
+      threshold_keys_[first_problem_ + p] = sampled_->kth_key(p);
+      kept_below_[first_problem_ + p] = sampled_->count_below(p);
     }
   }
   if (any_missed) {  // the sample misled: find those thresholds the slow way, then count signs
@@ -338,22 +396,28 @@ void TiesMerge::finish_count(Reductions& reductions) {
                             static_cast<std::int64_t>(signs_->undecided())};
   signs_.reset();
   reductions.sum(totals);
-  undecided_count_ = static_cast<std::uint64_t>(totals[3]);
+  undecided_count_ += static_cast<std::uint64_t>(totals[3]);
   if (totals[2] != 0) {  // some rank could not tally every undecided parameter: count in a pass
     phase_ = Phase::count_signs;
     return;
   }
-  positive_signs_ = totals[0];
-  negative_signs_ = totals[1];
-  majority_sign_ = totals[0] > totals[1] ? 1 : (totals[0] < totals[1] ? -1 : 0);
+  add_signs(totals[0], totals[1]);
+}
+
+// The elected signs of a run's parameters, summed over the ranks: the zero-sum fallback takes the
+// majority over every parameter, so it is final after the last run.
+void TiesMerge::add_signs(std::int64_t positive, std::int64_t negative) {
+  positive_signs_ += positive;
+  negative_signs_ += negative;
+  majority_sign_ = positive_signs_ > negative_signs_ ? 1 : (positive_signs_ < negative_signs_ ? -1 : 0);
   phase_ = Phase::merge;
 }
 
 void TiesMerge::take_thresholds_from_radix() {
   for (std::size_t p = 0; p < radix_->problems(); ++p) {
     if (!sampled_->failed(p)) continue;
-    threshold_keys_[p] = radix_->kth_key(p);
-    kept_below_[p] = radix_->count_below(p);
+    threshold_keys_[first_problem_ + p] = radix_->kth_key(p);
+    kept_below_[first_problem_ + p] = radix_->count_below(p);
   }
 }
 
@@ -361,6 +425,11 @@ void TiesMerge::finish_pass(Reductions& reductions) {
   switch (phase_) {
     case Phase::sample:
       sampled_->finish_sample(reductions);
+      if (settings_.trim_scope == TrimScope::tensor) {  // for runs of tensors; a run's own sample, in its place
+        const std::vector<SampledSelection::Bracket> found = sampled_->brackets();
+        brackets_.resize(threshold_keys_.size());
+        std::copy(found.begin(), found.end(), brackets_.begin() + static_cast<std::ptrdiff_t>(first_problem_));
+      }
       if (sampled_->binning_only()) signs_.reset();
       phase_ = Phase::count;
       return;
@@ -375,12 +444,10 @@ void TiesMerge::finish_pass(Reductions& reductions) {
       phase_ = Phase::count_signs;
       return;
     case Phase::count_signs: {
-      std::int64_t counts[2] = {positive_signs_, negative_signs_};
+      std::int64_t counts[2] = {run_positive_, run_negative_};
       reductions.sum(counts);
-      positive_signs_ = counts[0];
-      negative_signs_ = counts[1];
-      majority_sign_ = counts[0] > counts[1] ? 1 : (counts[0] < counts[1] ? -1 : 0);
-      phase_ = Phase::merge;
+      run_positive_ = run_negative_ = 0;
+      add_signs(counts[0], counts[1]);
       return;
     }
     case Phase::merge: return;

@@ -58,21 +58,30 @@ class SampleQuota {
   std::vector<bool> sampled_;
 };
 
+// What one sample pass reads: the units of groups [first_group, end_group) (all of them, or one
+// run of tensors: pipeline/analysis_runs.hpp), within `memory` (MergeShape::sample_memory, or the
+// method's share of it in a run; 0: no limit).
+struct SampleScope {
+  std::size_t first_group = 0, end_group = 0;
+  std::uint64_t memory = 0;
+};
+
 // Whether a row of every unit fits the method's memory for the sample (see SampleQuota), judged on
 // the largest share's rows: the same on every rank.
-inline bool sample_every_unit(const MergePlan& plan, const WorkPlan& work, const MergeMethod& method, int ranks) {
+inline bool sample_every_unit(const MergePlan& plan, const WorkPlan& work, const SampleScope& scope,
+                              const MergeMethod& method, int ranks) {
   const std::uint64_t per_element = method.sample_bytes_per_element();
-  if (per_element == 0 || plan.shape.sample_memory == 0) return true;
+  if (per_element == 0 || scope.memory == 0) return true;
   SampleQuota every(plan.tensors.size(), true);
   double bytes = 0;
-  for (const auto& group : work.groups)
-    for (const WorkUnit& unit : group) {
+  for (std::size_t g = scope.first_group; g < scope.end_group; ++g)
+    for (const WorkUnit& unit : work.groups[g]) {
       const PlannedTensor& tensor = plan.tensors[unit.tensor];
       if (tensor.action != TensorAction::merge) continue;
       const std::uint64_t rows = every.rows(unit.tensor, work.most_rows(plan, unit, ranks), method.sample_fraction(tensor.merged_index));
       bytes += static_cast<double>(rows) * static_cast<double>(tensor.output.row_elements() * per_element);
     }
-  return bytes <= static_cast<double>(plan.shape.sample_memory);
+  return bytes <= static_cast<double>(scope.memory);
 }
 
 // `wanted` rows of a unit, as at most kSampleWindows windows spread over this rank's rows.
@@ -90,8 +99,8 @@ inline SampleWindows sample_windows(RowRange mine, std::uint64_t most_rows, std:
 }
 
 template <class Visit>
-void for_each_sampled_block(const MergePlan& plan, const WorkPlan& work, const InputSet& inputs, const MergeMethod& method,
-                            const mpi::Comm& comm, Visit&& visit) {
+void for_each_sampled_block(const MergePlan& plan, const WorkPlan& work, const SampleScope& scope, const InputSet& inputs,
+                            const MergeMethod& method, const mpi::Comm& comm, Visit&& visit) {
   Decoders decoders(inputs.readers.size());
   std::vector<std::vector<std::uint8_t>> buffers(inputs.readers.size());
   RowsView view;
@@ -106,10 +115,11 @@ void for_each_sampled_block(const MergePlan& plan, const WorkPlan& work, const I
   std::vector<std::uint64_t> sizes(inputs.readers.size(), 0);
   std::uint64_t most_bytes = 0;  // of the windows held: the same on every rank
   std::vector<storage::RowRead> reads;
-  SampleQuota quota(plan.tensors.size(), sample_every_unit(plan, work, method, comm.size()));
-  // The pass holds no slice: the batch may take the slices' memory (MergeShape::sample_memory).
+  SampleQuota quota(plan.tensors.size(), sample_every_unit(plan, work, scope, method, comm.size()));
+  // The batch within the sample's memory (the slices' memory, MergeShape::sample_memory, before any
+  // slice is read; in a run of tensors, the method's share).
   const std::uint64_t batch_bytes =
-      plan.shape.sample_memory == 0 ? kSampleBatchBytes : std::clamp<std::uint64_t>(plan.shape.sample_memory, 1, kSampleBatchBytes);
+      scope.memory == 0 ? kSampleBatchBytes : std::clamp<std::uint64_t>(scope.memory, 1, kSampleBatchBytes);
   // The windows held, as one batched read per input (one collective step for their small tensors
   // instead of one per window), then visited in their order.
   auto flush = [&] {
@@ -142,8 +152,8 @@ void for_each_sampled_block(const MergePlan& plan, const WorkPlan& work, const I
     std::fill(sizes.begin(), sizes.end(), 0);
     most_bytes = 0;
   };
-  for (const auto& group : work.groups)
-    for (const WorkUnit& unit : group) {
+  for (std::size_t g = scope.first_group; g < scope.end_group; ++g)
+    for (const WorkUnit& unit : work.groups[g]) {
       const PlannedTensor& tensor = plan.tensors[unit.tensor];
       if (tensor.action != TensorAction::merge) continue;
       const std::uint64_t most_rows = work.most_rows(plan, unit, comm.size());

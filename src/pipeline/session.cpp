@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "pipeline/analysis_runs.hpp"
 #include "pipeline/block_loop.hpp"
 #include "durability/fault.hpp"
 #include "durability/journal.hpp"
@@ -50,6 +51,8 @@ MergeSession::MergeSession(const MergePlan& plan, const WorkPlan& work, const In
 }
 
 void MergeSession::switch_work(const WorkPlan& work) {
+  earlier_reads_ = data_reads();
+  loads_.assign(work.groups.size(), 0);
   work_ = &work;
   slices_.reset();  // its buffers back to the pool before the next ones are taken
   slices_ = std::make_unique<GroupSlices>(plan_, work, inputs_, comm_);
@@ -83,15 +86,20 @@ std::uint64_t MergeSession::most_bytes(std::size_t group, bool inputs) const {
   return bytes;
 }
 
-void MergeSession::load(std::size_t g) {
+int MergeSession::data_reads() const {
+  return earlier_reads_ + (loads_.empty() ? 0 : *std::max_element(loads_.begin(), loads_.end()));
+}
+
+void MergeSession::load(std::size_t g, GroupRange pass) {
   if (slices_->loaded_group() == g) return;
-  if (g == 0) ++reads_;
+  ++loads_[g];
   const std::uint64_t before = slices_->bytes_read();
   phases_.collective("read", [&] {
     slices_->load(g);
     return slices_->bytes_read() - before;
   });
-  if (work_->streaming()) read_ahead(g);
+  if (work_->streaming()) read_ahead(g, pass);
+  ++load_count_;
   if (checked_[g]) return;
   // First time this group is read: check it, and fold it into the inputs' checksums.
   mpi::run_agreed(comm_, [&] { check_slices(plan_, inputs_, *slices_, allow_nonfinite_); });
@@ -107,31 +115,79 @@ void MergeSession::load(std::size_t g) {
 // Streaming: the file system reads ahead while this group is computed: the groups that follow in
 // this pass, up to kReadAheadBytes of them (several when groups are small, so that a cold read
 // keeps the disk as busy as large groups do), then the next pass's first; each hinted once.
-void MergeSession::read_ahead(std::size_t g) {
-  const std::size_t groups = work_->groups.size();
-  const std::uint64_t at = static_cast<std::uint64_t>(reads_) * groups + g;  // this load's place in all loads
+void MergeSession::read_ahead(std::size_t g, GroupRange pass) {
   std::uint64_t ahead = 0;
-  for (std::uint64_t next = at + 1; ahead < kReadAheadBytes; ++next) {
-    const std::size_t group = static_cast<std::size_t>(next % groups);
-    if (next >= hinted_until_) {
+  for (std::uint64_t step = 1; ahead < kReadAheadBytes; ++step) {
+    const bool wraps = g + step >= pass.end;
+    const std::size_t group = wraps ? pass.first : g + step;
+    if (load_count_ + step >= hinted_until_) {
       slices_->prefetch(group);
-      hinted_until_ = next + 1;
+      hinted_until_ = load_count_ + step + 1;
     }
-    if (group == 0) break;  // the next pass's first group: whether more passes come is not known here
+    if (wraps) break;  // the next pass's first group: whether more passes come is not known here
     ahead += most_bytes(group, true);
   }
 }
 
 void MergeSession::analyze(std::span<MergeTarget* const> targets) {
+  // Methods that analyse each tensor on its own, under a memory too small for all of their
+  // tensors at once, analyse a run of tensors at a time (pipeline/analysis_runs.hpp).
+  std::vector<MergeTarget*> analysing;
+  for (MergeTarget* t : targets)
+    if (t->method->needs_pass()) analysing.push_back(t);
+  std::vector<std::uint64_t> wants;
+  bool per_tensor = !analysing.empty();
+  for (std::size_t m = 0; m < plan_.shape.tensors.size() && per_tensor; ++m) {
+    std::uint64_t most = 0;
+    for (MergeTarget* t : analysing) {
+      const std::optional<std::uint64_t> want = t->method->tensor_analysis_memory(m);
+      per_tensor = per_tensor && want.has_value();
+      most = std::max(most, want.value_or(0));
+    }
+    wants.push_back(most);
+  }
+  if (!per_tensor) wants.clear();
+  const std::vector<AnalysisRun> runs = analysis_runs(plan_, *work_, wants, plan_.shape.method_memory);
+  if (runs.size() <= 1) {
+    const std::vector<int> passes =
+        analyze_groups(targets, GroupRange{0, work_->groups.size()}, plan_.shape.sample_memory);
+    for (std::size_t i = 0; i < targets.size(); ++i) targets[i]->analysis_passes += passes[i];
+    return;
+  }
+  // The sample over every tensor, before any slice is held (MergeShape::sample_memory), then each
+  // run's passes (a sample there within MergeShape::run_sample_memory).
   mpi::CommReductions reductions(comm_);
-  int pass = 0;
+  const std::vector<MergeTarget*> sampling = needing(analysing, PassKind::sample);
+  if (!sampling.empty()) {
+    sample_pass(sampling, GroupRange{0, work_->groups.size()}, plan_.shape.sample_memory);
+    for (MergeTarget* t : sampling) {
+      phases_.local("select", [&] {
+        timed(t->seconds, [&] { mpi::run_agreed(comm_, [&] { t->method->finish_pass(reductions); }); });
+        return std::uint64_t{0};
+      });
+      ++t->analysis_passes;
+    }
+  }
+  std::vector<int> most(analysing.size(), 0);
+  for (const AnalysisRun& run : runs) {
+    for (MergeTarget* t : analysing) t->method->start_tensors(run.first_tensor, run.end_tensor);
+    const std::vector<int> passes =
+        analyze_groups(analysing, GroupRange{run.first_group, run.end_group}, plan_.shape.run_sample_memory());
+    for (std::size_t i = 0; i < analysing.size(); ++i) most[i] = std::max(most[i], passes[i]);
+  }
+  for (std::size_t i = 0; i < analysing.size(); ++i) analysing[i]->analysis_passes += most[i];
+}
+
+std::vector<int> MergeSession::analyze_groups(std::span<MergeTarget* const> targets, GroupRange groups,
+                                              std::uint64_t sample_memory) {
+  mpi::CommReductions reductions(comm_);
+  std::vector<int> passes(targets.size(), 0);
   while (true) {
     const std::vector<MergeTarget*> sampling = needing(targets, PassKind::sample);
     const std::vector<MergeTarget*> full = needing(targets, PassKind::full);
     if (sampling.empty() && full.empty()) break;
-    ++pass;
-    if (!sampling.empty()) sample_pass(sampling);
-    if (!full.empty()) full_pass(full);
+    if (!sampling.empty()) sample_pass(sampling, groups, sample_memory);
+    if (!full.empty()) full_pass(full, groups);
     // finish_pass reduces first and fails, if at all, identically on every rank.
     for (auto* group : {&sampling, &full})
       for (MergeTarget* t : *group) {
@@ -139,17 +195,18 @@ void MergeSession::analyze(std::span<MergeTarget* const> targets) {
           timed(t->seconds, [&] { mpi::run_agreed(comm_, [&] { t->method->finish_pass(reductions); }); });
           return std::uint64_t{0};
         });
-        ++t->analysis_passes;
+        ++passes[static_cast<std::size_t>(std::find(targets.begin(), targets.end(), t) - targets.begin())];
       }
   }
+  return passes;
 }
 
-void MergeSession::sample_pass(std::span<MergeTarget* const> targets) {
+void MergeSession::sample_pass(std::span<MergeTarget* const> targets, GroupRange groups, std::uint64_t sample_memory) {
   // The windows differ per target only through sample_fraction; read for the first, feed all.
   std::exception_ptr error;
   phases_.collective("select", [&] {
-    for_each_sampled_block(plan_, *work_, inputs_, *targets.front()->method, comm_,
-                           [&](const auto& block, std::size_t, std::uint64_t) {
+    for_each_sampled_block(plan_, *work_, SampleScope{groups.first, groups.end, sample_memory}, inputs_,
+                           *targets.front()->method, comm_, [&](const auto& block, std::size_t, std::uint64_t) {
                              if (error) return;
                              try {
                                for (MergeTarget* t : targets) timed(t->seconds, [&] { t->method->analyze(block); });
@@ -162,13 +219,13 @@ void MergeSession::sample_pass(std::span<MergeTarget* const> targets) {
   comm_.agree(error);
 }
 
-void MergeSession::full_pass(std::span<MergeTarget* const> targets) {
+void MergeSession::full_pass(std::span<MergeTarget* const> targets, GroupRange groups) {
   std::uint64_t total = 0;
-  for (std::size_t g = 0; g < work_->groups.size(); ++g) total += most_bytes(g, true);
-  progress_.start(work_->streaming() ? "analysis pass (reading)" : "analysis pass", total, work_->groups.size());
+  for (std::size_t g = groups.first; g < groups.end; ++g) total += most_bytes(g, true);
+  progress_.start(work_->streaming() ? "analysis pass (reading)" : "analysis pass", total, groups.end - groups.first);
   const std::vector<bool> whole_rows = whole_rows_of(targets, plan_.shape.tensors.size());
-  for (std::size_t g = 0; g < work_->groups.size(); ++g) {
-    load(g);
+  for (std::size_t g = groups.first; g < groups.end; ++g) {
+    load(g, groups);
     phases_.local("select", [&] {
       mpi::run_agreed(comm_, [&] {
         for_each_block(plan_, *slices_, inputs_, whole_rows, [&](const auto& block, std::size_t, std::uint64_t) {
@@ -269,7 +326,7 @@ void MergeSession::merge_and_write(std::span<MergeTarget* const> targets) {
     return comm_.all(by_bytes || !comm_.is_root() || by_time);  // rank 0's clock decides for all
   };
   for (std::size_t g = 0; g < work_->groups.size(); ++g) {
-    load(g);
+    load(g, GroupRange{0, work_->groups.size()});
     for (std::size_t i = 0; i < targets.size(); ++i) {
       MergeTarget* t = targets[i];
       give_side_data(*t, g);

@@ -63,16 +63,23 @@ class MergeSession {
   void switch_work(const WorkPlan& work);
 
   std::vector<PhaseTiming> timings() const { return phases_.combined(); }
-  int data_reads() const { return reads_; }
+  // The most times any input byte was read (per group, its loads; a resumed merge adds its passes).
+  int data_reads() const;
   // Collective: per input, per plan tensor, the content checksum of what was read.
   std::vector<std::vector<std::uint64_t>> input_checksums() const;
   // Merge NaN and infinity in the inputs instead of refusing them (--allow-nonfinite).
   void allow_nonfinite(bool allow) { allow_nonfinite_ = allow; }
 
  private:
-  void load(std::size_t group);
-  void sample_pass(std::span<MergeTarget* const> targets);
-  void full_pass(std::span<MergeTarget* const> targets);
+  // Groups [first, end) of the work plan: all of them, or one run of an analysis in runs.
+  struct GroupRange {
+    std::size_t first = 0, end = 0;
+  };
+  void load(std::size_t group, GroupRange pass);
+  // Every analysis pass of the targets over these groups; the analysis passes of each target.
+  std::vector<int> analyze_groups(std::span<MergeTarget* const> targets, GroupRange groups, std::uint64_t sample_memory);
+  void sample_pass(std::span<MergeTarget* const> targets, GroupRange groups, std::uint64_t sample_memory);
+  void full_pass(std::span<MergeTarget* const> targets, GroupRange groups);
   std::vector<std::span<std::uint8_t>> merge_group(MergeTarget& target);
   void write_group(MergeTarget& target, const std::vector<std::span<std::uint8_t>>& out);
   // Collective: reads the side matrices (RegMean's Grams) of the tensors that start in this group
@@ -87,7 +94,7 @@ class MergeSession {
   static constexpr std::chrono::seconds kJournalInterval{60};
   // A group's input or output bytes in the largest share of each unit (progress, journal cadence).
   std::uint64_t most_bytes(std::size_t group, bool inputs) const;
-  void read_ahead(std::size_t group);
+  void read_ahead(std::size_t group, GroupRange pass);
 
   const MergePlan& plan_;
   const WorkPlan* work_;
@@ -100,7 +107,9 @@ class MergeSession {
   std::vector<bool> checked_;
   std::vector<std::vector<std::uint64_t>> input_checksums_;  // [input][tensor], this rank's partials
   std::vector<std::size_t> last_group_;  // per plan tensor: the group that holds its last unit
-  int reads_ = 0;
+  std::vector<int> loads_;  // per group of the work plan: times it was read
+  int earlier_reads_ = 0;   // of the work plans before switch_work
+  std::uint64_t load_count_ = 0;    // loads so far: the place of the next in the sequence of loads
   std::uint64_t hinted_until_ = 0;  // loads before this place in the sequence of loads are hinted
   bool allow_nonfinite_ = false;
 };

@@ -16,6 +16,7 @@ namespace {
 // a miss costs a fallback pass, never a wrong answer.
 constexpr double kMarginSigmas = 5.0;
 constexpr double kMarginMinimum = 16.0;
+constexpr double kExtremeMiss = 1e-3;
 
 }  // namespace
 
@@ -73,8 +74,15 @@ void SampledSelection::choose_pivots(Reductions& reductions) {
     const double expected = share * static_cast<double>(s);
     const double margin = kMarginSigmas * std::sqrt(static_cast<double>(s) * share * (1.0 - share)) + kMarginMinimum;
     const double low = std::floor(expected - margin), high = std::ceil(expected + margin);
+    // Where the margin reaches past the sample's ends: its extreme key, if rank k lies beyond it
+    // only with a small chance (every sampled key on one side of it). An open end would leave the
+    // bins of bins_first to span every key up to infinity and narrow nothing (a thinned sample of
+    // tens of keys per problem); a miss costs a fallback pass, never a wrong answer.
+    const double samples = static_cast<double>(s);
     if (low >= 1) ranks[2 * p] = static_cast<std::uint64_t>(low);
-    if (high < static_cast<double>(s)) ranks[2 * p + 1] = static_cast<std::uint64_t>(high);
+    else if (std::pow(1.0 - share, samples) < kExtremeMiss) ranks[2 * p] = 1;
+    if (high < samples) ranks[2 * p + 1] = static_cast<std::uint64_t>(high);
+    else if (std::pow(share, samples) < kExtremeMiss) ranks[2 * p + 1] = s;
   }
   RadixSelection order(ranks, key_bits_);
   while (!order.done()) {
@@ -87,8 +95,6 @@ void SampledSelection::choose_pivots(Reductions& reductions) {
   }
   // The keys the pivots leave between them, expected from the sample's share between them (all of
   // a problem's keys when it has no sample): the same on every rank.
-  std::vector<double> between(count, 0.0);
-  double all_between = 0;
   for (std::size_t p = 0; p < count; ++p) {
     Problem& q = problems_[p];
     if (ranks[2 * p] != 0) q.low = order.kth_key(2 * p);
@@ -97,10 +103,37 @@ void SampledSelection::choose_pivots(Reductions& reductions) {
     const auto s = static_cast<double>(sizes[p]);
     const double top = ranks[2 * p + 1] != 0 ? static_cast<double>(ranks[2 * p + 1]) : s + 1;
     const double share = s == 0 ? 1.0 : std::max(0.0, top - static_cast<double>(ranks[2 * p]) - 1) / s;
-    between[p] = share * static_cast<double>(q.n);
+    q.expected_between = share * static_cast<double>(q.n) / ranks_count;
+    q.sampled = s;
+  }
+  choose_binning();
+}
+
+void SampledSelection::choose_binning() {
+  std::vector<double> between(problems_.size(), 0.0);
+  double all_between = 0;
+  for (std::size_t p = 0; p < problems_.size(); ++p) {
+    between[p] = problems_[p].k == 0 ? 0.0 : problems_[p].expected_between;
     all_between += between[p];
   }
-  if (all_between / ranks_count > static_cast<double>(max_candidates_)) bins_first(between);
+  if (all_between > static_cast<double>(max_candidates_)) bins_first(between);
+}
+
+std::vector<SampledSelection::Bracket> SampledSelection::brackets() const {
+  std::vector<Bracket> out;
+  out.reserve(problems_.size());
+  for (const Problem& q : problems_) out.push_back({q.low, q.high, q.expected_between, q.sampled});
+  return out;
+}
+
+void SampledSelection::take_brackets(std::span<const Bracket> brackets) {
+  for (std::size_t p = 0; p < problems_.size(); ++p) {
+    problems_[p].low = brackets[p].low;
+    problems_[p].high = brackets[p].high;
+    problems_[p].expected_between = brackets[p].between;
+    problems_[p].sampled = brackets[p].sampled;
+  }
+  choose_binning();
 }
 
 // The candidates would not fit (a small budget, many problems): a first round that holds some

@@ -61,6 +61,60 @@ TEST(SampledSelection, ExactWithARepresentativeSample) {
   }
 }
 
+// 40 sampled keys: the margin of 5 sigmas + 16 reaches past the top; the high pivot is the
+// sample's largest key, not infinity (bins up to infinity would span every key), and the answer
+// is exact.
+TEST(SampledSelection, AThinSampleBracketsAtItsExtremesNotOpenEnds) {
+  const auto keys = keys_of(200000, 8, 0.0);
+  SampledSelection s({160000}, {keys.size()}, 31, 1 << 20);
+  std::vector<std::uint64_t> sample;
+  for (std::size_t i = 0; i < keys.size(); i += 5000) sample.push_back(keys[i]);
+  LocalReductions local;
+  s.add_sample(0, sample);
+  s.finish_sample(local);
+  EXPECT_GT(s.low_pivot(0), 0u);  // the margin reaches 3 keys short of this end
+  EXPECT_EQ(s.high_pivot(0), *std::max_element(sample.begin(), sample.end()));
+  s.count(0, keys);
+  s.finish_count(local);
+  ASSERT_FALSE(s.failed(0));
+  EXPECT_EQ(s.kth_key(0), by_sorting(keys, 160000).kth);
+  // k near an end, where every sampled key could lie on one side of it: that end stays open.
+  const SampledSelection first = run(keys, 1, 5000, 0);
+  ASSERT_FALSE(first.failed(0));
+  EXPECT_EQ(first.kth_key(0), by_sorting(keys, 1).kth);
+}
+
+// A run of tensors takes the pivots the sample of all found for its problems (TiesMerge's
+// analysis in runs), and with them finds the same exact answers with the memory to itself.
+TEST(SampledSelection, ARunTakesTheBracketsOfTheSampleOfAll) {
+  const std::vector<std::vector<std::uint64_t>> keys = {keys_of(50000, 9, 0.0), keys_of(80000, 10, 0.3),
+                                                        keys_of(60000, 11, 0.0)};
+  const std::vector<std::uint64_t> k = {40000, 70000, 30000};
+  SampledSelection all(k, {50000, 80000, 60000}, 31, 1 << 16);
+  LocalReductions local;
+  for (std::size_t p = 0; p < 3; ++p) {
+    std::vector<std::uint64_t> sample;
+    for (std::size_t i = 0; i < keys[p].size(); i += 50) sample.push_back(keys[p][i]);
+    all.add_sample(p, sample);
+  }
+  all.finish_sample(local);
+  const std::vector<SampledSelection::Bracket> brackets = all.brackets();
+  SampledSelection run_of_two({k[1], k[2]}, {80000, 60000}, 31, 1 << 16);
+  run_of_two.take_brackets(std::span<const SampledSelection::Bracket>(brackets).subspan(1, 2));
+  for (std::size_t p = 0; p < 2; ++p) {
+    EXPECT_EQ(run_of_two.low_pivot(p), all.low_pivot(p + 1));
+    EXPECT_EQ(run_of_two.high_pivot(p), all.high_pivot(p + 1));
+    run_of_two.count(p, keys[p + 1]);
+  }
+  run_of_two.finish_count(local);
+  for (std::size_t p = 0; p < 2; ++p) {
+    ASSERT_FALSE(run_of_two.failed(p));
+    const Sorted want = by_sorting(keys[p + 1], k[p + 1]);
+    EXPECT_EQ(run_of_two.kth_key(p), want.kth);
+    EXPECT_EQ(run_of_two.count_below(p), want.below);
+  }
+}
+
 TEST(SampledSelection, FewCandidatesAndNoneForASpikeOfEqualKeys) {
   const auto keys = keys_of(200000, 4, 0.0);
   SampledSelection s({160000}, {keys.size()}, 31, 1 << 20);

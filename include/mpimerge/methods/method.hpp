@@ -87,6 +87,9 @@ struct MergeShape {
   // Bytes per rank the method's sample may hold: a sample pass runs before any slice is read.
   std::uint64_t sample_memory = 0;
   int ranks = 1;
+  // In a run of an analysis in runs (MergeMethod::start_tensors) the slices are held: a sample
+  // there takes half of the method's memory, its batches of rows the other half.
+  std::uint64_t run_sample_memory() const { return method_memory / 2; }
   std::uint64_t total_elements() const;
   bool any_float64() const;
 };
@@ -125,6 +128,17 @@ class MergeMethod {
   // of every unit when that fits MergeShape::sample_memory, else each tensor's share exactly
   // (pipeline/sample_pass.hpp). 0: a row of every unit.
   virtual std::uint64_t sample_bytes_per_element() const { return 0; }
+  // Methods whose analysis of each tensor stands alone (TIES trimming per tensor): the bytes their
+  // analysis of this tensor wants for the fewest passes; nullopt (the default): one analysis of the
+  // whole model. When the method's memory cannot hold every tensor's want at once, the engine
+  // analyses in runs of whole tensors (pipeline/analysis_runs.hpp): first the sample pass, if the
+  // method asks for one, over every tensor as usual; then for each run start_tensors, after which
+  // needs_pass() holds until that run's analysis is done and the passes see blocks of those
+  // tensors only. After the last run the method is ready to merge; the merge pass stays one pass
+  // over every tensor. Asked after start().
+  virtual std::optional<std::uint64_t> tensor_analysis_memory(std::size_t /*tensor*/) const { return std::nullopt; }
+  // Merged tensors [first, end) are analysed next, with all of the method's memory.
+  virtual void start_tensors(std::size_t /*first*/, std::size_t /*end*/) {}
   virtual void analyze(const Block<float>&) {}
   virtual void analyze(const Block<double>&) {}
   virtual void finish_pass(Reductions&) {}

@@ -37,6 +37,9 @@ class TiesMerge final : public MethodTemplate<TiesMerge> {
 
   std::uint64_t memory_wanted(const MergeShape& shape) const override;
   void start(const MergeShape& shape) override;
+  // Per-tensor trimming: each tensor's selection stands alone (the engine may run it in runs).
+  std::optional<std::uint64_t> tensor_analysis_memory(std::size_t tensor) const override;
+  void start_tensors(std::size_t first, std::size_t end) override;
   bool needs_pass() const override { return phase_ != Phase::merge; }
   PassKind pass_kind() const override { return phase_ == Phase::sample ? PassKind::sample : PassKind::full; }
   double sample_fraction(std::size_t tensor) const override;
@@ -56,6 +59,12 @@ class TiesMerge final : public MethodTemplate<TiesMerge> {
 
  private:
   enum class Phase { sample, count, radix, count_signs, merge };
+  // Per selection problem, what a counting round after bins_first and its refined round need for
+  // the bins, the candidates held once with their counts, and the sign tally's keys (measured:
+  // ties.cpp, memory_wanted).
+  static constexpr std::uint64_t kMemoryPerProblem = 2048;
+  // Sampled keys each tensor keeps first where the sample must be thinned (plan_sample).
+  static constexpr std::uint64_t kLeastSampleKeys = 512;
   std::size_t problem(std::size_t task, std::size_t tensor) const;
   template <class T>
   void sample_block(const Block<T>& block);
@@ -73,7 +82,12 @@ class TiesMerge final : public MethodTemplate<TiesMerge> {
   template <class T>
   int elected_sign(std::span<const T> tau, std::size_t tensor) const;
 
+  // A selection of tensors [first, end)'s problems (signs, fallback cleared); whether any is cut.
+  bool begin_selection(std::size_t first, std::size_t end);
+  // The sample of tensors [first, end) within sample_memory; the elements it takes per model, all ranks.
+  double plan_sample(std::size_t first, std::size_t end, std::uint64_t sample_memory);
   void finish_count(Reductions& reductions);
+  void add_signs(std::int64_t positive, std::int64_t negative);
   void take_thresholds_from_radix();
   template <class T>
   void tally_undecided(const Block<T>& block, std::span<const std::span<T>> tau, std::span<const T> signs_if_cut,
@@ -89,15 +103,20 @@ class TiesMerge final : public MethodTemplate<TiesMerge> {
   Settings settings_;
   std::uint64_t total_elements_ = 0;  // of every merged tensor, per model
   Phase phase_ = Phase::sample;
-  double sample_scale_ = 1.0;  // of planned_fraction, to fit the sample in MergeShape::sample_memory
+  // The sample's share of each tensor where planned_fraction's would not fit the memory (plan_sample).
+  bool sample_thinned_ = false;
+  std::vector<double> sample_fractions_;
   std::vector<std::uint64_t> sample_stride_;  // per tensor: keep every stride-th sampled key
   bool wide_keys_ = false;
   std::optional<SampledSelection> sampled_;
+  std::vector<SampledSelection::Bracket> brackets_;  // every problem's pivots, from the sample (for runs)
   std::optional<RadixSelection> radix_;  // the fallback, for the problems the sample missed
   std::vector<std::uint64_t> threshold_keys_, kept_below_;  // per problem: threshold, keys below it
   std::optional<SignTally> signs_;  // the counting pass's elected signs
   std::uint64_t undecided_count_ = 0;  // parameters whose sign waited for the thresholds
-  std::int64_t positive_signs_ = 0, negative_signs_ = 0;
+  std::int64_t positive_signs_ = 0, negative_signs_ = 0;  // summed over the ranks and the runs so far
+  std::int64_t run_positive_ = 0, run_negative_ = 0;     // a sign-counting pass's, on this rank
+  std::size_t first_problem_ = 0;  // of the run of tensors analysed now: sampled_ and radix_ count from it
   int majority_sign_ = 0;
   int fallback_passes_ = 0;
   bool narrowed_ = false;  // the counting pass ran again between narrower pivots (SampledSelection::refine)

@@ -50,6 +50,17 @@ class SampledSelection {
   void add_sample(std::size_t p, std::span<const std::uint64_t> keys);
   void finish_sample(Reductions& reductions);
 
+  // Instead of 1., for a selection over a run of another's problems (in their order, after that
+  // one's finish_sample): its pivots and the keys expected strictly between them on a rank. The
+  // run then has the memory this one was given for its own few problems.
+  struct Bracket {
+    std::uint64_t low = 0, high = 0;
+    double between = 0;
+    double sampled = 0;  // keys in the sample, over all ranks
+  };
+  std::vector<Bracket> brackets() const;
+  void take_brackets(std::span<const Bracket> brackets);
+
   // 2. Every key of every problem, once.
   enum class Class : std::uint8_t { below, low, between, high, above };
   std::uint64_t low_pivot(std::size_t p) const { return problems_[p].low; }
@@ -121,9 +132,12 @@ class SampledSelection {
     std::vector<std::int64_t> overflow_bins;
     std::uint64_t bin_width = 1;  // of overflow_bins, set when they are made
     std::uint64_t refined_low = 0, refined_high = 0;
+    double expected_between = 0;  // keys strictly between the pivots, per rank, as the sample foresees
+    double sampled = 0;           // keys in the sample, over all ranks
   };
   static std::uint64_t bin_width(const Problem& q);
   void bins_first(std::span<const double> between);
+  void choose_binning();  // after the pivots: bins_first where the candidates would not fit
   void narrow_overflowed(Reductions& reductions, std::span<const std::uint64_t> rank_among_between);
   void choose_pivots(Reductions& reductions);
   template <class Key>
