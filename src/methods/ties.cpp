@@ -106,9 +106,15 @@ double TiesMerge::plan_sample(std::size_t first, std::size_t end, std::uint64_t 
   return room;
 }
 
-std::optional<std::uint64_t> TiesMerge::tensor_analysis_memory(std::size_t /*tensor*/) const {
+// What a tensor's problems want in a run: kMemoryPerProblem each, and more for large tensors, whose
+// window after the bins-only count still holds keys in proportion to the tensor over the memory to
+// the power 1.5, and whose sign tally then overflowed (0.55B at 512K: the embedding in a run of 20
+// tensors, a fourth read counting signs). 4 bytes per square root of the keys gives it a run of
+// its own under small budgets, and 3 reads from 128K (docs/performance.md).
+std::optional<std::uint64_t> TiesMerge::tensor_analysis_memory(std::size_t tensor) const {
   if (settings_.trim_scope == TrimScope::model) return std::nullopt;
-  return kMemoryPerProblem * shape_.models;
+  const double keys = static_cast<double>(shape_.tensors[tensor].elements);
+  return shape_.models * std::max<std::uint64_t>(kMemoryPerProblem, static_cast<std::uint64_t>(4 * std::sqrt(keys)));
 }
 
 void TiesMerge::start(const MergeShape& shape) {

@@ -32,6 +32,32 @@ PY
   rm -f "$WORK/streamed.h5" "$WORK/streamed.h5.report.json"
 done
 
+# A sweep analyses its points' runs of tensors together (two targets, one read per pass for both):
+# each point the bytes of the same sweep in memory, and the density-0.2 point those of the merge.
+cat >"$WORK/grid.yaml" <<YAML
+base: $WORK/set/base.h5
+models: [$WORK/set/ft-1.h5, $WORK/set/ft-2.h5, $WORK/set/ft-3.h5]
+output_dir: OUTDIR
+grid:
+  method: ties
+  trim_scope: tensor
+  density: [0.2, 0.5]
+YAML
+sed "s|OUTDIR|$WORK/grid-whole|" "$WORK/grid.yaml" >"$WORK/grid-whole.yaml"
+sed "s|OUTDIR|$WORK/grid-runs|" "$WORK/grid.yaml" >"$WORK/grid-runs.yaml"
+run "$RANKS" sweep --config "$WORK/grid-whole.yaml" --quiet
+expect_status 0
+run "$RANKS" sweep --config "$WORK/grid-runs.yaml" --memory-budget 256K --quiet
+expect_status 0
+points=0 merged=0
+for f in "$WORK"/grid-whole/*.h5; do
+  cmp "$f" "$WORK/grid-runs/$(basename "$f")" || fail "sweep point $(basename "$f"): not the bytes of the sweep in memory"
+  cmp -s "$f" "$WORK/whole.h5" && merged=$((merged + 1))
+  points=$((points + 1))
+done
+[ "$points" = 2 ] || fail "expected 2 sweep points, found $points"
+[ "$merged" = 1 ] || fail "no sweep point has the bytes of the merge at density 0.2"
+
 run "$RANKS" merge "${inputs[@]}" --trim-scope tensor --memory-budget 16K --output "$WORK/tiny.h5" --quiet
 expect_status 0
 cmp "$WORK/whole.h5" "$WORK/tiny.h5" || fail "budget 16K: not the bytes of the in-memory merge"
