@@ -57,9 +57,9 @@ double TiesMerge::planned_fraction(std::size_t tensor) const {
   return std::min(1.0, static_cast<double>(target) / static_cast<double>(keys));
 }
 
-// kMemoryPerProblem per selection problem: with an eighth of a small budget, per-tensor trimming (hundreds of problems) spent a fourth read counting signs,
-// or fell back to radix selection (0.55B at --memory-budget 2M: 3 reads with 2 KiB per problem,
-// 4 with 1 KiB; tests/cli/tensor_scope_reads.sh).
+// kMemoryPerProblem per selection problem: with an eighth of a small budget, per-tensor trimming
+// (hundreds of problems) spent a fourth read counting signs, or fell back to radix selection (0.55B
+// at --memory-budget 2M: 3 reads with 2 KiB per problem, 4 with 1 KiB; tests/cli/tensor_scope_reads.sh).
 std::uint64_t TiesMerge::memory_wanted(const MergeShape& shape) const {
   const ParameterView params(args_.params, args_.spec->parameters, shape, "ties");
   const bool per_tensor = params.word("trim_scope", 0) == "tensor";
@@ -152,7 +152,8 @@ void TiesMerge::start_tensors(std::size_t first, std::size_t end) {
   double sampled = 0;  // per model: the sample of all's keys for these tensors
   for (std::size_t p = 0; p < sampled_->problems() && !brackets_.empty(); ++p)
     sampled += brackets_[first_problem_ + p].sampled / static_cast<double>(shape_.models);
-  if (brackets_.empty() || plan_sample(first, end, shape_.run_sample_memory()) > 2 * sampled) {
+  const double own = plan_sample(first, end, shape_.run_sample_memory());  // what a sample here would take
+  if (brackets_.empty() || own > 2 * sampled) {
     phase_ = Phase::sample;
     return;
   }

@@ -179,7 +179,14 @@ TEST(EngineStreaming, TinyBudgetWritesTheSameBytesAsInMemory) {
         EXPECT_GT(streamed.groups, 3u);
       }
       // Streaming, every full pass reads the inputs once more; the sample pass reads only a few rows.
-      EXPECT_EQ(streamed.data_reads, streamed.groups > 1 ? streamed.analysis_passes : 1);
+      // Per tensor the counts run over runs of whole tensors (pipeline/analysis_runs.hpp), and a
+      // run of one group is read once for all of its passes: no more reads than passes.
+      if (scope == TrimScope::model || streamed.groups == 1) {
+        EXPECT_EQ(streamed.data_reads, streamed.groups > 1 ? streamed.analysis_passes : 1);
+      } else {
+        EXPECT_LE(streamed.data_reads, streamed.analysis_passes);
+        EXPECT_GE(streamed.data_reads, 2);  // a count and the merge
+      }
       testing::RawCheckpoint got;
       testing::read_checkpoint(in.job.output, got, world());
       EXPECT_EQ(got, expected) << "budget " << budget;
