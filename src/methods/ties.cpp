@@ -46,7 +46,7 @@ double TiesMerge::sample_fraction(std::size_t tensor) const {
 }
 
 std::uint64_t TiesMerge::sample_bytes_per_element() const {
-  return shape_.models * SampledSelection::key_bytes(wide_keys_ ? 63u : 31u);
+  return shape_.models * SampledSelection::key_bytes(key_bits());
 }
 
 double TiesMerge::planned_fraction(std::size_t tensor) const {
@@ -185,10 +185,9 @@ bool TiesMerge::begin_selection(std::size_t first, std::size_t end) {
   radix_.reset();
   narrowed_ = false;
   const bool any_cut = std::any_of(k.begin(), k.end(), [](std::uint64_t x) { return x != 0; });
-  const unsigned key_bits = wide_keys_ ? 63u : 31u;
   // A first count that only bins (the candidates would not fit) is followed by a refined one
   // that tallies the signs afresh: it takes all the memory, and no signs are tallied in it.
-  sampled_.emplace(std::move(k), std::move(n), key_bits, memory / 2 / SampledSelection::key_bytes(key_bits), memory);
+  sampled_.emplace(std::move(k), std::move(n), key_bits(), memory / 2 / SampledSelection::key_bytes(key_bits()), memory);
   return any_cut;
 }
 
@@ -387,7 +386,7 @@ void TiesMerge::finish_count(Reductions& reductions) {
     }
   }
   if (any_missed) {  // the sample misled: find those thresholds the slow way, then count signs
-    radix_.emplace(std::move(missed), wide_keys_ ? 63u : 31u);
+    radix_.emplace(std::move(missed), key_bits());
     signs_.reset();
     phase_ = Phase::radix;
     return;
@@ -408,12 +407,12 @@ void TiesMerge::finish_count(Reductions& reductions) {
     phase_ = Phase::count_signs;
     return;
   }
-  add_signs(totals[0], totals[1]);
+  finish_signs(totals[0], totals[1]);
 }
 
 // The elected signs of a run's parameters, summed over the ranks: the zero-sum fallback takes the
 // majority over every parameter, so it is final after the last run.
-void TiesMerge::add_signs(std::int64_t positive, std::int64_t negative) {
+void TiesMerge::finish_signs(std::int64_t positive, std::int64_t negative) {
   positive_signs_ += positive;
   negative_signs_ += negative;
   majority_sign_ = positive_signs_ > negative_signs_ ? 1 : (positive_signs_ < negative_signs_ ? -1 : 0);
@@ -454,7 +453,7 @@ void TiesMerge::finish_pass(Reductions& reductions) {
       std::int64_t counts[2] = {run_positive_, run_negative_};
       reductions.sum(counts);
       run_positive_ = run_negative_ = 0;
-      add_signs(counts[0], counts[1]);
+      finish_signs(counts[0], counts[1]);
       return;
     }
     case Phase::merge: return;

@@ -9,7 +9,7 @@ std::vector<AnalysisRun> analysis_runs(const MergePlan& plan, const WorkPlan& wo
                                        std::uint64_t memory) {
   const std::size_t groups = work.groups.size();
   const std::uint64_t all = std::accumulate(wants.begin(), wants.end(), std::uint64_t{0});
-  if (wants.empty() || all <= memory) return {AnalysisRun{0, groups, 0, plan.shape.tensors.size()}};
+  if (wants.empty() || all <= memory) return {AnalysisRun{work.all_groups(), 0, plan.shape.tensors.size()}};
   std::vector<std::size_t> last_group(plan.tensors.size(), 0);
   for (std::size_t g = 0; g < groups; ++g)
     for (const WorkUnit& unit : work.groups[g]) last_group[unit.tensor] = g;
@@ -19,7 +19,6 @@ std::vector<AnalysisRun> analysis_runs(const MergePlan& plan, const WorkPlan& wo
   bool run_has = false, piece_has = false;
   std::uint64_t run_want = 0, piece_want = 0;
   std::size_t reach = 0;  // the last group a tensor seen so far reaches
-  piece.first_group = 0;
   for (std::size_t g = 0; g < groups; ++g) {
     for (const WorkUnit& unit : work.groups[g]) {
       reach = std::max(reach, last_group[unit.tensor]);
@@ -34,7 +33,7 @@ std::vector<AnalysisRun> analysis_runs(const MergePlan& plan, const WorkPlan& wo
       if (unit.chunk == 0) piece_want += wants[m];  // once per tensor, at its first unit
     }
     if (reach > g) continue;  // some tensor goes on into the next group
-    piece.end_group = g + 1;
+    piece.groups.end = g + 1;
     if (piece_has) {
       if (run_has && run_want + piece_want > memory) {
         runs.push_back(run);
@@ -45,7 +44,7 @@ std::vector<AnalysisRun> analysis_runs(const MergePlan& plan, const WorkPlan& wo
         run_want = piece_want;
         run_has = true;
       } else {
-        run.end_group = piece.end_group;
+        run.groups.end = piece.groups.end;
         run.end_tensor = piece.end_tensor;
         run_want += piece_want;
       }
@@ -53,7 +52,7 @@ std::vector<AnalysisRun> analysis_runs(const MergePlan& plan, const WorkPlan& wo
       runs.push_back(run);  // a gap without merged tensors ends the run: no group is passed over for nothing
       run_has = false;
     }
-    piece = AnalysisRun{g + 1, g + 1, 0, 0};
+    piece = AnalysisRun{{g + 1, g + 1}, 0, 0};
     piece_has = false;
     piece_want = 0;
   }

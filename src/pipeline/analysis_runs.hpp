@@ -17,7 +17,7 @@
 namespace mpimerge {
 
 struct AnalysisRun {
-  std::size_t first_group = 0, end_group = 0;    // groups [first, end) of the work plan
+  GroupRange groups;
   std::size_t first_tensor = 0, end_tensor = 0;  // the merged tensors in them (MergeShape::tensors)
 };
 

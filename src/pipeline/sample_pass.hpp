@@ -58,11 +58,11 @@ class SampleQuota {
   std::vector<bool> sampled_;
 };
 
-// What one sample pass reads: the units of groups [first_group, end_group) (all of them, or one
-// run of tensors: pipeline/analysis_runs.hpp), within `memory` (MergeShape::sample_memory, or the
-// method's share of it in a run; 0: no limit).
+// What one sample pass reads: the units of these groups (all of them, or one run of tensors:
+// pipeline/analysis_runs.hpp), within `memory` (MergeShape::sample_memory, or
+// MergeShape::run_sample_memory in a run; 0: no limit).
 struct SampleScope {
-  std::size_t first_group = 0, end_group = 0;
+  GroupRange groups;
   std::uint64_t memory = 0;
 };
 
@@ -74,7 +74,7 @@ inline bool sample_every_unit(const MergePlan& plan, const WorkPlan& work, const
   if (per_element == 0 || scope.memory == 0) return true;
   SampleQuota every(plan.tensors.size(), true);
   double bytes = 0;
-  for (std::size_t g = scope.first_group; g < scope.end_group; ++g)
+  for (std::size_t g = scope.groups.first; g < scope.groups.end; ++g)
     for (const WorkUnit& unit : work.groups[g]) {
       const PlannedTensor& tensor = plan.tensors[unit.tensor];
       if (tensor.action != TensorAction::merge) continue;
@@ -152,7 +152,7 @@ void for_each_sampled_block(const MergePlan& plan, const WorkPlan& work, const S
     std::fill(sizes.begin(), sizes.end(), 0);
     most_bytes = 0;
   };
-  for (std::size_t g = scope.first_group; g < scope.end_group; ++g)
+  for (std::size_t g = scope.groups.first; g < scope.groups.end; ++g)
     for (const WorkUnit& unit : work.groups[g]) {
       const PlannedTensor& tensor = plan.tensors[unit.tensor];
       if (tensor.action != TensorAction::merge) continue;

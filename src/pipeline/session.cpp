@@ -149,8 +149,7 @@ void MergeSession::analyze(std::span<MergeTarget* const> targets) {
   if (!per_tensor) wants.clear();
   const std::vector<AnalysisRun> runs = analysis_runs(plan_, *work_, wants, plan_.shape.method_memory);
   if (runs.size() <= 1) {
-    const std::vector<int> passes =
-        analyze_groups(targets, GroupRange{0, work_->groups.size()}, plan_.shape.sample_memory);
+    const std::vector<int> passes = analyze_groups(targets, work_->all_groups(), plan_.shape.sample_memory);
     for (std::size_t i = 0; i < targets.size(); ++i) targets[i]->analysis_passes += passes[i];
     return;
   }
@@ -159,20 +158,16 @@ void MergeSession::analyze(std::span<MergeTarget* const> targets) {
   mpi::CommReductions reductions(comm_);
   const std::vector<MergeTarget*> sampling = needing(analysing, PassKind::sample);
   if (!sampling.empty()) {
-    sample_pass(sampling, GroupRange{0, work_->groups.size()}, plan_.shape.sample_memory);
+    sample_pass(sampling, work_->all_groups(), plan_.shape.sample_memory);
     for (MergeTarget* t : sampling) {
-      phases_.local("select", [&] {
-        timed(t->seconds, [&] { mpi::run_agreed(comm_, [&] { t->method->finish_pass(reductions); }); });
-        return std::uint64_t{0};
-      });
+      finish_pass(*t, reductions);
       ++t->analysis_passes;
     }
   }
   std::vector<int> most(analysing.size(), 0);
   for (const AnalysisRun& run : runs) {
     for (MergeTarget* t : analysing) t->method->start_tensors(run.first_tensor, run.end_tensor);
-    const std::vector<int> passes =
-        analyze_groups(analysing, GroupRange{run.first_group, run.end_group}, plan_.shape.run_sample_memory());
+    const std::vector<int> passes = analyze_groups(analysing, run.groups, plan_.shape.run_sample_memory());
     for (std::size_t i = 0; i < analysing.size(); ++i) most[i] = std::max(most[i], passes[i]);
   }
   for (std::size_t i = 0; i < analysing.size(); ++i) analysing[i]->analysis_passes += most[i];
@@ -188,24 +183,28 @@ std::vector<int> MergeSession::analyze_groups(std::span<MergeTarget* const> targ
     if (sampling.empty() && full.empty()) break;
     if (!sampling.empty()) sample_pass(sampling, groups, sample_memory);
     if (!full.empty()) full_pass(full, groups);
-    // finish_pass reduces first and fails, if at all, identically on every rank.
     for (auto* group : {&sampling, &full})
       for (MergeTarget* t : *group) {
-        phases_.local("select", [&] {
-          timed(t->seconds, [&] { mpi::run_agreed(comm_, [&] { t->method->finish_pass(reductions); }); });
-          return std::uint64_t{0};
-        });
+        finish_pass(*t, reductions);
         ++passes[static_cast<std::size_t>(std::find(targets.begin(), targets.end(), t) - targets.begin())];
       }
   }
   return passes;
 }
 
+// The method's finish_pass reduces first and fails, if at all, identically on every rank.
+void MergeSession::finish_pass(MergeTarget& target, Reductions& reductions) {
+  phases_.local("select", [&] {
+    timed(target.seconds, [&] { mpi::run_agreed(comm_, [&] { target.method->finish_pass(reductions); }); });
+    return std::uint64_t{0};
+  });
+}
+
 void MergeSession::sample_pass(std::span<MergeTarget* const> targets, GroupRange groups, std::uint64_t sample_memory) {
   // The windows differ per target only through sample_fraction; read for the first, feed all.
   std::exception_ptr error;
   phases_.collective("select", [&] {
-    for_each_sampled_block(plan_, *work_, SampleScope{groups.first, groups.end, sample_memory}, inputs_,
+    for_each_sampled_block(plan_, *work_, SampleScope{groups, sample_memory}, inputs_,
                            *targets.front()->method, comm_, [&](const auto& block, std::size_t, std::uint64_t) {
                              if (error) return;
                              try {
@@ -326,7 +325,7 @@ void MergeSession::merge_and_write(std::span<MergeTarget* const> targets) {
     return comm_.all(by_bytes || !comm_.is_root() || by_time);  // rank 0's clock decides for all
   };
   for (std::size_t g = 0; g < work_->groups.size(); ++g) {
-    load(g, GroupRange{0, work_->groups.size()});
+    load(g, work_->all_groups());
     for (std::size_t i = 0; i < targets.size(); ++i) {
       MergeTarget* t = targets[i];
       give_side_data(*t, g);

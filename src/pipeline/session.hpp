@@ -71,15 +71,12 @@ class MergeSession {
   void allow_nonfinite(bool allow) { allow_nonfinite_ = allow; }
 
  private:
-  // Groups [first, end) of the work plan: all of them, or one run of an analysis in runs.
-  struct GroupRange {
-    std::size_t first = 0, end = 0;
-  };
   void load(std::size_t group, GroupRange pass);
   // Every analysis pass of the targets over these groups; the analysis passes of each target.
   std::vector<int> analyze_groups(std::span<MergeTarget* const> targets, GroupRange groups, std::uint64_t sample_memory);
   void sample_pass(std::span<MergeTarget* const> targets, GroupRange groups, std::uint64_t sample_memory);
   void full_pass(std::span<MergeTarget* const> targets, GroupRange groups);
+  void finish_pass(MergeTarget& target, Reductions& reductions);
   std::vector<std::span<std::uint8_t>> merge_group(MergeTarget& target);
   void write_group(MergeTarget& target, const std::vector<std::span<std::uint8_t>>& out);
   // Collective: reads the side matrices (RegMean's Grams) of the tensors that start in this group

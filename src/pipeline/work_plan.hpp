@@ -38,9 +38,15 @@ struct WholeTensorNeed {
   double cost = 0;
 };
 
+// Groups [first, end) of a work plan: all of them, or one run of an analysis in runs.
+struct GroupRange {
+  std::size_t first = 0, end = 0;
+};
+
 struct WorkPlan {
   std::vector<TensorChunking> chunking;        // per tensor
   std::vector<std::vector<WorkUnit>> groups;   // every unit exactly once, in plan order
+  GroupRange all_groups() const { return {0, groups.size()}; }
   std::uint64_t group_bytes_limit = 0;         // what one group may hold per rank
   bool streaming() const { return groups.size() > 1; }
   // Whole tensors: per plan tensor its owner rank (-1: merged by blocks), and per group the

@@ -26,3 +26,13 @@ expect_one_error_line() {
   n=$(grep -c '^mpimerge: error:' <<<"$ERR" || true)
   [ "$n" = 1 ] || fail "expected one error line, got $n: $ERR"
 }
+
+# grid_file FILE OUTDIR: a sweep grid over $WORK/set (base.h5 and ft-1..3.h5, as `generate`
+# writes them) that writes to OUTDIR; the lines under `grid:` (its axes) come on stdin.
+grid_file() {
+  {
+    printf 'base: %s\nmodels: [%s, %s, %s]\noutput_dir: %s\ngrid:\n' "$WORK/set/base.h5" \
+      "$WORK/set/ft-1.h5" "$WORK/set/ft-2.h5" "$WORK/set/ft-3.h5" "$2"
+    cat
+  } >"$1"
+}

@@ -87,16 +87,9 @@ cmp "$WORK/job-default.h5" "$WORK/job-explicit.h5" || fail "job file: the defaul
 [ -z "$io" ] || [ "$(field "$WORK/job-default.h5.report.json" output io)" = "$io" ] || fail "job file: not $io by default"
 
 # A sweep: every point the same bytes at its defaults as with the options given.
-cat >"$WORK/grid.yaml" <<YAML
-base: $WORK/set/base.h5
-models: [$WORK/set/ft-1.h5, $WORK/set/ft-2.h5, $WORK/set/ft-3.h5]
-output_dir: OUTDIR
-grid:
-  method: ties
-  density: [0.1, 0.3]
-YAML
-sed "s|OUTDIR|$WORK/grid-default|" "$WORK/grid.yaml" >"$WORK/grid-default.yaml"
-sed "s|OUTDIR|$WORK/grid-explicit|" "$WORK/grid.yaml" >"$WORK/grid-explicit.yaml"
+axes=$'  method: ties\n  density: [0.1, 0.3]'
+grid_file "$WORK/grid-default.yaml" "$WORK/grid-default" <<<"$axes"
+grid_file "$WORK/grid-explicit.yaml" "$WORK/grid-explicit" <<<"$axes"
 run "$RANKS" sweep --config "$WORK/grid-default.yaml" --quiet
 expect_status 0
 run "$RANKS" sweep --config "$WORK/grid-explicit.yaml" --output-io mpiio --memory-budget 2M --quiet

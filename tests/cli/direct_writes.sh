@@ -45,16 +45,9 @@ run "$RANKS" merge "${inputs[@]}" --memory-budget 2M --output "$WORK/resumed.h5"
 expect_status 0
 cmp "$WORK/whole.h5" "$WORK/resumed.h5" || fail "the resumed direct merge differs"
 
-cat >"$WORK/grid.yaml" <<YAML
-base: $WORK/set/base.h5
-models: [$WORK/set/ft-1.h5, $WORK/set/ft-2.h5, $WORK/set/ft-3.h5]
-output_dir: OUTDIR
-grid:
-  method: ties
-  density: [0.1, 0.3]
-YAML
-sed "s|OUTDIR|$WORK/grid-mpiio|" "$WORK/grid.yaml" >"$WORK/grid-mpiio.yaml"
-sed "s|OUTDIR|$WORK/grid-direct|" "$WORK/grid.yaml" >"$WORK/grid-direct.yaml"
+axes=$'  method: ties\n  density: [0.1, 0.3]'
+grid_file "$WORK/grid-mpiio.yaml" "$WORK/grid-mpiio" <<<"$axes"
+grid_file "$WORK/grid-direct.yaml" "$WORK/grid-direct" <<<"$axes"
 run "$RANKS" sweep --config "$WORK/grid-mpiio.yaml" --output-io mpiio --quiet
 expect_status 0
 run "$RANKS" sweep --config "$WORK/grid-direct.yaml" --output-io direct --quiet

@@ -34,17 +34,9 @@ done
 
 # A sweep analyses its points' runs of tensors together (two targets, one read per pass for both):
 # each point the bytes of the same sweep in memory, and the density-0.2 point those of the merge.
-cat >"$WORK/grid.yaml" <<YAML
-base: $WORK/set/base.h5
-models: [$WORK/set/ft-1.h5, $WORK/set/ft-2.h5, $WORK/set/ft-3.h5]
-output_dir: OUTDIR
-grid:
-  method: ties
-  trim_scope: tensor
-  density: [0.2, 0.5]
-YAML
-sed "s|OUTDIR|$WORK/grid-whole|" "$WORK/grid.yaml" >"$WORK/grid-whole.yaml"
-sed "s|OUTDIR|$WORK/grid-runs|" "$WORK/grid.yaml" >"$WORK/grid-runs.yaml"
+axes=$'  method: ties\n  trim_scope: tensor\n  density: [0.2, 0.5]'
+grid_file "$WORK/grid-whole.yaml" "$WORK/grid-whole" <<<"$axes"
+grid_file "$WORK/grid-runs.yaml" "$WORK/grid-runs" <<<"$axes"
 run "$RANKS" sweep --config "$WORK/grid-whole.yaml" --quiet
 expect_status 0
 run "$RANKS" sweep --config "$WORK/grid-runs.yaml" --memory-budget 256K --quiet

@@ -35,12 +35,12 @@ MergePlan plan_of(const std::vector<std::uint64_t>& rows, const std::vector<bool
 void expect_runs_cover_whole_tensors(const MergePlan& plan, const WorkPlan& work, const std::vector<AnalysisRun>& runs) {
   std::size_t next_tensor = 0, after_group = 0;
   for (const AnalysisRun& run : runs) {
-    EXPECT_LT(run.first_group, run.end_group);
-    EXPECT_GE(run.first_group, after_group);
+    EXPECT_LT(run.groups.first, run.groups.end);
+    EXPECT_GE(run.groups.first, after_group);
     EXPECT_EQ(run.first_tensor, next_tensor);
     EXPECT_LT(run.first_tensor, run.end_tensor);
     next_tensor = run.end_tensor;
-    after_group = run.end_group;
+    after_group = run.groups.end;
   }
   EXPECT_EQ(next_tensor, plan.shape.tensors.size());
   for (std::size_t g = 0; g < work.groups.size(); ++g)
@@ -49,7 +49,7 @@ void expect_runs_cover_whole_tensors(const MergePlan& plan, const WorkPlan& work
       if (tensor.action != TensorAction::merge) continue;
       int in = 0;
       for (const AnalysisRun& run : runs) {
-        const bool group_in = g >= run.first_group && g < run.end_group;
+        const bool group_in = g >= run.groups.first && g < run.groups.end;
         const bool tensor_in = tensor.merged_index >= run.first_tensor && tensor.merged_index < run.end_tensor;
         EXPECT_EQ(group_in, tensor_in) << "tensor " << unit.tensor << ", group " << g;
         in += group_in;
@@ -65,8 +65,8 @@ TEST(AnalysisRuns, OneRunOverEveryGroupWhenTheWantsFitOrThereAreNone) {
   for (const std::vector<std::uint64_t>& wants : {std::vector<std::uint64_t>{}, std::vector<std::uint64_t>{10, 10, 10}}) {
     const auto runs = analysis_runs(plan, work, wants, 30);
     ASSERT_EQ(runs.size(), 1u);
-    EXPECT_EQ(runs[0].first_group, 0u);
-    EXPECT_EQ(runs[0].end_group, work.groups.size());
+    EXPECT_EQ(runs[0].groups.first, 0u);
+    EXPECT_EQ(runs[0].groups.end, work.groups.size());
     EXPECT_EQ(runs[0].first_tensor, 0u);
     EXPECT_EQ(runs[0].end_tensor, 3u);
   }
@@ -115,10 +115,10 @@ TEST(AnalysisRuns, GroupsOfCopiedTensorsOnlyBelongToNoRun) {
   ASSERT_EQ(work.groups.size(), 4u);
   const auto runs = analysis_runs(plan, work, std::vector<std::uint64_t>{10, 10}, 15);
   ASSERT_EQ(runs.size(), 2u);
-  EXPECT_EQ(runs[0].first_group, 0u);
-  EXPECT_EQ(runs[0].end_group, 1u);
-  EXPECT_EQ(runs[1].first_group, 3u);
-  EXPECT_EQ(runs[1].end_group, 4u);
+  EXPECT_EQ(runs[0].groups.first, 0u);
+  EXPECT_EQ(runs[0].groups.end, 1u);
+  EXPECT_EQ(runs[1].groups.first, 3u);
+  EXPECT_EQ(runs[1].groups.end, 4u);
   EXPECT_EQ(runs[1].first_tensor, 1u);
   EXPECT_EQ(runs[1].end_tensor, 2u);
   // Together they fit: one run over every group, as without runs.

@@ -33,12 +33,18 @@ std::vector<std::uint64_t> keys_of(std::size_t n, std::uint64_t seed, double zer
   return keys;
 }
 
+// Every `stride`-th key starting at `offset`: a sample.
+std::vector<std::uint64_t> every(const std::vector<std::uint64_t>& keys, std::size_t stride, std::size_t offset = 0) {
+  std::vector<std::uint64_t> sample;
+  for (std::size_t i = offset; i < keys.size(); i += stride) sample.push_back(keys[i]);
+  return sample;
+}
+
 // Runs both phases; the sample is every `stride`-th key starting at `offset`.
 SampledSelection run(const std::vector<std::uint64_t>& keys, std::uint64_t k, std::size_t stride, std::size_t offset,
                      std::uint64_t max_candidates = 1 << 20) {
   SampledSelection s({k}, {keys.size()}, 31, max_candidates);
-  std::vector<std::uint64_t> sample;
-  for (std::size_t i = offset; i < keys.size(); i += stride) sample.push_back(keys[i]);
+  const std::vector<std::uint64_t> sample = every(keys, stride, offset);
   LocalReductions local;
   s.add_sample(0, sample);
   s.finish_sample(local);
@@ -67,8 +73,7 @@ TEST(SampledSelection, ExactWithARepresentativeSample) {
 TEST(SampledSelection, AThinSampleBracketsAtItsExtremesNotOpenEnds) {
   const auto keys = keys_of(200000, 8, 0.0);
   SampledSelection s({160000}, {keys.size()}, 31, 1 << 20);
-  std::vector<std::uint64_t> sample;
-  for (std::size_t i = 0; i < keys.size(); i += 5000) sample.push_back(keys[i]);
+  const std::vector<std::uint64_t> sample = every(keys, 5000);
   LocalReductions local;
   s.add_sample(0, sample);
   s.finish_sample(local);
@@ -92,11 +97,7 @@ TEST(SampledSelection, ARunTakesTheBracketsOfTheSampleOfAll) {
   const std::vector<std::uint64_t> k = {40000, 70000, 30000};
   SampledSelection all(k, {50000, 80000, 60000}, 31, 1 << 16);
   LocalReductions local;
-  for (std::size_t p = 0; p < 3; ++p) {
-    std::vector<std::uint64_t> sample;
-    for (std::size_t i = 0; i < keys[p].size(); i += 50) sample.push_back(keys[p][i]);
-    all.add_sample(p, sample);
-  }
+  for (std::size_t p = 0; p < 3; ++p) all.add_sample(p, every(keys[p], 50));
   all.finish_sample(local);
   const std::vector<SampledSelection::Bracket> brackets = all.brackets();
   SampledSelection run_of_two({k[1], k[2]}, {80000, 60000}, 31, 1 << 16);
@@ -118,10 +119,8 @@ TEST(SampledSelection, ARunTakesTheBracketsOfTheSampleOfAll) {
 TEST(SampledSelection, FewCandidatesAndNoneForASpikeOfEqualKeys) {
   const auto keys = keys_of(200000, 4, 0.0);
   SampledSelection s({160000}, {keys.size()}, 31, 1 << 20);
-  std::vector<std::uint64_t> sample;
-  for (std::size_t i = 0; i < keys.size(); i += 16) sample.push_back(keys[i]);
   LocalReductions local;
-  s.add_sample(0, sample);
+  s.add_sample(0, every(keys, 16));
   s.finish_sample(local);
   s.count(0, keys);
   EXPECT_LT(s.candidates_held(), keys.size() / 10);
@@ -163,9 +162,8 @@ TEST(SampledSelection, ExpectedOverflowBinsFirstAndNarrowsToOneMoreExactPass) {
   for (std::uint64_t k : {70000ul, 100000ul, 160000ul}) {
     SampledSelection s({k, k}, {keys.size(), keys.size()}, 31, 20000);  // 15000 candidates
     EXPECT_EQ(s.histogram_bins(1), SampledSelection::kMostHistogramBins);
-    std::vector<std::uint64_t> dense, sparse;  // a tight window for problem 0, a wide one for 1
-    for (std::size_t i = 3; i < keys.size(); i += 16) dense.push_back(keys[i]);
-    for (std::size_t i = 3; i < keys.size(); i += 2000) sparse.push_back(keys[i]);
+    // A tight window for problem 0, a wide one for 1.
+    const std::vector<std::uint64_t> dense = every(keys, 16, 3), sparse = every(keys, 2000, 3);
     LocalReductions local;
     s.add_sample(0, dense);
     s.add_sample(1, sparse);
@@ -207,8 +205,7 @@ TEST(SampledSelection, ABinsOnlyRoundTakesTheMemoryGivenForIt) {
   const std::uint64_t k = 100000;
   SampledSelection own({k, k}, {keys.size(), keys.size()}, 31, 20000);
   SampledSelection more({k, k}, {keys.size(), keys.size()}, 31, 20000, 4 * 20000 * 4);
-  std::vector<std::uint64_t> sparse;
-  for (std::size_t i = 3; i < keys.size(); i += 2000) sparse.push_back(keys[i]);
+  const std::vector<std::uint64_t> sparse = every(keys, 2000, 3);
   LocalReductions local;
   for (SampledSelection* s : {&own, &more}) {
     EXPECT_FALSE(s->binning_only());

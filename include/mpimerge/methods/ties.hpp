@@ -66,6 +66,7 @@ class TiesMerge final : public MethodTemplate<TiesMerge> {
   // Sampled keys each tensor keeps first where the sample must be thinned (plan_sample).
   static constexpr std::uint64_t kLeastSampleKeys = 512;
   std::size_t problem(std::size_t task, std::size_t tensor) const;
+  unsigned key_bits() const { return wide_keys_ ? 63u : 31u; }  // of |tau|'s keys
   template <class T>
   void sample_block(const Block<T>& block);
   template <class T>
@@ -87,7 +88,8 @@ class TiesMerge final : public MethodTemplate<TiesMerge> {
   // The sample of tensors [first, end) within sample_memory; the elements it takes per model, all ranks.
   double plan_sample(std::size_t first, std::size_t end, std::uint64_t sample_memory);
   void finish_count(Reductions& reductions);
-  void add_signs(std::int64_t positive, std::int64_t negative);
+  // Adds a run's elected signs (summed over the ranks); the analysis of the run is then done.
+  void finish_signs(std::int64_t positive, std::int64_t negative);
   void take_thresholds_from_radix();
   template <class T>
   void tally_undecided(const Block<T>& block, std::span<const std::span<T>> tau, std::span<const T> signs_if_cut,
