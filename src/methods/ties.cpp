@@ -134,6 +134,7 @@ void TiesMerge::start(const MergeShape& shape) {
   positive_signs_ = negative_signs_ = 0;
   undecided_count_ = 0;
   fallback_passes_ = 0;
+  sign_count_passes_ = 0;
   const bool any_cut = begin_selection(0, shape.tensors.size());
   plan_sample(0, shape.tensors.size(), shape.sample_memory);
   phase_ = any_cut ? Phase::sample : Phase::count_signs;
@@ -450,6 +451,7 @@ void TiesMerge::finish_pass(Reductions& reductions) {
       phase_ = Phase::count_signs;
       return;
     case Phase::count_signs: {
+      ++sign_count_passes_;
       std::int64_t counts[2] = {run_positive_, run_negative_};
       reductions.sum(counts);
       run_positive_ = run_negative_ = 0;
@@ -486,6 +488,7 @@ std::optional<std::string> TiesMerge::saved_state() const {
   if (phase_ != Phase::merge) return std::nullopt;
   return nlohmann::json{{"thresholds", threshold_keys_}, {"kept_below", kept_below_}, {"positive", positive_signs_},
                         {"negative", negative_signs_}, {"majority", majority_sign_}, {"fallback_passes", fallback_passes_},
+                        {"sign_count_passes", sign_count_passes_},
                         {"undecided", undecided_count_}, {"wide_keys", wide_keys_}}
       .dump();
 }
@@ -501,6 +504,7 @@ bool TiesMerge::restore_state(const std::string& state) {
     negative_signs_ = j.at("negative").get<std::int64_t>();
     majority_sign_ = j.at("majority").get<int>();
     fallback_passes_ = j.at("fallback_passes").get<int>();
+    sign_count_passes_ = j.value("sign_count_passes", 0);  // absent from the journals of older builds
     undecided_count_ = j.at("undecided").get<std::uint64_t>();
   } catch (const nlohmann::json::exception&) {
     return false;
@@ -533,6 +537,9 @@ std::vector<MethodFinding> TiesMerge::findings() const {
   out.push_back({"negative elected signs", static_cast<double>(negative_signs_)});
   out.push_back({"zero-sum sign fallback", static_cast<double>(majority_sign_)});
   out.push_back({"selection fallback passes", static_cast<double>(fallback_passes_)});
+  // Passes that only counted signs: after the radix fallback, after a count that only binned, or
+  // where the sign tally of the thresholds' last count outgrew its memory (the smallest budgets).
+  out.push_back({"sign count passes", static_cast<double>(sign_count_passes_)});
   // The paper's "sign conflict": kept entries that disagree with their parameter's elected sign
   // and so do not enter the merge.
   out.push_back({"kept entries whose sign lost the election",

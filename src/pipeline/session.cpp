@@ -147,7 +147,8 @@ void MergeSession::analyze(std::span<MergeTarget* const> targets) {
     wants.push_back(most);
   }
   if (!per_tensor) wants.clear();
-  const std::vector<AnalysisRun> runs = analysis_runs(plan_, *work_, wants, plan_.shape.method_memory);
+  const std::vector<AnalysisRun> runs = mpimerge::analysis_runs(plan_, *work_, wants, plan_.shape.method_memory);
+  if (!analysing.empty()) analysis_runs_ = std::max<std::size_t>(1, runs.size());
   if (runs.size() <= 1) {
     const std::vector<int> passes = analyze_groups(targets, work_->all_groups(), plan_.shape.sample_memory);
     for (std::size_t i = 0; i < targets.size(); ++i) targets[i]->analysis_passes += passes[i];

@@ -65,6 +65,10 @@ class MergeSession {
   std::vector<PhaseTiming> timings() const { return phases_.combined(); }
   // The most times any input byte was read (per group, its loads; a resumed merge adds its passes).
   int data_reads() const;
+  // Runs of whole tensors the analysis went through one after another (pipeline/analysis_runs.hpp):
+  // 1 when every tensor was analysed at once; 0 when none was analysed here (no method needed a
+  // pass, or a resumed merge restored the analysis from its journal).
+  std::size_t analysis_runs() const { return analysis_runs_; }
   // Collective: per input, per plan tensor, the content checksum of what was read.
   std::vector<std::vector<std::uint64_t>> input_checksums() const;
   // Merge NaN and infinity in the inputs instead of refusing them (--allow-nonfinite).
@@ -106,6 +110,7 @@ class MergeSession {
   std::vector<std::size_t> last_group_;  // per plan tensor: the group that holds its last unit
   std::vector<int> loads_;  // per group of the work plan: times it was read
   int earlier_reads_ = 0;   // of the work plans before switch_work
+  std::size_t analysis_runs_ = 0;
   std::uint64_t load_count_ = 0;    // loads so far: the place of the next in the sequence of loads
   std::uint64_t hinted_until_ = 0;  // loads before this place in the sequence of loads are hinted
   bool allow_nonfinite_ = false;

@@ -261,6 +261,8 @@ MergeSummary summarize(const MergeTarget& target, const PlannedMerge& planned,
   s.analysis_passes = target.analysis_passes;
   s.phases = session.timings();
   s.data_reads = session.data_reads();
+  s.method_memory = plan.shape.method_memory;
+  s.analysis_runs = session.analysis_runs();
   s.findings = target.method->findings();
   for (const auto& p : s.phases) {
     if (p.name == "read") s.bytes_read = p.bytes;
@@ -312,10 +314,21 @@ std::string nodes_line(const std::vector<NodeShare>& nodes, const mpi::Transport
   return line;
 }
 
+// Streamed, the reads of the inputs and, where the analysis went through runs of tensors, how
+// many within what memory: the log says why a merge read more than a count and the merge.
 void log_summary(const Log& log, const MergeSummary& summary) {
-  for (const auto& p : summary.phases)
-    if (p.name != "select" || summary.analysis_passes > 0)
-      log.line(phase_line(p) + (p.name == "select" ? ", " + std::to_string(summary.analysis_passes) + " passes" : ""));
+  for (const auto& p : summary.phases) {
+    std::string line = phase_line(p);
+    if (p.name == "read" && summary.groups > 1) line += ", the inputs " + std::to_string(summary.data_reads) + " times";
+    if (p.name == "select") {
+      if (summary.analysis_passes == 0) continue;
+      line += ", " + std::to_string(summary.analysis_passes) + " passes";
+      if (summary.analysis_runs > 1)
+        line += " over " + std::to_string(summary.analysis_runs) + " runs of whole tensors (the method's " +
+                format_bytes(summary.method_memory) + " per rank held one run at a time)";
+    }
+    log.line(line);
+  }
   for (const auto& f : summary.findings) log.line("        " + f.key + " " + format_number(f.value));
   log.line("done    " + summary.output + " in " + format_seconds(summary.seconds) + ", peak memory " +
            format_bytes(*std::max_element(summary.peak_rss.begin(), summary.peak_rss.end())) + " per rank");

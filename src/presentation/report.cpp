@@ -103,6 +103,8 @@ nlohmann::ordered_json summary_json(const MergeJob& job, const MergeSummary& sum
                       {"working_set_reason", summary.working_set_reason},
                       {"groups", summary.groups},
                       {"reads_of_the_inputs", summary.data_reads},
+                      {"method_memory_per_rank", summary.method_memory},
+                      {"analysis_runs", summary.analysis_runs},
                       {"peak_rss_per_rank", summary.peak_rss}};
   for (const auto& node : summary.nodes)
     report["nodes"].push_back({{"host", node.host}, {"ranks", node.ranks}, {"budget_per_rank_from_its_share", node.budget_per_rank}});

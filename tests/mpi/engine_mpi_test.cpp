@@ -127,6 +127,7 @@ TEST_P(EngineTies, EqualsTheSerialFormulasBitForBit) {
   // only the sign count. These inputs are small enough that the sample is everything.
   EXPECT_EQ(summary.analysis_passes, c.density == 1.0 ? 1 : 2);
   EXPECT_EQ(summary.data_reads, 1);  // in memory: every input byte read once
+  EXPECT_EQ(summary.analysis_runs, 1u);  // every tensor's selection at once
 
   testing::OracleTies oracle;
   oracle.density = c.density;
@@ -181,11 +182,20 @@ TEST(EngineStreaming, TinyBudgetWritesTheSameBytesAsInMemory) {
       // Streaming, every full pass reads the inputs once more; the sample pass reads only a few rows.
       // Per tensor the counts run over runs of whole tensors (pipeline/analysis_runs.hpp), and a
       // run of one group is read once for all of its passes: no more reads than passes.
+      // The report's share for the method stays within the budget's quarter (targets.cpp).
+      EXPECT_LE(streamed.method_memory, budget / 4) << "budget " << budget;
+      if (scope == TrimScope::model) {
+        EXPECT_EQ(streamed.analysis_runs, 1u);
+      }
       if (scope == TrimScope::model || streamed.groups == 1) {
         EXPECT_EQ(streamed.data_reads, streamed.groups > 1 ? streamed.analysis_passes : 1);
       } else {
         EXPECT_LE(streamed.data_reads, streamed.analysis_passes);
         EXPECT_GE(streamed.data_reads, 2);  // a count and the merge
+        EXPECT_GE(streamed.analysis_runs, 1u) << "budget " << budget;
+        if (budget == 600) {
+          EXPECT_GT(streamed.analysis_runs, 1u);  // too small for every selection at once
+        }
       }
       testing::RawCheckpoint got;
       testing::read_checkpoint(in.job.output, got, world());

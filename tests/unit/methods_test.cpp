@@ -2,6 +2,7 @@
 // fed in blocks of several sizes: the result must not depend on how the data is cut.
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
 #include <random>
 
 #include "mpimerge/error.hpp"
@@ -156,16 +157,56 @@ TEST(TiesPasses, AGoodSampleNeedsOneCountingPassAndABadOneFallsBack) {
   MethodOptions options;
   std::vector<std::vector<float>> out32;
   std::vector<std::vector<double>> out64;
+  // {selection fallback passes, sign count passes}, as the report gives them.
   auto passes = [&](Sampling sampling, std::uint64_t memory) {
     auto method = make_method(options, 3);
     run_method(*method, m, 64, out32, out64, sampling, memory);
-    for (const auto& f : method->findings())
-      if (f.key == "selection fallback passes") return static_cast<int>(f.value);
-    return -1;
+    std::pair<int, int> found{-1, -1};
+    for (const auto& f : method->findings()) {
+      if (f.key == "selection fallback passes") found.first = static_cast<int>(f.value);
+      if (f.key == "sign count passes") found.second = static_cast<int>(f.value);
+    }
+    return found;
   };
-  EXPECT_EQ(passes(Sampling::everything, 0), 0);
-  EXPECT_EQ(passes(Sampling::misleading, 0), 4);    // radix over float64 keys: 63 bits in 16-bit digits
-  EXPECT_EQ(passes(Sampling::everything, 256), 4);  // too little memory for the candidates
+  // The signs are tallied in the count that finds the thresholds: no pass of their own.
+  EXPECT_EQ(passes(Sampling::everything, 0), std::make_pair(0, 0));
+  // Radix over float64 keys (63 bits in 16-bit digits), then the signs in a pass.
+  EXPECT_EQ(passes(Sampling::misleading, 0), std::make_pair(4, 1));
+  // Too little memory for the candidates: the same.
+  EXPECT_EQ(passes(Sampling::everything, 256), std::make_pair(4, 1));
+  // Nothing to trim (density 1): the signs are the only analysis.
+  options.set("density", 1.0);
+  EXPECT_EQ(passes(Sampling::everything, 0), std::make_pair(0, 1));
+}
+
+// A resumed merge reports the passes of the run that analysed (its journal keeps them), and a
+// journal written before the sign count passes were reported restores with none.
+TEST(TiesPasses, TheSavedStateKeepsThePassCounts) {
+  const RandomModel m = random_model(3, 11, true);
+  std::vector<std::vector<float>> out32;
+  std::vector<std::vector<double>> out64;
+  auto analysed = make_method(MethodOptions{}, 3);
+  run_method(*analysed, m, 64, out32, out64, Sampling::misleading, 0);
+  const std::optional<std::string> state = analysed->saved_state();
+  ASSERT_TRUE(state.has_value());
+  auto passes = [](const MergeMethod& method) {
+    std::pair<double, double> found{-1, -1};
+    for (const auto& f : method.findings()) {
+      if (f.key == "selection fallback passes") found.first = f.value;
+      if (f.key == "sign count passes") found.second = f.value;
+    }
+    return found;
+  };
+  auto resumed = make_method(MethodOptions{}, 3);
+  resumed->start(m.shape);
+  ASSERT_TRUE(resumed->restore_state(*state));
+  EXPECT_EQ(passes(*resumed), std::make_pair(4.0, 1.0));
+  nlohmann::json older = nlohmann::json::parse(*state);
+  older.erase("sign_count_passes");
+  auto from_older = make_method(MethodOptions{}, 3);
+  from_older->start(m.shape);
+  ASSERT_TRUE(from_older->restore_state(older.dump()));
+  EXPECT_EQ(passes(*from_older), std::make_pair(4.0, 0.0));
 }
 
 // Tensor-scope TIES whose candidates outgrow the method's memory (but whose histograms fit): one

@@ -121,6 +121,7 @@ class TiesMerge final : public MethodTemplate<TiesMerge> {
   std::size_t first_problem_ = 0;  // of the run of tensors analysed now: sampled_ and radix_ count from it
   int majority_sign_ = 0;
   int fallback_passes_ = 0;
+  int sign_count_passes_ = 0;  // passes that counted the elected signs alone, summed over runs
   bool narrowed_ = false;  // the counting pass ran again between narrower pivots (SampledSelection::refine)
   std::uint64_t sign_memory_ = 0;
   std::int64_t kept_entries_ = 0, lost_entries_ = 0;  // over the merge: all kept, and those not merged

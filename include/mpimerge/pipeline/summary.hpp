@@ -42,6 +42,8 @@ struct MergeSummary {
   std::vector<std::pair<std::string, std::string>> mpi_settings;  // transport settings given (OMPI_MCA_*)
   std::size_t groups = 1;              // > 1: the slices did not fit and were streamed
   int data_reads = 1;                  // how many times each input byte was read
+  std::uint64_t method_memory = 0;     // per rank, what the method may hold beyond the slices (its share)
+  std::size_t analysis_runs = 0;       // runs of whole tensors analysed one after another (session.hpp)
   std::vector<std::uint64_t> peak_rss; // per rank, bytes
   std::uint64_t bytes_read = 0, bytes_written = 0;  // summed over ranks
   struct InputChecksum {
