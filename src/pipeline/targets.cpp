@@ -285,9 +285,9 @@ std::string plan_line(const PlannedMerge& planned) {
          (!planned.work.streaming() ? ""
           : planned.group_bytes >= planned.slice_budget
               ? "\nstream  the slices exceed the memory budget of " + format_bytes(planned.budget) + " per rank: " +
-                    std::to_string(planned.work.groups.size()) + " groups, inputs read once per pass"
+                    std::to_string(planned.work.groups.size()) + " groups, inputs read at most once per pass"
               : "\nstream  the working set of " + format_bytes(planned.group_bytes) + " per rank: " +
-                    std::to_string(planned.work.groups.size()) + " groups, inputs read once per pass (" +
+                    std::to_string(planned.work.groups.size()) + " groups, inputs read at most once per pass (" +
                     planned.working_set_reason + ")") +
          (planned.nodes.size() > 1 ? "\n" + nodes_line(planned.nodes, mpi::transport_settings()) : "");
 }

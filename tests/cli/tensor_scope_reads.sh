@@ -55,8 +55,13 @@ done
 [ "$points" = 2 ] || fail "expected 2 sweep points, found $points"
 [ "$merged" = 1 ] || fail "no sweep point has the bytes of the merge at density 0.2"
 
-run "$RANKS" merge "${inputs[@]}" --trim-scope tensor --memory-budget 16K --output "$WORK/tiny.h5" --quiet
+run "$RANKS" merge "${inputs[@]}" --trim-scope tensor --memory-budget 16K --output "$WORK/tiny.h5"
 expect_status 0
+# The log says it too: the reads of the report, and the runs within the method's memory.
+reads=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["memory"]["reads_of_the_inputs"])' "$WORK/tiny.h5.report.json")
+grep -q "^read .*, the inputs $reads times$" <<<"$OUT"$'\n'"$ERR" || fail "budget 16K: no read line with the $reads reads: $OUT$ERR"
+grep -q "^select .* passes over [0-9]* runs of whole tensors (the method's .* per rank held one run at a time)$" <<<"$OUT"$'\n'"$ERR" ||
+  fail "budget 16K: no select line with the runs: $OUT$ERR"
 cmp "$WORK/whole.h5" "$WORK/tiny.h5" || fail "budget 16K: not the bytes of the in-memory merge"
 if [ -e "$WORK/at-1M.json" ]; then
   python3 - "$WORK/tiny.h5.report.json" "$WORK/at-1M.json" <<'PY' || fail "budget 16K: see above"
