@@ -204,7 +204,7 @@ MPIMERGE_VECTOR_CLONES void TiesMerge::sample_block(const Block<T>& block) {
       kept = 0;
       for (std::size_t i = first; i < keys.size(); i += stride) keys[kept++] = keys[i];
     }
-    sampled_->add_sample(problem(t, block.tensor) - first_problem_, std::span<const std::uint64_t>(keys.data(), kept));
+    sampled_->add_sample(run_problem(t, block.tensor), std::span<const std::uint64_t>(keys.data(), kept));
   }
 }
 
@@ -225,7 +225,7 @@ MPIMERGE_VECTOR_CLONES void TiesMerge::count_block(const Block<T>& block) {
   undecided_.resize(n);
   pivots_.assign(tasks, {0, 0});  // no cut: every key is at or above 0, every entry kept and decided
   for (std::size_t t = 0; t < tasks; ++t) {
-    const std::size_t p = problem(t, block.tensor) - first_problem_;  // in this run's selection
+    const std::size_t p = run_problem(t, block.tensor);
     const bool cut = sampled_->needs_selection(p);
     if (cut) pivots_[t] = {sampled_->low_pivot(p), sampled_->high_pivot(p)};
     const auto [low, high] = pivots_[t];
@@ -297,14 +297,14 @@ MPIMERGE_VECTOR_CLONES void TiesMerge::tally_undecided(const Block<T>& block, st
   }
   for (std::size_t t = 0; t < tasks; ++t)
     if (held[t] != 0)
-      sampled_->add_candidates(problem(t, block.tensor) - first_problem_, std::span<const std::uint64_t>(keys + t * n, held[t]));
+      sampled_->add_candidates(run_problem(t, block.tensor), std::span<const std::uint64_t>(keys + t * n, held[t]));
 }
 
 template <class T>
 void TiesMerge::radix_block(const Block<T>& block) {
   auto keys = scratch_.key_buffer(block.size());
   for (std::size_t t = 0; t < block.models.size(); ++t) {
-    const std::size_t p = problem(t, block.tensor) - first_problem_;
+    const std::size_t p = run_problem(t, block.tensor);
     if (!radix_->active(p)) continue;
     ties::task_vector_keys<T>(block.models[t], block.base, wide_keys_, keys);
     radix_->count(p, keys);

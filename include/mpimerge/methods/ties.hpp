@@ -66,6 +66,8 @@ class TiesMerge final : public MethodTemplate<TiesMerge> {
   // Sampled keys each tensor keeps first where the sample must be thinned (plan_sample).
   static constexpr std::uint64_t kLeastSampleKeys = 512;
   std::size_t problem(std::size_t task, std::size_t tensor) const;
+  // The same problem in the selection of the run analysed now (sampled_, radix_ count from first_problem_).
+  std::size_t run_problem(std::size_t task, std::size_t tensor) const { return problem(task, tensor) - first_problem_; }
   unsigned key_bits() const { return wide_keys_ ? 63u : 31u; }  // of |tau|'s keys
   template <class T>
   void sample_block(const Block<T>& block);
