@@ -44,7 +44,8 @@ def main():
     binaries = [("this", os.path.abspath(args.binary))]
     if args.baseline:
         binaries.append(("baseline", os.path.abspath(args.baseline)))
-    set_dir = os.path.join(args.workdir, f"set-{args.params}")
+    # One directory per dtype: a set of another dtype under the same name was regenerated over it.
+    set_dir = os.path.join(args.workdir, f"set-{args.params}" + ("" if args.dtype == "bfloat16" else f"-{args.dtype}"))
     generate(binaries[0][1], set_dir, args.params, args.models, args.dtype, max(args.ranks))
     inputs = [os.path.join(set_dir, "base.h5")] + [os.path.join(set_dir, f"ft-{i}.h5") for i in range(1, args.models + 1)]
     scratch = os.path.join(args.workdir, "budget-bench")

@@ -184,7 +184,7 @@ bool TiesMerge::begin_selection(std::size_t first, std::size_t end) {
   sign_memory_ = memory / 2;
   signs_.emplace(sign_memory_);
   radix_.reset();
-  narrowed_ = false;
+  narrowings_ = 0;
   const bool any_cut = std::any_of(k.begin(), k.end(), [](std::uint64_t x) { return x != 0; });
   // A first count that only bins (the candidates would not fit) is followed by a refined one
   // that tallies the signs afresh: it takes all the memory, and no signs are tallied in it.
@@ -364,9 +364,11 @@ void TiesMerge::finish_count(Reductions& reductions) {
   // Candidates that outgrew the memory (hundreds of per-tensor problems under a small budget): one
   // more counting pass between much narrower pivots, for every problem (the solved ones classify
   // exactly against their answer), with the signs counted afresh; 3 reads in all, not the radix
-  // fallback's 3-4 passes and a pass for the signs.
-  if (any_failed && !narrowed_ && sampled_->refine()) {
-    narrowed_ = true;
+  // fallback's 2-4 passes and a pass for the signs. Where that pass overflows too (a budget of a
+  // few rows against millions of keys), it bins, and the counting goes on between narrower pivots
+  // again while that is foreseen to cost no more passes than the fallback would.
+  if (any_failed && narrowing_pays() && sampled_->refine()) {
+    ++narrowings_;
     ++fallback_passes_;
     signs_.emplace(sign_memory_);
     return;  // phase_ stays Phase::count
@@ -409,6 +411,14 @@ void TiesMerge::finish_count(Reductions& reductions) {
     return;
   }
   finish_signs(totals[0], totals[1]);
+}
+
+bool TiesMerge::narrowing_pays() const {
+  if (narrowings_ == 0) return true;
+  std::size_t failed = 0;
+  for (std::size_t p = 0; p < sampled_->problems(); ++p) failed += sampled_->needs_selection(p) && sampled_->failed(p);
+  const int fallback = RadixSelection::most_passes(failed, key_bits()) + 1;  // then a pass counting the signs
+  return narrowings_ <= fallback && sampled_->rounds_to_answer() <= fallback;
 }
 
 // The elected signs of a run's parameters, summed over the ranks: the zero-sum fallback takes the

@@ -9,7 +9,12 @@
 namespace mpimerge {
 namespace {
 constexpr unsigned kMinDigitBits = 8, kMaxDigitBits = 16;
+
+unsigned digit_bits(std::size_t active, std::size_t max_bins) {
+  const std::size_t per_problem = std::max<std::size_t>(1, max_bins / std::max<std::size_t>(1, active));
+  return std::clamp<unsigned>(std::bit_width(per_problem) - 1, kMinDigitBits, kMaxDigitBits);
 }
+}  // namespace
 
 RadixSelection::RadixSelection(std::vector<std::uint64_t> k, unsigned key_bits, std::size_t max_bins)
     : key_bits_(key_bits), max_bins_(max_bins) {
@@ -23,6 +28,11 @@ RadixSelection::RadixSelection(std::vector<std::uint64_t> k, unsigned key_bits, 
   plan_pass();
 }
 
+int RadixSelection::most_passes(std::size_t problems, unsigned key_bits, std::size_t max_bins) {
+  const unsigned bits = digit_bits(problems, max_bins);
+  return static_cast<int>((key_bits + bits - 1) / bits);
+}
+
 // One digit width for all active problems: as wide as the bin budget allows, so that few problems
 // (model-scope trim) finish in two passes and many (tensor scope) keep each reduction small.
 void RadixSelection::plan_pass() {
@@ -30,8 +40,7 @@ void RadixSelection::plan_pass() {
     histogram_.clear();
     return;
   }
-  const std::size_t per_problem = std::max<std::size_t>(1, max_bins_ / active_);
-  unsigned bits = std::clamp<unsigned>(std::bit_width(per_problem) - 1, kMinDigitBits, kMaxDigitBits);
+  const unsigned bits = digit_bits(active_, max_bins_);
   std::size_t offset = 0;
   for (auto& p : problems_) {
     if (p.done) continue;

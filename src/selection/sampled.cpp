@@ -145,19 +145,67 @@ void SampledSelection::bins_first(std::span<const double> between) {
   binning_only_ = true;
   max_candidates_ = 0;
   histogram_bytes_ = histogram_bytes_left_ = bins_first_bytes_;
-  constexpr std::uint64_t kLeast = 16;
+  std::vector<double> selecting(between.begin(), between.end());
+  for (std::size_t p = 0; p < problems_.size(); ++p) selecting[p] = problems_[p].k != 0 ? std::max(selecting[p], 0.0) : -1.0;
+  share_bins(selecting, bins_first_bytes_, 16);
+}
+
+// `least` bins each, the rest in proportion (none left: some problems go without, and fall back).
+// between[p] < 0: no bins.
+void SampledSelection::share_bins(std::span<const double> between, std::uint64_t bytes, std::uint64_t least) {
+  const std::vector<std::size_t> bins = shared_bins(between, bytes, least);
+  for (std::size_t p = 0; p < problems_.size(); ++p) problems_[p].bins = bins[p];
+}
+
+std::vector<std::size_t> SampledSelection::shared_bins(std::span<const double> between, std::uint64_t bytes,
+                                                       std::uint64_t least) const {
+  std::vector<std::size_t> bins(problems_.size(), 0);
   double weights = 0;
-  std::uint64_t selecting = 0;
+  std::uint64_t sharing = 0;
   for (std::size_t p = 0; p < problems_.size(); ++p)
-    if (problems_[p].k != 0) weights += std::sqrt(between[p]), ++selecting;
-  // kLeast bins each, the rest in proportion (none left: some problems go without, and fall back).
-  const std::uint64_t all = bins_first_bytes_ / sizeof(std::int64_t);
-  const double rest = static_cast<double>(all - std::min(all, kLeast * selecting));
+    if (between[p] >= 0) weights += std::sqrt(between[p]), ++sharing;
+  const std::uint64_t all = bytes / sizeof(std::int64_t);
+  const double rest = static_cast<double>(all - std::min(all, least * sharing));
   for (std::size_t p = 0; p < problems_.size(); ++p) {
+    if (between[p] < 0) continue;
     const double share = weights > 0 ? std::sqrt(between[p]) / weights : 0.0;
     const auto more = static_cast<std::uint64_t>(std::floor(rest * share));
-    problems_[p].bins = static_cast<std::size_t>(std::min<std::uint64_t>(kLeast + more, kMostBinsFirst));
+    bins[p] = static_cast<std::size_t>(std::min<std::uint64_t>(least + more, kMostBinsFirst));
   }
+  return bins;
+}
+
+// A round after refine() whose candidates outgrew all the memory: the memory becomes the bins
+// refine() sized (the same on every rank), the held candidates go into them, and so does every
+// key between the pivots from here on. finish_count then narrows to the bin that holds the answer.
+void SampledSelection::bin_held_candidates() {
+  refined_round_ = false;
+  binned_after_refine_ = true;
+  max_candidates_ = 0;
+  histogram_bytes_ = histogram_bytes_left_ = memory_bytes_;
+  for (Problem& q : problems_) {
+    bool held = false;
+    with_candidates(q, [&](auto keys, std::span<const std::uint32_t>) { held = !keys.empty(); });
+    if (!held) continue;
+    q.overflow = true;
+    const std::uint64_t bytes = q.bins * sizeof(std::int64_t);
+    if (q.bins == 0 || bytes > histogram_bytes_left_) {
+      q.unbinned = true;  // its held keys are counted nowhere: it falls back
+    } else {
+      histogram_bytes_left_ -= bytes;
+      q.overflow_bins.assign(q.bins, 0);
+      q.bin_width = bin_width(q);
+      with_candidates(q, [&](auto keys, std::span<const std::uint32_t> weights) {
+        for (std::size_t j = 0; j < keys.size(); ++j)
+          q.overflow_bins[(keys[j] - q.low - 1) / q.bin_width] += weights.empty() ? 1 : weights[j];
+      });
+    }
+    std::vector<std::uint32_t>().swap(q.narrow.candidates);
+    std::vector<std::uint64_t>().swap(q.wide.candidates);
+    std::vector<std::uint32_t>().swap(q.narrow.weights);
+    std::vector<std::uint32_t>().swap(q.wide.weights);
+  }
+  candidates_held_ = 0;
 }
 
 void SampledSelection::count(std::size_t p, std::span<const std::uint64_t> keys) {
@@ -193,10 +241,11 @@ void SampledSelection::add_candidate(std::size_t p, std::uint64_t key) {
     }
     return;
   }
+  if (refined_round_) bin_held_candidates();
   q.overflow = true;
   if (q.overflow_bins.empty()) {
     const std::uint64_t bytes = q.bins * sizeof(std::int64_t);
-    if (q.unbinned || bytes > histogram_bytes_left_) {
+    if (q.unbinned || q.bins == 0 || bytes > histogram_bytes_left_) {
       q.unbinned = true;
       return;
     }
@@ -323,15 +372,45 @@ void SampledSelection::narrow_overflowed(Reductions& reductions, std::span<const
         const std::uint64_t first_key = q.low + 1 + b * width;
         q.refined_low = first_key - 1;
         q.refined_high = q.high - first_key > width ? first_key + width : q.high;
+        q.refined_between = in_bin;
         break;
       }
     }
   }
 }
 
+// Per rank, the failed problems' keys in their bins (as if spread evenly) against the keys the
+// next round holds; each round that overflows divides them by its fewest bins. Counted keys, not
+// distinct ones: where keys crowd on few values (bf16), fewer rounds do.
+int SampledSelection::rounds_to_answer() const {
+  std::vector<double> between(problems_.size(), -1.0);
+  double keys = 0;
+  for (std::size_t p = 0; p < problems_.size(); ++p)
+    if (problems_[p].k != 0 && problems_[p].failed) {
+      if (problems_[p].refined_low == problems_[p].refined_high) return std::numeric_limits<int>::max();
+      between[p] = static_cast<double>(problems_[p].refined_between);
+      keys += between[p] / static_cast<double>(ranks_);
+    }
+  const double room = static_cast<double>(memory_bytes_ / key_bytes(key_bits_));
+  const std::vector<std::size_t> bins = shared_bins(between, memory_bytes_, 2);
+  std::size_t fewest = std::numeric_limits<std::size_t>::max();
+  for (std::size_t p = 0; p < problems_.size(); ++p)
+    if (between[p] >= 0) fewest = std::min(fewest, bins[p]);
+  if (keys <= room) return 1;
+  if (fewest < 2 || fewest == std::numeric_limits<std::size_t>::max()) return std::numeric_limits<int>::max();
+  return 1 + static_cast<int>(std::ceil(std::log(keys / room) / std::log(static_cast<double>(fewest))));
+}
+
 bool SampledSelection::refine() {
   for (const Problem& q : problems_)
     if (q.k != 0 && q.failed && q.refined_low == q.refined_high) return false;
+  // Should the next round overflow, its memory becomes bins: sized now, from the keys each bin
+  // held over all ranks, so that every rank bins alike whichever of them overflows. Fewer than 2
+  // bins would not narrow: none (that problem falls back).
+  std::vector<double> between(problems_.size(), -1.0);
+  for (std::size_t p = 0; p < problems_.size(); ++p)
+    if (problems_[p].k != 0 && problems_[p].failed) between[p] = static_cast<double>(problems_[p].refined_between);
+  share_bins(between, memory_bytes_, 2);
   for (Problem& q : problems_) {
     if (q.k == 0) continue;
     if (q.failed) {
@@ -344,17 +423,21 @@ bool SampledSelection::refine() {
     q.overflow = q.failed = q.unbinned = false;
     q.answer = q.answer_below = q.answer_equal = 0;
     q.refined_low = q.refined_high = 0;
+    q.refined_between = 0;
+    if (q.bins < 2) q.bins = 0;
   }
-  // The round after this one would fall back, not narrow again: all the memory for candidates.
+  // All the memory for candidates; bins only if they outgrow it (bin_held_candidates).
   max_candidates_ = memory_bytes_ / key_bytes(key_bits_);
   histogram_bytes_ = histogram_bytes_left_ = 0;
+  refined_round_ = true;
   return true;
 }
 
 void SampledSelection::finish_count(Reductions& reductions) {
   const std::size_t count = problems_.size();
   constexpr std::size_t kFields = 6;  // below, at_low, between, at_high, overflow, unbinned
-  std::vector<std::int64_t> totals(kFields * count);
+  std::vector<std::int64_t> totals(kFields * count + 1);
+  totals.back() = 1;  // summed: the number of ranks
   for (std::size_t p = 0; p < count; ++p) {
     const Problem& q = problems_[p];
     std::int64_t between = 0;  // held, and binned after an overflow
@@ -370,6 +453,7 @@ void SampledSelection::finish_count(Reductions& reductions) {
     std::copy(fields, fields + kFields, totals.begin() + static_cast<std::ptrdiff_t>(kFields * p));
   }
   reductions.sum(totals);
+  ranks_ = std::max<std::int64_t>(1, totals.back());
 
   std::vector<std::uint64_t> among(count, 0);  // rank sought among the candidates
   std::vector<std::uint64_t> among_binned(count, 0);  // the same, for overflowed problems
@@ -432,6 +516,7 @@ void SampledSelection::finish_count(Reductions& reductions) {
   compaction_spent_ = false;
   histogram_bytes_left_ = histogram_bytes_;
   binning_only_ = false;
+  refined_round_ = binned_after_refine_ = false;
 }
 
 }  // namespace mpimerge

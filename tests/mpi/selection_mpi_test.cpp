@@ -84,6 +84,38 @@ TEST(DistributedSampledSelection, EqualsSortingWhateverTheRanksSample) {
   }
 }
 
+// Keys in order, so that the answer's neighbourhood lies on one rank: only that rank's refined
+// rounds outgrow the memory and bin. The bins are sized alike on every rank (refine() sizes them
+// from global counts), so the histograms sum and the selection narrows again to the exact answer.
+TEST(DistributedSampledSelection, NarrowsAgainWhereOneRankOverflows) {
+  const auto& comm = world();
+  constexpr std::uint64_t n = 120000, k = 50000;  // on one rank of up to 4
+  SampledSelection selection({k}, {n}, 31, 300);  // 1200 bytes: 300 candidates, or 150 bins
+  mpi::CommReductions reductions(comm);
+  const RowRange mine = owned_rows(n, comm.rank(), comm.size());
+  std::vector<std::uint64_t> local(mine.count());
+  for (std::uint64_t i = 0; i < local.size(); ++i) local[i] = mine.begin + i + 1;  // key k is the answer
+  std::vector<std::uint64_t> sample;
+  for (std::size_t i = 0; i < local.size(); i += 1000) sample.push_back(local[i]);
+  selection.add_sample(0, sample);
+  selection.finish_sample(reductions);
+  int counts = 0;
+  bool binned_here = false;
+  do {
+    selection.count(0, local);
+    binned_here = binned_here || selection.binned_after_refine();
+    selection.finish_count(reductions);
+    ++counts;
+  } while (selection.failed(0) && counts < 6 && selection.refine());
+  ASSERT_FALSE(selection.failed(0));
+  EXPECT_EQ(selection.kth_key(0), k);
+  EXPECT_EQ(selection.count_below(0), k - 1);
+  EXPECT_EQ(selection.count_equal(0), 1u);
+  EXPECT_EQ(counts, 3);  // bins only, a refined round that binned, the answer
+  const bool answer_here = mine.begin < k && k <= mine.end;
+  EXPECT_EQ(binned_here, answer_here);
+}
+
 TEST(DistributedSelection, TrafficDoesNotGrowWithTheData) {
   const auto& comm = world();
   std::uint64_t traffic[2];

@@ -231,6 +231,48 @@ TEST(TiesPasses, OverflowedCandidatesCostOneMoreCountingPass) {
   EXPECT_EQ(fallback, 1);
 }
 
+// One tensor of n parameters with continuous task vectors (distinct keys: no crowding helps).
+RandomModel one_tensor_model(std::size_t models, std::size_t n, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<float> normal(0.0f, 0.01f);
+  RandomModel m;
+  m.shape.models = models;
+  m.shape.has_base = true;
+  m.f32.emplace_back();
+  m.f32.back().base.resize(n);
+  for (auto& x : m.f32.back().base) x = normal(rng) * 50.0f;
+  m.f32.back().models.assign(models, m.f32.back().base);
+  for (auto& model : m.f32.back().models)
+    for (auto& x : model) x += normal(rng);
+  m.shape.tensors.push_back({"f32", {n}, n, ComputeType::f32});
+  return m;
+}
+
+// Tensor-scope TIES whose refined count outgrows the method's memory too (a budget of a few rows
+// against a large tensor): that count bins, and one more counts between its bin's pivots, instead
+// of radix selection from every key (2 passes) and a pass for the signs; the same result.
+TEST(TiesPasses, ARefinedCountThatOverflowsNarrowsAgain) {
+  const RandomModel m = one_tensor_model(3, 200000, 5);
+  MethodOptions options;
+  options.set("trim_scope", "tensor");
+  testing::OracleTies oracle;
+  oracle.scope = testing::OracleScope::tensor;
+  std::vector<std::vector<float>> want32, got32;
+  std::vector<std::vector<double>> want64, got64;
+  oracle.run(m.f32, m.f64, want32, want64);
+  auto method = make_method(options, 3);
+  run_method(*method, m, 1024, got32, got64, Sampling::everything, 512);
+  EXPECT_EQ(got32, want32);
+  std::pair<int, int> found{-1, -1};
+  for (const auto& f : method->findings()) {
+    if (f.key == "selection fallback passes") found.first = static_cast<int>(f.value);
+    if (f.key == "sign count passes") found.second = static_cast<int>(f.value);
+  }
+  // Two counts between narrower pivots, the second tallying the signs: before, one, then radix's
+  // two passes and a pass for the signs (3, 1).
+  EXPECT_EQ(found, std::make_pair(2, 0));
+}
+
 // Tensor-scope TIES under a small budget: hundreds of per-tensor samples would outgrow the
 // budget (seen: 497 MB peak under a 268 MB budget); the sample shrinks to fit the memory it is given.
 TEST(TiesPasses, TheSampleFitsTheMemoryGivenToIt) {

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <limits>
 #include <random>
 
 #include "mpimerge/float_bits.hpp"
@@ -285,12 +286,57 @@ TEST(SampledSelection, UnexpectedOverflowNarrowsToOneMoreExactPass) {
   }
 }
 
+// A round after refine() whose candidates still outgrow the memory (a budget of a few rows against
+// a tensor of millions of keys) bins them in that memory instead, and narrows once more: three
+// counts in all, each exact in its counts, where the radix fallback would have started over.
+TEST(SampledSelection, ARefinedRoundThatOverflowsBinsAndNarrowsAgain) {
+  constexpr std::uint64_t n = 120000, k = 60000;
+  std::vector<std::uint64_t> keys(n);
+  for (std::uint64_t i = 0; i < n; ++i) keys[i] = (i * 7919) % n + 1;  // distinct, in no order
+  SampledSelection s({k}, {n}, 31, 400);  // 1600 bytes: 400 candidates, or 200 bins
+  LocalReductions local;
+  s.add_sample(0, every(keys, 1000));
+  s.finish_sample(local);
+  ASSERT_TRUE(s.binning_only());  // the window holds far more than 400 keys
+  s.count(0, keys);
+  s.finish_count(local);
+  ASSERT_TRUE(s.failed(0));
+  ASSERT_TRUE(s.refinable(0));
+  // The bin holds more keys than the next round can hold, fewer than it can bin twice over.
+  EXPECT_EQ(s.rounds_to_answer(), 2);
+  ASSERT_TRUE(s.refine());
+  const Sorted want = by_sorting(keys, k);
+  EXPECT_LT(s.low_pivot(0), want.kth);
+  EXPECT_GT(s.high_pivot(0), want.kth);
+  const std::uint64_t first_window = s.high_pivot(0) - s.low_pivot(0);
+  EXPECT_FALSE(s.binned_after_refine());
+  s.count(0, keys);
+  EXPECT_TRUE(s.binned_after_refine());
+  EXPECT_EQ(s.candidates_held(), 0u);
+  s.finish_count(local);
+  ASSERT_TRUE(s.failed(0));
+  ASSERT_TRUE(s.refinable(0));
+  EXPECT_EQ(s.rounds_to_answer(), 1);
+  ASSERT_TRUE(s.refine());
+  EXPECT_LT(s.low_pivot(0), want.kth);
+  EXPECT_GT(s.high_pivot(0), want.kth);
+  EXPECT_LT((s.high_pivot(0) - s.low_pivot(0)) * 100, first_window);  // 200 bins: far narrower
+  s.count(0, keys);
+  EXPECT_FALSE(s.binned_after_refine());
+  s.finish_count(local);
+  ASSERT_FALSE(s.failed(0));
+  EXPECT_EQ(s.kth_key(0), want.kth);
+  EXPECT_EQ(s.count_below(0), want.below);
+  EXPECT_EQ(s.count_equal(0), want.equal);
+}
+
 // Without room for a histogram an overflowed problem cannot be narrowed, and refine changes nothing.
 TEST(SampledSelection, NoRoomForAHistogramLeavesTheFallback) {
   const auto keys = keys_of(100000, 7, 0.0);
   SampledSelection s = run(keys, 50000, 10000, 0, 10);
   EXPECT_TRUE(s.failed(0));
   EXPECT_FALSE(s.refinable(0));
+  EXPECT_EQ(s.rounds_to_answer(), std::numeric_limits<int>::max());
   EXPECT_FALSE(s.refine());
   EXPECT_TRUE(s.failed(0));
 }

@@ -65,6 +65,7 @@ TEST(RadixSelection, FloatKeysTakeTwoPasses) {
   RadixSelection s({80000}, 31);
   select(s, {keys});
   EXPECT_EQ(s.passes(), 2);
+  EXPECT_EQ(RadixSelection::most_passes(1, 31), 2);
   EXPECT_EQ(s.kth_key(0), by_sorting(keys, 80000).kth);
 }
 
@@ -81,6 +82,7 @@ TEST(RadixSelection, DoubleKeysAndManyProblemsAtOnce) {
   RadixSelection s(k, 63, 1 << 16);  // a small bin budget forces narrow digits, more passes
   select(s, keys);
   EXPECT_GT(s.passes(), 4);
+  EXPECT_LE(s.passes(), RadixSelection::most_passes(keys.size(), 63, 1 << 16));  // 8-bit digits: 8
   for (std::size_t p = 0; p < keys.size(); ++p) {
     const Expected e = by_sorting(keys[p], k[p]);
     ASSERT_EQ(s.kth_key(p), e.kth) << p;

@@ -13,6 +13,8 @@
 // candidates between the pivots outgrow the memory, the counting pass histograms them instead and
 // runs once more between the pivots of the bin that holds the threshold (3 reads in all); when the
 // sample foresees that, the first count only bins, in all the method's memory, and tallies no signs.
+// Where that count overflows too, it bins and counts again between narrower pivots, while that is
+// foreseen to cost no more passes than radix selection and a sign count (narrowing_pays).
 #include <memory>
 #include <optional>
 #include <utility>
@@ -90,6 +92,9 @@ class TiesMerge final : public MethodTemplate<TiesMerge> {
   // The sample of tensors [first, end) within sample_memory; the elements it takes per model, all ranks.
   double plan_sample(std::size_t first, std::size_t end, std::uint64_t sample_memory);
   void finish_count(Reductions& reductions);
+  // After a count with failed problems: whether counting again between narrower pivots is foreseen
+  // to cost no more passes than radix selection and a sign count (always, the first time).
+  bool narrowing_pays() const;
   // Adds a run's elected signs (summed over the ranks); the analysis of the run is then done.
   void finish_signs(std::int64_t positive, std::int64_t negative);
   void take_thresholds_from_radix();
@@ -124,7 +129,8 @@ class TiesMerge final : public MethodTemplate<TiesMerge> {
   int majority_sign_ = 0;
   int fallback_passes_ = 0;
   int sign_count_passes_ = 0;  // passes that counted the elected signs alone, summed over runs
-  bool narrowed_ = false;  // the counting pass ran again between narrower pivots (SampledSelection::refine)
+  // Counting passes run again between narrower pivots (SampledSelection::refine), in this run.
+  int narrowings_ = 0;
   std::uint64_t sign_memory_ = 0;
   std::int64_t kept_entries_ = 0, lost_entries_ = 0;  // over the merge: all kept, and those not merged
   MethodScratch scratch_;

@@ -27,6 +27,9 @@ class RadixSelection {
   RadixSelection(std::vector<std::uint64_t> k, unsigned key_bits,
                  std::size_t max_bins = std::size_t{1} << 18);
 
+  // The passes a selection of `problems` problems at once takes at most (fewer when some finish early).
+  static int most_passes(std::size_t problems, unsigned key_bits, std::size_t max_bins = std::size_t{1} << 18);
+
   bool done() const { return active_ == 0; }
   std::size_t problems() const { return problems_.size(); }
   int passes() const { return passes_; }

@@ -20,7 +20,11 @@
 //      that pass holds candidates in all the memory. When the sample says the keys between the
 //      pivots will not fit (many problems, little memory), the first count holds none and bins
 //      them all, in all the memory (bins_first): two counts then answer where a first count that
-//      filled up and overflowed would have left too coarse a bin.
+//      filled up and overflowed would have left too coarse a bin. A round after refine() holds
+//      candidates in all the memory; where they still outgrow it (a budget of a few rows against a
+//      tensor of millions of keys), it bins the ones it holds and the rest in that memory instead,
+//      and its bin narrows once more: each round divides the window, where falling back to
+//      RadixSelection would start over from every key.
 // The sample only steers the work: answers, and the counts below and at the answer, are exact and
 // the same at any rank count as with RadixSelection. Keys equal to a pivot are never stored, so a
 // spike of equal keys (unchanged parameters: |tau| = 0) costs no memory.
@@ -91,8 +95,13 @@ class SampledSelection {
   bool refinable(std::size_t p) const { return problems_[p].refined_low != problems_[p].refined_high; }
   // Every failed problem refinable: sets the narrower pivots (solved problems: their answer as both
   // pivots), clears the counts, and returns true; the caller runs one more counting pass, then
-  // finish_count. False, and nothing changed, when some failed problem is not refinable.
+  // finish_count (and may refine again). False, and nothing changed, when some failed problem is
+  // not refinable.
   bool refine();
+  // After finish_count with failed problems: the counting rounds refine() and its successors would
+  // take to answer them all, foreseen from the keys in their bins (a bound, not a promise; the
+  // largest int where some failed problem is not refinable).
+  int rounds_to_answer() const;
   // Bins of the histogram a problem keeps of the candidates it could not hold: at most this many,
   // fewer where many problems share the memory (the same number on every rank).
   static constexpr std::size_t kMostHistogramBins = 1024;
@@ -100,6 +109,9 @@ class SampledSelection {
   // holds none and bins them all, with up to this many bins per problem.
   static constexpr std::size_t kMostBinsFirst = std::size_t{1} << 16;
   std::size_t histogram_bins(std::size_t p) const { return problems_[p].bins; }
+  // In a round after refine(), until finish_count: its candidates outgrew the memory on this rank,
+  // and it bins them instead.
+  bool binned_after_refine() const { return binned_after_refine_; }
   // After finish_sample: this counting round holds no candidates and only bins (bins_first).
   bool binning_only() const { return binning_only_; }
   std::uint64_t kth_key(std::size_t p) const { return problems_[p].answer; }
@@ -132,11 +144,17 @@ class SampledSelection {
     std::vector<std::int64_t> overflow_bins;
     std::uint64_t bin_width = 1;  // of overflow_bins, set when they are made
     std::uint64_t refined_low = 0, refined_high = 0;
+    std::uint64_t refined_between = 0;  // keys in that bin, over all ranks
     double expected_between = 0;  // keys strictly between the pivots, per rank, as the sample foresees
     double sampled = 0;           // keys in the sample, over all ranks
   };
   static std::uint64_t bin_width(const Problem& q);
   void bins_first(std::span<const double> between);
+  // Bins per problem within `bytes`, in proportion to sqrt(between[p]) (the same on every rank for
+  // the same arguments), at least `least` each where between[p] > 0 (0 elsewhere).
+  void share_bins(std::span<const double> between, std::uint64_t bytes, std::uint64_t least);
+  std::vector<std::size_t> shared_bins(std::span<const double> between, std::uint64_t bytes, std::uint64_t least) const;
+  void bin_held_candidates();  // a refined round that overflows: its memory becomes bins
   void choose_binning();  // after the pivots: bins_first where the candidates would not fit
   void narrow_overflowed(Reductions& reductions, std::span<const std::uint64_t> rank_among_between);
   void choose_pivots(Reductions& reductions);
@@ -170,6 +188,9 @@ class SampledSelection {
   std::uint64_t bins_first_bytes_ = 0;
   bool binning_only_ = false;
   bool compaction_spent_ = false;   // this round's last compaction left the memory over half full
+  bool refined_round_ = false;      // after refine(): an overflow bins the held candidates
+  std::int64_t ranks_ = 1;          // summed in finish_count
+  bool binned_after_refine_ = false;
   std::uint64_t histogram_bytes_ = 0, histogram_bytes_left_ = 0;
 };
 
