@@ -140,6 +140,14 @@ void TiesMerge::start(const MergeShape& shape) {
   phase_ = any_cut ? Phase::sample : Phase::count_signs;
 }
 
+// The selections are sized by the memory (begin_selection): start again with the larger one.
+void TiesMerge::lend_idle_memory(std::uint64_t bytes) {
+  if (bytes == shape_.idle_output_memory) return;
+  MergeShape shape = shape_;
+  shape.idle_output_memory = bytes;
+  start(shape);
+}
+
 // A run of tensors after the sample of all of them (the engine's analysis in runs): this run's
 // problems with all of the method's memory, between the pivots that sample found; or, where the
 // run's own memory holds a sample more than twice that size (the sample of all, thinned to a few
@@ -180,7 +188,7 @@ bool TiesMerge::begin_selection(std::size_t first, std::size_t end) {
   // Half of the method's memory for candidate keys, half for parameters whose sign waits (all for
   // the bins of a first count that only bins). When either runs out the method stays exact and
   // spends passes instead (radix, sign count).
-  const std::uint64_t memory = shape.method_memory != 0 ? shape.method_memory : std::uint64_t{64} << 20;
+  const std::uint64_t memory = shape.analysis_memory() != 0 ? shape.analysis_memory() : std::uint64_t{64} << 20;
   sign_memory_ = memory / 2;
   signs_.emplace(sign_memory_);
   radix_.reset();

@@ -56,7 +56,8 @@ void MergeSession::switch_work(const WorkPlan& work) {
   work_ = &work;
   slices_.reset();  // its buffers back to the pool before the next ones are taken
   slices_ = std::make_unique<GroupSlices>(plan_, work, inputs_, comm_);
-  // The merged output's buffer at the largest group's size, once (see GroupSlices).
+  // The merged output's buffer at the largest group's size, once (see GroupSlices), taken when the
+  // merge pass starts: until then the analysis may hold its bytes (MergeShape::idle_output_memory).
   std::uint64_t most = 0;
   for (std::size_t g = 0; g < work.groups.size(); ++g) {
     std::uint64_t total = 0;
@@ -66,7 +67,7 @@ void MergeSession::switch_work(const WorkPlan& work) {
     }
     most = std::max(most, total);
   }
-  output_arena_.reserve(most);
+  output_bytes_ = most;
   checked_.assign(work.groups.size(), false);
   last_group_.assign(plan_.tensors.size(), static_cast<std::size_t>(-1));
   for (std::size_t g = 0; g < work.groups.size(); ++g)
@@ -74,16 +75,7 @@ void MergeSession::switch_work(const WorkPlan& work) {
 }
 
 std::uint64_t MergeSession::most_bytes(std::size_t group, bool inputs) const {
-  std::uint64_t bytes = 0;
-  for (const WorkUnit& unit : work_->groups[group]) {
-    const PlannedTensor& t = plan_.tensors[unit.tensor];
-    const std::uint64_t rows = work_->most_rows(plan_, unit, comm_.size()) * t.output.row_elements();
-    if (inputs)
-      for (DType d : t.input_dtype) bytes += rows * dtype_size(d);
-    else
-      bytes += rows * dtype_size(t.output.dtype);
-  }
-  return bytes;
+  return work_->most_bytes(plan_, group, comm_.size(), inputs);
 }
 
 int MergeSession::data_reads() const {
@@ -147,7 +139,7 @@ void MergeSession::analyze(std::span<MergeTarget* const> targets) {
     wants.push_back(most);
   }
   if (!per_tensor) wants.clear();
-  const std::vector<AnalysisRun> runs = mpimerge::analysis_runs(plan_, *work_, wants, plan_.shape.method_memory);
+  const std::vector<AnalysisRun> runs = mpimerge::analysis_runs(plan_, *work_, wants, plan_.shape.analysis_memory());
   if (!analysing.empty()) analysis_runs_ = std::max<std::size_t>(1, runs.size());
   if (runs.size() <= 1) {
     const std::vector<int> passes = analyze_groups(targets, work_->all_groups(), plan_.shape.sample_memory);
@@ -304,6 +296,7 @@ void MergeSession::write_group(MergeTarget& target, const std::vector<std::span<
 }
 
 void MergeSession::merge_and_write(std::span<MergeTarget* const> targets) {
+  output_arena_.reserve(output_bytes_);
   std::uint64_t total = 0;
   for (std::size_t g = 0; g < work_->groups.size(); ++g) total += most_bytes(g, false) * targets.size();
   progress_.start(targets.size() == 1 ? "merge" : "merge " + std::to_string(targets.size()) + " outputs", total,

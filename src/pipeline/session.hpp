@@ -104,6 +104,7 @@ class MergeSession {
   Progress& progress_;
   std::unique_ptr<GroupSlices> slices_;
   ByteArena output_arena_;
+  std::uint64_t output_bytes_ = 0;  // the arena's size, taken by merge_and_write
   PhaseClock phases_;
   std::vector<bool> checked_;
   std::vector<std::vector<std::uint64_t>> input_checksums_;  // [input][tensor], this rank's partials

@@ -194,6 +194,14 @@ PlannedMerge plan_targets(const OpenInputs& inputs, std::span<MergeTarget* const
   mpi::run_agreed(comm, [&] {
     planned.work = make_work_plan(planned.plan, comm.size(), planned.slice_budget, {}, planned.whole,
                                   planned.group_bytes, held_tensor_bytes_for(planned.plan));
+    // Streaming under a budget that binds, the output's buffer is a share of the slices that the
+    // analysis passes leave idle: theirs too (0.55B, tensor scope, 2 ranks at 52K: 7.2 kB of the
+    // method's and 9.0 kB of the output's; docs/performance.md, "Where 3 reads stop").
+    if (planned.work.streaming()) {
+      const std::uint64_t idle = planned.work.largest_output_bytes(planned.plan, comm.size()) / targets.size();
+      planned.plan.shape.idle_output_memory = idle;
+      for (MergeTarget* t : targets) t->method->lend_idle_memory(idle);
+    }
   });
   return planned;
 }
@@ -262,6 +270,7 @@ MergeSummary summarize(const MergeTarget& target, const PlannedMerge& planned,
   s.phases = session.timings();
   s.data_reads = session.data_reads();
   s.method_memory = plan.shape.method_memory;
+  s.idle_output_memory = plan.shape.idle_output_memory;
   s.analysis_runs = session.analysis_runs();
   s.findings = target.method->findings();
   for (const auto& p : s.phases) {
@@ -325,7 +334,8 @@ void log_summary(const Log& log, const MergeSummary& summary) {
       line += ", " + std::to_string(summary.analysis_passes) + " passes";
       if (summary.analysis_runs > 1)
         line += " over " + std::to_string(summary.analysis_runs) + " runs of whole tensors (the method's " +
-                format_bytes(summary.method_memory) + " per rank held one run at a time)";
+                format_bytes(summary.method_memory) + " and the idle output buffer's " +
+                format_bytes(summary.idle_output_memory) + " per rank held one run at a time)";
     }
     log.line(line);
   }

@@ -59,6 +59,25 @@ std::uint64_t WorkPlan::most_rows(const MergePlan& plan, const WorkUnit& unit, i
   return rows(plan, unit, std::max(0, held_by), ranks).count();
 }
 
+std::uint64_t WorkPlan::most_bytes(const MergePlan& plan, std::size_t group, int ranks, bool inputs) const {
+  std::uint64_t bytes = 0;
+  for (const WorkUnit& unit : groups[group]) {
+    const PlannedTensor& t = plan.tensors[unit.tensor];
+    const std::uint64_t elements = most_rows(plan, unit, ranks) * t.output.row_elements();
+    if (inputs)
+      for (DType d : t.input_dtype) bytes += elements * dtype_size(d);
+    else
+      bytes += elements * dtype_size(t.output.dtype);
+  }
+  return bytes;
+}
+
+std::uint64_t WorkPlan::largest_output_bytes(const MergePlan& plan, int ranks) const {
+  std::uint64_t most = 0;
+  for (std::size_t g = 0; g < groups.size(); ++g) most = std::max(most, most_bytes(plan, g, ranks, false));
+  return most;
+}
+
 std::uint64_t whole_tensor_bytes(const PlannedTensor& tensor, std::uint64_t work_bytes) {
   const std::uint64_t elements = tensor.output.elements();
   const std::uint64_t compute = tensor.compute == ComputeType::f64 ? 8 : 4;

@@ -67,6 +67,10 @@ struct WorkPlan {
   // The most rows any rank holds of a unit (rank 0's share, or the holder's): the number of
   // collective calls for it follows from this, the same on every rank.
   std::uint64_t most_rows(const MergePlan& plan, const WorkUnit& unit, int ranks) const;
+  // Bytes of a group's slices on the rank that holds the most rows: of its inputs, or of its output.
+  std::uint64_t most_bytes(const MergePlan& plan, std::size_t group, int ranks, bool inputs) const;
+  // The output's most bytes in any group: the size of the merge pass's output buffer, per rank.
+  std::uint64_t largest_output_bytes(const MergePlan& plan, int ranks) const;
 };
 
 // Tensors up to this size (in the largest of their inputs and output) are held whole by one rank

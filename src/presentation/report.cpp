@@ -104,6 +104,7 @@ nlohmann::ordered_json summary_json(const MergeJob& job, const MergeSummary& sum
                       {"groups", summary.groups},
                       {"reads_of_the_inputs", summary.data_reads},
                       {"method_memory_per_rank", summary.method_memory},
+                      {"idle_output_memory_per_rank", summary.idle_output_memory},
                       {"analysis_runs", summary.analysis_runs},
                       {"peak_rss_per_rank", summary.peak_rss}};
   for (const auto& node : summary.nodes)

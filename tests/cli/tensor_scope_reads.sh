@@ -31,6 +31,9 @@ assert memory["groups"] > 1, "the merge did not stream"
 assert memory["reads_of_the_inputs"] <= 3, f"{memory['reads_of_the_inputs']} reads of the inputs"
 assert findings["sign count passes"] == 0, "the signs were not all counted with the thresholds"
 assert 0 < memory["method_memory_per_rank"] <= budget // 4, "the method's share is not within the budget's quarter"
+# The output buffer's share, idle through the analysis passes, is lent to them: within the budget.
+idle = memory["idle_output_memory_per_rank"]
+assert 0 < idle and memory["method_memory_per_rank"] + idle < budget, f"{idle} bytes of the output's lent"
 assert memory["analysis_runs"] >= 1
 PY
   [ "$budget" = 1M ] && cp "$WORK/streamed.h5.report.json" "$WORK/at-1M.json"
@@ -60,7 +63,7 @@ expect_status 0
 # The log says it too: the reads of the report, and the runs within the method's memory.
 reads=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["memory"]["reads_of_the_inputs"])' "$WORK/tiny.h5.report.json")
 grep -q "^read .*, the inputs $reads times$" <<<"$OUT"$'\n'"$ERR" || fail "budget 16K: no read line with the $reads reads: $OUT$ERR"
-grep -q "^select .* passes over [0-9]* runs of whole tensors (the method's .* per rank held one run at a time)$" <<<"$OUT"$'\n'"$ERR" ||
+grep -q "^select .* passes over [0-9]* runs of whole tensors (the method's .* and the idle output buffer's .* per rank held one run at a time)$" <<<"$OUT"$'\n'"$ERR" ||
   fail "budget 16K: no select line with the runs: $OUT$ERR"
 cmp "$WORK/whole.h5" "$WORK/tiny.h5" || fail "budget 16K: not the bytes of the in-memory merge"
 if [ -e "$WORK/at-1M.json" ]; then

@@ -87,9 +87,13 @@ struct MergeShape {
   // Bytes per rank the method's sample may hold: a sample pass runs before any slice is read.
   std::uint64_t sample_memory = 0;
   int ranks = 1;
+  // Streaming, the output's share of the slices (its largest group, per rank) is idle until the
+  // merge pass, which allocates it: the analysis passes may hold it as well (lend_idle_memory).
+  std::uint64_t idle_output_memory = 0;
+  std::uint64_t analysis_memory() const { return method_memory + idle_output_memory; }
   // In a run of an analysis in runs (MergeMethod::start_tensors) the slices are held: a sample
-  // there takes half of the method's memory, its batches of rows the other half.
-  std::uint64_t run_sample_memory() const { return method_memory / 2; }
+  // there takes half of the analysis memory, its batches of rows the other half.
+  std::uint64_t run_sample_memory() const { return analysis_memory() / 2; }
   std::uint64_t total_elements() const;
   bool any_float64() const;
 };
@@ -121,6 +125,8 @@ class MergeMethod {
   // (pipeline/targets.cpp).
   virtual std::uint64_t memory_wanted(const MergeShape& /*shape*/) const { return 0; }
   virtual void start(const MergeShape& shape) { shape_ = shape; }
+  // After start() and before any pass: MergeShape::idle_output_memory, known once the work plan is.
+  virtual void lend_idle_memory(std::uint64_t bytes) { shape_.idle_output_memory = bytes; }
   virtual bool needs_pass() const { return false; }
   virtual PassKind pass_kind() const { return PassKind::full; }
   virtual double sample_fraction(std::size_t /*tensor*/) const { return 1.0; }

@@ -39,6 +39,7 @@ class TiesMerge final : public MethodTemplate<TiesMerge> {
 
   std::uint64_t memory_wanted(const MergeShape& shape) const override;
   void start(const MergeShape& shape) override;
+  void lend_idle_memory(std::uint64_t bytes) override;
   // Per-tensor trimming: each tensor's selection stands alone (the engine may run it in runs).
   std::optional<std::uint64_t> tensor_analysis_memory(std::size_t tensor) const override;
   void start_tensors(std::size_t first, std::size_t end) override;

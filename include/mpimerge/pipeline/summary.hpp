@@ -43,6 +43,9 @@ struct MergeSummary {
   std::size_t groups = 1;              // > 1: the slices did not fit and were streamed
   int data_reads = 1;                  // how many times each input byte was read
   std::uint64_t method_memory = 0;     // per rank, what the method may hold beyond the slices (its share)
+  // Per rank, streaming: the output buffer's share of the slices, which its analysis held as well
+  // until the merge pass (MergeShape::idle_output_memory).
+  std::uint64_t idle_output_memory = 0;
   std::size_t analysis_runs = 0;       // runs of whole tensors analysed one after another (session.hpp)
   std::vector<std::uint64_t> peak_rss; // per rank, bytes
   std::uint64_t bytes_read = 0, bytes_written = 0;  // summed over ranks
