@@ -5,9 +5,10 @@ binary and (optionally) another, in one run.
 For each budget (and `default`: no --memory-budget), rank count and trim scope, every binary merges
 the same set (written by bench/merge_bench.py's generator, or reused), tries interleaved, the inputs
 warm in the page cache before each. Per row: the reads of the inputs, the passes that only counted
-signs (the report's finding), the method's share of the budget, its runs of tensors and the groups
-(the report's `memory`), the wall time from outside (mpirun included) and the program's own seconds (the
-report's), the peak RSS of the largest rank, and whether every output has the same bytes as the
+signs (the report's finding), the method's share of the budget, the output buffer's share that
+its analysis held too, its runs of tensors and the groups (the report's `memory`), the wall time
+from outside (mpirun included) and the program's own seconds (the report's), the peak RSS of the
+largest rank, and whether every output has the same bytes as the
 first binary's merge at the defaults (`cmp`). Prints a markdown table (the best try of each), and
 writes every try to --json.
 
@@ -70,6 +71,7 @@ def main():
                                "groups": memory["groups"], "peak_rss": max(memory["peak_rss_per_rank"]),
                                # Where reads past the counts come from: the method's share, its runs.
                                "method_memory": memory.get("method_memory_per_rank"),
+                               "idle_output_memory": memory.get("idle_output_memory_per_rank"),
                                "runs": memory.get("analysis_runs"),
                                "same_bytes": filecmp.cmp(reference, output, shallow=False),
                                "findings": r.get("findings", {})}
@@ -81,14 +83,15 @@ def main():
                         b["same_bytes"] = b["same_bytes"] and one["same_bytes"]
                 rows.extend(best.values())
 
-    print(f"\n| scope | ranks | budget | binary | reads | sign count passes | method kB | runs | groups | wall s | "
-          f"program s | peak RSS MB | same bytes |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print(f"\n| scope | ranks | budget | binary | reads | sign count passes | method kB | idle output kB | runs | "
+          f"groups | wall s | program s | peak RSS MB | same bytes |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     def shown(value, scale=1):  # older builds' reports lack the field
         return "-" if value is None else f"{value / scale:g}"
     for r in rows:
         print(f"| {r['scope']} | {r['ranks']} | {r['budget']} | {r['binary']} | {r['reads']} | "
-              f"{shown(r['findings'].get('sign count passes'))} | {shown(r['method_memory'], 1000)} | {shown(r['runs'])} | "
+              f"{shown(r['findings'].get('sign count passes'))} | {shown(r['method_memory'], 1000)} | "
+              f"{shown(r['idle_output_memory'], 1000)} | {shown(r['runs'])} | "
               f"{r['groups']} | {r['wall_s']:.2f} | {r['seconds']:.2f} | {r['peak_rss'] / 1e6:.0f} | "
               f"{'yes' if r['same_bytes'] else 'NO'} |")
     if args.json:
