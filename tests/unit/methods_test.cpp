@@ -152,21 +152,42 @@ TEST_P(TiesAgainstSerial, BitIdenticalForEveryBlockSize) {
   }
 }
 
+// {selection fallback passes, sign count passes}, as the report gives them.
+std::pair<int, int> ties_passes(const MergeMethod& method) {
+  std::pair<int, int> found{-1, -1};
+  for (const auto& f : method.findings()) {
+    if (f.key == "selection fallback passes") found.first = static_cast<int>(f.value);
+    if (f.key == "sign count passes") found.second = static_cast<int>(f.value);
+  }
+  return found;
+}
+
+// Tensor-scope TIES over m with the method's memory given, checked against the oracle; its passes.
+std::pair<int, int> tensor_scope_ties_passes(const RandomModel& m, std::size_t block_size,
+                                             std::uint64_t memory) {
+  MethodOptions options;
+  options.set("trim_scope", "tensor");
+  testing::OracleTies oracle;
+  oracle.scope = testing::OracleScope::tensor;
+  std::vector<std::vector<float>> want32, got32;
+  std::vector<std::vector<double>> want64, got64;
+  oracle.run(m.f32, m.f64, want32, want64);
+  auto method = make_method(options, 3);
+  run_method(*method, m, block_size, got32, got64, Sampling::everything, memory);
+  EXPECT_EQ(got32, want32);
+  EXPECT_EQ(got64, want64);
+  return ties_passes(*method);
+}
+
 TEST(TiesPasses, AGoodSampleNeedsOneCountingPassAndABadOneFallsBack) {
   const RandomModel m = random_model(3, 11, true);
   MethodOptions options;
   std::vector<std::vector<float>> out32;
   std::vector<std::vector<double>> out64;
-  // {selection fallback passes, sign count passes}, as the report gives them.
   auto passes = [&](Sampling sampling, std::uint64_t memory) {
     auto method = make_method(options, 3);
     run_method(*method, m, 64, out32, out64, sampling, memory);
-    std::pair<int, int> found{-1, -1};
-    for (const auto& f : method->findings()) {
-      if (f.key == "selection fallback passes") found.first = static_cast<int>(f.value);
-      if (f.key == "sign count passes") found.second = static_cast<int>(f.value);
-    }
-    return found;
+    return ties_passes(*method);
   };
   // The signs are tallied in the count that finds the thresholds: no pass of their own.
   EXPECT_EQ(passes(Sampling::everything, 0), std::make_pair(0, 0));
@@ -189,46 +210,23 @@ TEST(TiesPasses, TheSavedStateKeepsThePassCounts) {
   run_method(*analysed, m, 64, out32, out64, Sampling::misleading, 0);
   const std::optional<std::string> state = analysed->saved_state();
   ASSERT_TRUE(state.has_value());
-  auto passes = [](const MergeMethod& method) {
-    std::pair<double, double> found{-1, -1};
-    for (const auto& f : method.findings()) {
-      if (f.key == "selection fallback passes") found.first = f.value;
-      if (f.key == "sign count passes") found.second = f.value;
-    }
-    return found;
-  };
   auto resumed = make_method(MethodOptions{}, 3);
   resumed->start(m.shape);
   ASSERT_TRUE(resumed->restore_state(*state));
-  EXPECT_EQ(passes(*resumed), std::make_pair(4.0, 1.0));
+  EXPECT_EQ(ties_passes(*resumed), std::make_pair(4, 1));
   nlohmann::json older = nlohmann::json::parse(*state);
   older.erase("sign_count_passes");
   auto from_older = make_method(MethodOptions{}, 3);
   from_older->start(m.shape);
   ASSERT_TRUE(from_older->restore_state(older.dump()));
-  EXPECT_EQ(passes(*from_older), std::make_pair(4.0, 0.0));
+  EXPECT_EQ(ties_passes(*from_older), std::make_pair(4, 0));
 }
 
 // Tensor-scope TIES whose candidates outgrow the method's memory (but whose histograms fit): one
 // more counting pass between narrower pivots (issue 15: 3 reads in all), not the radix fallback's
 // passes and a pass for the signs; the same result.
 TEST(TiesPasses, OverflowedCandidatesCostOneMoreCountingPass) {
-  const RandomModel m = random_model(3, 11, true);
-  MethodOptions options;
-  options.set("trim_scope", "tensor");
-  testing::OracleTies oracle;
-  oracle.scope = testing::OracleScope::tensor;
-  std::vector<std::vector<float>> want32, got32;
-  std::vector<std::vector<double>> want64, got64;
-  oracle.run(m.f32, m.f64, want32, want64);
-  auto method = make_method(options, 3);
-  run_method(*method, m, 64, got32, got64, Sampling::everything, 16384);
-  EXPECT_EQ(got32, want32);
-  EXPECT_EQ(got64, want64);
-  int fallback = -1;
-  for (const auto& f : method->findings())
-    if (f.key == "selection fallback passes") fallback = static_cast<int>(f.value);
-  EXPECT_EQ(fallback, 1);
+  EXPECT_EQ(tensor_scope_ties_passes(random_model(3, 11, true), 64, 16384).first, 1);
 }
 
 // One tensor of n parameters with continuous task vectors (distinct keys: no crowding helps).
@@ -252,25 +250,10 @@ RandomModel one_tensor_model(std::size_t models, std::size_t n, std::uint64_t se
 // against a large tensor): that count bins, and one more counts between its bin's pivots, instead
 // of radix selection from every key (2 passes) and a pass for the signs; the same result.
 TEST(TiesPasses, ARefinedCountThatOverflowsNarrowsAgain) {
-  const RandomModel m = one_tensor_model(3, 200000, 5);
-  MethodOptions options;
-  options.set("trim_scope", "tensor");
-  testing::OracleTies oracle;
-  oracle.scope = testing::OracleScope::tensor;
-  std::vector<std::vector<float>> want32, got32;
-  std::vector<std::vector<double>> want64, got64;
-  oracle.run(m.f32, m.f64, want32, want64);
-  auto method = make_method(options, 3);
-  run_method(*method, m, 1024, got32, got64, Sampling::everything, 512);
-  EXPECT_EQ(got32, want32);
-  std::pair<int, int> found{-1, -1};
-  for (const auto& f : method->findings()) {
-    if (f.key == "selection fallback passes") found.first = static_cast<int>(f.value);
-    if (f.key == "sign count passes") found.second = static_cast<int>(f.value);
-  }
   // Two counts between narrower pivots, the second tallying the signs: before, one, then radix's
   // two passes and a pass for the signs (3, 1).
-  EXPECT_EQ(found, std::make_pair(2, 0));
+  EXPECT_EQ(tensor_scope_ties_passes(one_tensor_model(3, 200000, 5), 1024, 512),
+            std::make_pair(2, 0));
 }
 
 // Tensor-scope TIES under a small budget: hundreds of per-tensor samples would outgrow the
